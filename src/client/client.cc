@@ -1,0 +1,372 @@
+#include "client/client.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <openssl/rand.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "control/tls.h"
+
+namespace lm {
+
+static constexpr int kMaxBackoff = 30;
+
+Client::Client(const Config &cfg) : Node(cfg), keying_(sas_, tunnel_, false, &keys_) {}
+
+Client::~Client() {
+    conn_.reset();
+    if (tcp_fd_ >= 0) close(tcp_fd_);
+    if (ctx_) SSL_CTX_free(ctx_);
+}
+
+bool Client::start_role(std::string *err) {
+    ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl}, err);
+    if (!ctx_) return false;
+    int fam = cfg_.server->addr.family;
+    keying_.outer_v6 = fam == AF_INET6;
+    // ESP in UDP from the data port, like RFC 3948's 4500 -> 4500; if that
+    // is taken on this host, any port does (the server learns it).
+    std::string e;
+    if (dp_.open_udp(fam, nullptr, cfg_.data_port, &e) < 0) {
+        LM_WARN("%s; using an ephemeral port", e.c_str());
+        if (dp_.open_udp(fam, nullptr, 0, err) < 0) return false;
+    }
+    if (cfg_.encapsulation != Encapsulation::udp) {
+        raw_available_ = dp_.open_raw(fam, nullptr, &e);
+        if (!raw_available_) LM_WARN("raw ESP unavailable, asking for ESP in UDP: %s", e.c_str());
+    }
+    dp_.role = Role::client;
+    dp_.uplink = &tunnel_;
+    tunnel_.name = cfg_.server_name;
+    tunnel_.udp_sock = 0;
+    next_connect_ms_ = EventLoop::now_ms();
+    connect();
+    return true;
+}
+
+void Client::connect() {
+    phase_ = Phase::connecting;
+    ctl_counters_.connects++;
+    deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
+    tcp_fd_ = socket(cfg_.server->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (tcp_fd_ < 0) {
+        disconnect(std::string("socket: ") + strerror(errno), false);
+        return;
+    }
+    int one = 1;
+    setsockopt(tcp_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_storage ss;
+    socklen_t sl = cfg_.server->to_sockaddr(&ss);
+    int r = ::connect(tcp_fd_, reinterpret_cast<sockaddr *>(&ss), sl);
+    if (r < 0 && errno != EINPROGRESS) {
+        disconnect("connect " + cfg_.server->str() + ": " + strerror(errno), false);
+        return;
+    }
+    loop_.add(tcp_fd_, EPOLLOUT, [this](uint32_t) { on_tcp_connected(); });
+}
+
+void Client::on_tcp_connected() {
+    int soerr = 0;
+    socklen_t l = sizeof soerr;
+    getsockopt(tcp_fd_, SOL_SOCKET, SO_ERROR, &soerr, &l);
+    loop_.remove(tcp_fd_);
+    if (soerr) {
+        disconnect("connect " + cfg_.server->str() + ": " + strerror(soerr), false);
+        return;
+    }
+    sockaddr_storage ss;
+    socklen_t sl = sizeof ss;
+    getsockname(tcp_fd_, reinterpret_cast<sockaddr *>(&ss), &sl);
+    local_addr_ = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr;
+    int fd = tcp_fd_;
+    tcp_fd_ = -1;
+    conn_ = std::make_unique<TlsConn>(ctx_, fd, false);
+    // The server must present a certificate for ServerName.
+    SSL_set1_host(conn_->ssl(), cfg_.server_name.c_str());
+    phase_ = Phase::tls;
+    loop_.add(fd, uint32_t(EPOLLIN | EPOLLOUT), [this](uint32_t) { on_io(); });
+    on_io();
+}
+
+void Client::update_interest() {
+    if (conn_) loop_.modify(conn_->fd(), EPOLLIN | (conn_->wants_write() ? uint32_t(EPOLLOUT) : 0u));
+}
+
+void Client::on_io() {
+    if (!conn_) return;
+    bool ok = conn_->on_io([this](MsgType t, const std::vector<uint8_t> &p) { return on_frame(t, p); });
+    dying_.reset();
+    if (!conn_) return;   // a handler disconnected
+    if (!ok) {
+        disconnect(conn_->error(), false);
+        return;
+    }
+    if (conn_->just_established()) {
+        phase_ = Phase::waiting_config;
+        Hello h;
+        h.ciphers = cfg_.ciphers;
+        my_spi_ = keying_.reserve_spi();
+        h.spi_s2c = my_spi_;
+        h.encap = raw_available_ ? cfg_.encapsulation : Encapsulation::udp;
+        h.local_addrs = {local_addr_};
+        h.data_port = dp_.udp_port(0);
+        conn_->send(MsgType::hello, encode(h));
+        conn_->flush();
+    }
+    update_interest();
+}
+
+bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
+    last_rx_ms_ = EventLoop::now_ms();
+    std::string err;
+    auto protocol_error = [&](const std::string &why) {
+        ctl_counters_.protocol_errors++;
+        disconnect("protocol error: " + why, true);
+        return false;
+    };
+    if (phase_ == Phase::waiting_config) {
+        if (type == MsgType::bye) {
+            Bye b;
+            decode(payload, &b, &err);
+            disconnect("server refused us: " + b.reason, false);
+            return false;
+        }
+        if (type != MsgType::config) return protocol_error(std::string("expected config, got ") + to_string(type));
+        ConfigMsg m;
+        if (!decode(payload, &m, &err)) return protocol_error(err);
+        return on_config(m);
+    }
+    switch (type) {
+    case MsgType::ping: {
+        Ping p;
+        if (!decode(payload, &p, &err)) return protocol_error(err);
+        conn_->send(MsgType::pong, encode(p));
+        return true;
+    }
+    case MsgType::pong: {
+        Ping p;
+        if (!decode(payload, &p, &err)) return protocol_error(err);
+        return true;
+    }
+    case MsgType::rekey: {
+        Rekey r, ack;
+        if (!decode(payload, &r, &err)) return protocol_error(err);
+        auto a = keying_.on_rekey(conn_->ssl(), r, &ack, &err);
+        if (a == Keying::Answer::error) return protocol_error(err);
+        if (a == Keying::Answer::send_ack) {
+            conn_->send(MsgType::rekey_ack, encode(ack));
+            ctl_counters_.rekeys++;
+            LM_INFO("rekeyed to epoch %u (server's request)", ack.epoch);
+        }
+        return true;
+    }
+    case MsgType::rekey_ack: {
+        Rekey r;
+        if (!decode(payload, &r, &err)) return protocol_error(err);
+        if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return protocol_error(err);
+        ctl_counters_.rekeys++;
+        LM_INFO("rekeyed to epoch %u", r.epoch);
+        return true;
+    }
+    case MsgType::bye: {
+        Bye b;
+        decode(payload, &b, &err);
+        disconnect("server said bye: " + b.reason, false);
+        return false;
+    }
+    default:
+        return protocol_error(std::string("unexpected ") + to_string(type));
+    }
+}
+
+bool Client::on_config(const ConfigMsg &m) {
+    std::string err;
+    if (std::find(cfg_.ciphers.begin(), cfg_.ciphers.end(), m.cipher) == cfg_.ciphers.end()) {
+        ctl_counters_.protocol_errors++;
+        disconnect(std::string("server chose a cipher we did not offer: ") + to_string(m.cipher), true);
+        return false;
+    }
+    if (m.encap == Encapsulation::raw && !raw_available_) {
+        disconnect("server chose raw ESP, which we cannot use", true);
+        return false;
+    }
+    current_ = m;
+    keying_.set_cipher(m.cipher);
+    keying_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace});
+    if (!keying_.install_initial(conn_->ssl(), my_spi_, m.spi_c2s, &err)) {
+        disconnect(err, true);
+        return false;
+    }
+    tunnel_.encap = m.encap;
+    tunnel_.udp_peer = Endpoint{cfg_.server->addr, m.data_port};
+    tunnel_.udp_sock = 0;
+    tunnel_.raw_peer = cfg_.server->addr;
+    tunnel_.last_rx = 0;
+    behind_nat_ = m.observed.is_set() && !(m.observed.addr == local_addr_);
+    if (!apply_layout(m, &err)) {
+        LM_ERR("cannot configure %s: %s", dev_.c_str(), err.c_str());
+        disconnect("device configuration failed", true);
+        return false;
+    }
+    phase_ = Phase::up;
+    backoff_s_ = 1;
+    last_ping_ms_ = EventLoop::now_ms();
+    // Register our outer address with the server right away.
+    dp_.send_dummy(tunnel_);
+    last_dummy_ms_ = EventLoop::now_ms();
+    LM_INFO("connected to %s: %s%s%s via %s, %s, %s, mtu %u", cfg_.server->str().c_str(), m.local4.str().c_str(),
+            m.local6.is_set() ? " " : "", m.local6.is_set() ? m.local6.str().c_str() : "", dev_.c_str(),
+            to_string(m.cipher), m.encap == Encapsulation::raw ? "raw ESP" : (behind_nat_ ? "ESP in UDP (NAT)" : "ESP in UDP"),
+            unsigned(m.mtu));
+    return true;
+}
+
+int Client::path_mtu() const {
+    // Ask the kernel for the MTU of the route to the server and subtract the
+    // worst-case ESP overhead for our encapsulation.
+    int fam = cfg_.server->addr.family;
+    int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return 0;
+    Endpoint ep{cfg_.server->addr, current_.data_port ? current_.data_port : uint16_t(4500)};
+    sockaddr_storage ss;
+    socklen_t sl = ep.to_sockaddr(&ss);
+    int mtu = 0;
+    socklen_t ml = sizeof mtu;
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&ss), sl) == 0)
+        getsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, fam == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &ml);
+    close(fd);
+    if (mtu <= 0) return 0;
+    int overhead = (fam == AF_INET ? 20 : 40) + (current_.encap == Encapsulation::udp ? 8 : 0) + 8 + 8 + 3 + 2 + 16;
+    return mtu - overhead;
+}
+
+static bool same_layout(const ConfigMsg &a, const ConfigMsg &b) {
+    return a.local4 == b.local4 && a.prefix4 == b.prefix4 && a.peer4 == b.peer4 && a.local6 == b.local6 &&
+           a.prefix6 == b.prefix6 && a.routes == b.routes && a.mtu == b.mtu && a.encap == b.encap;
+}
+
+bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
+    if (applied_ && same_layout(*applied_, m)) return true;
+    nl_.cleanup();
+    int mtu = m.mtu;
+    if (cfg_.mtu) mtu = std::min(mtu, cfg_.mtu);
+    if (int p = path_mtu(); p >= 576) mtu = std::min(mtu, p);
+    if (!configure_link(mtu, err)) return false;
+    if (!nl_.addr_add(dev_, m.local4, m.prefix4, m.peer4.is_set() ? &m.peer4 : nullptr, err)) return false;
+    if (m.local6.is_set() && !nl_.addr_add(dev_, m.local6, m.prefix6, nullptr, err)) return false;
+    for (auto &[dst, gw] : m.routes)
+        if (!nl_.route_add(dev_, dst, gw.is_set() ? &gw : nullptr, err)) return false;
+    applied_ = m;
+    return true;
+}
+
+void Client::disconnect(const std::string &why, bool send_bye) {
+    if (conn_ && send_bye && conn_->state() == TlsConn::State::established) {
+        Bye b;
+        b.reason = why.substr(0, kMaxByeReason);
+        conn_->send(MsgType::bye, encode(b));
+        conn_->flush();
+    }
+    bool was_up = phase_ == Phase::up;
+    if (conn_) {
+        loop_.remove(conn_->fd());
+        dying_ = std::move(conn_);
+    }
+    if (tcp_fd_ >= 0) {
+        loop_.remove(tcp_fd_);
+        close(tcp_fd_);
+        tcp_fd_ = -1;
+    }
+    keying_.clear();
+    if (was_up) ctl_counters_.disconnected++;
+    phase_ = Phase::idle;
+    // Exponential backoff with jitter so a restarted server is not hit by
+    // every client in the same instant.
+    uint8_t r = 0;
+    RAND_bytes(&r, 1);
+    int64_t delay = int64_t(backoff_s_) * 1000 + (int64_t(r) * backoff_s_ * 250) / 255;
+    next_connect_ms_ = EventLoop::now_ms() + delay;
+    LM_WARN("%s: %s; reconnecting in %.1f s", was_up ? "disconnected" : "connection failed", why.c_str(),
+            double(delay) / 1000);
+    backoff_s_ = std::min(backoff_s_ * 2, kMaxBackoff);
+}
+
+void Client::tick_role(int64_t now) {
+    dying_.reset();
+    if (phase_ == Phase::idle) {
+        if (now >= next_connect_ms_) connect();
+        return;
+    }
+    if (phase_ != Phase::up) {
+        if (now >= deadline_ms_) disconnect("handshake timeout", false);
+        return;
+    }
+    if (now - last_rx_ms_ >= int64_t(current_.keepalive_timeout) * 1000) {
+        disconnect("keepalive timeout", false);
+        return;
+    }
+    if (now - last_ping_ms_ >= int64_t(current_.keepalive_interval) * 1000) {
+        last_ping_ms_ = now;
+        conn_->send(MsgType::ping, encode(Ping{uint64_t(now)}));
+    }
+    time_t wall = time(nullptr);
+    // Until the server has answered on ESP, repeat the registration once a
+    // second (the first one may be lost); afterwards keep the NAT mapping
+    // alive when idle.
+    if (tunnel_.last_rx == 0 && now - last_dummy_ms_ >= 1000) {
+        dp_.send_dummy(tunnel_);
+        last_dummy_ms_ = now;
+    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.last_tx >= current_.nat_keepalive) {
+        dp_.send_nat_keepalive(tunnel_);
+    }
+    if (keying_.tick(wall)) {
+        Rekey r;
+        std::string err;
+        if (keying_.start_rekey(conn_->ssl(), &r, &err)) {
+            conn_->send(MsgType::rekey, encode(r));
+        } else if (!err.empty()) {
+            disconnect("rekey failed: " + err, true);
+            return;
+        }
+    }
+    if (!conn_->flush()) {
+        disconnect(conn_->error(), false);
+        return;
+    }
+    update_interest();
+}
+
+void Client::stop_role() {
+    if (conn_) {
+        Bye b;
+        b.reason = "client shutting down";
+        conn_->send(MsgType::bye, encode(b));
+        conn_->flush();
+        loop_.remove(conn_->fd());
+        conn_.reset();
+    }
+    keying_.clear();
+}
+
+void Client::status_role(JsonWriter &j) {
+    static const char *phases[] = {"idle", "connecting", "tls", "waiting-config", "up"};
+    j.kv("state", phases[int(phase_)]).kv("server", cfg_.server->str());
+    j.kv("behind_nat", behind_nat_);
+    if (phase_ == Phase::up) {
+        j.kv("address", current_.local4.str());
+        if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
+        j.kv("mtu", unsigned(current_.mtu)).kv("epoch", uint64_t(keying_.epoch()));
+    }
+    j.begin_array("peers").begin_object();
+    tunnel_json(j, tunnel_);
+    j.end_object().end_array();
+}
+
+}  // namespace lm

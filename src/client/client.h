@@ -1,0 +1,62 @@
+// The client role: connects to the server over TLS, is admitted, configures
+// the device with what the server hands out, and carries its traffic in ESP.
+// When the server goes away it keeps the device and addresses and
+// reconnects with exponential backoff.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "control/keying.h"
+#include "control/messages.h"
+#include "control/tls_conn.h"
+#include "core/node.h"
+#include "data/tunnel.h"
+
+namespace lm {
+
+class Client : public Node {
+public:
+    explicit Client(const Config &cfg);
+    ~Client() override;
+
+private:
+    enum class Phase { idle, connecting, tls, waiting_config, up };
+
+    bool start_role(std::string *err) override;
+    void tick_role(int64_t now_ms) override;
+    void stop_role() override;
+    void status_role(JsonWriter &j) override;
+
+    void connect();
+    void on_tcp_connected();
+    void on_io();
+    bool on_frame(MsgType type, const std::vector<uint8_t> &payload);
+    bool on_config(const ConfigMsg &m);
+    bool apply_layout(const ConfigMsg &m, std::string *err);
+    void disconnect(const std::string &why, bool send_bye);
+    void update_interest();
+    int path_mtu() const;
+
+    SSL_CTX *ctx_ = nullptr;
+    Phase phase_ = Phase::idle;
+    int tcp_fd_ = -1;                 // while connecting; then owned by conn_
+    std::unique_ptr<TlsConn> conn_;
+    std::unique_ptr<TlsConn> dying_;  // closed inside its own callback; freed after
+    Tunnel tunnel_;
+    Keying keying_;
+    uint32_t my_spi_ = 0;
+    bool raw_available_ = false;
+    bool behind_nat_ = false;
+    IpAddr local_addr_;
+    std::optional<ConfigMsg> applied_;   // what the kernel has now
+    ConfigMsg current_;
+    int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
+    int64_t last_dummy_ms_ = 0;
+    int backoff_s_ = 1;
+    bool ready_logged_ = false;
+};
+
+}  // namespace lm

@@ -1,0 +1,81 @@
+#include "common/json.h"
+
+#include <cstdio>
+
+namespace lm {
+
+void JsonWriter::quote(std::string_view s) {
+    out_ += '"';
+    for (unsigned char c : s) {
+        if (c == '"' || c == '\\') {
+            out_ += '\\';
+            out_ += char(c);
+        } else if (c < 0x20 || c == 0x7f) {
+            char b[8];
+            std::snprintf(b, sizeof b, "\\u%04x", c);
+            out_ += b;
+        } else {
+            out_ += char(c);
+        }
+    }
+    out_ += '"';
+}
+
+void JsonWriter::sep(std::string_view key) {
+    if (!first_.back()) out_ += ',';
+    first_.back() = false;
+    if (!key.empty()) {
+        quote(key);
+        out_ += ':';
+    }
+}
+
+JsonWriter &JsonWriter::begin_object(std::string_view key) {
+    sep(key);
+    out_ += '{';
+    first_.push_back(true);
+    return *this;
+}
+JsonWriter &JsonWriter::end_object() {
+    out_ += '}';
+    first_.pop_back();
+    return *this;
+}
+JsonWriter &JsonWriter::begin_array(std::string_view key) {
+    sep(key);
+    out_ += '[';
+    first_.push_back(true);
+    return *this;
+}
+JsonWriter &JsonWriter::end_array() {
+    out_ += ']';
+    first_.pop_back();
+    return *this;
+}
+JsonWriter &JsonWriter::kv(std::string_view key, std::string_view v) {
+    sep(key);
+    quote(v);
+    return *this;
+}
+JsonWriter &JsonWriter::kv(std::string_view key, uint64_t v) {
+    sep(key);
+    out_ += std::to_string(v);
+    return *this;
+}
+JsonWriter &JsonWriter::kv(std::string_view key, int64_t v) {
+    sep(key);
+    out_ += std::to_string(v);
+    return *this;
+}
+JsonWriter &JsonWriter::kv(std::string_view key, bool v) {
+    sep(key);
+    out_ += v ? "true" : "false";
+    return *this;
+}
+JsonWriter &JsonWriter::value(std::string_view v) {
+    sep({});
+    quote(v);
+    return *this;
+}
+
+}  // namespace lm

@@ -1,0 +1,47 @@
+#include "control/key_export.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+
+namespace lm {
+
+bool KeyExport::open(const std::string &path, std::string *err) {
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd_ < 0) {
+        *err = "cannot open DebugKeyFile " + path + ": " + strerror(errno);
+        return false;
+    }
+    const char *hdr = "# lanmesh debug key export: ESP SAs in Wireshark esp_sa UAT format.\n"
+                      "# Anyone with this file can decrypt the traffic. Delete it after use.\n";
+    if (::write(fd_, hdr, strlen(hdr)) < 0) {
+        *err = "cannot write DebugKeyFile " + path + ": " + strerror(errno);
+        return false;
+    }
+    return true;
+}
+
+KeyExport::~KeyExport() {
+    if (fd_ >= 0) close(fd_);
+}
+
+void KeyExport::write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_v6, const char *what) {
+    if (fd_ < 0) return;
+    // Wireshark 4.0 knows AES-GCM; ChaCha20-Poly1305 only from 4.2 on.
+    const char *alg = c == Cipher::aes256gcm ? "AES-GCM with 16 octet ICV [RFC4106]"
+                                             : "ChaCha20 with Poly1305 [RFC7634]";
+    char hex[2 * 36 + 1];
+    for (int i = 0; i < 32; i++) std::snprintf(hex + 2 * i, 3, "%02x", km.key[i]);
+    for (int i = 0; i < 4; i++) std::snprintf(hex + 64 + 2 * i, 3, "%02x", km.salt[i]);
+    char line[512];
+    int n = std::snprintf(line, sizeof line, "# %s\n\"%s\",\"*\",\"*\",\"0x%08x\",\"%s\",\"0x%s\",\"NULL\",\"\"\n",
+                          what, outer_v6 ? "IPv6" : "IPv4", spi, alg, hex);
+    if (::write(fd_, line, size_t(n)) < 0) { /* debugging aid only: nothing to do */ }
+    explicit_bzero(hex, sizeof hex);
+    explicit_bzero(line, sizeof line);
+}
+
+}  // namespace lm

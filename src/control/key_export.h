@@ -1,0 +1,26 @@
+// Debug key export: appends each ESP SA to a file in Wireshark's esp_sa UAT
+// format so tshark can decrypt a capture.  Off unless DebugKeyFile is set;
+// the file is created mode 0600.  This is the only place key bytes leave
+// the process, and it says so in lanmesh.conf(5).
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "config/config.h"
+#include "crypto/aead.h"
+
+namespace lm {
+
+class KeyExport {
+public:
+    bool open(const std::string &path, std::string *err);
+    bool enabled() const { return fd_ >= 0; }
+    // outer_v6 picks the UAT protocol column ("IPv4"/"IPv6").
+    void write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_v6, const char *what);
+    ~KeyExport();
+
+private:
+    int fd_ = -1;
+};
+
+}  // namespace lm

@@ -1,0 +1,120 @@
+// Typed control messages carried in control/frame.h frames.
+//
+// Every body is a list of TLV fields, tag(u8) | len(u16 BE) | value, integers
+// big-endian.  Decoding is strict: unknown tag, duplicate tag, wrong length,
+// missing required field, trailing bytes, or a value out of range is an error
+// with a one-line reason ("hello: field 3 (spi_s2c) has length 7, want 4").
+// Lists are one field holding a packed sequence of at most kMaxListItems
+// entries; an empty list is sent by omitting the field.
+//
+// Address encodings:  addr4 = 4 bytes, addr6 = 16 bytes,
+//   faddr = family(u8: 4 or 6) | addr4-or-addr6,
+//   route = faddr(dst) | plen(u8) | gwfamily(u8: 0, 4 or 6) | gw addr (if gwfamily != 0),
+//   endpoint = addr4-or-addr6 | port(u16), family from the length (6 or 18).
+//
+// Hello (client -> server)              Config (server -> client)
+//   1 ciphers     u16 list, required      1 topology  u8 (0 net30, 1 p2p, 2 subnet)
+//   2 encap       u8 (0 auto,1 udp,2 raw)  2 cipher    u16        3 encap  u8 (udp|raw)
+//   3 spi_s2c     u32 >= 256              4 spi_c2s   u32 >= 256 5 epoch  u32
+//   4 local_addrs faddr list, optional    6 local4    addr4      7 prefix4 u8 1..32
+//   5 data_port   u16                     8 peer4     addr4, optional
+//                                         9 gateway4  addr4
+//                                        10 local6    addr6, optional
+//                                        11 prefix6   u8 1..128, iff local6
+//                                        12 routes    route list, optional
+//                                        13 mtu u16 576..9000 (>= 1280 with local6)
+//                                        14 data_port u16 != 0
+//                                        15 keepalive_interval 16 keepalive_timeout
+//                                        17 nat_keepalive (u16 each)
+//                                        18 rekey_after_time u32
+//                                        19 rekey_after_bytes 20 rekey_after_packets u64
+//                                        21 observed  endpoint, optional
+//                                        22 c2c       u8 (0 off, 1 relay, 2 direct)
+// Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
+// Bye: 1 reason, 0..256 printable ASCII bytes.
+// All fields are required unless marked optional.
+//
+// Control path only.  encode() writes the struct as given; validate() checks
+// what decode() checks, so a sender can refuse to send what the peer would
+// reject.  decode() leaves *out unspecified on failure.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/addr.h"
+#include "config/config.h"
+
+namespace lm {
+
+constexpr size_t kMaxListItems = 64;
+constexpr size_t kMaxByeReason = 256;
+constexpr uint32_t kMinSpi = 256;  // 1..255 are reserved by IANA (RFC 4303 §2.1)
+constexpr uint16_t kMinMtu = 576, kMaxMtu = 9000, kMinMtu6 = 1280;
+
+struct Hello {
+    std::vector<Cipher> ciphers;        // client preference order, >= 1
+    uint32_t spi_s2c = 0;               // client's inbound SPI for server->client traffic
+    Encapsulation encap = Encapsulation::auto_;
+    std::vector<IpAddr> local_addrs;    // the client's own addresses as its sockets see them
+    uint16_t data_port = 0;             // client's local UDP port (0 = none)
+};
+
+struct ConfigMsg {
+    Topology topology = Topology::subnet;
+    Cipher cipher = Cipher::aes256gcm;
+    Encapsulation encap = Encapsulation::udp;  // decided by the server: udp or raw
+    uint32_t spi_c2s = 0;               // server's inbound SPI for client->server traffic
+    uint32_t epoch = 0;
+    IpAddr local4;
+    uint8_t prefix4 = 32;
+    IpAddr peer4;                       // may be unset
+    IpAddr gateway4;
+    IpAddr local6;                      // may be unset
+    uint8_t prefix6 = 128;              // sent only with local6
+    std::vector<std::pair<Prefix, IpAddr>> routes;  // dst via gw (gw may be unset)
+    uint16_t mtu = 0;
+    uint16_t data_port = 0;
+    uint16_t keepalive_interval = 0, keepalive_timeout = 0, nat_keepalive = 0;
+    uint32_t rekey_after_time = 0;
+    uint64_t rekey_after_bytes = 0, rekey_after_packets = 0;
+    Endpoint observed;                  // client's public address seen on TCP; unset if unknown
+    ClientToClient c2c = ClientToClient::relay;
+};
+
+// Used for rekey and rekey_ack; spi is the sender's new inbound SPI.
+struct Rekey {
+    uint32_t epoch = 0;
+    uint32_t spi = 0;
+};
+
+struct Bye {
+    std::string reason;                 // <= 256 printable ASCII bytes
+};
+
+// Used for ping and pong.
+struct Ping {
+    uint64_t nonce = 0;
+};
+
+std::vector<uint8_t> encode(const Hello &m);
+std::vector<uint8_t> encode(const ConfigMsg &m);
+std::vector<uint8_t> encode(const Rekey &m);
+std::vector<uint8_t> encode(const Ping &m);
+// Bye is sanitised: cut to 256 bytes, non-printable bytes replaced by '?'.
+std::vector<uint8_t> encode(const Bye &m);
+
+bool decode(const std::vector<uint8_t> &in, Hello *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, ConfigMsg *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, Rekey *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, Ping *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, Bye *out, std::string *err);
+
+bool validate(const Hello &m, std::string *err);
+bool validate(const ConfigMsg &m, std::string *err);
+bool validate(const Rekey &m, std::string *err);
+bool validate(const Ping &m, std::string *err);
+bool validate(const Bye &m, std::string *err);
+
+}  // namespace lm

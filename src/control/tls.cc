@@ -1,0 +1,390 @@
+// TLS 1.3 contexts, peer checks and the ESP key exporter (RFC 5705 §4,
+// RFC 8446 §7.5; PROTOCOLS.md §5).
+#include "control/tls.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "common/bytes.h"
+#include "common/log.h"
+
+namespace lm {
+namespace {
+
+struct Free {
+    void operator()(BIO *p) const { BIO_free(p); }
+    void operator()(X509 *p) const { X509_free(p); }
+    void operator()(X509_CRL *p) const { X509_CRL_free(p); }
+    void operator()(X509_STORE *p) const { X509_STORE_free(p); }
+    void operator()(X509_STORE_CTX *p) const { X509_STORE_CTX_free(p); }
+    void operator()(SSL_CTX *p) const { SSL_CTX_free(p); }
+};
+template <class T>
+using Ptr = std::unique_ptr<T, Free>;
+
+using CertList = std::vector<Ptr<X509>>;
+using CrlList = std::vector<Ptr<X509_CRL>>;
+
+// The reason of the oldest queued error (usually the root cause), then clears
+// the queue.
+std::string openssl_reason() {
+    unsigned long e = ERR_get_error();
+    std::string r;
+    if (e != 0) {
+        const char *s = ERR_reason_error_string(e);
+        r = s ? s : "error " + std::to_string(ERR_GET_REASON(e));
+    } else {
+        r = "unknown error";
+    }
+    ERR_clear_error();
+    return r;
+}
+
+bool set_err(std::string *err, const std::string &what, const std::string &path,
+             const std::string &why) {
+    if (err) *err = "cannot load " + what + " " + path + ": " + why;
+    ERR_clear_error();
+    return false;
+}
+
+// True when the queued error is the end-of-input marker of a PEM read loop.
+bool pem_eof() {
+    unsigned long e = ERR_peek_last_error();
+    return e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
+}
+
+Ptr<BIO> open_file(const std::string &path, const char *what, std::string *err) {
+    errno = 0;
+    Ptr<BIO> b(BIO_new_file(path.c_str(), "r"));
+    if (!b) set_err(err, what, path, errno ? std::strerror(errno) : openssl_reason());
+    return b;
+}
+
+std::string subject(X509 *x) {
+    char buf[256] = "";
+    X509_NAME_oneline(X509_get_subject_name(x), buf, sizeof buf);
+    return buf;
+}
+
+bool load_cas(const std::string &path, CertList *out, std::string *err) {
+    Ptr<BIO> b = open_file(path, "CA", err);
+    if (!b) return false;
+    ERR_clear_error();
+    while (X509 *x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr)) out->emplace_back(x);
+    if (!pem_eof()) return set_err(err, "CA", path, openssl_reason());
+    ERR_clear_error();
+    if (out->empty()) return set_err(err, "CA", path, "no certificate found");
+    for (const auto &x : *out)
+        if (X509_check_ca(x.get()) == 0)
+            return set_err(err, "CA", path, "certificate " + subject(x.get()) + " is not a CA");
+    return true;
+}
+
+// Finds the CA that signed the CRL; nullptr if none.
+X509 *crl_signer(X509_CRL *crl, const CertList &cas) {
+    for (const auto &ca : cas)
+        if (X509_NAME_cmp(X509_CRL_get_issuer(crl), X509_get_subject_name(ca.get())) == 0 &&
+            X509_CRL_verify(crl, X509_get0_pubkey(ca.get())) == 1)
+            return ca.get();
+    ERR_clear_error();
+    return nullptr;
+}
+
+bool read_crls(const std::string &path, CrlList *out, std::string *err) {
+    Ptr<BIO> b = open_file(path, "CRL", err);
+    if (!b) return false;
+    ERR_clear_error();
+    while (X509_CRL *c = PEM_read_bio_X509_CRL(b.get(), nullptr, nullptr, nullptr))
+        out->emplace_back(c);
+    if (!pem_eof()) return set_err(err, "CRL", path, openssl_reason());
+    if (out->empty() && BIO_reset(b.get()) == 0) {
+        if (X509_CRL *c = d2i_X509_CRL_bio(b.get(), nullptr)) out->emplace_back(c);
+    }
+    ERR_clear_error();
+    if (out->empty()) return set_err(err, "CRL", path, "no CRL found");
+    return true;
+}
+
+bool load_crls(const std::string &path, const CertList &cas, CrlList *out, std::string *err) {
+    if (!read_crls(path, out, err)) return false;
+    for (const auto &c : *out) {
+        char issuer[256] = "";
+        X509_NAME_oneline(X509_CRL_get_issuer(c.get()), issuer, sizeof issuer);
+        if (!crl_signer(c.get(), cas))
+            return set_err(err, "CRL", path, std::string("CRL of ") + issuer + " is not signed by the CA");
+        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(c.get());
+        if (next && X509_cmp_current_time(next) < 0)
+            LM_WARN("CRL %s of %s has expired: clients of that CA are refused until it is renewed",
+                    path.c_str(), issuer);
+    }
+    return true;
+}
+
+// A store with the CA certificates and, if crl_path is not empty, its CRLs
+// with leaf revocation checking.
+X509_STORE *make_store(const std::vector<X509 *> &cas, const CrlList &crls) {
+    Ptr<X509_STORE> s(X509_STORE_new());
+    if (!s) return nullptr;
+    for (X509 *x : cas)
+        if (X509_STORE_add_cert(s.get(), x) != 1) return nullptr;
+    for (const auto &c : crls)
+        if (X509_STORE_add_crl(s.get(), c.get()) != 1) return nullptr;
+    if (!crls.empty() && X509_STORE_set_flags(s.get(), X509_V_FLAG_CRL_CHECK) != 1) return nullptr;
+    return s.release();
+}
+
+std::vector<X509 *> raw(const CertList &l) {
+    std::vector<X509 *> v;
+    for (const auto &x : l) v.push_back(x.get());
+    return v;
+}
+
+bool install_store(SSL_CTX *ctx, const CertList &cas, const TlsFiles &f, std::string *err) {
+    CrlList crls;
+    if (!f.crl.empty() && !load_crls(f.crl, cas, &crls, err)) return false;
+    X509_STORE *s = make_store(raw(cas), crls);
+    if (!s) return set_err(err, "CA", f.ca, openssl_reason());
+    SSL_CTX_set_cert_store(ctx, s);  // takes ownership
+    return true;
+}
+
+int refuse_password(char *, int, int, void *) { return -1; }
+
+bool load_cert_and_key(SSL_CTX *ctx, const TlsFiles &f, std::string *err) {
+    if (SSL_CTX_use_certificate_chain_file(ctx, f.cert.c_str()) != 1)
+        return set_err(err, "certificate", f.cert, openssl_reason());
+    // Never prompt on a terminal for an encrypted key: a daemon has none.
+    SSL_CTX_set_default_passwd_cb(ctx, refuse_password);
+    if (SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) != 1)
+        return set_err(err, "key", f.key, openssl_reason() + " (encrypted keys are not supported)");
+    if (SSL_CTX_check_private_key(ctx) != 1) {
+        if (err) *err = "certificate " + f.cert + " and key " + f.key + " do not match";
+        ERR_clear_error();
+        return false;
+    }
+    return true;
+}
+
+bool configure(SSL_CTX *ctx, const TlsFiles &f, bool server, std::string *err) {
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_3_VERSION) != 1 ||
+        SSL_CTX_set_max_proto_version(ctx, TLS1_3_VERSION) != 1) {
+        if (err) *err = "cannot enable TLS 1.3: " + openssl_reason();
+        return false;
+    }
+    SSL_CTX_set_num_tickets(ctx, 0);
+    SSL_CTX_set_options(ctx, SSL_OP_NO_TICKET);
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    CertList cas;
+    if (!load_cas(f.ca, &cas, err)) return false;
+    if (!load_cert_and_key(ctx, f, err)) return false;
+    if (!install_store(ctx, cas, f, err)) return false;
+    if (server) {
+        for (const auto &x : cas) SSL_CTX_add_client_CA(ctx, x.get());
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+    } else {
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+    }
+    ERR_clear_error();
+    return true;
+}
+
+SSL_CTX *make_ctx(const TlsFiles &f, bool server, std::string *err) {
+    Ptr<SSL_CTX> ctx(SSL_CTX_new(server ? TLS_server_method() : TLS_client_method()));
+    if (!ctx) {
+        if (err) *err = "cannot create TLS context: " + openssl_reason();
+        return nullptr;
+    }
+    if (!configure(ctx.get(), f, server, err)) return nullptr;
+    return ctx.release();
+}
+
+// ---- failure reasons ----
+
+std::string verify_reason(long vr, SSL *ssl) {
+    std::string text = X509_verify_cert_error_string(vr);
+    switch (vr) {
+    case X509_V_ERR_CERT_REVOKED: return "certificate revoked";
+    case X509_V_ERR_CERT_HAS_EXPIRED: return "certificate has expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID: return "certificate is not yet valid";
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN: return "unknown CA (" + text + ")";
+    case X509_V_ERR_UNABLE_TO_GET_CRL: return "no CRL for the certificate's issuer";
+    case X509_V_ERR_CRL_HAS_EXPIRED: return "CRL has expired";
+    case X509_V_ERR_CRL_NOT_YET_VALID: return "CRL is not yet valid";
+    case X509_V_ERR_INVALID_PURPOSE:
+        return std::string("certificate is not for a TLS ") +
+               (SSL_is_server(ssl) ? "client" : "server");
+    case X509_V_ERR_HOSTNAME_MISMATCH: {
+        const char *want = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
+        return std::string("certificate name mismatch (want '") + (want ? want : "") + "')";
+    }
+    default: return "certificate rejected (" + text + ")";
+    }
+}
+
+// Alerts and conditions we explain specially; "" for anything else.
+std::string ssl_reason(int reason) {
+    switch (reason) {
+    case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: return "no certificate presented";
+    case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED: return "peer requires a certificate";
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED: return "peer refused our certificate: certificate revoked";
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+        return "peer refused our certificate: certificate has expired";
+    case SSL_R_TLSV1_ALERT_UNKNOWN_CA: return "peer refused our certificate: unknown CA";
+    case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
+        return std::string("peer refused our certificate: ") + ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason));
+    case SSL_R_UNEXPECTED_EOF_WHILE_READING: return "connection closed by peer during handshake";
+    case SSL_R_UNSUPPORTED_PROTOCOL:
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION: return "handshake failed: peer does not speak TLS 1.3";
+    default: return "";
+    }
+}
+
+std::string queue_reason() {
+    std::string first, special;
+    while (unsigned long e = ERR_get_error()) {
+        if (first.empty()) {
+            const char *s = ERR_reason_error_string(e);
+            first = s ? s : "error " + std::to_string(ERR_GET_REASON(e));
+        }
+        if (special.empty() && ERR_GET_LIB(e) == ERR_LIB_SSL) special = ssl_reason(ERR_GET_REASON(e));
+    }
+    if (!special.empty()) return special;
+    return first.empty() ? "" : "handshake failed: " + first;
+}
+
+std::string io_reason(int ssl_err, int saved_errno) {
+    switch (ssl_err) {
+    case SSL_ERROR_ZERO_RETURN: return "connection closed by peer";
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE: return "handshake incomplete (would block)";
+    case SSL_ERROR_SYSCALL:
+        if (saved_errno) return std::string("handshake failed: ") + std::strerror(saved_errno);
+        return "connection closed by peer during handshake";
+    default: return "handshake failed";
+    }
+}
+
+}  // namespace
+
+SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, true, err); }
+SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, false, err); }
+
+bool tls_reload_crl(SSL_CTX *ctx, const std::string &crl, std::string *err) {
+    X509_STORE *old = SSL_CTX_get_cert_store(ctx);
+    CertList cas;
+    X509_STORE_lock(old);
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(old);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+        if (X509_OBJECT_get_type(o) != X509_LU_X509) continue;
+        X509 *x = X509_OBJECT_get0_X509(o);
+        if (X509_up_ref(x) == 1) cas.emplace_back(x);
+    }
+    X509_STORE_unlock(old);
+    if (cas.empty()) {
+        if (err) *err = "cannot reload CRL: the TLS context has no CA";
+        return false;
+    }
+    CrlList crls;
+    if (!crl.empty() && !load_crls(crl, cas, &crls, err)) return false;
+    X509_STORE *s = make_store(raw(cas), crls);
+    if (!s) return set_err(err, "CRL", crl, openssl_reason());
+    SSL_CTX_set_cert_store(ctx, s);
+    return true;
+}
+
+bool tls_expect_peer_name(SSL *ssl, const std::string &name) {
+    SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_WILDCARDS);
+    bool ok = !name.empty() && SSL_set1_host(ssl, name.c_str()) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+std::string tls_peer_cn(SSL *ssl) {
+    X509 *x = SSL_get0_peer_certificate(ssl);
+    if (!x || !SSL_is_init_finished(ssl) || SSL_get_verify_result(ssl) != X509_V_OK) return "";
+    X509_NAME *n = X509_get_subject_name(x);
+    int i = X509_NAME_get_index_by_NID(n, NID_commonName, -1);
+    if (i < 0 || X509_NAME_get_index_by_NID(n, NID_commonName, i) >= 0) return "";
+    unsigned char *utf8 = nullptr;
+    int len = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(n, i)));
+    if (len < 0) {
+        ERR_clear_error();
+        return "";
+    }
+    std::string cn(reinterpret_cast<char *>(utf8), size_t(len));
+    OPENSSL_free(utf8);
+    if (cn.empty() || cn.size() > 64) return "";
+    for (unsigned char c : cn)
+        if (c < 0x20 || c == 0x7f) return "";
+    return cn;
+}
+
+std::string tls_failure_reason(SSL *ssl, int ssl_ret) {
+    int saved_errno = errno;
+    if (ssl_ret > 0) return "no error";
+    int e = SSL_get_error(ssl, ssl_ret);
+    long vr = SSL_get_verify_result(ssl);
+    if (vr != X509_V_OK) {
+        ERR_clear_error();
+        return verify_reason(vr, ssl);
+    }
+    std::string r = queue_reason();
+    return r.empty() ? io_reason(e, saved_errno) : r;
+}
+
+bool tls_recheck_peer(SSL *ssl, std::string *reason) {
+    X509 *leaf = SSL_get0_peer_certificate(ssl);
+    if (!leaf) {
+        if (reason) *reason = "no certificate presented";
+        return false;
+    }
+    Ptr<X509_STORE_CTX> x(X509_STORE_CTX_new());
+    X509_STORE *store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+    if (!x || X509_STORE_CTX_init(x.get(), store, leaf, SSL_get_peer_cert_chain(ssl)) != 1) {
+        if (reason) *reason = "cannot verify: " + openssl_reason();
+        return false;
+    }
+    X509_STORE_CTX_set_default(x.get(), SSL_is_server(ssl) ? "ssl_client" : "ssl_server");
+    X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(x.get()), SSL_get0_param(ssl));
+    bool ok = X509_verify_cert(x.get()) == 1;
+    if (!ok && reason) *reason = verify_reason(X509_STORE_CTX_get_error(x.get()), ssl);
+    ERR_clear_error();
+    return ok;
+}
+
+bool tls_export_esp_keys(SSL *ssl, uint16_t aead_id, uint32_t epoch, uint32_t spi_c2s,
+                         uint32_t spi_s2c, uint8_t out[72]) {
+    static_assert(kEspExportLen == 72);
+    uint8_t context[16];
+    store_be16(context, 1);
+    store_be16(context + 2, aead_id);
+    store_be32(context + 4, epoch);
+    store_be32(context + 8, spi_c2s);
+    store_be32(context + 12, spi_s2c);
+    bool ok = SSL_version(ssl) == TLS1_3_VERSION && SSL_is_init_finished(ssl) &&
+              SSL_export_keying_material(ssl, out, kEspExportLen, kEspExporterLabel,
+                                         std::strlen(kEspExporterLabel), context, sizeof context,
+                                         1) == 1;
+    if (!ok) {
+        OPENSSL_cleanse(out, kEspExportLen);
+        ERR_clear_error();
+    }
+    return ok;
+}
+
+}  // namespace lm

@@ -1,0 +1,69 @@
+// OpenSSL 3 setup for the control channel: TLS 1.3 only, mutual X.509
+// authentication against the network's CA, optional CRL (leaf check), and the
+// RFC 5705 / RFC 8446 §7.5 exporter that derives the ESP keys.  No sockets
+// here.  Control path only; a given SSL_CTX must be used from one thread.
+//
+// Every function that fails leaves OpenSSL's (thread-local) error queue empty,
+// so a following SSL_get_error() is not confused by stale entries.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <string>
+
+namespace lm {
+
+struct TlsFiles {
+    std::string ca, cert, key, crl;  // PEM paths; crl may be empty (no revocation check)
+};
+
+// Both return a new context (the caller owns it: SSL_CTX_free) or nullptr with
+// *err like "cannot load CA /etc/lanmesh/ca.crt: No such file or directory".
+// The server requires a client certificate; the client verifies the server's
+// chain (call tls_expect_peer_name() on each client SSL to check its name too).
+// Session tickets and the session cache are off: every connection is a full
+// ECDHE handshake.  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set.
+SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err);
+SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err);
+
+// Replaces the CRL of a live context: builds a new store with the CA
+// certificates already loaded plus the CRL file (empty path: no CRL, no
+// revocation check).  New handshakes use it; on failure the context is
+// unchanged.  Established sessions are not touched: see tls_recheck_peer().
+bool tls_reload_crl(SSL_CTX *ctx, const std::string &crl, std::string *err);
+
+// Client side: the server certificate's name (CN, or a DNS subjectAltName when
+// present) must equal `name` exactly apart from case; no wildcards.
+bool tls_expect_peer_name(SSL *ssl, const std::string &name);
+
+// Subject CN of the verified peer; "" if the handshake is not finished, the
+// peer was not verified, or the CN is missing, repeated, empty, longer than 64
+// bytes or contains control characters.
+std::string tls_peer_cn(SSL *ssl);
+
+// One short reason for a one-line log, e.g. "certificate revoked",
+// "certificate has expired", "unknown CA (unable to get local issuer
+// certificate)", "no certificate presented", "peer refused our certificate:
+// certificate revoked", "handshake failed: <openssl reason>".  Call right
+// after a failed SSL_accept/SSL_connect (or SSL_read: a TLS 1.3 client learns
+// that the server refused its certificate only then), on the same thread,
+// with that call's return value.  Drains the error queue.
+std::string tls_failure_reason(SSL *ssl, int ssl_ret);
+
+// Verifies an established session's peer again against the context's current
+// store (after tls_reload_crl, or periodically for expiry).  Returns false with
+// a reason like tls_failure_reason's when the peer is no longer acceptable.
+bool tls_recheck_peer(SSL *ssl, std::string *reason);
+
+// ESP keys from the exporter, label kEspExporterLabel, context
+// proto_version(u16 = 1) | aead_id(u16, the Cipher value) | epoch(u32) |
+// spi_c2s(u32) | spi_s2c(u32), big-endian.  out[0, 36) is key(32) || salt(4)
+// for client->server, out[36, 72) for server->client.  Returns false (out
+// zeroed) unless a TLS 1.3 handshake has finished.  The caller wipes out.
+constexpr const char *kEspExporterLabel = "EXPERIMENTAL-lanmesh-esp-v1";
+constexpr size_t kEspKeyMaterialLen = 36;  // key(32) || salt(4), one direction
+constexpr size_t kEspExportLen = 2 * kEspKeyMaterialLen;
+bool tls_export_esp_keys(SSL *ssl, uint16_t aead_id, uint32_t epoch, uint32_t spi_c2s,
+                         uint32_t spi_s2c, uint8_t out[72]);
+
+}  // namespace lm

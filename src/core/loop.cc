@@ -1,0 +1,78 @@
+#include "core/loop.h"
+
+#include <errno.h>
+#include <sys/epoll.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace lm {
+
+EventLoop::EventLoop() {
+    ep_ = epoll_create1(EPOLL_CLOEXEC);
+    if (ep_ < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
+}
+
+EventLoop::~EventLoop() { close(ep_); }
+
+int64_t EventLoop::now_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+void EventLoop::add(int fd, uint32_t events, Handler h) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0)
+        throw std::runtime_error(std::string("epoll_ctl add: ") + strerror(errno));
+    handlers_[fd] = std::make_shared<Handler>(std::move(h));
+}
+
+void EventLoop::modify(int fd, uint32_t events) {
+    epoll_event ev{};
+    ev.events = events;
+    ev.data.fd = fd;
+    epoll_ctl(ep_, EPOLL_CTL_MOD, fd, &ev);
+}
+
+void EventLoop::remove(int fd) {
+    epoll_ctl(ep_, EPOLL_CTL_DEL, fd, nullptr);
+    handlers_.erase(fd);
+}
+
+void EventLoop::set_tick(int ms, std::function<void()> tick) {
+    tick_ms_ = ms;
+    tick_ = std::move(tick);
+    next_tick_ = now_ms() + ms;
+}
+
+void EventLoop::run() {
+    running_ = true;
+    epoll_event evs[64];
+    while (running_) {
+        int timeout = -1;
+        if (tick_) timeout = int(std::max<int64_t>(0, next_tick_ - now_ms()));
+        int n = epoll_wait(ep_, evs, 64, timeout);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
+        }
+        for (int i = 0; i < n && running_; i++) {
+            auto it = handlers_.find(evs[i].data.fd);
+            if (it == handlers_.end()) continue;
+            auto h = it->second;   // keep alive even if the handler removes itself
+            (*h)(evs[i].events);
+        }
+        if (tick_ && now_ms() >= next_tick_) {
+            next_tick_ = now_ms() + tick_ms_;
+            tick_();
+        }
+    }
+}
+
+}  // namespace lm

@@ -1,0 +1,47 @@
+// Data-plane counters.  Every dropped packet increments exactly one drop
+// reason, so "nothing lost silently" can be checked from the outside.
+#pragma once
+#include <cstdint>
+
+namespace lm {
+
+#define LM_DROP_REASONS(X)                                                   \
+    X(udp_runt)          /* datagram too short to be anything we speak */    \
+    X(udp_non_esp)       /* non-ESP marker frame we do not (yet) handle */   \
+    X(raw_runt)          /* raw ESP packet too short / bad outer header */   \
+    X(unknown_spi)       /* no inbound SA with that SPI */                    \
+    X(replay)            /* sequence number seen before or too old */         \
+    X(bad_icv)           /* authentication failed */                          \
+    X(bad_padding)       /* authenticated but malformed trailer */            \
+    X(bad_inner)         /* decrypted payload is not a sane IP packet */      \
+    X(src_not_allowed)   /* inner source address not owned by the sender */   \
+    X(no_route)          /* no peer owns the inner destination */             \
+    X(c2c_off)           /* client-to-client traffic with ClientToClient=off */ \
+    X(no_sa)             /* peer known but no outbound SA (yet) */            \
+    X(no_endpoint)       /* peer's outer address not learned yet */           \
+    X(seq_exhausted)     /* outbound SA used up; waiting for the rekey */     \
+    X(too_big)           /* inner packet larger than the buffer */            \
+    X(send_error)        /* sendmmsg / write failed */
+
+enum class Drop : int {
+#define LM_X(name) name,
+    LM_DROP_REASONS(LM_X)
+#undef LM_X
+    count_
+};
+
+const char *to_string(Drop d);
+
+struct DataCounters {
+    uint64_t drops[int(Drop::count_)] = {};
+    uint64_t udp_rx = 0, udp_tx = 0, raw_rx = 0, raw_tx = 0;
+    uint64_t tun_rx = 0, tun_tx = 0;
+    uint64_t keepalive_rx = 0;       // 0xFF NAT keepalives and ESP dummy packets
+    uint64_t relayed = 0;            // decrypted from one client, re-encrypted to another
+    uint64_t rx_batches = 0, tx_batches = 0;
+
+    void drop(Drop d) { drops[int(d)]++; }
+    uint64_t total_drops() const;
+};
+
+}  // namespace lm

@@ -1,0 +1,46 @@
+// One peer as the data plane sees it: where to send its ESP, which SAs carry
+// its traffic, which inner source addresses it may use, and its counters.
+// On the server there is one per connected client; on a client one for the
+// server.
+#pragma once
+#include <cstdint>
+#include <ctime>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/addr.h"
+#include "config/config.h"
+#include "data/sa.h"
+
+namespace lm {
+
+struct Tunnel {
+    std::string name;                  // certificate CN of the peer
+    Encapsulation encap = Encapsulation::udp;   // udp or raw, never auto here
+    Endpoint udp_peer;                 // port 0 until the peer's first packet
+    int udp_sock = -1;                 // index into Dataplane's UDP sockets
+    IpAddr raw_peer;                   // outer address for raw ESP
+
+    std::unique_ptr<OutboundSa> out;
+    std::unique_ptr<InboundSa> in_cur, in_old;   // in_old lives on after a rekey
+    time_t in_old_expires = 0;
+
+    // Inner source addresses this peer may use.  Empty means any (a client
+    // accepts whatever its server forwards; the server is its gateway).
+    std::vector<Prefix> allowed_src;
+    bool is_client = false;            // server side: a tunnel to a client
+
+    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+    uint64_t drops_src = 0;
+    time_t last_rx = 0, last_tx = 0;
+
+    bool allows_source(const IpAddr &src) const {
+        if (allowed_src.empty()) return true;
+        for (auto &p : allowed_src)
+            if (p.contains(src)) return true;
+        return false;
+    }
+};
+
+}  // namespace lm

@@ -1,0 +1,102 @@
+// lanmeshd: the lanmesh daemon, one process per network instance.
+//   lanmeshd [--config FILE] [--check-config] NET
+#include <getopt.h>
+#include <openssl/ssl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <string>
+
+#include "client/client.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "control/tls.h"
+#include "server/server.h"
+
+using namespace lm;
+
+static void usage(FILE *f) {
+    std::fprintf(f,
+                 "Usage: lanmeshd [OPTIONS] NET\n"
+                 "  -c, --config FILE    read FILE instead of /etc/lanmesh/NET.conf\n"
+                 "      --check-config   check the configuration and certificates, then exit\n"
+                 "  -h, --help           show this help\n");
+}
+
+int main(int argc, char **argv) {
+    static const option opts[] = {{"config", required_argument, nullptr, 'c'},
+                                  {"check-config", no_argument, nullptr, 'C'},
+                                  {"help", no_argument, nullptr, 'h'},
+                                  {nullptr, 0, nullptr, 0}};
+    std::string path;
+    bool check = false;
+    int o;
+    while ((o = getopt_long(argc, argv, "c:h", opts, nullptr)) != -1) {
+        switch (o) {
+        case 'c': path = optarg; break;
+        case 'C': check = true; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind != argc - 1) {
+        usage(stderr);
+        return 2;
+    }
+    std::string net = argv[optind];
+    if (net.empty() || net.find('/') != std::string::npos || net[0] == '.') {
+        std::fprintf(stderr, "lanmeshd: bad network name '%s'\n", net.c_str());
+        return 2;
+    }
+    if (path.empty()) path = "/etc/lanmesh/" + net + ".conf";
+    log_set_prefix(("lanmeshd[" + net + "]").c_str());
+
+    ConfigError cerr;
+    auto cfg = load_config(path, &cerr);
+    if (!cfg) {
+        std::fprintf(stderr, "lanmeshd: %s\n", cerr.message.c_str());
+        return 1;
+    }
+    cfg->net = net;
+    if (cfg->log_level == "debug") log_set_level(LogLevel::debug);
+    else if (cfg->log_level == "warning") log_set_level(LogLevel::warn);
+    else if (cfg->log_level == "error") log_set_level(LogLevel::err);
+
+    if (check) {
+        // The certificates are part of the configuration: load them too.
+        std::string err;
+        TlsFiles f{cfg->ca, cfg->certificate, cfg->key, cfg->crl};
+        SSL_CTX *ctx = cfg->role == Role::server ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
+        if (!ctx) {
+            std::fprintf(stderr, "lanmeshd: %s: %s\n", path.c_str(), err.c_str());
+            return 1;
+        }
+        SSL_CTX_free(ctx);
+        std::printf("%s: configuration OK (%s)\n", path.c_str(), to_string(cfg->role));
+        return 0;
+    }
+
+    std::unique_ptr<Node> node;
+    if (cfg->role == Role::server)
+        node = std::make_unique<Server>(*cfg);
+    else
+        node = std::make_unique<Client>(*cfg);
+    std::string err;
+    int rc = 0;
+    try {
+        if (!node->start(&err)) {
+            LM_ERR("%s", err.c_str());
+            rc = 1;
+        } else {
+            node->run();
+        }
+    } catch (const std::exception &e) {
+        LM_ERR("fatal: %s", e.what());
+        rc = 1;
+    }
+    node->shutdown();
+    LM_INFO("stopped");
+    return rc;
+}

@@ -1,0 +1,86 @@
+// Overlay address leases on the server: each client name (certificate CN)
+// keeps its address across reconnects and restarts (DESIGN.md §3).
+//
+// The lease file, STATE_DIRECTORY/leases, has one line per name,
+//     name addr4 [addr6]
+// ordered from least to most recently used, under a comment header.  It is
+// rewritten atomically (temp file, fsync, rename) on every change, so a crash
+// leaves either the old or the new file.  addr6 is informational: it always
+// follows from addr4's slot in the pool (see TopologyPlan).
+//
+// Control path only; not thread-safe.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "common/addr.h"
+#include "server/topology.h"
+
+namespace lm {
+
+struct Lease {
+    std::string name;
+    IpAddr addr4;
+    IpAddr addr6;  // unset if the plan has no IPv6 pool
+};
+
+class LeaseStore {
+  public:
+    // The plan is copied.  state_file "" means no persistence.
+    LeaseStore(const TopologyPlan &plan, std::string state_file);
+
+    // Replaces the in-memory state with the file's.  A missing file is an
+    // empty store.  A malformed line, a duplicate name or a duplicate address
+    // fails with "FILE:LINE: ..." and leaves the store empty.  Leases that are
+    // no client address of the current pool (the pool or topology changed)
+    // are dropped with a warning.  All loaded leases are inactive.
+    bool load(std::string *err);
+
+    // The lease for `name`, marked active.  A known name gets its address
+    // back.  `fixed` (from the config) asks for that IPv4 address; it must be
+    // a client address of the pool and not held by another active name.  An
+    // inactive holder loses it (with a warning) so a newly fixed address
+    // cannot be blocked forever by a stale lease.
+    // A new name gets the lowest free slot; when none is free, the inactive
+    // lease released longest ago is reclaimed.  Active leases are never taken.
+    // Failure: nullopt and *err ("address pool exhausted", ...).
+    // A failed save is logged and does not fail the call: a client should not
+    // be refused because the state disk is full.
+    std::optional<Lease> acquire(const std::string &name, const IpAddr *fixed, std::string *err);
+
+    // The client is gone.  The lease stays reserved for `name` but becomes
+    // reclaimable, oldest release first.  Unknown names are ignored.
+    void release(const std::string &name);
+
+    // Pointers stay valid until the next acquire() or load().
+    const Lease *find_by_name(const std::string &name) const;
+    const Lease *find_by_addr(const IpAddr &a) const;  // IPv4 or IPv6
+    size_t size() const { return by_name_.size(); }
+
+    // [A-Za-z0-9_.@-]{1,64}: safe in the lease file and in log lines.
+    static bool valid_name(std::string_view name);
+
+  private:
+    struct Entry {
+        Lease lease;
+        size_t index = 0;        // slot in the plan
+        bool active = false;
+        uint64_t last_used = 0;  // acquire/release order; smallest = reclaimed first
+    };
+
+    Entry make_entry(const std::string &name, size_t index);
+    std::optional<size_t> first_free() const;
+    bool save(std::string *err) const;
+    void persist() const;
+
+    TopologyPlan plan_;
+    std::string file_;
+    std::map<std::string, Entry> by_name_;
+    std::map<size_t, std::string> by_index_;
+    uint64_t clock_ = 0;
+};
+
+}  // namespace lm

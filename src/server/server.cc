@@ -1,0 +1,476 @@
+#include "server/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "control/tls.h"
+
+namespace lm {
+
+// Unauthenticated connections cost memory; a flood of them must not be able
+// to push out real clients' state.
+static constexpr size_t kMaxPendingHandshakes = 1024;
+
+Server::Server(const Config &cfg)
+    : Node(cfg),
+      plan_(cfg.topology, *cfg.pool, cfg.pool6),
+      leases_(plan_, cfg.state_directory + "/leases") {}
+
+Server::~Server() {
+    sessions_.clear();
+    for (int fd : listen_fds_) close(fd);
+    if (ctx_) SSL_CTX_free(ctx_);
+}
+
+bool Server::start_role(std::string *err) {
+    ctx_ = tls_server_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl}, err);
+    if (!ctx_) return false;
+
+    if (mkdir(cfg_.state_directory.c_str(), 0700) < 0 && errno != EEXIST) {
+        *err = "cannot create StateDirectory " + cfg_.state_directory + ": " + strerror(errno);
+        return false;
+    }
+    if (!leases_.load(err)) return false;
+
+    // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6
+    // outer headers plus UDP, capped at 1400 so PPPoE paths fit too.
+    mtu_ = cfg_.mtu ? cfg_.mtu : 1400;
+
+    // Kernel state per DESIGN.md §3.
+    if (!configure_link(mtu_, err)) return false;
+    IfaceLayout l = plan_.server_layout();
+    if (!nl_.addr_add(dev_, l.local4, l.prefix4, l.peer4.is_set() ? &l.peer4 : nullptr, err)) return false;
+    if (l.local6.is_set() && !nl_.addr_add(dev_, l.local6, l.prefix6, nullptr, err)) return false;
+    for (auto &[dst, gw] : l.routes)
+        if (!nl_.route_add(dev_, dst, gw.is_set() ? &gw : nullptr, err)) return false;
+    // Networks behind clients: the kernel sends them into the tunnel; the
+    // route table below picks the client.  The gateway is only a label on
+    // a TUN device but must be on-link for the kernel to accept it.
+    for (auto &p : cfg_.peers) {
+        for (auto &net : p.networks) {
+            IpAddr gw;
+            if (net.addr.family == AF_INET) {
+                if (cfg_.topology == Topology::subnet) {
+                    std::string e;
+                    auto lease = p.address ? std::optional<IpAddr>(*p.address) : std::nullopt;
+                    const Lease *known = leases_.find_by_name(p.name);
+                    if (known) gw = known->addr4;
+                    else if (lease) gw = *lease;
+                } else {
+                    gw = l.peer4;
+                }
+            }
+            if (!nl_.route_add(dev_, net, gw.is_set() ? &gw : nullptr, err)) return false;
+        }
+    }
+
+    // Data plane sockets.
+    dp_.role = Role::server;
+    dp_.c2c = cfg_.client_to_client;
+    dp_.routes = &routes_;
+    std::vector<IpAddr> binds = cfg_.listen;
+    if (binds.empty()) {
+        IpAddr any4, any6;
+        any4.family = AF_INET;
+        any6.family = AF_INET6;
+        binds = {any4, any6};
+    }
+    for (auto &a : binds) {
+        bool wildcard = std::all_of(a.b, a.b + a.len(), [](uint8_t x) { return x == 0; });
+        std::string e;
+        if (dp_.open_udp(a.family, wildcard ? nullptr : &a, cfg_.data_port, &e) < 0) {
+            if (wildcard && a.family == AF_INET6) {
+                LM_WARN("no IPv6 data socket: %s", e.c_str());
+                continue;
+            }
+            *err = e;
+            return false;
+        }
+        if (cfg_.encapsulation != Encapsulation::udp && dp_.raw_fd(a.family) < 0) {
+            if (!dp_.open_raw(a.family, wildcard ? nullptr : &a, &e))
+                LM_WARN("raw ESP disabled for IPv%d: %s", a.family == AF_INET ? 4 : 6, e.c_str());
+        }
+    }
+    if (!open_listeners(err)) return false;
+    LM_INFO("server up: device %s, topology %s, pool %s, control port %u/tcp, data port %u/udp, mtu %d",
+            dev_.c_str(), to_string(cfg_.topology), cfg_.pool->str().c_str(), cfg_.control_port,
+            cfg_.data_port, mtu_);
+    return true;
+}
+
+bool Server::open_listeners(std::string *err) {
+    std::vector<IpAddr> binds = cfg_.listen;
+    bool wildcard = binds.empty();
+    if (wildcard) {
+        IpAddr any6;
+        any6.family = AF_INET6;
+        binds = {any6};   // dual-stack: IPv4 arrives v4-mapped
+    }
+    for (auto &a : binds) {
+        int fd = socket(a.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        if (fd < 0 && wildcard) {   // no IPv6 at all: fall back to IPv4
+            a = IpAddr{};
+            a.family = AF_INET;
+            fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+        }
+        if (fd < 0) {
+            *err = std::string("TCP socket: ") + strerror(errno);
+            return false;
+        }
+        int one = 1, zero = 0;
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (a.family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+        Endpoint ep{a, cfg_.control_port};
+        sockaddr_storage ss;
+        socklen_t sl = ep.to_sockaddr(&ss);
+        if (bind(fd, reinterpret_cast<sockaddr *>(&ss), sl) < 0 || listen(fd, 512) < 0) {
+            *err = "control port " + ep.str() + ": " + strerror(errno);
+            close(fd);
+            return false;
+        }
+        listen_fds_.push_back(fd);
+        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_accept(fd); });
+    }
+    return true;
+}
+
+void Server::on_accept(int lfd) {
+    for (;;) {
+        sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        int fd = accept4(lfd, reinterpret_cast<sockaddr *>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) return;
+        size_t pending = 0;
+        for (auto &[_, s] : sessions_) pending += !s->dead && s->phase != Session::Phase::up;
+        Endpoint peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss));
+        if (pending >= kMaxPendingHandshakes) {
+            ctl_counters_.tls_refused++;
+            LM_WARN("refused %s: too many handshakes in progress", peer.str().c_str());
+            close(fd);
+            continue;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        auto s = std::make_unique<Session>(sas_, &keys_);
+        s->conn = std::make_unique<TlsConn>(ctx_, fd, true);
+        s->tcp_peer = peer;
+        s->deadline_ms = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
+        s->last_rx_ms = EventLoop::now_ms();
+        sessions_[fd] = std::move(s);
+        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_session_io(fd); });
+    }
+}
+
+void Server::update_interest(Session &s) {
+    loop_.modify(s.conn->fd(), EPOLLIN | (s.conn->wants_write() ? uint32_t(EPOLLOUT) : 0u));
+}
+
+void Server::on_session_io(int fd) {
+    auto it = sessions_.find(fd);
+    if (it == sessions_.end()) return;
+    Session &s = *it->second;
+    bool ok = s.conn->on_io([&](MsgType t, const std::vector<uint8_t> &p) {
+        if (s.phase == Session::Phase::tls) established(s);
+        return on_frame(s, t, p);
+    });
+    if (!ok) {
+        if (s.phase == Session::Phase::tls) {
+            ctl_counters_.tls_refused++;
+            LM_WARN("refused %s: %s", s.tcp_peer.str().c_str(), s.conn->error().c_str());
+            close_session(fd, "", false);
+        } else {
+            close_session(fd, s.conn->error(), false);
+        }
+        reap();
+        return;
+    }
+    if (!s.dead) {
+        if (s.conn->just_established() && s.phase == Session::Phase::tls) established(s);
+        s.conn->flush();
+        update_interest(s);
+    }
+    reap();
+}
+
+void Server::established(Session &s) {
+    s.phase = Session::Phase::hello;
+    s.name = tls_peer_cn(s.conn->ssl());
+    ctl_counters_.tls_accepted++;
+}
+
+void Server::reap() {
+    for (auto it = sessions_.begin(); it != sessions_.end();) {
+        if (it->second->dead) {
+            loop_.remove(it->first);
+            it = sessions_.erase(it);   // closes the socket
+        } else {
+            ++it;
+        }
+    }
+}
+
+bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payload) {
+    int fd = s.conn->fd();
+    s.last_rx_ms = EventLoop::now_ms();
+    std::string err;
+    auto protocol_error = [&](const std::string &why) {
+        ctl_counters_.protocol_errors++;
+        close_session(fd, "protocol error: " + why, true);
+        return false;
+    };
+    if (s.phase == Session::Phase::hello) {
+        if (type != MsgType::hello) return protocol_error(std::string("expected hello, got ") + to_string(type));
+        Hello h;
+        if (!decode(payload, &h, &err)) return protocol_error(err);
+        if (!admit(s, h)) return false;
+        return true;
+    }
+    switch (type) {
+    case MsgType::ping: {
+        Ping p;
+        if (!decode(payload, &p, &err)) return protocol_error(err);
+        s.conn->send(MsgType::pong, encode(p));
+        return true;
+    }
+    case MsgType::pong: {
+        Ping p;
+        if (!decode(payload, &p, &err)) return protocol_error(err);
+        return true;
+    }
+    case MsgType::rekey: {
+        Rekey r, ack;
+        if (!decode(payload, &r, &err)) return protocol_error(err);
+        auto a = s.keying.on_rekey(s.conn->ssl(), r, &ack, &err);
+        if (a == Keying::Answer::error) return protocol_error(err);
+        if (a == Keying::Answer::send_ack) {
+            s.conn->send(MsgType::rekey_ack, encode(ack));
+            ctl_counters_.rekeys++;
+            LM_INFO("%s: rekeyed to epoch %u (peer's request)", s.name.c_str(), ack.epoch);
+        }
+        return true;
+    }
+    case MsgType::rekey_ack: {
+        Rekey r;
+        if (!decode(payload, &r, &err)) return protocol_error(err);
+        if (!s.keying.on_rekey_ack(s.conn->ssl(), r, &err)) return protocol_error(err);
+        ctl_counters_.rekeys++;
+        LM_INFO("%s: rekeyed to epoch %u", s.name.c_str(), r.epoch);
+        return true;
+    }
+    case MsgType::bye: {
+        Bye b;
+        if (!decode(payload, &b, &err)) return protocol_error(err);
+        close_session(fd, "client said bye: " + b.reason, false);
+        return false;
+    }
+    default:
+        return protocol_error(std::string("unexpected ") + to_string(type));
+    }
+}
+
+Encapsulation Server::choose_encap(const Session &s, const Hello &h) const {
+    // A NAT rewrites the source: if the address the client sees on its own
+    // socket is not the one we see, something translated it, and raw ESP
+    // cannot cross a NAT reliably (PROTOCOLS.md §4).
+    bool nat = std::find(h.local_addrs.begin(), h.local_addrs.end(), s.tcp_peer.addr) == h.local_addrs.end();
+    bool raw_ok = dp_.raw_fd(s.tcp_peer.addr.family) >= 0;
+    if (cfg_.encapsulation == Encapsulation::udp || h.encap == Encapsulation::udp) return Encapsulation::udp;
+    if (!raw_ok) return Encapsulation::udp;
+    if (cfg_.encapsulation == Encapsulation::raw || h.encap == Encapsulation::raw) return Encapsulation::raw;
+    return nat ? Encapsulation::udp : Encapsulation::raw;
+}
+
+bool Server::admit(Session &s, const Hello &h) {
+    int fd = s.conn->fd();
+    auto refuse = [&](const std::string &why) {
+        ctl_counters_.tls_refused++;
+        LM_WARN("refused %s (%s): %s", s.name.c_str(), s.tcp_peer.str().c_str(), why.c_str());
+        close_session(fd, why, true);
+        return false;
+    };
+    if (s.name.empty()) return refuse("certificate has no common name");
+    // Cipher: the first of ours the client also offers.
+    std::optional<Cipher> cipher;
+    for (Cipher c : cfg_.ciphers)
+        if (std::find(h.ciphers.begin(), h.ciphers.end(), c) != h.ciphers.end()) {
+            cipher = c;
+            break;
+        }
+    if (!cipher) return refuse("no cipher in common");
+
+    // A second connection under the same name replaces the first (the
+    // client restarted or its old TCP connection is a zombie).
+    if (auto old = by_name_.find(s.name); old != by_name_.end()) close_session(old->second, "replaced by a new connection", true);
+
+    const PeerConfig *pc = cfg_.find_peer(s.name);
+    std::string err;
+    auto lease = leases_.acquire(s.name, pc && pc->address ? &*pc->address : nullptr, &err);
+    if (!lease) return refuse(err);
+    s.lease = *lease;
+
+    Tunnel &t = s.tunnel;
+    t.name = s.name;
+    t.is_client = true;
+    t.encap = choose_encap(s, h);
+    t.udp_sock = dp_.udp_for_family(s.tcp_peer.addr.family);
+    t.allowed_src.clear();
+    t.allowed_src.push_back(Prefix{lease->addr4, 32});
+    if (lease->addr6.is_set()) t.allowed_src.push_back(Prefix{lease->addr6, 128});
+    if (pc)
+        for (auto &n : pc->networks) t.allowed_src.push_back(n);
+
+    s.keying.set_cipher(*cipher);
+    s.keying.set_limits({cfg_.rekey_after_time, cfg_.rekey_after_bytes, cfg_.rekey_after_packets,
+                         cfg_.rekey_grace});
+    s.keying.outer_v6 = s.tcp_peer.addr.family == AF_INET6;
+    uint32_t my_spi = s.keying.reserve_spi();
+    if (!s.keying.install_initial(s.conn->ssl(), my_spi, h.spi_s2c, &err)) return refuse(err);
+
+    ConfigMsg m;
+    m.topology = cfg_.topology;
+    m.cipher = *cipher;
+    m.encap = t.encap;
+    m.spi_c2s = my_spi;
+    m.epoch = 0;
+    IfaceLayout cl = plan_.client_layout(*lease, cfg_.client_to_client != ClientToClient::off, cfg_.routes);
+    m.local4 = cl.local4;
+    m.prefix4 = uint8_t(cl.prefix4);
+    m.peer4 = cl.peer4;
+    m.gateway4 = plan_.client_gateway(*lease);
+    if (cl.local6.is_set()) {
+        m.local6 = cl.local6;
+        m.prefix6 = uint8_t(cl.prefix6);
+    }
+    m.routes = cl.routes;
+    m.mtu = uint16_t(mtu_);
+    m.data_port = cfg_.data_port;
+    m.keepalive_interval = uint16_t(cfg_.keepalive_interval);
+    m.keepalive_timeout = uint16_t(cfg_.keepalive_timeout);
+    m.nat_keepalive = uint16_t(cfg_.nat_keepalive);
+    m.rekey_after_time = uint32_t(cfg_.rekey_after_time);
+    m.rekey_after_bytes = cfg_.rekey_after_bytes;
+    m.rekey_after_packets = cfg_.rekey_after_packets;
+    m.observed = s.tcp_peer;
+    m.c2c = cfg_.client_to_client;
+    if (!validate(m, &err)) return refuse("internal: " + err);
+    s.conn->send(MsgType::config, encode(m));
+
+    routes_.remove_tunnel(&t);
+    for (auto &p : t.allowed_src) routes_.add(p, &t);
+    s.phase = Session::Phase::up;
+    by_name_[s.name] = fd;
+    ctl_counters_.admitted++;
+    LM_INFO("admitted %s from %s: %s%s%s, %s, %s", s.name.c_str(), s.tcp_peer.str().c_str(),
+            lease->addr4.str().c_str(), lease->addr6.is_set() ? " " : "",
+            lease->addr6.is_set() ? lease->addr6.str().c_str() : "", to_string(*cipher),
+            t.encap == Encapsulation::raw ? "raw ESP" : "ESP in UDP");
+    return true;
+}
+
+void Server::close_session(int fd, const std::string &why, bool send_bye) {
+    auto it = sessions_.find(fd);
+    if (it == sessions_.end() || it->second->dead) return;
+    Session &s = *it->second;
+    if (send_bye && s.conn->state() == TlsConn::State::established) {
+        Bye b;
+        b.reason = why.substr(0, kMaxByeReason);
+        s.conn->send(MsgType::bye, encode(b));
+        s.conn->flush();
+    }
+    if (s.phase == Session::Phase::up) {
+        ctl_counters_.disconnected++;
+        LM_INFO("%s disconnected: %s", s.name.c_str(), why.c_str());
+        routes_.remove_tunnel(&s.tunnel);
+        if (s.lease) leases_.release(s.name);
+        auto bn = by_name_.find(s.name);
+        if (bn != by_name_.end() && bn->second == fd) by_name_.erase(bn);
+    } else if (!why.empty()) {
+        LM_INFO("connection from %s closed: %s", s.tcp_peer.str().c_str(), why.c_str());
+    }
+    s.keying.clear();
+    s.dead = true;
+}
+
+void Server::tick_role(int64_t now) {
+    std::vector<std::pair<int, std::string>> doomed;
+    time_t wall = time(nullptr);
+    for (auto &[fd, sp] : sessions_) {
+        Session &s = *sp;
+        if (s.dead) continue;
+        if (s.phase != Session::Phase::up) {
+            if (now >= s.deadline_ms) {
+                ctl_counters_.tls_timeouts++;
+                doomed.emplace_back(fd, "handshake timeout");
+            }
+            continue;
+        }
+        if (now - s.last_rx_ms >= int64_t(cfg_.keepalive_timeout) * 1000) {
+            doomed.emplace_back(fd, "keepalive timeout");
+            continue;
+        }
+        if (now - s.last_ping_ms >= int64_t(cfg_.keepalive_interval) * 1000) {
+            s.last_ping_ms = now;
+            s.conn->send(MsgType::ping, encode(Ping{uint64_t(now)}));
+        }
+        if (s.keying.tick(wall)) {
+            Rekey r;
+            std::string err;
+            if (s.keying.start_rekey(s.conn->ssl(), &r, &err))
+                s.conn->send(MsgType::rekey, encode(r));
+            else if (!err.empty())
+                doomed.emplace_back(fd, "rekey failed: " + err);
+        }
+        if (!s.conn->flush()) {
+            doomed.emplace_back(fd, s.conn->error());
+            continue;
+        }
+        update_interest(s);
+    }
+    for (auto &[fd, why] : doomed) {
+        auto it = sessions_.find(fd);
+        bool quiet = it != sessions_.end() && it->second->phase != Session::Phase::up;
+        if (quiet && it->second->conn->state() == TlsConn::State::handshake)
+            LM_WARN("refused %s: handshake timeout", it->second->tcp_peer.str().c_str());
+        close_session(fd, why, !quiet);
+    }
+    reap();
+}
+
+void Server::stop_role() {
+    std::vector<int> fds;
+    for (auto &[fd, _] : sessions_) fds.push_back(fd);
+    for (int fd : fds) close_session(fd, "server shutting down", true);
+    reap();
+}
+
+void Server::status_role(JsonWriter &j) {
+    j.kv("topology", to_string(cfg_.topology)).kv("pool", cfg_.pool->str());
+    j.kv("client_to_client", to_string(cfg_.client_to_client)).kv("mtu", mtu_);
+    j.begin_array("peers");
+    for (auto &[fd, sp] : sessions_) {
+        Session &s = *sp;
+        if (s.dead || s.phase != Session::Phase::up) continue;
+        j.begin_object();
+        tunnel_json(j, s.tunnel);
+        j.kv("address", s.lease ? s.lease->addr4.str() : "-");
+        if (s.lease && s.lease->addr6.is_set()) j.kv("address6", s.lease->addr6.str());
+        j.kv("control_endpoint", s.tcp_peer.str());
+        j.kv("epoch", uint64_t(s.keying.epoch()));
+        j.end_object();
+    }
+    j.end_array();
+    j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
+             return e.second->phase != Session::Phase::up;
+         })));
+}
+
+}  // namespace lm

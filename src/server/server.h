@@ -1,0 +1,72 @@
+// The server role: admits clients over TLS, leases addresses per topology,
+// keys one pair of ESP SAs per client and forwards between the TUN device
+// and the clients (and between clients when ClientToClient allows it).
+#pragma once
+#include <openssl/ssl.h>
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "control/keying.h"
+#include "control/messages.h"
+#include "control/tls_conn.h"
+#include "core/node.h"
+#include "data/route_table.h"
+#include "data/tunnel.h"
+#include "server/leases.h"
+#include "server/topology.h"
+
+namespace lm {
+
+class Server : public Node {
+public:
+    explicit Server(const Config &cfg);
+    ~Server() override;
+
+private:
+    struct Session {
+        enum class Phase { tls, hello, up };
+        std::unique_ptr<TlsConn> conn;
+        Phase phase = Phase::tls;
+        std::string name;
+        Endpoint tcp_peer;
+        int64_t deadline_ms = 0;       // handshake + hello must finish by then
+        int64_t last_rx_ms = 0, last_ping_ms = 0;
+        Tunnel tunnel;
+        Keying keying;
+        std::optional<Lease> lease;
+        bool dead = false;             // closed; freed by reap() outside handlers
+        Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
+    };
+
+    bool start_role(std::string *err) override;
+    void tick_role(int64_t now_ms) override;
+    void stop_role() override;
+    void status_role(JsonWriter &j) override;
+
+    bool open_listeners(std::string *err);
+    void on_accept(int lfd);
+    void on_session_io(int fd);
+    bool on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payload);
+    bool admit(Session &s, const Hello &h);
+    void established(Session &s);
+    void close_session(int fd, const std::string &why, bool send_bye);
+    void reap();
+    void update_interest(Session &s);
+    Encapsulation choose_encap(const Session &s, const Hello &h) const;
+
+    SSL_CTX *ctx_ = nullptr;
+    std::vector<int> listen_fds_;
+    TopologyPlan plan_;
+    LeaseStore leases_;
+    RouteTable routes_;
+    std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd
+    std::map<std::string, int> by_name_;                           // admitted only
+    int mtu_ = 1400;
+};
+
+}  // namespace lm

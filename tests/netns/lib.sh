@@ -1,0 +1,245 @@
+# Shared helpers for the network-namespace integration tests, in the spirit of
+# WireGuard's netns.sh: every test builds its own little internet, runs real
+# daemons on real TUN devices, and tears everything down on exit.
+#
+# Addresses (DESIGN.md §6): the public segment is 192.0.2.0/24, NAT LANs are
+# slices of 198.51.100.0/24, overlays come from 198.18.0.0/15 and
+# 2001:db8::/32.  Nothing else is ever used.
+set -u
+set -o pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+LANMESHD=${LANMESHD:-$ROOT/lanmeshd}
+LANMESH=${LANMESH:-$ROOT/lanmesh}
+P="lm$$"                       # namespace prefix, unique per test run
+T=$(mktemp -d /tmp/lanmesh-test.XXXXXX)
+NSES=()
+PIDS=()
+declare -A DPID                # daemon name -> pid
+
+log() { printf '[%s] %s\n' "$(date +%T)" "$*"; }
+die() { log "FAIL: $*"; exit 1; }
+pass() { log "ok: $*"; }
+
+cleanup() {
+    local rc=$?
+    set +e
+    for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+        wait "$pid" 2>/dev/null
+    done
+    for ns in "${NSES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    if [ "$rc" -ne 0 ] && [ -z "${LM_QUIET:-}" ]; then
+        for f in "$T"/*.log; do [ -e "$f" ] && { echo "--- $f"; tail -n 25 "$f"; }; done
+    fi
+    rm -rf "$T"
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+n() { local ns=$1; shift; ip netns exec "$P-$ns" "$@"; }
+
+# lm_ns NAME: a namespace with loopback up.
+lm_ns() {
+    ip netns add "$P-$1" || die "netns add $1"
+    NSES+=("$P-$1")
+    n "$1" ip link set lo up
+}
+
+# lm_hub: the public segment, a bridge in its own namespace.
+lm_hub() {
+    lm_ns hub
+    n hub ip link add br0 type bridge
+    n hub ip link set br0 up
+}
+
+# lm_public NAME ADDR: host NAME on the public segment with ADDR/24.
+lm_public() {
+    local name=$1 addr=$2
+    [ -e "/run/netns/$P-$name" ] || lm_ns "$name"
+    ip link add "$P-$name-w" type veth peer name wan netns "$P-$name" || die "veth $name"
+    ip link set "$P-$name-w" netns "$P-hub"
+    n hub ip link set "$P-$name-w" master br0 up
+    n "$name" ip addr add "$addr/24" dev wan
+    n "$name" ip link set wan up
+}
+
+# lm_nat NAME WANADDR LANADDR/LEN [MASQ-FLAGS]: a NAT router; LAN is a bridge.
+lm_nat() {
+    local name=$1 wan=$2 lan=$3 flags=${4:-}
+    lm_public "$name" "$wan"
+    n "$name" ip link add lan type bridge
+    n "$name" ip addr add "$lan" dev lan
+    n "$name" ip link set lan up
+    n "$name" sysctl -qw net.ipv4.ip_forward=1
+    n "$name" nft -f - <<NFT || die "nft on $name"
+table ip nat {
+    chain post {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" masquerade $flags
+    }
+}
+NFT
+}
+
+# lm_behind NAME NAT ADDR/LEN GW: host NAME on NAT's LAN, default route via GW.
+lm_behind() {
+    local name=$1 nat=$2 addr=$3 gw=$4
+    lm_ns "$name"
+    ip link add "$P-$name-l" type veth peer name wan netns "$P-$name" || die "veth $name"
+    ip link set "$P-$name-l" netns "$P-$nat"
+    n "$nat" ip link set "$P-$name-l" master lan up
+    n "$name" ip addr add "$addr" dev wan
+    n "$name" ip link set wan up
+    n "$name" ip route add default via "$gw"
+}
+
+# ---- PKI: a CA with a CRL, made with the openssl command ---------------------
+PKI=$T/pki
+lm_pki_init() {
+    mkdir -p "$PKI/db" "$PKI/other"
+    : > "$PKI/db/index.txt"
+    echo 1000 > "$PKI/db/serial"
+    echo 1000 > "$PKI/db/crlnumber"
+    cat > "$PKI/ca.cnf" <<CNF
+[ca]
+default_ca = lm
+[lm]
+dir = $PKI/db
+database = \$dir/index.txt
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+new_certs_dir = \$dir
+default_md = sha256
+default_days = 30
+default_crl_days = 30
+policy = any
+unique_subject = no
+copy_extensions = none
+[any]
+commonName = supplied
+[client]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature
+extendedKeyUsage = clientAuth
+[server]
+basicConstraints = CA:FALSE
+keyUsage = digitalSignature
+extendedKeyUsage = serverAuth
+CNF
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=lanmesh test CA" -keyout "$PKI/ca.key" -out "$PKI/ca.crt" 2>/dev/null || die "CA"
+    lm_pki_crl
+}
+
+# lm_pki_cert CN server|client [extra openssl ca args...]
+lm_pki_cert() {
+    local cn=$1 kind=$2; shift 2
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+        -keyout "$PKI/$cn.key" -out "$PKI/$cn.csr" 2>/dev/null || die "csr $cn"
+    openssl ca -batch -config "$PKI/ca.cnf" -extensions "$kind" -cert "$PKI/ca.crt" -keyfile "$PKI/ca.key" \
+        -in "$PKI/$cn.csr" -out "$PKI/$cn.crt" "$@" >/dev/null 2>&1 || die "sign $cn"
+}
+
+lm_pki_revoke() {
+    openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/ca.crt" -keyfile "$PKI/ca.key" \
+        -revoke "$PKI/$1.crt" >/dev/null 2>&1 || die "revoke $1"
+    lm_pki_crl
+}
+
+lm_pki_crl() {
+    openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/ca.crt" -keyfile "$PKI/ca.key" \
+        -gencrl -out "$PKI/crl.pem" >/dev/null 2>&1 || die "crl"
+}
+
+# A certificate for CN from a CA nobody trusts.
+lm_pki_other_ca_cert() {
+    local cn=$1
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
+        -subj "/CN=rogue CA" -keyout "$PKI/other/ca.key" -out "$PKI/other/ca.crt" 2>/dev/null
+    openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
+        -keyout "$PKI/$cn.key" -out "$PKI/$cn.csr" 2>/dev/null
+    openssl x509 -req -in "$PKI/$cn.csr" -CA "$PKI/other/ca.crt" -CAkey "$PKI/other/ca.key" \
+        -CAcreateserial -days 30 -out "$PKI/$cn.crt" 2>/dev/null || die "rogue cert"
+}
+
+# ---- daemons -----------------------------------------------------------------
+
+# lm_server_conf NAME TOPOLOGY C2C [extra lines...]: writes $T/NAME.conf
+lm_server_conf() {
+    local name=$1 topo=$2 c2c=$3; shift 3
+    {
+        echo "[Network]"
+        echo "Role = server"
+        echo "Topology = $topo"
+        echo "Pool = 198.18.0.0/24"
+        [ "$topo" = subnet ] && echo "Pool6 = 2001:db8:1::/64"
+        echo "ClientToClient = $c2c"
+        echo "StateDirectory = $T/state-$name"
+        echo "RuntimeDirectory = $T/run-$name"
+        echo "Keepalive = 2 10"
+        for l in "$@"; do echo "$l"; done
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/$name.crt"
+        echo "Key = $PKI/$name.key"
+        echo "CRL = $PKI/crl.pem"
+    } > "$T/$name.conf"
+}
+
+# lm_client_conf NAME SERVERADDR [extra lines...]
+lm_client_conf() {
+    local name=$1 server=$2; shift 2
+    {
+        echo "[Network]"
+        echo "Role = client"
+        echo "Server = $server"
+        echo "ServerName = server"
+        echo "RuntimeDirectory = $T/run-$name"
+        for l in "$@"; do echo "$l"; done
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/$name.crt"
+        echo "Key = $PKI/$name.key"
+    } > "$T/$name.conf"
+}
+
+# lm_start NS NAME: runs lanmeshd for $T/NAME.conf in namespace NS.
+lm_start() {
+    local ns=$1 name=$2
+    n "$ns" "$LANMESHD" -c "$T/$name.conf" "$name" >>"$T/$name.log" 2>&1 &
+    DPID[$name]=$!
+    PIDS+=($!)
+}
+
+# lm_stop NAME: SIGTERM and wait (bounded) for it to exit.
+lm_stop() {
+    local pid=${DPID[$1]}
+    kill -TERM "$pid" 2>/dev/null
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$pid" 2>/dev/null && die "$1 did not stop on SIGTERM"
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+# lm_show NS NAME: the daemon's JSON state.
+lm_show() { n "$1" "$LANMESH" -R "$T/run-$2" -n "$2" show; }
+
+# lm_wait SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
+lm_wait() {
+    local secs=$1; shift
+    local tries=$((secs * 5))
+    for _ in $(seq "$tries"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.2; done
+    return 1
+}
+
+lm_is_up() { [ "$(lm_show "$1" "$2" | jq -r .state)" = up ]; }
+lm_wait_up() { lm_wait "${3:-15}" lm_is_up "$1" "$2" || die "$2 did not come up"; }
+
+# lm_json NS NAME JQ: one value from the state.
+lm_json() { lm_show "$1" "$2" | jq -r "$3"; }
+
+lm_ping() { local ns=$1; shift; n "$ns" ping -q -n -c 3 -i 0.2 -W 2 "$@" >/dev/null; }

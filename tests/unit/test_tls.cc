@@ -1,0 +1,352 @@
+// TLS setup against a throwaway PKI made with the openssl command: real TLS 1.3
+// handshakes over a socketpair, certificate failures and their one-line
+// reasons, CRL reload, and the ESP key exporter.
+#include <gtest/gtest.h>
+#include <openssl/err.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "control/tls.h"
+
+namespace lm {
+namespace {
+
+// CA "Test CA" issues server, alice, bob (revoked in crl.pem), carol (expired
+// client), oldserver (expired server); CA "Other CA" issues mallory and server2.
+const char kPkiScript[] = R"SH(
+set -e
+mkca() {
+  mkdir -p $1/newcerts; : > $1/index.txt; echo 1000 > $1/serial; echo 1000 > $1/crlnumber
+  cat > $1/ca.cnf <<CNF
+[ ca ]
+default_ca = CA_default
+[ CA_default ]
+dir = $PWD/$1
+database = \$dir/index.txt
+new_certs_dir = \$dir/newcerts
+serial = \$dir/serial
+crlnumber = \$dir/crlnumber
+private_key = \$dir/ca.key
+certificate = \$dir/ca.crt
+default_md = sha256
+policy = policy_any
+unique_subject = no
+default_days = 30
+default_crl_days = 30
+[ policy_any ]
+commonName = supplied
+[ server_ext ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = serverAuth
+[ client_ext ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
+CNF
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1/ca.key
+  openssl req -x509 -new -key $1/ca.key -subj "/CN=$2" -days 30 -out $1/ca.crt \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
+}
+mkcert() {
+  ca=$1 name=$2 ext=$3; shift 3
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $name.key
+  openssl req -new -key $name.key -subj "/CN=$name" -out $name.csr
+  openssl ca -batch -notext -config $ca/ca.cnf -extensions $ext -in $name.csr -out $name.crt "$@"
+}
+mkca ca "Test CA"
+mkca ca2 "Other CA"
+mkcert ca server server_ext
+mkcert ca alice client_ext
+mkcert ca bob client_ext
+mkcert ca carol client_ext -startdate 20200101000000Z -enddate 20200201000000Z
+mkcert ca oldserver server_ext -startdate 20200101000000Z -enddate 20200201000000Z
+mkcert ca2 mallory client_ext
+mkcert ca2 server2 server_ext
+openssl ca -config ca/ca.cnf -revoke bob.crt
+openssl ca -config ca/ca.cnf -gencrl -out crl.pem
+openssl ca -config ca2/ca.cnf -gencrl -out crl2.pem
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret -out locked.key
+echo "not a certificate" > junk.pem
+)SH";
+
+struct Side {
+    SSL *ssl = nullptr;
+    bool ok = false;
+    std::string reason;
+};
+
+struct Session {
+    Side server, client;
+    ~Session() {
+        SSL_free(server.ssl);
+        SSL_free(client.ssl);
+    }
+};
+
+class Tls : public ::testing::Test {
+  protected:
+    static void SetUpTestSuite() {
+        signal(SIGPIPE, SIG_IGN);
+        char tmpl[] = "/tmp/lm-tls-test-XXXXXX";
+        if (!mkdtemp(tmpl)) return;
+        dir_ = tmpl;
+        std::ofstream(dir_ + "/gen.sh") << kPkiScript;
+        std::string cmd = "cd " + dir_ + " && sh gen.sh >gen.log 2>&1";
+        pki_ok_ = std::system(cmd.c_str()) == 0;
+    }
+    static void TearDownTestSuite() {
+        if (!dir_.empty()) std::system(("rm -rf " + dir_).c_str());
+    }
+    void SetUp() override {
+        ASSERT_TRUE(pki_ok_) << "making the test PKI failed, see " << dir_ << "/gen.log";
+    }
+    void TearDown() override {
+        if (sctx_) SSL_CTX_free(sctx_);
+        if (cctx_) SSL_CTX_free(cctx_);
+    }
+
+    static std::string path(const std::string &f) { return dir_ + "/" + f; }
+    static TlsFiles files(const std::string &ca, const std::string &name, const std::string &crl = "") {
+        return TlsFiles{path(ca + "/ca.crt"), path(name + ".crt"), path(name + ".key"),
+                        crl.empty() ? "" : path(crl)};
+    }
+    SSL_CTX *server(const std::string &ca, const std::string &name, const std::string &crl = "") {
+        std::string err;
+        if (sctx_) SSL_CTX_free(sctx_);
+        sctx_ = tls_server_ctx(files(ca, name, crl), &err);
+        EXPECT_NE(sctx_, nullptr) << err;
+        return sctx_;
+    }
+    SSL_CTX *client(const std::string &ca, const std::string &name) {
+        std::string err;
+        if (cctx_) SSL_CTX_free(cctx_);
+        cctx_ = tls_client_ctx(files(ca, name), &err);
+        EXPECT_NE(cctx_, nullptr) << err;
+        return cctx_;
+    }
+
+    // Runs one handshake; the client then waits for one byte the server sends
+    // after accepting it (in TLS 1.3 that is when the client learns of a
+    // refusal of its certificate).
+    static void handshake(SSL_CTX *sctx, SSL_CTX *cctx, Session *s, const char *expect_name = nullptr) {
+        int fds[2];
+        ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM, 0, fds), 0);
+        timeval tv{5, 0};
+        for (int fd : fds) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+        s->server.ssl = SSL_new(sctx);
+        s->client.ssl = SSL_new(cctx);
+        SSL_set_fd(s->server.ssl, fds[0]);
+        SSL_set_fd(s->client.ssl, fds[1]);
+        if (expect_name) {
+            EXPECT_TRUE(tls_expect_peer_name(s->client.ssl, expect_name));
+        }
+        std::thread t([&] {
+            int r = SSL_accept(s->server.ssl);
+            if (r == 1) {
+                s->server.ok = SSL_write(s->server.ssl, "k", 1) == 1;
+            } else {
+                s->server.reason = tls_failure_reason(s->server.ssl, r);
+                shutdown(fds[0], SHUT_RDWR);
+            }
+        });
+        int r = SSL_connect(s->client.ssl);
+        if (r == 1) {
+            char c;
+            r = SSL_read(s->client.ssl, &c, 1);
+            s->client.ok = r == 1;
+        }
+        if (!s->client.ok) {
+            s->client.reason = tls_failure_reason(s->client.ssl, r);
+            shutdown(fds[1], SHUT_RDWR);
+        }
+        t.join();
+        close(fds[0]);
+        close(fds[1]);
+    }
+
+    static inline std::string dir_;
+    static inline bool pki_ok_ = false;
+    SSL_CTX *sctx_ = nullptr, *cctx_ = nullptr;
+};
+
+bool contains(const std::string &s, const std::string &sub) { return s.find(sub) != std::string::npos; }
+
+TEST_F(Tls, GoodPairAndExporter) {
+    Session s;
+    handshake(server("ca", "server", "crl.pem"), client("ca", "alice"), &s, "server");
+    ASSERT_TRUE(s.server.ok) << s.server.reason;
+    ASSERT_TRUE(s.client.ok) << s.client.reason;
+    EXPECT_EQ(SSL_version(s.server.ssl), TLS1_3_VERSION);
+    EXPECT_EQ(tls_peer_cn(s.server.ssl), "alice");
+    EXPECT_EQ(tls_peer_cn(s.client.ssl), "server");
+    EXPECT_EQ(tls_failure_reason(s.server.ssl, 1), "no error");
+
+    uint8_t a[72], b[72], c[72];
+    ASSERT_TRUE(tls_export_esp_keys(s.server.ssl, 1, 0, 0x1000, 0x2000, a));
+    ASSERT_TRUE(tls_export_esp_keys(s.client.ssl, 1, 0, 0x1000, 0x2000, b));
+    EXPECT_EQ(std::memcmp(a, b, 72), 0);
+    EXPECT_NE(std::memcmp(a, a + 36, 36), 0);  // one key per direction
+    // Every context field changes the output.
+    struct { uint16_t aead; uint32_t epoch, c2s, s2c; } variants[] = {
+        {1, 1, 0x1000, 0x2000}, {1, 0, 0x1001, 0x2000}, {1, 0, 0x1000, 0x2001},
+        {2, 0, 0x1000, 0x2000}, {1, 0, 0x2000, 0x1000}};
+    for (const auto &v : variants) {
+        ASSERT_TRUE(tls_export_esp_keys(s.client.ssl, v.aead, v.epoch, v.c2s, v.s2c, c));
+        EXPECT_NE(std::memcmp(a, c, 36), 0);
+        EXPECT_NE(std::memcmp(a + 36, c + 36, 36), 0);
+        ASSERT_TRUE(tls_export_esp_keys(s.server.ssl, v.aead, v.epoch, v.c2s, v.s2c, b));
+        EXPECT_EQ(std::memcmp(b, c, 72), 0);
+    }
+    std::string why;
+    EXPECT_TRUE(tls_recheck_peer(s.server.ssl, &why)) << why;
+    EXPECT_TRUE(tls_recheck_peer(s.client.ssl, &why)) << why;
+}
+
+TEST_F(Tls, ExporterAndCnNeedAHandshake) {
+    SSL *ssl = SSL_new(client("ca", "alice"));
+    uint8_t out[72];
+    std::memset(out, 0xaa, sizeof out);
+    EXPECT_FALSE(tls_export_esp_keys(ssl, 1, 0, 256, 256, out));
+    for (uint8_t x : out) ASSERT_EQ(x, 0);
+    EXPECT_EQ(tls_peer_cn(ssl), "");
+    EXPECT_EQ(ERR_peek_error(), 0u);
+    SSL_free(ssl);
+}
+
+TEST_F(Tls, RevokedClientRefused) {
+    Session s;
+    handshake(server("ca", "server", "crl.pem"), client("ca", "bob"), &s);
+    EXPECT_FALSE(s.server.ok);
+    EXPECT_FALSE(s.client.ok);
+    EXPECT_EQ(s.server.reason, "certificate revoked");
+    EXPECT_TRUE(contains(s.client.reason, "revoked")) << s.client.reason;
+    EXPECT_EQ(tls_peer_cn(s.server.ssl), "");
+}
+
+TEST_F(Tls, OtherCaClientRefused) {
+    Session s;
+    handshake(server("ca", "server", "crl.pem"), client("ca", "mallory"), &s);
+    EXPECT_FALSE(s.server.ok);
+    EXPECT_EQ(s.server.reason, "unknown CA (unable to get local issuer certificate)");
+    EXPECT_EQ(s.client.reason, "peer refused our certificate: unknown CA");
+}
+
+TEST_F(Tls, ExpiredClientRefused) {
+    Session s;
+    handshake(server("ca", "server"), client("ca", "carol"), &s);
+    EXPECT_FALSE(s.server.ok);
+    EXPECT_EQ(s.server.reason, "certificate has expired");
+    EXPECT_TRUE(contains(s.client.reason, "expired")) << s.client.reason;
+}
+
+TEST_F(Tls, ClientWithoutCertificateRefused) {
+    SSL_CTX *bare = SSL_CTX_new(TLS_client_method());
+    ASSERT_EQ(SSL_CTX_load_verify_file(bare, path("ca/ca.crt").c_str()), 1);
+    Session s;
+    handshake(server("ca", "server"), bare, &s);
+    EXPECT_EQ(s.server.reason, "no certificate presented");
+    EXPECT_EQ(s.client.reason, "peer requires a certificate");
+    SSL_CTX_free(bare);
+}
+
+TEST_F(Tls, ClientChecksServer) {
+    {
+        Session s;  // server certificate from another CA
+        handshake(server("ca2", "server2"), client("ca", "alice"), &s);
+        EXPECT_EQ(s.client.reason, "unknown CA (unable to get local issuer certificate)");
+        EXPECT_EQ(s.server.reason, "peer refused our certificate: unknown CA");
+    }
+    {
+        Session s;
+        handshake(server("ca", "oldserver"), client("ca", "alice"), &s);
+        EXPECT_EQ(s.client.reason, "certificate has expired");
+    }
+    {
+        Session s;
+        handshake(server("ca", "server"), client("ca", "alice"), &s, "gateway");
+        EXPECT_EQ(s.client.reason, "certificate name mismatch (want 'gateway')");
+    }
+    {
+        Session s;  // a client certificate is not a server certificate
+        handshake(server("ca", "bob"), client("ca", "alice"), &s);
+        EXPECT_EQ(s.client.reason, "certificate is not for a TLS server");
+    }
+}
+
+TEST_F(Tls, CrlReload) {
+    SSL_CTX *sctx = server("ca", "server");
+    SSL_CTX *cctx = client("ca", "bob");
+    Session before;
+    handshake(sctx, cctx, &before);
+    ASSERT_TRUE(before.server.ok) << before.server.reason;
+
+    std::string err;
+    ASSERT_TRUE(tls_reload_crl(sctx, path("crl.pem"), &err)) << err;
+    std::string why;
+    EXPECT_FALSE(tls_recheck_peer(before.server.ssl, &why));
+    EXPECT_EQ(why, "certificate revoked");
+    Session after;
+    handshake(sctx, cctx, &after);
+    EXPECT_EQ(after.server.reason, "certificate revoked");
+    Session alice;
+    handshake(sctx, client("ca", "alice"), &alice);
+    EXPECT_TRUE(alice.server.ok) << alice.server.reason;
+
+    // A failed reload leaves the context as it was.
+    EXPECT_FALSE(tls_reload_crl(sctx, path("missing.pem"), &err));
+    EXPECT_EQ(err, "cannot load CRL " + path("missing.pem") + ": No such file or directory");
+    EXPECT_FALSE(tls_reload_crl(sctx, path("crl2.pem"), &err));
+    EXPECT_TRUE(contains(err, "is not signed by the CA")) << err;
+    Session still;
+    handshake(sctx, client("ca", "bob"), &still);
+    EXPECT_EQ(still.server.reason, "certificate revoked");
+
+    // No CRL: no revocation check.
+    ASSERT_TRUE(tls_reload_crl(sctx, "", &err)) << err;
+    Session again;
+    handshake(sctx, client("ca", "bob"), &again);
+    EXPECT_TRUE(again.server.ok) << again.server.reason;
+}
+
+TEST_F(Tls, LoadErrors) {
+    std::string err;
+    auto fails = [&](TlsFiles f, bool server_side = true) {
+        err.clear();
+        SSL_CTX *c = server_side ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
+        EXPECT_EQ(c, nullptr);
+        SSL_CTX_free(c);
+        EXPECT_EQ(ERR_peek_error(), 0u);
+        return err;
+    };
+    TlsFiles f = files("ca", "server");
+    f.ca = path("nope.crt");
+    EXPECT_EQ(fails(f), "cannot load CA " + path("nope.crt") + ": No such file or directory");
+    f.ca = path("junk.pem");
+    EXPECT_EQ(fails(f), "cannot load CA " + path("junk.pem") + ": no certificate found");
+    f.ca = path("alice.crt");
+    EXPECT_EQ(fails(f, false), "cannot load CA " + path("alice.crt") + ": certificate /CN=alice is not a CA");
+    f = files("ca", "server");
+    f.cert = path("missing.crt");
+    EXPECT_TRUE(contains(fails(f), "cannot load certificate " + path("missing.crt") + ": ")) << err;
+    f = files("ca", "server");
+    f.key = path("alice.key");
+    EXPECT_EQ(fails(f), "certificate " + path("server.crt") + " and key " + path("alice.key") + " do not match");
+    f.key = path("locked.key");
+    EXPECT_TRUE(contains(fails(f), "cannot load key " + path("locked.key") + ": ")) << err;
+    f = files("ca", "server", "junk.pem");
+    EXPECT_EQ(fails(f), "cannot load CRL " + path("junk.pem") + ": no CRL found");
+    f = files("ca", "server", "crl2.pem");
+    EXPECT_EQ(fails(f), "cannot load CRL " + path("crl2.pem") + ": CRL of /CN=Other CA is not signed by the CA");
+}
+
+}  // namespace
+}  // namespace lm
