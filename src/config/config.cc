@@ -112,7 +112,8 @@ struct KeyDef {
     Handler handle;
 };
 
-// A key or section that only one role may use, checked once Role is known.
+// A key or section that only one role may use, checked once Role is known;
+// recorded in file order, so the first misuse is reported.
 struct RoleUse {
     int line;
     std::string what;  // "Pool is", "[Peer] sections are"
@@ -787,8 +788,6 @@ bool Parser::validate() {
 }
 
 bool Parser::validate_roles() {
-    std::stable_sort(role_uses.begin(), role_uses.end(),
-                     [](const RoleUse &a, const RoleUse &b) { return a.line < b.line; });
     for (const auto &u : role_uses) {
         if (!(u.roles & role_bit(c.role)))
             return fail_at(u.line, u.what + " only valid for Role = " +

@@ -191,7 +191,8 @@ const FieldSpec *find_spec(const FieldSpec (&specs)[N], uint8_t tag) {
 
 bool check_length(const char *msg, const FieldSpec &s, size_t len, std::string *err) {
     if (s.min_len == s.max_len && len != s.min_len)
-        return fail(err, msg, "field %u (%s) has length %zu, want %u", s.tag, s.name, len, s.min_len);
+        return fail(err, msg, "field %u (%s) has length %zu, want %u", s.tag, s.name, len,
+                    s.min_len);
     if (len < s.min_len || len > s.max_len)
         return fail(err, msg, "field %u (%s) has length %zu, want %u..%u", s.tag, s.name, len,
                     s.min_len, s.max_len);
@@ -205,8 +206,8 @@ bool parse_fields(const char *msg, const std::vector<uint8_t> &in, const FieldSp
     size_t n = in.size(), off = 0;
     while (off < n) {
         if (n - off < 3)
-            return fail(err, msg, "%zu trailing bytes at offset %zu, too short for a field", n - off,
-                        off);
+            return fail(err, msg, "%zu trailing bytes at offset %zu, too short for a field",
+                        n - off, off);
         uint8_t tag = p[off];
         size_t len = load_be16(p + off + 1);
         const FieldSpec *s = find_spec(specs, tag);
@@ -360,7 +361,8 @@ bool decode_routes(const char *msg, const Field &f, std::vector<std::pair<Prefix
 
 bool decode_observed(const char *msg, const Field &f, Endpoint *e, std::string *err) {
     if (f.len != 6 && f.len != 18)
-        return fail(err, msg, "field %u (observed) has length %zu, want 6 or 18", kCObserved, f.len);
+        return fail(err, msg, "field %u (observed) has length %zu, want 6 or 18", kCObserved,
+                    f.len);
     e->addr = make_addr(f.len == 6 ? AF_INET : AF_INET6, f.p);
     e->port = load_be16(f.p + f.len - 2);
     return true;
@@ -438,7 +440,8 @@ bool validate_config_addrs(const char *msg, const ConfigMsg &m, std::string *err
     if (m.peer4.is_set() && !is_unicast(m.peer4, AF_INET))
         return fail(err, msg, "peer4 %s is not an IPv4 unicast address", m.peer4.str().c_str());
     if (m.topology != Topology::subnet && !m.peer4.is_set())
-        return fail(err, msg, "topology %s needs peer4", m.topology == Topology::p2p ? "p2p" : "net30");
+        return fail(err, msg, "topology %s needs peer4",
+                    m.topology == Topology::p2p ? "p2p" : "net30");
     if (m.topology == Topology::subnet && m.peer4.is_set())
         return fail(err, msg, "topology subnet has no peer4");
     if (!is_unicast(m.gateway4, AF_INET))
@@ -501,7 +504,8 @@ std::vector<uint8_t> encode(const Hello &m) {
 bool validate(const Hello &m, std::string *err) {
     if (m.ciphers.empty()) return fail(err, kHello, "no ciphers offered");
     if (m.ciphers.size() > kMaxListItems)
-        return fail(err, kHello, "%zu ciphers, at most %zu allowed", m.ciphers.size(), kMaxListItems);
+        return fail(err, kHello, "%zu ciphers, at most %zu allowed", m.ciphers.size(),
+                    kMaxListItems);
     for (size_t i = 0; i < m.ciphers.size(); i++) {
         if (!cipher_known(uint16_t(m.ciphers[i])))
             return fail(err, kHello, "unknown cipher %u", unsigned(m.ciphers[i]));

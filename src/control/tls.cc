@@ -14,6 +14,7 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "control/frame.h"
 
 namespace lm {
 namespace {
@@ -32,19 +33,22 @@ using Ptr = std::unique_ptr<T, Free>;
 using CertList = std::vector<Ptr<X509>>;
 using CrlList = std::vector<Ptr<X509_CRL>>;
 
-// The reason of the oldest queued error (usually the root cause), then clears
-// the queue.
+// A short text for one queued OpenSSL error.
+std::string error_text(unsigned long e) {
+    if (ERR_SYSTEM_ERROR(e)) return std::strerror(ERR_GET_REASON(e));
+    if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+        return "no PEM data found";
+    if (ERR_GET_LIB(e) == ERR_LIB_OSSL_DECODER && ERR_GET_REASON(e) == ERR_R_UNSUPPORTED)
+        return "no supported key found";
+    const char *s = ERR_reason_error_string(e);
+    return s ? s : "error " + std::to_string(ERR_GET_REASON(e));
+}
+
+// The oldest queued error (usually the root cause); clears the queue.
 std::string openssl_reason() {
     unsigned long e = ERR_get_error();
-    std::string r;
-    if (e != 0) {
-        const char *s = ERR_reason_error_string(e);
-        r = s ? s : "error " + std::to_string(ERR_GET_REASON(e));
-    } else {
-        r = "unknown error";
-    }
     ERR_clear_error();
-    return r;
+    return e ? error_text(e) : "unknown error";
 }
 
 bool set_err(std::string *err, const std::string &what, const std::string &path,
@@ -80,7 +84,7 @@ bool load_cas(const std::string &path, CertList *out, std::string *err) {
     while (X509 *x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr)) out->emplace_back(x);
     if (!pem_eof()) return set_err(err, "CA", path, openssl_reason());
     ERR_clear_error();
-    if (out->empty()) return set_err(err, "CA", path, "no certificate found");
+    if (out->empty()) return set_err(err, "CA", path, "no PEM certificate found");
     for (const auto &x : *out)
         if (X509_check_ca(x.get()) == 0)
             return set_err(err, "CA", path, "certificate " + subject(x.get()) + " is not a CA");
@@ -118,7 +122,8 @@ bool load_crls(const std::string &path, const CertList &cas, CrlList *out, std::
         char issuer[256] = "";
         X509_NAME_oneline(X509_CRL_get_issuer(c.get()), issuer, sizeof issuer);
         if (!crl_signer(c.get(), cas))
-            return set_err(err, "CRL", path, std::string("CRL of ") + issuer + " is not signed by the CA");
+            return set_err(err, "CRL", path,
+                           std::string("CRL of ") + issuer + " is not signed by the CA");
         const ASN1_TIME *next = X509_CRL_get0_nextUpdate(c.get());
         if (next && X509_cmp_current_time(next) < 0)
             LM_WARN("CRL %s of %s has expired: clients of that CA are refused until it is renewed",
@@ -127,8 +132,8 @@ bool load_crls(const std::string &path, const CertList &cas, CrlList *out, std::
     return true;
 }
 
-// A store with the CA certificates and, if crl_path is not empty, its CRLs
-// with leaf revocation checking.
+// A store with the CA certificates and, when there are CRLs, those CRLs with
+// revocation checking of the leaf certificate.
 X509_STORE *make_store(const std::vector<X509 *> &cas, const CrlList &crls) {
     Ptr<X509_STORE> s(X509_STORE_new());
     if (!s) return nullptr;
@@ -155,16 +160,29 @@ bool install_store(SSL_CTX *ctx, const CertList &cas, const TlsFiles &f, std::st
     return true;
 }
 
-int refuse_password(char *, int, int, void *) { return -1; }
+// Records that a passphrase was wanted, and gives none.
+int refuse_password(char *, int, int, void *asked) {
+    *static_cast<bool *>(asked) = true;
+    return -1;
+}
 
 bool load_cert_and_key(SSL_CTX *ctx, const TlsFiles &f, std::string *err) {
     if (SSL_CTX_use_certificate_chain_file(ctx, f.cert.c_str()) != 1)
         return set_err(err, "certificate", f.cert, openssl_reason());
     // Never prompt on a terminal for an encrypted key: a daemon has none.
+    bool asked = false;
     SSL_CTX_set_default_passwd_cb(ctx, refuse_password);
-    if (SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) != 1)
-        return set_err(err, "key", f.key, openssl_reason() + " (encrypted keys are not supported)");
-    if (SSL_CTX_check_private_key(ctx) != 1) {
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
+    bool loaded = SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) == 1;
+    SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
+    if (!loaded && asked)
+        return set_err(err, "key", f.key, "the key is encrypted; an unencrypted key is needed");
+    // use_PrivateKey already compares the key with the certificate.
+    unsigned long e = ERR_peek_error();
+    bool mismatch =
+        ERR_GET_LIB(e) == ERR_LIB_X509 && ERR_GET_REASON(e) == X509_R_KEY_VALUES_MISMATCH;
+    if (!loaded && !mismatch) return set_err(err, "key", f.key, openssl_reason());
+    if (mismatch || SSL_CTX_check_private_key(ctx) != 1) {
         if (err) *err = "certificate " + f.cert + " and key " + f.key + " do not match";
         ERR_clear_error();
         return false;
@@ -238,17 +256,21 @@ std::string ssl_reason(int reason) {
     switch (reason) {
     case SSL_R_PEER_DID_NOT_RETURN_A_CERTIFICATE: return "no certificate presented";
     case SSL_R_TLSV13_ALERT_CERTIFICATE_REQUIRED: return "peer requires a certificate";
-    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED: return "peer refused our certificate: certificate revoked";
+    case SSL_R_SSLV3_ALERT_CERTIFICATE_REVOKED:
+        return "peer refused our certificate: certificate revoked";
     case SSL_R_SSLV3_ALERT_CERTIFICATE_EXPIRED:
         return "peer refused our certificate: certificate has expired";
     case SSL_R_TLSV1_ALERT_UNKNOWN_CA: return "peer refused our certificate: unknown CA";
     case SSL_R_SSLV3_ALERT_BAD_CERTIFICATE:
     case SSL_R_SSLV3_ALERT_CERTIFICATE_UNKNOWN:
-    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE:
-        return std::string("peer refused our certificate: ") + ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason));
+    case SSL_R_SSLV3_ALERT_UNSUPPORTED_CERTIFICATE: {
+        const char *s = ERR_reason_error_string(ERR_PACK(ERR_LIB_SSL, 0, reason));
+        return std::string("peer refused our certificate: ") + (s ? s : "bad certificate");
+    }
     case SSL_R_UNEXPECTED_EOF_WHILE_READING: return "connection closed by peer during handshake";
     case SSL_R_UNSUPPORTED_PROTOCOL:
-    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION: return "handshake failed: peer does not speak TLS 1.3";
+    case SSL_R_TLSV1_ALERT_PROTOCOL_VERSION:
+        return "handshake failed: peer does not speak TLS 1.3";
     default: return "";
     }
 }
@@ -256,11 +278,9 @@ std::string ssl_reason(int reason) {
 std::string queue_reason() {
     std::string first, special;
     while (unsigned long e = ERR_get_error()) {
-        if (first.empty()) {
-            const char *s = ERR_reason_error_string(e);
-            first = s ? s : "error " + std::to_string(ERR_GET_REASON(e));
-        }
-        if (special.empty() && ERR_GET_LIB(e) == ERR_LIB_SSL) special = ssl_reason(ERR_GET_REASON(e));
+        if (first.empty()) first = error_text(e);
+        if (special.empty() && ERR_GET_LIB(e) == ERR_LIB_SSL)
+            special = ssl_reason(ERR_GET_REASON(e));
     }
     if (!special.empty()) return special;
     return first.empty() ? "" : "handshake failed: " + first;
@@ -371,7 +391,7 @@ bool tls_export_esp_keys(SSL *ssl, uint16_t aead_id, uint32_t epoch, uint32_t sp
                          uint32_t spi_s2c, uint8_t out[72]) {
     static_assert(kEspExportLen == 72);
     uint8_t context[16];
-    store_be16(context, 1);
+    store_be16(context, kProtoVersion);
     store_be16(context + 2, aead_id);
     store_be32(context + 4, epoch);
     store_be32(context + 8, spi_c2s);

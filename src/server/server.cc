@@ -341,7 +341,13 @@ bool Server::admit(Session &s, const Hello &h) {
     m.encap = t.encap;
     m.spi_c2s = my_spi;
     m.epoch = 0;
-    IfaceLayout cl = plan_.client_layout(*lease, cfg_.client_to_client != ClientToClient::off, cfg_.routes);
+    // Pushed routes: the configured ones and, when clients may talk to each
+    // other, the networks behind the other clients.
+    std::vector<Prefix> pushed = cfg_.routes;
+    if (cfg_.client_to_client != ClientToClient::off)
+        for (auto &p : cfg_.peers)
+            if (p.name != s.name) pushed.insert(pushed.end(), p.networks.begin(), p.networks.end());
+    IfaceLayout cl = plan_.client_layout(*lease, cfg_.client_to_client != ClientToClient::off, pushed);
     m.local4 = cl.local4;
     m.prefix4 = uint8_t(cl.prefix4);
     m.peer4 = cl.peer4;

@@ -8,13 +8,17 @@ namespace lm {
 
 namespace {
 
-// OpenVPN's bounds (pool.h IFCONFIG_POOL_MIN_NETBITS, helper.c).
-constexpr int kMinPoolLen = 16;
-constexpr int kMaxPoolLen = 29;   // a TUN server needs at least a /29
+// Pool bounds.  The arithmetic is OpenVPN's, but the limits are wider: our
+// leases live in a map, not in OpenVPN's fixed array of at most 65536 slots
+// (pool.h IFCONFIG_POOL_MIN_NETBITS 16), so any pool from /8 is fine.  At the
+// small end a point-to-point topology needs /29 (OpenVPN's limit for TUN,
+// helper.c); subnet works down to /30, one client.
+constexpr int kMinPoolLen = 8;
+constexpr int kMaxPoolLenP2p = 29;
+constexpr int kMaxPoolLenSubnet = 30;
 constexpr int kMinPool6Len = 64;  // so a client slot always fits in the low 64 bits
 constexpr int kMaxPool6Len = 124;
-constexpr size_t kMinCapacity = 2;
-constexpr size_t kMaxPool6Size = 65536;  // IFCONFIG_POOL_MAX
+constexpr size_t kMaxPool6Size = 65536;  // OpenVPN's IFCONFIG_POOL_MAX
 
 // a + n for an IPv6 address, carrying across bytes.
 IpAddr add6(const IpAddr &a, uint64_t n) {
@@ -61,14 +65,16 @@ bool check_pool6(const std::optional<Prefix> &pool6, std::string *err) {
     return true;
 }
 
-bool check_pool(const Prefix &pool, std::string *err) {
+bool check_pool(Topology t, const Prefix &pool, std::string *err) {
     if (pool.addr.family != AF_INET) {
         *err = "pool " + pool.str() + " is not an IPv4 prefix";
         return false;
     }
-    if (pool.len < kMinPoolLen || pool.len > kMaxPoolLen) {
+    int max = t == Topology::subnet ? kMaxPoolLenSubnet : kMaxPoolLenP2p;
+    if (pool.len < kMinPoolLen || pool.len > max) {
         *err = "pool " + pool.str() + ": prefix length must be between /" +
-               std::to_string(kMinPoolLen) + " and /" + std::to_string(kMaxPoolLen);
+               std::to_string(kMinPoolLen) + " and /" + std::to_string(max) + " for topology " +
+               topology_name(t);
         return false;
     }
     return true;
@@ -79,7 +85,7 @@ bool check_pool(const Prefix &pool, std::string *err) {
 TopologyPlan::TopologyPlan(Topology t, Prefix pool, std::optional<Prefix> pool6)
     : topology_(t), pool_(pool), pool6_(std::move(pool6)) {
     std::string ignored;
-    valid_ = check_pool(pool_, &ignored) && check_pool6(pool6_, &ignored);
+    valid_ = check_pool(t, pool_, &ignored) && check_pool6(pool6_, &ignored);
     if (!valid_) return;
     net_ = pool_.addr.v4_host();
     bcast_ = net_ | ((1u << (32 - pool_.len)) - 1);
@@ -89,16 +95,8 @@ TopologyPlan::TopologyPlan(Topology t, Prefix pool, std::optional<Prefix> pool6)
 
 bool TopologyPlan::validate(Topology t, const Prefix &pool, const std::optional<Prefix> &pool6,
                             std::string *err) {
-    if (!check_pool(pool, err) || !check_pool6(pool6, err)) return false;
-    TopologyPlan plan(t, pool, pool6);
-    // OpenVPN refuses pools with fewer than two slots (pool.c); in practice
-    // only net30 on a /29 hits this, which has room for a single /30.
-    if (plan.capacity() < kMinCapacity) {
-        *err = "pool " + pool.str() + " has room for only " + std::to_string(plan.capacity()) +
-               " client in topology " + topology_name(t) + "; use a larger pool";
-        return false;
-    }
-    return true;
+    // Within these bounds every topology has at least one client slot.
+    return check_pool(t, pool, err) && check_pool6(pool6, err);
 }
 
 // OpenVPN (helper.c): net30/p2p pools run from network+4 to broadcast-4, the

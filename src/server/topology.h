@@ -42,8 +42,8 @@ class TopologyPlan {
     // An invalid plan has capacity() 0 but is otherwise harmless.
     TopologyPlan(Topology t, Prefix pool, std::optional<Prefix> pool6);
 
-    // OpenVPN's limits: IPv4 pool /16 ... /29 holding at least two clients,
-    // IPv6 pool /64 ... /124.  On failure *err says what is wrong.
+    // IPv4 pool /8 ... /29 (/30 for subnet), IPv6 pool /64 ... /124.  On
+    // failure *err says what is wrong.
     static bool validate(Topology t, const Prefix &pool, const std::optional<Prefix> &pool6,
                          std::string *err);
 

@@ -210,7 +210,8 @@ lm_client_conf() {
 # lm_start NS NAME: runs lanmeshd for $T/NAME.conf in namespace NS.
 lm_start() {
     local ns=$1 name=$2
-    n "$ns" "$LANMESHD" -c "$T/$name.conf" "$name" >>"$T/$name.log" 2>&1 &
+    # Not through n(): $! must be the daemon itself (ip netns exec execs it).
+    ip netns exec "$P-$ns" "$LANMESHD" -c "$T/$name.conf" "$name" >>"$T/$name.log" 2>&1 &
     DPID[$name]=$!
     PIDS+=($!)
 }

@@ -262,7 +262,7 @@ TEST_F(Tls, ClientChecksServer) {
     {
         Session s;  // server certificate from another CA
         handshake(server("ca2", "server2"), client("ca", "alice"), &s);
-        EXPECT_EQ(s.client.reason, "unknown CA (unable to get local issuer certificate)");
+        EXPECT_TRUE(contains(s.client.reason, "unknown CA (")) << s.client.reason;
         EXPECT_EQ(s.server.reason, "peer refused our certificate: unknown CA");
     }
     {
@@ -331,17 +331,22 @@ TEST_F(Tls, LoadErrors) {
     f.ca = path("nope.crt");
     EXPECT_EQ(fails(f), "cannot load CA " + path("nope.crt") + ": No such file or directory");
     f.ca = path("junk.pem");
-    EXPECT_EQ(fails(f), "cannot load CA " + path("junk.pem") + ": no certificate found");
+    EXPECT_EQ(fails(f), "cannot load CA " + path("junk.pem") + ": no PEM certificate found");
     f.ca = path("alice.crt");
     EXPECT_EQ(fails(f, false), "cannot load CA " + path("alice.crt") + ": certificate /CN=alice is not a CA");
     f = files("ca", "server");
     f.cert = path("missing.crt");
-    EXPECT_TRUE(contains(fails(f), "cannot load certificate " + path("missing.crt") + ": ")) << err;
+    EXPECT_EQ(fails(f), "cannot load certificate " + path("missing.crt") + ": No such file or directory");
     f = files("ca", "server");
     f.key = path("alice.key");
     EXPECT_EQ(fails(f), "certificate " + path("server.crt") + " and key " + path("alice.key") + " do not match");
     f.key = path("locked.key");
-    EXPECT_TRUE(contains(fails(f), "cannot load key " + path("locked.key") + ": ")) << err;
+    EXPECT_EQ(fails(f), "cannot load key " + path("locked.key") + ": the key is encrypted; an unencrypted key is needed");
+    f.key = path("junk.pem");
+    EXPECT_EQ(fails(f), "cannot load key " + path("junk.pem") + ": no supported key found");
+    f = files("ca", "server");
+    f.cert = path("junk.pem");
+    EXPECT_EQ(fails(f), "cannot load certificate " + path("junk.pem") + ": no PEM data found");
     f = files("ca", "server", "junk.pem");
     EXPECT_EQ(fails(f), "cannot load CRL " + path("junk.pem") + ": no CRL found");
     f = files("ca", "server", "crl2.pem");

@@ -163,8 +163,9 @@ TEST(Topology, Ipv6SmallPoolStartsAtTwo) {
     EXPECT_FALSE(plan.index_of(A("198.18.0.16")));  // beyond the unified capacity
 
     TopologyPlan p112(Topology::subnet, P("198.18.0.0/16"), P("2001:db8:1::/112"));
-    EXPECT_EQ(p112.capacity(), 65534u);
-    EXPECT_EQ(p112.nth_client_addr6(65533), A("2001:db8:1::ffff"));
+    EXPECT_EQ(p112.capacity(), 65533u);  // IPv4-bound: 65534 IPv6 slots
+    EXPECT_EQ(p112.nth_client_addr6(0), A("2001:db8:1::2"));
+    EXPECT_EQ(p112.nth_client_addr6(65532), A("2001:db8:1::fffe"));
     TopologyPlan p111(Topology::subnet, P("198.18.0.0/16"), P("2001:db8:1::/111"));
     EXPECT_EQ(p111.nth_client_addr6(0), A("2001:db8:1::1000"));
     EXPECT_EQ(p111.capacity(), 65533u);
@@ -192,7 +193,11 @@ TEST(Topology, SmallestPools) {
     TopologyPlan p2p(Topology::p2p, P("198.18.0.0/29"), std::nullopt);
     EXPECT_EQ(p2p.capacity(), 4u);  // .4 ... .7
     TopologyPlan net30(Topology::net30, P("198.18.0.0/29"), std::nullopt);
-    EXPECT_EQ(net30.capacity(), 1u);
+    EXPECT_EQ(net30.capacity(), 1u);  // OpenVPN would refuse this; we allow it
+    EXPECT_EQ(net30.nth_client_addr4(0), A("198.18.0.6"));
+    TopologyPlan subnet30(Topology::subnet, P("198.18.0.0/30"), std::nullopt);
+    EXPECT_EQ(subnet30.capacity(), 1u);
+    EXPECT_EQ(subnet30.nth_client_addr4(0), A("198.18.0.2"));
     TopologyPlan net30_28(Topology::net30, P("198.18.0.0/28"), std::nullopt);
     EXPECT_EQ(net30_28.capacity(), 2u);  // .4-.7, .8-.11; .12-.15 held back
     EXPECT_EQ(net30_28.nth_client_addr4(1), A("198.18.0.10"));
@@ -201,23 +206,40 @@ TEST(Topology, SmallestPools) {
 TEST(Topology, Validate) {
     std::string err;
     EXPECT_TRUE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/24"), P("2001:db8::/64"), &err));
-    EXPECT_TRUE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/16"), std::nullopt, &err));
+    EXPECT_TRUE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/30"), std::nullopt, &err));
     EXPECT_TRUE(TopologyPlan::validate(Topology::p2p, P("198.18.0.0/29"), std::nullopt, &err));
+    EXPECT_TRUE(TopologyPlan::validate(Topology::net30, P("198.18.0.0/29"), P("2001:db8::/124"), &err));
 
-    EXPECT_FALSE(TopologyPlan::validate(Topology::net30, P("198.18.0.0/29"), std::nullopt, &err));
-    EXPECT_EQ(err, "pool 198.18.0.0/29 has room for only 1 client in topology net30; use a larger pool");
-    EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/30"), std::nullopt, &err));
-    EXPECT_EQ(err, "pool 198.18.0.0/30: prefix length must be between /16 and /29");
-    EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.0.0.0/15"), std::nullopt, &err));
+    EXPECT_FALSE(TopologyPlan::validate(Topology::net30, P("198.18.0.0/30"), std::nullopt, &err));
+    EXPECT_EQ(err, "pool 198.18.0.0/30: prefix length must be between /8 and /29 for topology net30");
+    EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/31"), std::nullopt, &err));
+    EXPECT_EQ(err, "pool 198.18.0.0/31: prefix length must be between /8 and /30 for topology subnet");
+    EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("192.0.0.0/7"), std::nullopt, &err));
     EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("2001:db8::/64"), std::nullopt, &err));
     EXPECT_EQ(err, "pool 2001:db8::/64 is not an IPv4 prefix");
     EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/24"), P("2001:db8::/56"), &err));
     EXPECT_EQ(err, "IPv6 pool 2001:db8::/56: prefix length must be between /64 and /124");
+    EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/24"), P("2001:db8::/125"), &err));
     EXPECT_FALSE(TopologyPlan::validate(Topology::subnet, P("198.18.0.0/24"), P("198.19.0.0/24"), &err));
+    EXPECT_EQ(err, "IPv6 pool 198.19.0.0/24 is not an IPv6 prefix");
 
-    TopologyPlan bad(Topology::subnet, P("198.18.0.0/30"), std::nullopt);
+    // An invalid plan hands out nothing.
+    TopologyPlan bad(Topology::p2p, P("198.18.0.0/30"), std::nullopt);
     EXPECT_EQ(bad.capacity(), 0u);
     EXPECT_FALSE(bad.index_of(A("198.18.0.2")));
+    EXPECT_FALSE(bad.nth_client_addr4(0).is_set());
+}
+
+TEST(Topology, LargePool) {
+    // Wider than OpenVPN's /16: the arithmetic is the same.
+    TopologyPlan plan(Topology::subnet, P("198.0.0.0/8"), std::nullopt);
+    EXPECT_EQ(plan.capacity(), (1u << 24) - 3);
+    EXPECT_EQ(plan.nth_client_addr4(plan.capacity() - 1), A("198.255.255.254"));
+    EXPECT_EQ(plan.index_of(A("198.255.255.254")), plan.capacity() - 1);
+    // With an IPv6 pool the unified pool stops at 65536 slots (OpenVPN).
+    TopologyPlan both(Topology::subnet, P("198.0.0.0/8"), P("2001:db8:1::/64"));
+    EXPECT_EQ(both.capacity(), 65536u);
+    EXPECT_EQ(both.nth_client_addr6(65535), A("2001:db8:1::1:0fff"));
 }
 
 }  // namespace

@@ -121,7 +121,7 @@ TEST(Lease, ExhaustionAndReclaim) {
 TEST(Lease, InvalidNames) {
     LeaseStore s(subnet24(), "");
     std::string err;
-    for (std::string bad : {"", "a b", "a/b", "ä", "x\n", std::string(65, 'a')}) {
+    for (const std::string &bad : std::vector<std::string>{"", "a b", "a/b", "ä", "x\n", std::string(65, 'a')}) {
         EXPECT_FALSE(s.acquire(bad, nullptr, &err)) << bad;
         EXPECT_NE(err.find("invalid client name"), std::string::npos);
     }
