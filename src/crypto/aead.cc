@@ -65,6 +65,8 @@ Aead &Aead::operator=(Aead &&o) noexcept {
 
 bool Aead::init(Cipher c, const KeyMaterial &km, bool encrypt) {
     ready_ = false;
+    if (ctx_) EVP_CIPHER_CTX_reset(ctx_);  // drops any previous key schedule
+    OPENSSL_cleanse(salt_, sizeof salt_);
     const EVP_CIPHER *cipher = fetch(c);
     if (!cipher) {
         LM_ERR("aead: cipher %u is unknown or not provided by OpenSSL", unsigned(c));
@@ -76,10 +78,7 @@ bool Aead::init(Cipher c, const KeyMaterial &km, bool encrypt) {
         LM_ERR("aead: cipher %u has unexpected key or IV length", unsigned(c));
         return false;
     }
-    if (ctx_)
-        EVP_CIPHER_CTX_reset(ctx_);
-    else
-        ctx_ = EVP_CIPHER_CTX_new();
+    if (!ctx_) ctx_ = EVP_CIPHER_CTX_new();
     if (!ctx_ || EVP_CipherInit_ex2(ctx_, cipher, km.key, nullptr, encrypt ? 1 : 0, nullptr) != 1) {
         ERR_clear_error();
         LM_ERR("aead: cannot set up cipher %u", unsigned(c));

@@ -12,6 +12,7 @@
 //   IPv6    (any topology) server ::1/len; client i gets ::1000+i/len
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>

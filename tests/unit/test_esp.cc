@@ -382,6 +382,10 @@ TEST(Esp, RandomInputIsHandled) {
         for (auto &b : pt) b = uint8_t(rng() % 4 == 0 ? rng() % 4 : rng());  // small pad lengths often
         pkt = seal_raw(enc, uint32_t(i + 1), pt);
         r = esp_open(dec, pkt.data(), pkt.size(), &inner, &inner_len, &nh);
+        if (pt.size() < 4) {  // below kEspMinLen even though authentic
+            ASSERT_EQ(r, EspOpen::too_short);
+            continue;
+        }
         ASSERT_TRUE(r == EspOpen::ok || r == EspOpen::dummy || r == EspOpen::bad_padding) << to_string(r);
         if (r == EspOpen::bad_padding) {
             bad_padding++;

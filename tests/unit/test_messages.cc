@@ -13,8 +13,8 @@ namespace {
 
 using Bytes = std::vector<uint8_t>;
 
-IpAddr A(const char *s) { return *IpAddr::parse(s); }
-Prefix P(const char *s) { return *Prefix::parse(s); }
+IpAddr A(const char *s) { return IpAddr::parse(s).value(); }
+Prefix P(const char *s) { return Prefix::parse(s).value(); }
 
 struct Tlv {
     uint8_t tag;
@@ -90,7 +90,7 @@ ConfigMsg full_config() {
     c.rekey_after_time = 3600;
     c.rekey_after_bytes = 1ull << 40;
     c.rekey_after_packets = 1ull << 30;
-    c.observed = *Endpoint::parse("[2001:db8::99]:61000");
+    c.observed = Endpoint::parse("[2001:db8::99]:61000").value();
     c.c2c = ClientToClient::direct;
     return c;
 }
@@ -178,7 +178,8 @@ TEST(Message, ConfigRoundTrip) {
     }
     ConfigMsg c = minimal_config();
     c.topology = Topology::p2p;
-    c.observed = *Endpoint::parse("203.0.113.7:0", 0) ;
+    c.observed.addr = A("203.0.113.7");  // port unknown
+    c.observed.port = 0;
     ConfigMsg d;
     std::string err;
     ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
