@@ -89,7 +89,7 @@ void Client::on_tcp_connected() {
     tcp_fd_ = -1;
     conn_ = std::make_unique<TlsConn>(ctx_, fd, false);
     // The server must present a certificate for ServerName.
-    SSL_set1_host(conn_->ssl(), cfg_.server_name.c_str());
+    tls_expect_peer_name(conn_->ssl(), cfg_.server_name);
     phase_ = Phase::tls;
     loop_.add(fd, uint32_t(EPOLLIN | EPOLLOUT), [this](uint32_t) { on_io(); });
     on_io();

@@ -5,6 +5,8 @@
 // stops the parse and is reported as "PATH:LINE: message".
 #include "config/config.h"
 
+#include "server/topology.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -822,6 +824,14 @@ bool Parser::validate_server() {
     if (c.pool6 && c.mtu != 0 && c.mtu < 1280)
         return fail_at(line_of("MTU"),
                        "MTU " + std::to_string(c.mtu) + " is below 1280, the IPv6 minimum (Pool6 is set)");
+    // Every route a client is given travels in one CONFIG message, which
+    // carries at most kMaxPushedRoutes of them besides the topology's own.
+    size_t pushed = c.routes.size();
+    for (auto &pc : c.peers) pushed += pc.networks.size();
+    if (pushed > kMaxPushedRoutes)
+        return fail_at(line_of("Route"), "too many routes: Route and [Peer] Network add up to " +
+                                             std::to_string(pushed) + ", at most " +
+                                             std::to_string(kMaxPushedRoutes));
     for (size_t i = 0; i < c.peers.size(); i++) {
         if (!peer_info[i].name) return fail_at(c.peers[i].line, "[Peer] without Name");
         if (c.peers[i].address && !validate_peer_address(i)) return false;
@@ -848,6 +858,13 @@ bool Parser::validate_peer_address(size_t i) {
         return fail_at(at, "peer Address " + a.str() +
                                " is not a client address for Topology = net30 (the third address of a /30 "
                                "block, not the first block: .6, .10, .14, ...)");
+    // The authority on which addresses clients get is the allocator's plan.
+    TopologyPlan plan(c.topology, pool, c.pool6);
+    if (!plan.index_of(a))
+        return fail_at(at, "peer Address " + a.str() + " is not a client address of Pool " + pool.str() +
+                               " with Topology = " + to_string(c.topology) + " (first " +
+                               plan.nth_client_addr4(0).str() + ", last " +
+                               plan.nth_client_addr4(plan.capacity() - 1).str() + ")");
     return true;
 }
 

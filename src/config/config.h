@@ -73,6 +73,10 @@ struct Config {
     const PeerConfig *find_peer(const std::string &name) const;
 };
 
+// Routes pushed to a client (Route plus the networks behind other clients)
+// travel in one control message; this bounds them.
+constexpr size_t kMaxPushedRoutes = 48;
+
 struct ConfigError {
     std::string message;                   // "office.conf:12: unknown key 'Foo' in [Network]"
 };

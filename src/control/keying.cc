@@ -2,24 +2,16 @@
 
 #include <openssl/crypto.h>
 
-#include "common/bytes.h"
+#include <cstring>
+
 #include "common/log.h"
+#include "control/tls.h"
 
 namespace lm {
 
-static const char kExporterLabel[] = "EXPERIMENTAL-lanmesh-esp-v1";
-
 bool derive_esp_key(SSL *ssl, Cipher c, uint32_t epoch, bool c2s, uint32_t spi, KeyMaterial *out) {
-    uint8_t ctx[13];
-    store_be16(ctx, 1);
-    store_be16(ctx + 2, uint16_t(c));
-    store_be32(ctx + 4, epoch);
-    ctx[8] = c2s ? 0 : 1;
-    store_be32(ctx + 9, spi);
-    uint8_t km[36];
-    if (SSL_export_keying_material(ssl, km, sizeof km, kExporterLabel, sizeof kExporterLabel - 1,
-                                   ctx, sizeof ctx, 1) != 1)
-        return false;
+    uint8_t km[kEspKeyMaterialLen];
+    if (!tls_export_esp_key(ssl, uint16_t(c), epoch, c2s, spi, km)) return false;
     std::memcpy(out->key, km, 32);
     std::memcpy(out->salt, km + 32, 4);
     OPENSSL_cleanse(km, sizeof km);

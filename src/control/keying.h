@@ -31,7 +31,7 @@
 
 namespace lm {
 
-// Exporter context: version(2) | aead(2) | epoch(4) | direction(1) | spi(4).
+// One direction's key from the TLS exporter (control/tls.h has the context).
 bool derive_esp_key(SSL *ssl, Cipher c, uint32_t epoch, bool client_to_server, uint32_t spi,
                     KeyMaterial *out);
 

@@ -387,21 +387,20 @@ bool tls_recheck_peer(SSL *ssl, std::string *reason) {
     return ok;
 }
 
-bool tls_export_esp_keys(SSL *ssl, uint16_t aead_id, uint32_t epoch, uint32_t spi_c2s,
-                         uint32_t spi_s2c, uint8_t out[72]) {
-    static_assert(kEspExportLen == 72);
-    uint8_t context[16];
+bool tls_export_esp_key(SSL *ssl, uint16_t aead_id, uint32_t epoch, bool client_to_server,
+                        uint32_t spi, uint8_t out[36]) {
+    uint8_t context[13];
     store_be16(context, kProtoVersion);
     store_be16(context + 2, aead_id);
     store_be32(context + 4, epoch);
-    store_be32(context + 8, spi_c2s);
-    store_be32(context + 12, spi_s2c);
+    context[8] = client_to_server ? 0 : 1;
+    store_be32(context + 9, spi);
     bool ok = SSL_version(ssl) == TLS1_3_VERSION && SSL_is_init_finished(ssl) &&
-              SSL_export_keying_material(ssl, out, kEspExportLen, kEspExporterLabel,
+              SSL_export_keying_material(ssl, out, kEspKeyMaterialLen, kEspExporterLabel,
                                          std::strlen(kEspExporterLabel), context, sizeof context,
                                          1) == 1;
     if (!ok) {
-        OPENSSL_cleanse(out, kEspExportLen);
+        OPENSSL_cleanse(out, kEspKeyMaterialLen);
         ERR_clear_error();
     }
     return ok;

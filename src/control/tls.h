@@ -55,15 +55,17 @@ std::string tls_failure_reason(SSL *ssl, int ssl_ret);
 // a reason like tls_failure_reason's when the peer is no longer acceptable.
 bool tls_recheck_peer(SSL *ssl, std::string *reason);
 
-// ESP keys from the exporter, label kEspExporterLabel, context
-// proto_version(u16 = 1) | aead_id(u16, the Cipher value) | epoch(u32) |
-// spi_c2s(u32) | spi_s2c(u32), big-endian.  out[0, 36) is key(32) || salt(4)
-// for client->server, out[36, 72) for server->client.  Returns false (out
-// zeroed) unless a TLS 1.3 handshake has finished.  The caller wipes out.
+// One direction's ESP key from the exporter (RFC 8446 §7.5), label
+// kEspExporterLabel, context
+//   proto_version(u16 = 1) | aead_id(u16, the Cipher value) | epoch(u32) |
+//   direction(u8: 0 client->server, 1 server->client) | spi(u32, the receiver's)
+// big-endian.  Binding the receiver's SPI lets a receiver derive and install
+// its inbound SA before it announces the SPI (see control/keying.h).
+// out = key(32) || salt(4).  Returns false (out zeroed) unless a TLS 1.3
+// handshake has finished.  The caller wipes out.
 constexpr const char *kEspExporterLabel = "EXPERIMENTAL-lanmesh-esp-v1";
 constexpr size_t kEspKeyMaterialLen = 36;  // key(32) || salt(4), one direction
-constexpr size_t kEspExportLen = 2 * kEspKeyMaterialLen;
-bool tls_export_esp_keys(SSL *ssl, uint16_t aead_id, uint32_t epoch, uint32_t spi_c2s,
-                         uint32_t spi_s2c, uint8_t out[72]);
+bool tls_export_esp_key(SSL *ssl, uint16_t aead_id, uint32_t epoch, bool client_to_server,
+                        uint32_t spi, uint8_t out[36]);
 
 }  // namespace lm

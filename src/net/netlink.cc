@@ -7,6 +7,8 @@
 #include <netlink/netlink.h>
 #include <netlink/route/addr.h>
 #include <netlink/route/link.h>
+#include <netlink/route/link/inet6.h>
+#include <linux/if_link.h>
 #include <netlink/route/route.h>
 
 #include <cerrno>
@@ -143,6 +145,10 @@ bool Netlink::link_up(const std::string &dev, int mtu, std::string *err) {
     }
     if (mtu > 0) rtnl_link_set_mtu(change.get(), unsigned(mtu));
     rtnl_link_set_flags(change.get(), IFF_UP);
+    // No IPv6 link-local address: a layer-3 tunnel has no neighbours to
+    // discover, and router solicitations from fe80:: would only be dropped
+    // at the far end as foreign inner sources (as WireGuard's devices do).
+    rtnl_link_inet6_set_addr_gen_mode(change.get(), IN6_ADDR_GEN_MODE_NONE);
     last_errno_ = 0;
     if (int rc = rtnl_link_change(sk_, link.get(), change.get(), 0); rc < 0) {
         *err = what + ": " + error_text(rc);

@@ -725,11 +725,25 @@ TEST(ConfigPeers, AddressPerTopology) {
     EXPECT_EQ(error_of(text("net30", "198.18.0.7")), "/etc/lanmesh/office.conf:11: peer Address 198.18.0.7" + net30);
     ok(text("net30", "198.18.0.6"));
     ok(text("net30", "198.18.0.10"));
-    ok(text("net30", "198.18.0.254"));
+    EXPECT_NE(error_of(text("net30", "198.18.0.254")).find("is not a client address of Pool"), std::string::npos);
+    ok(text("net30", "198.18.0.250"));
     EXPECT_EQ(error_of(text("p2p", "198.18.0.2")),
               "/etc/lanmesh/office.conf:11: peer Address 198.18.0.2 is the server's peer address (Topology = p2p)");
-    ok(text("p2p", "198.18.0.3"));
+    // The allocator's plan (OpenVPN's layout) is the authority: p2p clients
+    // start at .4, and the last net30 block is the broadcast's.
+    EXPECT_EQ(error_of(text("p2p", "198.18.0.3")),
+              "/etc/lanmesh/office.conf:11: peer Address 198.18.0.3 is not a client address of Pool 198.18.0.0/24 "
+              "with Topology = p2p (first 198.18.0.4, last 198.18.0.251)");
+    ok(text("p2p", "198.18.0.4"));
     ok(text("subnet", "198.18.0.2"));
+    ok(text("subnet", "198.18.0.254"));
+}
+
+TEST(ConfigPeers, TooManyPushedRoutes) {
+    std::string text = kServerBase;
+    for (int i = 0; i < 49; i++) text += "Route = 198.19." + std::to_string(i) + ".0/24\n";
+    EXPECT_NE(error_of(text).find("too many routes: Route and [Peer] Network add up to 49, at most 48"),
+              std::string::npos);
 }
 
 TEST(ConfigPeers, NetworkOverlaps) {

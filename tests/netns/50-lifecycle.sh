@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Lifecycle: a restarted server gets its clients back with the same
+# addresses (lease file); keepalives detect a dead peer on either side and
+# the client reconnects with backoff.
+source "$(dirname "$0")/lib.sh"
+
+lm_pki_init
+for c in server alice bob; do lm_pki_cert $c $([ $c = server ] && echo server || echo client); done
+lm_hub
+lm_public srv 192.0.2.1
+lm_public a 192.0.2.11
+lm_nat nat1 192.0.2.21 198.51.100.1/26
+lm_behind b nat1 198.51.100.2/26 198.51.100.1
+lm_server_conf server subnet relay
+lm_client_conf alice 192.0.2.1
+lm_client_conf bob 192.0.2.1
+lm_start srv server
+lm_start a alice; lm_wait_up a alice
+lm_start b bob; lm_wait_up b bob
+A=$(lm_json a alice .address); B=$(lm_json b bob .address); B6=$(lm_json b bob .address6)
+log "alice $A, bob $B $B6"
+
+# 1. Server restart: both come back by themselves, with the same addresses.
+lm_stop server
+lm_wait 10 grep -q 'disconnected: server said bye' "$T/alice.log" || die "alice did not notice the server leaving"
+lm_start srv server
+lm_wait_up a alice 40
+lm_wait_up b bob 40
+[ "$(lm_json a alice .address)" = "$A" ] || die "alice changed address"
+[ "$(lm_json b bob .address)" = "$B" ] && [ "$(lm_json b bob .address6)" = "$B6" ] || die "bob changed address"
+lm_ping a "$B" || die "alice -> bob after the restart"
+pass "server restart: clients reconnected with the same addresses ($A, $B, $B6)"
+
+# 2. A frozen client is detected by the server's keepalive (Keepalive = 2 10).
+kill -STOP "${DPID[bob]}"
+lm_wait 20 grep -q 'bob disconnected: keepalive timeout' "$T/server.log" || die "server did not time bob out"
+kill -CONT "${DPID[bob]}"
+lm_wait_up b bob 40
+[ "$(lm_json b bob .address)" = "$B" ] || die "bob changed address after the timeout"
+lm_ping b 198.18.0.1 || die "bob -> server after reconnecting"
+pass "frozen client timed out by the server, reconnected with the same address"
+
+# 3. A frozen server is detected by the client's keepalive.
+kill -STOP "${DPID[server]}"
+lm_wait 20 grep -q 'disconnected: keepalive timeout' "$T/alice.log" || { kill -CONT "${DPID[server]}"; die "alice did not time the server out"; }
+kill -CONT "${DPID[server]}"
+lm_wait_up a alice 40
+lm_ping a 198.18.0.1 || die "alice -> server after the server thawed"
+pass "frozen server timed out by the client, which came back with backoff"
+grep -qE 'reconnecting in [0-9.]+ s' "$T/alice.log" || die "no backoff in alice's log"
