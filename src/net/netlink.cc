@@ -143,12 +143,18 @@ bool Netlink::link_up(const std::string &dev, int mtu, std::string *err) {
         *err = what + ": out of memory";
         return false;
     }
-    if (mtu > 0) rtnl_link_set_mtu(change.get(), unsigned(mtu));
-    rtnl_link_set_flags(change.get(), IFF_UP);
     // No IPv6 link-local address: a layer-3 tunnel has no neighbours to
     // discover, and router solicitations from fe80:: would only be dropped
-    // at the far end as foreign inner sources (as WireGuard's devices do).
-    rtnl_link_inet6_set_addr_gen_mode(change.get(), IN6_ADDR_GEN_MODE_NONE);
+    // at the far end as foreign inner sources.  This must reach the kernel
+    // before the device goes up, when the address would be generated.
+    {
+        RtnlLinkPtr gen(rtnl_link_alloc());
+        if (gen && rtnl_link_inet6_set_addr_gen_mode(gen.get(), IN6_ADDR_GEN_MODE_NONE) == 0 &&
+            rtnl_link_change(sk_, link.get(), gen.get(), 0) < 0)
+            LM_DEBUG("cannot turn off IPv6 link-local addresses on %s", dev.c_str());
+    }
+    if (mtu > 0) rtnl_link_set_mtu(change.get(), unsigned(mtu));
+    rtnl_link_set_flags(change.get(), IFF_UP);
     last_errno_ = 0;
     if (int rc = rtnl_link_change(sk_, link.get(), change.get(), 0); rc < 0) {
         *err = what + ": " + error_text(rc);
