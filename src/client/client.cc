@@ -18,7 +18,20 @@ namespace lm {
 
 static constexpr int kMaxBackoff = 30;
 
-Client::Client(const Config &cfg) : Node(cfg), keying_(sas_, tunnel_, false, &keys_) {}
+Client::Client(const Config &cfg)
+    : Node(cfg),
+      keying_(sas_, tunnel_, false, &keys_),
+      mesh_(MeshClient::Env{&dp_, &sas_, &keys_, &tunnel_, &counters_,
+                            [this](MsgType t, const std::vector<uint8_t> &p) {
+                                if (!conn_ || phase_ != Phase::up) return false;
+                                conn_->send(t, p);
+                                conn_->flush();
+                                update_interest();
+                                return true;
+                            },
+                            [](const std::string &peer, const char *path, const std::string &ep) {
+                                LM_DEBUG("path %s: %s %s", peer.c_str(), path, ep.c_str());
+                            }}) {}
 
 Client::~Client() {
     conn_.reset();
@@ -29,6 +42,12 @@ Client::~Client() {
 bool Client::start_role(std::string *err) {
     ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl}, err);
     if (!ctx_) return false;
+    // Our own name is our certificate's; pair keys are signed with its key
+    // and peers' certificates checked against the same CA and CRL.
+    char cn[256] = "";
+    if (X509 *own = SSL_CTX_get0_certificate(ctx_))
+        X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_commonName, cn, sizeof cn);
+    mesh_.set_identity(cn, SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
     int fam = cfg_.server->addr.family;
     keying_.outer_v6 = fam == AF_INET6;
     // ESP in UDP from the data port, like RFC 3948's 4500 -> 4500; if that
@@ -44,6 +63,10 @@ bool Client::start_role(std::string *err) {
     }
     dp_.role = Role::client;
     dp_.uplink = &tunnel_;
+    dp_.routes = &mesh_.routes();
+    dp_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
+        mesh_.on_non_esp(p, n, from, idx);
+    };
     tunnel_.name = cfg_.server_name;
     tunnel_.udp_sock = 0;
     next_connect_ms_ = EventLoop::now_ms();
@@ -181,6 +204,24 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         disconnect("server said bye: " + b.reason, false);
         return false;
     }
+    case MsgType::peer_info: {
+        PeerInfo m;
+        if (!decode(payload, &m, &err)) return protocol_error(err);
+        mesh_.on_peer_info(m);
+        return true;
+    }
+    case MsgType::peer_key: {
+        PeerKey m;
+        if (!decode(payload, &m, &err)) return protocol_error(err);
+        mesh_.on_peer_key(m);
+        return true;
+    }
+    case MsgType::peer_gone: {
+        PeerGone m;
+        if (!decode(payload, &m, &err)) return protocol_error(err);
+        mesh_.on_peer_gone(m);
+        return true;
+    }
     default:
         return protocol_error(std::string("unexpected ") + to_string(type));
     }
@@ -217,6 +258,9 @@ bool Client::on_config(const ConfigMsg &m) {
     }
     phase_ = Phase::up;
     backoff_s_ = 1;
+    mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
+                     m.nat_keepalive);
+    mesh_.on_reconnect();
     last_ping_ms_ = EventLoop::now_ms();
     // Register our outer address with the server right away.
     dp_.send_dummy(tunnel_);
@@ -300,6 +344,8 @@ void Client::disconnect(const std::string &why, bool send_bye) {
 
 void Client::tick_role(int64_t now) {
     dying_.reset();
+    // Direct pairs live on while the server is away.
+    mesh_.tick(now);
     if (phase_ == Phase::idle) {
         if (now >= next_connect_ms_) connect();
         return;
@@ -367,6 +413,16 @@ void Client::status_role(JsonWriter &j) {
     j.begin_array("peers").begin_object();
     tunnel_json(j, tunnel_);
     j.end_object().end_array();
+    j.begin_array("pairs");
+    mesh_.status(j);
+    j.end_array();
+    const MeshCounters &mc = mesh_.counters();
+    j.begin_object("mesh");
+    j.kv("introductions", mc.introductions).kv("keys_accepted", mc.keys_accepted);
+    j.kv("keys_rejected", mc.keys_rejected).kv("certs_rejected", mc.certs_rejected);
+    j.kv("probes_early", mc.probes_early).kv("path_changes", mc.path_changes);
+    j.kv("probe_rx", counters_.probe_rx).kv("probe_tx", counters_.probe_tx);
+    j.end_object();
 }
 
 }  // namespace lm

@@ -14,6 +14,7 @@
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
+#include "mesh/mesh_client.h"
 
 namespace lm {
 
@@ -47,6 +48,7 @@ private:
     std::unique_ptr<TlsConn> dying_;  // closed inside its own callback; freed after
     Tunnel tunnel_;
     Keying keying_;
+    MeshClient mesh_;
     uint32_t my_spi_ = 0;
     bool raw_available_ = false;
     bool behind_nat_ = false;

@@ -21,7 +21,7 @@ const char *to_string(MsgType t) {
     case MsgType::route_update: return "route_update";
     case MsgType::peer_info: return "peer_info";
     case MsgType::peer_key: return "peer_key";
-    case MsgType::punch: return "punch";
+    case MsgType::peer_request: return "peer_request";
     case MsgType::peer_gone: return "peer_gone";
     }
     return "unknown";

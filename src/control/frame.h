@@ -26,7 +26,7 @@ enum class MsgType : uint8_t {
     // 16..31 are reserved for the mesh; only these are defined so far.
     peer_info = 16,
     peer_key = 17,
-    punch = 18,
+    peer_request = 18,
     peer_gone = 19,
 };
 

@@ -1,5 +1,9 @@
 #include "control/messages.h"
 
+#include <cstring>
+
+#include <cctype>
+
 #include <algorithm>
 #include <array>
 #include <cstdarg>
@@ -691,6 +695,195 @@ bool decode(const std::vector<uint8_t> &in, Bye *out, std::string *err) {
     m.reason.assign(reinterpret_cast<const char *>(f[kBReason].p), f[kBReason].len);
     if (!validate(m, err)) return false;
     *out = std::move(m);
+    return true;
+}
+
+
+// ---- The mesh ----
+
+namespace {
+
+enum PeerInfoTag : uint8_t { kPIIntro = 1, kPIName, kPICert, kPIAddrs, kPINets, kPICands, kPIFlags, kPICipher };
+const FieldSpec kPeerInfoFields[] = {
+    {kPIIntro, "intro_id", 8, 8, true},
+    {kPIName, "name", 1, kMaxPeerName, true},
+    {kPICert, "cert", 1, kMaxCertDer, true},
+    {kPIAddrs, "addrs", 5, 17 * kMaxListItems, true},
+    {kPINets, "networks", kRouteMin, kRouteMax * kMaxListItems, false},
+    {kPICands, "candidates", 7, 19 * kMaxListItems, false},
+    {kPIFlags, "flags", 1, 1, true},
+    {kPICipher, "cipher", 2, 2, true},
+};
+enum PeerKeyTag : uint8_t { kPKIntro = 1, kPKName, kPKEpoch, kPKPub, kPKSpi, kPKSig, kPKAnswer };
+const FieldSpec kPeerKeyFields[] = {
+    {kPKIntro, "intro_id", 8, 8, true}, {kPKName, "name", 1, kMaxPeerName, true},
+    {kPKEpoch, "epoch", 4, 4, true},    {kPKPub, "pub", 32, 32, true},
+    {kPKSpi, "spi", 4, 4, true},        {kPKSig, "sig", 1, kMaxSig, true},
+    {kPKAnswer, "answer", 1, 1, true},
+};
+enum PeerRequestTag : uint8_t { kPRName = 1 };
+const FieldSpec kPeerRequestFields[] = {{kPRName, "name", 1, kMaxPeerName, true}};
+enum PeerGoneTag : uint8_t { kPGName = 1, kPGReason };
+const FieldSpec kPeerGoneFields[] = {{kPGName, "name", 1, kMaxPeerName, true},
+                                     {kPGReason, "reason", 0, kMaxByeReason, true}};
+
+const char kPeerInfo[] = "peer_info", kPeerKey[] = "peer_key", kPeerRequest[] = "peer_request",
+           kPeerGone[] = "peer_gone";
+
+std::string get_str(const Field &f) { return std::string(reinterpret_cast<const char *>(f.p), f.len); }
+
+bool check_name(const char *msg, const std::string &name, std::string *err) {
+    if (!valid_peer_name(name)) return fail(err, msg, "bad peer name");
+    return true;
+}
+
+}  // namespace
+
+bool valid_peer_name(const std::string &name) {
+    if (name.empty() || name.size() > kMaxPeerName) return false;
+    for (char c : name)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '@' || c == '-'))
+            return false;
+    return true;
+}
+
+std::vector<uint8_t> encode(const PeerInfo &m) {
+    Writer w;
+    w.u64(kPIIntro, m.intro_id);
+    w.put(kPIName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    w.bytes(kPICert, m.cert);
+    std::vector<uint8_t> v;
+    for (const IpAddr &a : m.addrs) append_faddr(&v, a);
+    w.bytes(kPIAddrs, v);
+    if (!m.networks.empty()) {
+        v.clear();
+        for (const Prefix &p : m.networks) append_route(&v, p, IpAddr());
+        w.bytes(kPINets, v);
+    }
+    if (!m.candidates.empty()) {
+        v.clear();
+        for (const Endpoint &e : m.candidates) {
+            append_faddr(&v, e.addr);
+            uint8_t b[2];
+            store_be16(b, e.port);
+            v.insert(v.end(), b, b + 2);
+        }
+        w.bytes(kPICands, v);
+    }
+    w.u8(kPIFlags, m.flags);
+    w.u16(kPICipher, uint16_t(m.cipher));
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, PeerInfo *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kPeerInfo, in, kPeerInfoFields, &f, err)) return false;
+    PeerInfo m;
+    m.intro_id = get_u64(f[kPIIntro]);
+    m.name = get_str(f[kPIName]);
+    if (!check_name(kPeerInfo, m.name, err)) return false;
+    m.cert.assign(f[kPICert].p, f[kPICert].p + f[kPICert].len);
+    size_t off = 0;
+    while (off < f[kPIAddrs].len) {
+        if (m.addrs.size() == kMaxListItems) return fail(err, kPeerInfo, "too many addrs");
+        IpAddr a;
+        if (!read_faddr(kPeerInfo, "addr", f[kPIAddrs], &off, &a, err)) return false;
+        if (!is_unicast(a)) return fail(err, kPeerInfo, "addr %s is not unicast", a.str().c_str());
+        m.addrs.push_back(a);
+    }
+    if (f[kPINets].present) {
+        std::vector<std::pair<Prefix, IpAddr>> routes;
+        if (!decode_routes(kPeerInfo, f[kPINets], &routes, err)) return false;
+        for (auto &[p, gw] : routes) {
+            if (gw.is_set() || !host_bits_clear(p) || p.len > (p.addr.family == AF_INET ? 32 : 128))
+                return fail(err, kPeerInfo, "bad network %s", p.str().c_str());
+            m.networks.push_back(p);
+        }
+    }
+    off = 0;
+    const Field &c = f[kPICands];
+    while (c.present && off < c.len) {
+        if (m.candidates.size() == kMaxListItems) return fail(err, kPeerInfo, "too many candidates");
+        Endpoint e;
+        if (!read_faddr(kPeerInfo, "candidate", c, &off, &e.addr, err)) return false;
+        if (c.len - off < 2) return fail(err, kPeerInfo, "candidate is truncated");
+        e.port = load_be16(c.p + off);
+        off += 2;
+        if (e.port == 0 || !is_unicast(e.addr)) return fail(err, kPeerInfo, "bad candidate %s", e.str().c_str());
+        m.candidates.push_back(e);
+    }
+    m.flags = get_u8(f[kPIFlags]);
+    if (m.flags & ~(kPeerFlagNat | kPeerFlagRaw)) return fail(err, kPeerInfo, "unknown flags 0x%02x", m.flags);
+    uint16_t cv = get_u16(f[kPICipher]);
+    if (!cipher_known(cv)) return fail(err, kPeerInfo, "unknown cipher %u", cv);
+    m.cipher = Cipher(cv);
+    *out = std::move(m);
+    return true;
+}
+
+std::vector<uint8_t> encode(const PeerKey &m) {
+    Writer w;
+    w.u64(kPKIntro, m.intro_id);
+    w.put(kPKName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    w.u32(kPKEpoch, m.epoch);
+    w.put(kPKPub, m.pub.data(), m.pub.size());
+    w.u32(kPKSpi, m.spi);
+    w.bytes(kPKSig, m.sig);
+    w.u8(kPKAnswer, m.answer ? 1 : 0);
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, PeerKey *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kPeerKey, in, kPeerKeyFields, &f, err)) return false;
+    PeerKey m;
+    m.intro_id = get_u64(f[kPKIntro]);
+    m.name = get_str(f[kPKName]);
+    if (!check_name(kPeerKey, m.name, err)) return false;
+    m.epoch = get_u32(f[kPKEpoch]);
+    if (m.epoch == 0) return fail(err, kPeerKey, "epoch 0");
+    std::memcpy(m.pub.data(), f[kPKPub].p, 32);
+    m.spi = get_u32(f[kPKSpi]);
+    if (m.spi < kMinSpi) return fail(err, kPeerKey, "spi %u is reserved, want >= %u", m.spi, kMinSpi);
+    m.sig.assign(f[kPKSig].p, f[kPKSig].p + f[kPKSig].len);
+    uint8_t a = get_u8(f[kPKAnswer]);
+    if (a > 1) return fail(err, kPeerKey, "answer %u", a);
+    m.answer = a == 1;
+    *out = std::move(m);
+    return true;
+}
+
+std::vector<uint8_t> encode(const PeerRequest &m) {
+    Writer w;
+    w.put(kPRName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, PeerRequest *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kPeerRequest, in, kPeerRequestFields, &f, err)) return false;
+    out->name = get_str(f[kPRName]);
+    return check_name(kPeerRequest, out->name, err);
+}
+
+std::vector<uint8_t> encode(const PeerGone &m) {
+    Writer w;
+    w.put(kPGName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    std::vector<uint8_t> reason;
+    for (size_t i = 0; i < m.reason.size() && i < kMaxByeReason; i++)
+        reason.push_back(printable(m.reason[i]) ? uint8_t(m.reason[i]) : uint8_t('?'));
+    w.bytes(kPGReason, reason);
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, PeerGone *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kPeerGone, in, kPeerGoneFields, &f, err)) return false;
+    out->name = get_str(f[kPGName]);
+    if (!check_name(kPeerGone, out->name, err)) return false;
+    out->reason = get_str(f[kPGReason]);
+    for (char ch : out->reason)
+        if (!printable(ch)) return fail(err, kPeerGone, "non-printable reason");
     return true;
 }
 

@@ -38,6 +38,7 @@
 // what decode() checks, so a sender can refuse to send what the peer would
 // reject.  decode() leaves *out unspecified on failure.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <string>
 #include <utility>
@@ -116,5 +117,66 @@ bool validate(const ConfigMsg &m, std::string *err);
 bool validate(const Rekey &m, std::string *err);
 bool validate(const Ping &m, std::string *err);
 bool validate(const Bye &m, std::string *err);
+
+
+// ---- The mesh (ClientToClient = direct) ----
+//
+// PeerInfo (server -> client): introduces a peer this client talks to.
+//   1 intro_id u64 (new per introduction)   2 name 1..64 bytes
+//   3 cert DER 1..8192 bytes (to verify the peer's signatures against the CA)
+//   4 addrs faddr list (the peer's overlay addresses)
+//   5 networks route list without gateways (networks behind the peer)
+//   6 candidates list of faddr|port (UDP endpoints to punch)
+//   7 flags u8 (1 = peer behind a NAT, 2 = peer can do raw ESP)
+//   8 cipher u16 (for the pair, chosen by the server from both lists)
+// PeerKey (client -> server -> client): one side's signed ephemeral key.
+//   1 intro_id u64   2 name (to the server: the receiver; from the server: the sender)
+//   3 epoch u32 >= 1   4 pub 32 bytes (X25519)   5 spi u32 >= 256 (sender's inbound)
+//   6 sig 1..512 bytes   7 answer u8 (0 = first of the epoch, 1 = answering)
+// PeerRequest (client -> server): re-introduce NAME (path lost, endpoint changed).
+//   1 name
+// PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
+constexpr size_t kMaxPeerName = 64, kMaxCertDer = 8192, kMaxSig = 512;
+constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
+
+struct PeerInfo {
+    uint64_t intro_id = 0;
+    std::string name;
+    std::vector<uint8_t> cert;
+    std::vector<IpAddr> addrs;
+    std::vector<Prefix> networks;
+    std::vector<Endpoint> candidates;
+    uint8_t flags = 0;
+    Cipher cipher = Cipher::aes256gcm;
+};
+
+struct PeerKey {
+    uint64_t intro_id = 0;
+    std::string name;
+    uint32_t epoch = 0;
+    std::array<uint8_t, 32> pub{};
+    uint32_t spi = 0;
+    std::vector<uint8_t> sig;
+    bool answer = false;
+};
+
+struct PeerRequest {
+    std::string name;
+};
+
+struct PeerGone {
+    std::string name;
+    std::string reason;
+};
+
+std::vector<uint8_t> encode(const PeerInfo &m);
+std::vector<uint8_t> encode(const PeerKey &m);
+std::vector<uint8_t> encode(const PeerRequest &m);
+std::vector<uint8_t> encode(const PeerGone &m);
+bool decode(const std::vector<uint8_t> &in, PeerInfo *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, PeerKey *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, PeerRequest *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, PeerGone *out, std::string *err);
+bool valid_peer_name(const std::string &name);
 
 }  // namespace lm

@@ -21,7 +21,8 @@ namespace lm {
     X(no_endpoint)       /* peer's outer address not learned yet */           \
     X(seq_exhausted)     /* outbound SA used up; waiting for the rekey */     \
     X(too_big)           /* inner packet larger than the buffer */            \
-    X(send_error)        /* sendmmsg / write failed */
+    X(send_error)        /* sendmmsg / write failed */                      \
+    X(probe_bad)         /* hole-punch probe failed authentication */
 
 enum class Drop : int {
 #define LM_X(name) name,
@@ -38,6 +39,8 @@ struct DataCounters {
     uint64_t tun_rx = 0, tun_tx = 0;
     uint64_t keepalive_rx = 0;       // 0xFF NAT keepalives and ESP dummy packets
     uint64_t relayed = 0;            // decrypted from one client, re-encrypted to another
+    uint64_t forwarded = 0;          // pair ESP forwarded by SPI, never decrypted (server)
+    uint64_t probe_rx = 0, probe_tx = 0;
     uint64_t rx_batches = 0, tx_batches = 0;
 
     void drop(Drop d) { drops[int(d)]++; }

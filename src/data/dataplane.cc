@@ -177,7 +177,11 @@ void Dataplane::on_udp_readable(int idx) {
                 continue;
             }
             if (len >= 4 && load_be32(p) == 0) {
-                c_.drop(Drop::udp_non_esp);
+                Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&rx_addr_[i]));
+                if (on_non_esp)
+                    on_non_esp(p, len, from, idx);
+                else
+                    c_.drop(Drop::udp_non_esp);
                 continue;
             }
             if (len < kEspMin) {
@@ -243,6 +247,13 @@ void Dataplane::on_raw_readable(int family) {
 void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int udp_idx) {
     InboundSa *sa = sas_.find(esp_spi(esp));
     if (!sa) {
+        if (forward) {
+            auto it = forward->find(esp_spi(esp));
+            if (it != forward->end()) {
+                forward_esp(*it->second, esp, len);
+                return;
+            }
+        }
         c_.drop(Drop::unknown_spi);
         return;
     }
@@ -282,7 +293,10 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     sa->bytes += len;
     // Address learning (RFC 3948 §3.5): only from authenticated packets newer
     // than anything seen, so a replayed old packet cannot redirect us.
-    if (seq > old_top) {
+    // A pair tunnel relayed through the server must not learn the server's
+    // address as the peer's, nor must a direct pair whose peer fell back.
+    bool via_server = uplink && udp_idx >= 0 && from == uplink->udp_peer;
+    if (seq > old_top && !t.via && !(via_server && &t != uplink)) {
         if (udp_idx >= 0) {
             t.udp_peer = from;
             t.udp_sock = udp_idx;
@@ -321,6 +335,7 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
                 c_.drop(Drop::c2c_off);
                 return;
             }
+            if (on_relay) on_relay(from, *to);
             c_.relayed++;
             send_inner(*to, nh, inner, info.len);
             return;
@@ -349,7 +364,10 @@ void Dataplane::on_tun_readable() {
             c_.drop(Drop::bad_inner);
             continue;
         }
-        Tunnel *to = role == Role::client ? uplink : (routes ? routes->lookup(info.dst) : nullptr);
+        Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
+        // A client sends to a pair only once it has the pair's SA; until
+        // then (and for everything else) the server relays.
+        if (role == Role::client && (!to || !to->out)) to = uplink;
         if (!to) {
             c_.drop(Drop::no_route);
             continue;
@@ -376,8 +394,9 @@ void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t l
         c_.drop(Drop::seq_exhausted);
         return;
     }
-    if (t.encap == Encapsulation::udp ? (t.udp_sock < 0 || t.udp_peer.port == 0)
-                                      : !t.raw_peer.is_set()) {
+    const Tunnel &path = t.via ? *t.via : t;
+    if (path.encap == Encapsulation::udp ? (path.udp_sock < 0 || path.udp_peer.port == 0)
+                                         : !path.raw_peer.is_set()) {
         c_.drop(Drop::no_endpoint);
         return;
     }
@@ -400,17 +419,49 @@ void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t l
 void Dataplane::tx_commit(Tunnel &t, size_t len) {
     TxSlot &s = tx_[tx_n_];
     s.len = len;
-    if (t.encap == Encapsulation::udp) {
-        s.fd = udp_[t.udp_sock].fd;
-        s.alen = t.udp_peer.to_sockaddr(&s.to);
+    const Tunnel &path = t.via ? *t.via : t;
+    if (path.encap == Encapsulation::udp) {
+        s.fd = udp_[path.udp_sock].fd;
+        s.alen = path.udp_peer.to_sockaddr(&s.to);
         c_.udp_tx++;
     } else {
-        s.fd = raw_fd(t.raw_peer.family);
-        s.alen = Endpoint{t.raw_peer, 0}.to_sockaddr(&s.to);
+        s.fd = raw_fd(path.raw_peer.family);
+        s.alen = Endpoint{path.raw_peer, 0}.to_sockaddr(&s.to);
         c_.raw_tx++;
     }
     t.last_tx = time(nullptr);
     tx_n_++;
+}
+
+void Dataplane::forward_esp(Tunnel &to, const uint8_t *esp, size_t len) {
+    if (to.encap == Encapsulation::udp ? (to.udp_sock < 0 || to.udp_peer.port == 0) : !to.raw_peer.is_set()) {
+        c_.drop(Drop::no_endpoint);
+        return;
+    }
+    uint8_t *buf = tx_reserve();
+    std::memcpy(buf, esp, len);
+    c_.forwarded++;
+    tx_commit(to, len);
+}
+
+void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl) {
+    if (udp_idx < 0 || udp_idx >= int(udp_.size())) return;
+    flush();   // keep ordering with what is queued
+    int fd = udp_[udp_idx].fd;
+    int v6 = udp_[udp_idx].family == AF_INET6;
+    int old = 64;
+    socklen_t ol = sizeof old;
+    if (ttl > 0) {
+        getsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &old, &ol);
+        setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &ttl, sizeof ttl);
+    }
+    sockaddr_storage ss;
+    socklen_t sl = to.to_sockaddr(&ss);
+    if (sendto(fd, p, len, MSG_DONTWAIT, reinterpret_cast<sockaddr *>(&ss), sl) < 0)
+        c_.drop(Drop::send_error);
+    else
+        c_.udp_tx++;
+    if (ttl > 0) setsockopt(fd, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_UNICAST_HOPS : IP_TTL, &old, sizeof old);
 }
 
 void Dataplane::send_dummy(Tunnel &t) {

@@ -8,6 +8,8 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
+#include <unordered_map>
 #include <string>
 #include <vector>
 
@@ -49,7 +51,15 @@ public:
     Role role = Role::client;
     ClientToClient c2c = ClientToClient::relay;
     Tunnel *uplink = nullptr;          // client: the server
-    RouteTable *routes = nullptr;      // server: inner destination -> client
+    RouteTable *routes = nullptr;      // inner destination -> client (server) or pair (client)
+    // Server, mesh: pair SPI -> the client that owns it; such ESP is
+    // forwarded as it is, without decryption.
+    const std::unordered_map<uint32_t, Tunnel *> *forward = nullptr;
+    // Server, mesh: called when traffic is relayed between two clients, so
+    // the control plane can introduce them.
+    std::function<void(Tunnel &from, Tunnel &to)> on_relay;
+    // Non-ESP frames (after the 4-byte zero marker check): hole-punch probes.
+    std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
 
     void on_udp_readable(int idx);
     void on_raw_readable(int family);
@@ -59,6 +69,9 @@ public:
     // address with the peer and keeps NAT mappings alive.
     void send_dummy(Tunnel &t);
     void send_nat_keepalive(Tunnel &t);   // RFC 3948 one-byte 0xFF
+    // One datagram from a data socket, optionally with a small TTL (the
+    // hole-punch opener that must die between the two NATs).
+    void send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl = 0);
     void flush();
 
 private:
@@ -70,6 +83,7 @@ private:
     void send_inner(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len);
     uint8_t *tx_reserve();
     void tx_commit(Tunnel &t, size_t len);
+    void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
     void tun_write(const uint8_t *p, size_t len);
 
     DataCounters &c_;

@@ -30,6 +30,10 @@ struct Tunnel {
     // accepts whatever its server forwards; the server is its gateway).
     std::vector<Prefix> allowed_src;
     bool is_client = false;            // server side: a tunnel to a client
+    // A pair tunnel (mesh) without a direct path borrows the outer path of
+    // this tunnel (the client's tunnel to the server, which forwards the ESP
+    // by SPI without decrypting it).  Null: use our own endpoint.
+    Tunnel *via = nullptr;
 
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t drops_src = 0;

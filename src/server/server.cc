@@ -77,6 +77,10 @@ bool Server::start_role(std::string *err) {
     dp_.role = Role::server;
     dp_.c2c = cfg_.client_to_client;
     dp_.routes = &routes_;
+    if (cfg_.client_to_client == ClientToClient::direct) {
+        dp_.forward = &forward_;
+        dp_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
+    }
     std::vector<IpAddr> binds = cfg_.listen;
     if (binds.empty()) {
         IpAddr any4, any6;
@@ -272,6 +276,18 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
         close_session(fd, "client said bye: " + b.reason, false);
         return false;
     }
+    case MsgType::peer_key: {
+        PeerKey k;
+        if (cfg_.client_to_client != ClientToClient::direct) return protocol_error("mesh is off");
+        if (!decode(payload, &k, &err)) return protocol_error(err);
+        return on_peer_key(s, k);
+    }
+    case MsgType::peer_request: {
+        PeerRequest r;
+        if (cfg_.client_to_client != ClientToClient::direct) return protocol_error("mesh is off");
+        if (!decode(payload, &r, &err)) return protocol_error(err);
+        return on_peer_request(s, r);
+    }
     default:
         return protocol_error(std::string("unexpected ") + to_string(type));
     }
@@ -316,6 +332,8 @@ bool Server::admit(Session &s, const Hello &h) {
     auto lease = leases_.acquire(s.name, pc && pc->address ? &*pc->address : nullptr, &err);
     if (!lease) return refuse(err);
     s.lease = *lease;
+    s.hello = h;
+    s.nat = std::find(h.local_addrs.begin(), h.local_addrs.end(), s.tcp_peer.addr) == h.local_addrs.end();
 
     Tunnel &t = s.tunnel;
     t.name = s.name;
@@ -393,6 +411,7 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
         s.conn->flush();
     }
     if (s.phase == Session::Phase::up) {
+        mesh_forget(s, s.cut, why);
         ctl_counters_.disconnected++;
         LM_INFO("%s disconnected: %s", s.name.c_str(), why.c_str());
         routes_.remove_tunnel(&s.tunnel);
@@ -474,6 +493,11 @@ void Server::status_role(JsonWriter &j) {
         j.end_object();
     }
     j.end_array();
+    j.begin_object("mesh");
+    j.kv("introductions", mesh_intros_).kv("pairs", uint64_t(intros_.size()));
+    j.kv("keys_forwarded", mesh_keys_forwarded_).kv("keys_refused", mesh_keys_refused_);
+    j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", counters_.forwarded);
+    j.end_object();
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;
          })));

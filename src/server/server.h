@@ -40,6 +40,10 @@ private:
         Keying keying;
         std::optional<Lease> lease;
         bool dead = false;             // closed; freed by reap() outside handlers
+        Hello hello;                   // what the client said about itself
+        bool nat = false;              // a NAT between it and us
+        std::vector<uint32_t> pair_spis;   // its inbound pair SPIs we forward
+        bool cut = false;              // ended for cause: its peers drop their pairs
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
@@ -59,6 +63,18 @@ private:
     void update_interest(Session &s);
     Encapsulation choose_encap(const Session &s, const Hello &h) const;
 
+    // The mesh (server_mesh.cc): introductions, blind forwarding by SPI.
+    Session *session_by_name(const std::string &name);
+    Session *session_by_tunnel(const Tunnel *t);
+    void on_relay(Tunnel &from, Tunnel &to);
+    void introduce(Session &a, Session &b);
+    PeerInfo peer_info_for(const Session &s, const Session &other, uint64_t intro_id) const;
+    bool on_peer_key(Session &s, const PeerKey &m);
+    bool on_peer_request(Session &s, const PeerRequest &m);
+    // A session ends: forget its pairs; when it was cut for cause (revoked,
+    // deleted by the administrator), tell its peers to drop their pair SAs.
+    void mesh_forget(Session &s, bool cut, const std::string &why);
+
     SSL_CTX *ctx_ = nullptr;
     std::vector<int> listen_fds_;
     TopologyPlan plan_;
@@ -66,6 +82,10 @@ private:
     RouteTable routes_;
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd
     std::map<std::string, int> by_name_;                           // admitted only
+    std::unordered_map<uint32_t, Tunnel *> forward_;               // pair SPI -> owner
+    std::map<std::pair<std::string, std::string>, uint64_t> intros_;   // (lo, hi) -> intro id
+    std::map<std::pair<std::string, std::string>, int64_t> last_reintro_;
+    uint64_t mesh_keys_forwarded_ = 0, mesh_keys_refused_ = 0, mesh_intros_ = 0;
     int mtu_ = 1400;
 };
 

@@ -97,6 +97,40 @@ lm_behind() {
     n "$name" ip route add default via "$gw"
 }
 
+# lm_link NS1 DEV1 ADDR1/LEN NS2 DEV2 ADDR2/LEN: a routed point-to-point link.
+lm_link() {
+    local a=$1 da=$2 aa=$3 b=$4 db=$5 ab=$6
+    [ -e "/run/netns/$P-$a" ] || lm_ns "$a"
+    [ -e "/run/netns/$P-$b" ] || lm_ns "$b"
+    ip link add "$da" netns "$P-$a" type veth peer name "$db" netns "$P-$b" || die "veth $a-$b"
+    n "$a" ip addr add "$aa" dev "$da"
+    n "$b" ip addr add "$ab" dev "$db"
+    n "$a" ip link set "$da" up
+    n "$b" ip link set "$db" up
+}
+
+# lm_isp_nat NAT WAN/LEN ISPADDR/LEN LAN/LEN [MASQ-FLAGS]: a NAT router whose
+# WAN is a routed link to the "inet" router (made by the caller), so that a
+# packet between two NATs crosses at least one router (what the low-TTL
+# hole-punch opener needs, as on the real internet).
+lm_isp_nat() {
+    local name=$1 wan=$2 isp=$3 lan=$4 flags=${5:-}
+    lm_link inet "$name" "$isp" "$name" wan "$wan"
+    n "$name" ip route add default via "${isp%/*}"
+    n "$name" ip link add lan type bridge
+    n "$name" ip addr add "$lan" dev lan
+    n "$name" ip link set lan up
+    n "$name" sysctl -qw net.ipv4.ip_forward=1
+    n "$name" nft -f - <<NFT || die "nft on $name"
+table ip nat {
+    chain post {
+        type nat hook postrouting priority srcnat; policy accept;
+        oifname "wan" masquerade $flags
+    }
+}
+NFT
+}
+
 # ---- PKI: a CA with a CRL, made with the openssl command ---------------------
 PKI=$T/pki
 lm_pki_init() {

@@ -1,0 +1,438 @@
+#include "mesh/mesh_client.h"
+
+#include <openssl/crypto.h>
+#include <openssl/rand.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "common/log.h"
+#include "core/loop.h"
+
+namespace lm {
+
+namespace {
+
+// Punching: openers with a TTL that dies between the two NATs, then probes
+// every 200 ms for 5 s.  Rounds that fail are retried after these pauses;
+// the later ones are longer than Linux's 30 s for unreplied UDP, so a stale
+// conntrack entry left by an early probe is gone before we try again.
+constexpr int kOpenerTtl = 2;
+constexpr int64_t kOpenerLead = 400, kProbeEvery = 200, kRoundLength = 5000;
+constexpr int64_t kRetryAfter[] = {1000, 5000, 15000, 35000, 60000};
+// Holding: a direct path is probed once a second while it carries traffic,
+// once every NatKeepalive when idle, and declared dead after this long
+// without an answer.
+constexpr int64_t kPathTimeout = 4000, kActiveProbe = 1000;
+constexpr int64_t kSwitchDeadline = 2000;
+constexpr size_t kMaxNonces = 256;
+
+uint64_t random_u64() {
+    uint64_t v = 0;
+    RAND_bytes(reinterpret_cast<unsigned char *>(&v), sizeof v);
+    return v;
+}
+
+const char *path_name(int p) {
+    static const char *names[] = {"via-server", "relay", "direct"};
+    return names[p];
+}
+
+}  // namespace
+
+MeshClient::~MeshClient() {
+    for (auto &[name, p] : pairs_) {
+        if (p->tunnel.in_cur) env_.sas->erase(p->tunnel.in_cur->spi);
+        if (p->tunnel.in_old) env_.sas->erase(p->tunnel.in_old->spi);
+    }
+}
+
+void MeshClient::set_identity(const std::string &name, EVP_PKEY *key, X509_STORE *store) {
+    my_name_ = name;
+    my_key_ = key;
+    store_ = store;
+}
+
+MeshClient::Pair *MeshClient::find(const std::string &name) {
+    auto it = pairs_.find(name);
+    return it == pairs_.end() ? nullptr : it->second.get();
+}
+
+void MeshClient::forget_probe_keys(const Pair *p, uint32_t keep_spi) {
+    for (auto it = probe_keys_.begin(); it != probe_keys_.end();) {
+        if (it->second.pair == p && it->first != keep_spi) {
+            OPENSSL_cleanse(it->second.key, sizeof it->second.key);
+            it = probe_keys_.erase(it);
+        } else {
+            ++it;
+        }
+    }
+}
+
+void MeshClient::drop_pair(const std::string &name, const char *why) {
+    auto it = pairs_.find(name);
+    if (it == pairs_.end()) return;
+    Pair &p = *it->second;
+    routes_.remove_tunnel(&p.tunnel);
+    if (p.tunnel.in_cur) env_.sas->erase(p.tunnel.in_cur->spi);
+    if (p.tunnel.in_old) env_.sas->erase(p.tunnel.in_old->spi);
+    forget_probe_keys(&p, 0);
+    LM_INFO("pair %s dropped: %s", name.c_str(), why);
+    if (env_.on_path) env_.on_path(name, "gone", "-");
+    pairs_.erase(it);
+}
+
+void MeshClient::on_peer_info(const PeerInfo &m) {
+    if (m.name == my_name_) return;
+    int64_t now = EventLoop::now_ms();
+    Pair *p = find(m.name);
+    if (p && p->intro_id == m.intro_id) {
+        // A re-introduction: fresh candidates (the peer may have moved).
+        // Keys stay; punching starts again on both sides now.
+        p->candidates = m.candidates;
+        if (p->path != Path::direct && p->epoch > 0) start_punch(*p, now);
+        return;
+    }
+    std::string why;
+    X509Ptr cert = verify_peer_cert(store_, m.cert, m.name, &why);
+    if (!cert) {
+        c_.certs_rejected++;
+        LM_WARN("introduction of %s refused: %s", m.name.c_str(), why.c_str());
+        return;
+    }
+    if (p) drop_pair(m.name, "introduced again (new introduction)");
+    auto np = std::make_unique<Pair>();
+    Pair &q = *np;
+    q.name = m.name;
+    q.intro_id = m.intro_id;
+    q.cipher = m.cipher;
+    q.cert = std::move(cert);
+    q.candidates = m.candidates;
+    q.flags = m.flags;
+    q.introduced_ms = now;
+    q.tunnel.name = m.name;
+    q.tunnel.encap = Encapsulation::udp;
+    q.tunnel.udp_sock = env_.uplink->udp_sock;
+    q.tunnel.via = env_.uplink;
+    for (auto &a : m.addrs) q.tunnel.allowed_src.push_back(Prefix{a, a.family == AF_INET ? 32 : 128});
+    for (auto &n : m.networks) q.tunnel.allowed_src.push_back(n);
+    pairs_[m.name] = std::move(np);
+    for (auto &pf : q.tunnel.allowed_src) routes_.add(pf, &q.tunnel);
+    c_.introductions++;
+    LM_INFO("introduced to %s (%zu candidate endpoints)", m.name.c_str(), m.candidates.size());
+    start_epoch(q, 1);
+}
+
+bool MeshClient::prepare_epoch(Pair &p, uint32_t epoch) {
+    p.my_eph = x25519_generate(&p.my_pub);
+    if (!p.my_eph) return false;
+    p.pending_epoch = epoch;
+    p.my_spi = env_.sas->allocate_spi();
+    return true;
+}
+
+bool MeshClient::start_epoch(Pair &p, uint32_t epoch) { return prepare_epoch(p, epoch) && send_key(p, false); }
+
+bool MeshClient::send_key(Pair &p, bool answer) {
+    PeerKey k;
+    k.intro_id = p.intro_id;
+    k.name = p.name;
+    k.epoch = p.pending_epoch ? p.pending_epoch : p.epoch;
+    k.pub = p.my_pub;
+    k.spi = p.my_spi;
+    k.answer = answer;
+    auto t = peer_key_transcript(k.intro_id, my_name_, p.name, k.epoch, k.pub, k.spi, p.cipher, answer);
+    if (!sign_with(my_key_, t, &k.sig)) {
+        LM_ERR("cannot sign a pair key for %s", p.name.c_str());
+        return false;
+    }
+    return env_.send(MsgType::peer_key, encode(k));
+}
+
+bool MeshClient::install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, bool switch_now) {
+    bool lo = i_am_lo(p);
+    PairKeys keys;
+    uint32_t epoch = p.pending_epoch;
+    if (!derive_pair_keys(p.my_eph.get(), theirs, p.intro_id, epoch, p.cipher, lo ? my_name_ : p.name,
+                          lo ? p.name : my_name_, lo ? p.my_pub : theirs, lo ? theirs : p.my_pub, &keys)) {
+        LM_WARN("pair %s: key derivation failed", p.name.c_str());
+        return false;
+    }
+    const KeyMaterial &in_km = lo ? keys.hi_to_lo : keys.lo_to_hi;
+    const KeyMaterial &out_km = lo ? keys.lo_to_hi : keys.hi_to_lo;
+    time_t now = time(nullptr);
+    auto in = std::make_unique<InboundSa>();
+    in->spi = p.my_spi;
+    in->epoch = epoch;
+    in->cipher = p.cipher;
+    in->tunnel = &p.tunnel;
+    in->created = now;
+    auto out = std::make_unique<OutboundSa>();
+    out->spi = their_spi;
+    out->epoch = epoch;
+    out->cipher = p.cipher;
+    out->created = now;
+    bool ok = in->aead.init(p.cipher, in_km, false) && out->aead.init(p.cipher, out_km, true);
+    if (ok && env_.keys && env_.keys->enabled()) {
+        env_.keys->write(in->spi, p.cipher, in_km, false, ("pair inbound from " + p.name).c_str());
+        env_.keys->write(out->spi, p.cipher, out_km, false, ("pair outbound to " + p.name).c_str());
+    }
+    ProbeKey pk{&p, {}};
+    std::memcpy(pk.key, keys.probe, 32);
+    keys.wipe();
+    if (!ok) return false;
+    Tunnel &t = p.tunnel;
+    if (t.in_old) env_.sas->erase(t.in_old->spi);
+    t.in_old = std::move(t.in_cur);
+    t.in_old_expires = now + limits_.grace;
+    t.in_cur = std::move(in);
+    env_.sas->insert(t.in_cur.get());
+    forget_probe_keys(&p, t.in_old ? t.in_old->spi : 0);
+    probe_keys_[p.my_spi] = pk;
+    OPENSSL_cleanse(pk.key, sizeof pk.key);
+    p.their_pub = theirs;
+    p.epoch = epoch;
+    p.pending_epoch = 0;
+    p.my_eph.reset();
+    if (switch_now || !t.out) {
+        // No previous SA: nothing better to wait on than the plain relay,
+        // which keeps carrying traffic until the switch below.
+        if (switch_now) {
+            t.out = std::move(out);
+        } else {
+            p.next_out = std::move(out);
+            p.next_out_deadline = EventLoop::now_ms() + kSwitchDeadline;
+        }
+    } else {
+        p.next_out = std::move(out);
+        p.next_out_deadline = EventLoop::now_ms() + kSwitchDeadline;
+    }
+    c_.keys_accepted++;
+    if (p.path == Path::relayed) p.path = Path::blind;
+    LM_INFO("pair %s: keys for epoch %u installed (%s)", p.name.c_str(), epoch, to_string(p.cipher));
+    return true;
+}
+
+void MeshClient::on_peer_key(const PeerKey &m) {
+    Pair *p = find(m.name);
+    auto reject = [&](const char *why) {
+        c_.keys_rejected++;
+        LM_WARN("pair key from %s rejected: %s", m.name.c_str(), why);
+    };
+    if (!p) return reject("no introduction for this peer");
+    if (m.intro_id != p->intro_id) return reject("stale introduction");
+    auto t = peer_key_transcript(m.intro_id, m.name, my_name_, m.epoch, m.pub, m.spi, p->cipher, m.answer);
+    if (!verify_with(p->cert.get(), t, m.sig)) return reject("bad signature");
+    if (m.epoch <= p->epoch) {
+        // The only legitimate repeat: the answer to a simultaneous start,
+        // telling us the peer now has its inbound SA.
+        if (m.epoch == p->epoch && m.answer && m.pub == p->their_pub) {
+            if (p->next_out) p->tunnel.out = std::move(p->next_out);
+            return;
+        }
+        return reject("replayed (old epoch)");
+    }
+    if (m.epoch != p->epoch + 1) return reject("epoch out of sequence");
+    if (p->pending_epoch == m.epoch) {
+        // We started this epoch too (or first): derive now.  An answer means
+        // the peer already has its inbound SA; otherwise both started at
+        // once and we answer so the peer can switch.
+        if (!install(*p, m.pub, m.spi, m.answer)) return reject("cannot install");
+        if (!m.answer) send_key(*p, true);
+    } else {
+        if (m.answer) return reject("answer without a request");
+        if (!prepare_epoch(*p, m.epoch)) return reject("cannot start the epoch");
+        if (!install(*p, m.pub, m.spi, false)) return reject("cannot install");
+        send_key(*p, true);
+    }
+    if (p->epoch == 1 && p->path != Path::direct) start_punch(*p, EventLoop::now_ms());
+}
+
+void MeshClient::on_reconnect() {
+    for (auto &[name, p] : pairs_)
+        if (p->path != Path::direct) env_.send(MsgType::peer_request, encode(PeerRequest{name}));
+}
+
+void MeshClient::on_peer_gone(const PeerGone &m) {
+    if (find(m.name)) drop_pair(m.name, ("server: " + m.reason).c_str());
+}
+
+void MeshClient::start_punch(Pair &p, int64_t now) {
+    p.punching = true;
+    p.rounds++;
+    p.probes_from = now + kOpenerLead;
+    p.next_probe = p.probes_from;
+    p.punch_until = now + kOpenerLead + kRoundLength;
+    // Openers first: each creates the mapping in our own NAT and dies before
+    // the peer's, so the peer's NAT keeps no stale entry (PROTOCOLS.md §10).
+    for (auto &c : p.candidates) send_probe(p, c, kOpenerTtl, now);
+}
+
+void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
+    if (!p.tunnel.out && !p.next_out) return;
+    uint32_t spi = p.next_out ? p.next_out->spi : p.tunnel.out->spi;
+    auto it = probe_keys_.find(p.my_spi);
+    if (it == probe_keys_.end()) return;
+    Probe pr{ProbeType::probe, spi, random_u64()};
+    uint8_t buf[kProbeLen];
+    probe_encode(pr, it->second.key, buf);
+    int idx = env_.dp->udp_for_family(to.addr.family);
+    if (idx < 0) return;
+    env_.dp->send_udp(idx, to, buf, sizeof buf, ttl);
+    if (p.nonces.size() >= kMaxNonces) p.nonces.clear();
+    p.nonces[pr.nonce] = now;
+    p.probes_sent++;
+    p.last_probe = now;
+    env_.counters->probe_tx++;
+}
+
+void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, int udp_idx) {
+    Probe pr;
+    if (!probe_parse(d, len, &pr)) {
+        env_.counters->drop(Drop::udp_non_esp);
+        return;
+    }
+    auto it = probe_keys_.find(pr.spi);
+    if (it == probe_keys_.end()) {
+        // Keys not derived yet on our side (or long gone): not a forgery.
+        c_.probes_early++;
+        return;
+    }
+    if (!probe_verify(d, len, it->second.key)) {
+        env_.counters->drop(Drop::probe_bad);
+        return;
+    }
+    env_.counters->probe_rx++;
+    Pair &p = *it->second.pair;
+    int64_t now = EventLoop::now_ms();
+    // A valid probe proves the peer has derived this epoch's keys.
+    if (p.next_out && pr.spi == p.my_spi) p.tunnel.out = std::move(p.next_out);
+    if (pr.type == ProbeType::probe) {
+        if (!p.tunnel.out) return;
+        Probe reply{ProbeType::reply, p.tunnel.out->spi, pr.nonce};
+        auto k = probe_keys_.find(p.my_spi);
+        if (k == probe_keys_.end()) return;
+        uint8_t buf[kProbeLen];
+        probe_encode(reply, k->second.key, buf);
+        env_.dp->send_udp(udp_idx, from, buf, sizeof buf);
+        env_.counters->probe_tx++;
+        // Where the peer's probe came from is a candidate too (a NAT may
+        // have given it another port toward us): probe it back at once.
+        if (p.path != Path::direct &&
+            std::find(p.candidates.begin(), p.candidates.end(), from) == p.candidates.end()) {
+            if (p.candidates.size() < 16) p.candidates.push_back(from);
+            send_probe(p, from, 0, now);
+        }
+        return;
+    }
+    auto n = p.nonces.find(pr.nonce);
+    if (n == p.nonces.end()) return;   // not ours, or already used: confirms nothing
+    p.nonces.erase(n);
+    p.last_reply = now;
+    if (p.path != Path::direct) set_path(p, Path::direct, &from, udp_idx, now);
+}
+
+void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now) {
+    Path old = p.path;
+    p.path = path;
+    Tunnel &t = p.tunnel;
+    if (path == Path::direct) {
+        t.via = nullptr;
+        t.udp_peer = *ep;
+        t.udp_sock = udp_idx;
+        t.encap = Encapsulation::udp;
+        p.punching = false;
+        p.rounds = 0;
+        p.direct_since = now;
+        if (p.time_to_direct < 0) p.time_to_direct = now - p.introduced_ms;
+        LM_INFO("pair %s: direct path via %s (%lld ms after introduction)", p.name.c_str(), ep->str().c_str(),
+                (long long)(now - p.introduced_ms));
+    } else {
+        t.via = env_.uplink;
+        LM_INFO("pair %s: direct path lost, traffic goes through the server", p.name.c_str());
+    }
+    if (old != path) {
+        c_.path_changes++;
+        if (env_.on_path) env_.on_path(p.name, path_name(int(path)), path == Path::direct ? ep->str() : "-");
+    }
+}
+
+void MeshClient::punch_step(Pair &p, int64_t now) {
+    if (now < p.next_probe) return;
+    p.next_probe = now + kProbeEvery;
+    for (auto &c : p.candidates) send_probe(p, c, 0, now);
+}
+
+void MeshClient::tick(int64_t now) {
+    time_t wall = time(nullptr);
+    for (auto &[name, pp] : pairs_) {
+        Pair &p = *pp;
+        Tunnel &t = p.tunnel;
+        if (p.next_out && (now >= p.next_out_deadline || (t.in_cur && t.in_cur->packets > 0)))
+            t.out = std::move(p.next_out);
+        if (t.in_old && wall >= t.in_old_expires) {
+            env_.sas->erase(t.in_old->spi);
+            forget_probe_keys(&p, p.my_spi);
+            t.in_old.reset();
+        }
+        // Rekey on the same limits as the server's SAs.
+        if (t.out && !p.pending_epoch && !p.next_out &&
+            (wall - t.out->created >= limits_.after_time || t.out->bytes >= limits_.after_bytes ||
+             t.out->packets >= limits_.after_packets))
+            start_epoch(p, p.epoch + 1);
+
+        if (p.path == Path::direct) {
+            bool active = wall - t.last_tx <= 1;
+            int64_t every = active ? kActiveProbe : int64_t(nat_keepalive_) * 1000;
+            if (now - p.last_probe >= every) send_probe(p, t.udp_peer, 0, now);
+            if (p.last_probe > p.last_reply + kPathTimeout || (now - p.last_reply > every + kPathTimeout)) {
+                set_path(p, Path::blind, nullptr, -1, now);
+                p.next_round = now + kRetryAfter[0];
+                p.rounds = 0;
+                // Ask for fresh candidates: the peer (or we) may have moved.
+                PeerRequest r{p.name};
+                env_.send(MsgType::peer_request, encode(r));
+            }
+            continue;
+        }
+        if (p.punching) {
+            if (now >= p.punch_until) {
+                p.punching = false;
+                int i = std::min<int>(p.rounds - 1, int(std::size(kRetryAfter)) - 1);
+                p.next_round = now + kRetryAfter[std::max(0, i)];
+            } else if (now >= p.probes_from) {
+                punch_step(p, now);
+            }
+        } else if (p.epoch > 0 && p.next_round && now >= p.next_round) {
+            p.next_round = 0;
+            start_punch(p, now);
+        }
+    }
+}
+
+void MeshClient::status(JsonWriter &j) const {
+    int64_t now = EventLoop::now_ms();
+    for (auto &[name, pp] : pairs_) {
+        const Pair &p = *pp;
+        j.begin_object();
+        j.kv("name", p.name).kv("path", path_name(int(p.path)));
+        j.kv("endpoint", p.path == Path::direct ? p.tunnel.udp_peer.str() : std::string("-"));
+        j.kv("epoch", uint64_t(p.epoch)).kv("cipher", to_string(p.cipher));
+        j.kv("time_to_direct_ms", int64_t(p.time_to_direct));
+        j.kv("punch_rounds", p.rounds).kv("probes_sent", p.probes_sent);
+        j.kv("punching", p.punching);
+        j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
+        j.kv("rx_packets", p.tunnel.rx_packets).kv("rx_bytes", p.tunnel.rx_bytes);
+        j.kv("tx_packets", p.tunnel.tx_packets).kv("tx_bytes", p.tunnel.tx_bytes);
+        j.begin_array("candidates");
+        for (auto &c : p.candidates) j.value(c.str());
+        j.end_array();
+        j.begin_array("spis");
+        if (p.tunnel.in_cur) j.value(std::to_string(p.tunnel.in_cur->spi));
+        if (p.tunnel.out) j.value(std::to_string(p.tunnel.out->spi));
+        j.end_array();
+        j.end_object();
+    }
+}
+
+}  // namespace lm

@@ -1,0 +1,131 @@
+// The client's side of the mesh: pairs with the peers the server introduces,
+// their end-to-end keys, hole punching and the choice of path.
+//
+// A pair moves through three states, and traffic is never dropped between them:
+//   relayed   no pair SA yet: the server decrypts and re-encrypts (plain relay)
+//   blind     pair SA, no direct path: ESP goes to the server, which forwards
+//             it by SPI without being able to decrypt it
+//   direct    a path proved both ways by authenticated probes
+// A direct path that stops answering probes falls back to blind within
+// seconds and punching starts again with backoff.
+#pragma once
+#include <openssl/ssl.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "common/json.h"
+#include "control/frame.h"
+#include "control/key_export.h"
+#include "control/keying.h"
+#include "control/messages.h"
+#include "data/dataplane.h"
+#include "data/route_table.h"
+#include "data/tunnel.h"
+#include "mesh/pair_crypto.h"
+#include "mesh/probe.h"
+
+namespace lm {
+
+struct MeshCounters {
+    uint64_t introductions = 0, keys_accepted = 0, keys_rejected = 0, certs_rejected = 0;
+    uint64_t probes_early = 0, path_changes = 0;
+};
+
+class MeshClient {
+public:
+    struct Env {
+        Dataplane *dp = nullptr;
+        SaTable *sas = nullptr;
+        KeyExport *keys = nullptr;
+        Tunnel *uplink = nullptr;
+        DataCounters *counters = nullptr;
+        // Sends a control message to the server; false if not connected.
+        std::function<bool(MsgType, const std::vector<uint8_t> &)> send;
+        std::function<void(const std::string &peer, const char *path, const std::string &endpoint)> on_path;
+    };
+
+    MeshClient(Env env) : env_(std::move(env)) {}
+    ~MeshClient();
+    // Our identity, set once the TLS context is loaded.
+    void set_identity(const std::string &name, EVP_PKEY *key, X509_STORE *store);
+    void set_limits(const RekeyLimits &l, int nat_keepalive) { limits_ = l; nat_keepalive_ = nat_keepalive; }
+    RouteTable &routes() { return routes_; }
+
+    void on_peer_info(const PeerInfo &m);
+    void on_peer_key(const PeerKey &m);
+    void on_peer_gone(const PeerGone &m);
+    void on_non_esp(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx);
+    // Back in touch with the server (which may have restarted and forgotten
+    // the pairs it forwards for): ask it to introduce again every pair that
+    // has no direct path.
+    void on_reconnect();
+    void tick(int64_t now_ms);
+    void status(JsonWriter &j) const;
+    const MeshCounters &counters() const { return c_; }
+
+private:
+    enum class Path { relayed, blind, direct };
+    struct Pair {
+        std::string name;
+        uint64_t intro_id = 0;
+        Cipher cipher = Cipher::aes256gcm;
+        X509Ptr cert;
+        std::vector<Endpoint> candidates;
+        uint8_t flags = 0;
+        Tunnel tunnel;
+        Path path = Path::relayed;
+        // Keys.
+        uint32_t epoch = 0;                // established
+        uint32_t pending_epoch = 0;        // our half sent, theirs awaited
+        PkeyPtr my_eph;
+        X25519Pub my_pub{}, their_pub{};
+        uint32_t my_spi = 0;
+        std::unique_ptr<OutboundSa> next_out;   // waits until the peer has its inbound SA
+        int64_t next_out_deadline = 0;
+        // Punching.
+        bool punching = false;
+        int64_t punch_until = 0, next_probe = 0, next_round = 0, probes_from = 0;
+        int rounds = 0;
+        uint64_t probes_sent = 0;
+        std::unordered_map<uint64_t, int64_t> nonces;   // outstanding probe nonces
+        // Path health and figures.
+        int64_t introduced_ms = 0, direct_since = 0, time_to_direct = -1;
+        int64_t last_reply = 0, last_probe = 0;
+    };
+    struct ProbeKey {
+        Pair *pair;
+        uint8_t key[32];
+    };
+
+    Pair *find(const std::string &name);
+    void drop_pair(const std::string &name, const char *why);
+    bool send_key(Pair &p, bool answer);
+    bool prepare_epoch(Pair &p, uint32_t epoch);
+    bool start_epoch(Pair &p, uint32_t epoch);
+    bool install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, bool switch_now);
+    void start_punch(Pair &p, int64_t now);
+    void punch_step(Pair &p, int64_t now);
+    void send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now);
+    void set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now);
+    void forget_probe_keys(const Pair *p, uint32_t keep_spi);
+    bool i_am_lo(const Pair &p) const { return my_name_ < p.name; }
+
+    Env env_;
+    std::string my_name_;
+    EVP_PKEY *my_key_ = nullptr;
+    X509_STORE *store_ = nullptr;
+    RekeyLimits limits_;
+    int nat_keepalive_ = 25;
+    std::map<std::string, std::unique_ptr<Pair>> pairs_;
+    std::unordered_map<uint32_t, ProbeKey> probe_keys_;    // our inbound pair SPI -> key
+    RouteTable routes_;
+    MeshCounters c_;
+};
+
+}  // namespace lm

@@ -1,0 +1,178 @@
+// The server's part of the mesh (ClientToClient = direct): it notices which
+// clients talk through it, introduces them to each other, passes their signed
+// key exchange along, and forwards their ESP by SPI.  It never sees a pair
+// key: the X25519 private halves stay on the clients.
+#include <openssl/rand.h>
+#include <openssl/x509.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "core/loop.h"
+#include "server/server.h"
+
+namespace lm {
+
+static std::pair<std::string, std::string> pair_key(const std::string &a, const std::string &b) {
+    return a < b ? std::make_pair(a, b) : std::make_pair(b, a);
+}
+
+Server::Session *Server::session_by_name(const std::string &name) {
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return nullptr;
+    auto s = sessions_.find(it->second);
+    if (s == sessions_.end() || s->second->dead || s->second->phase != Session::Phase::up) return nullptr;
+    return s->second.get();
+}
+
+Server::Session *Server::session_by_tunnel(const Tunnel *t) {
+    for (auto &[fd, s] : sessions_)
+        if (&s->tunnel == t && !s->dead) return s.get();
+    return nullptr;
+}
+
+void Server::on_relay(Tunnel &from, Tunnel &to) {
+    // Called per relayed packet: the common case (already introduced) must
+    // be one lookup.
+    auto key = pair_key(from.name, to.name);
+    if (intros_.count(key)) return;
+    Session *a = session_by_tunnel(&from), *b = session_by_tunnel(&to);
+    if (a && b) introduce(*a, *b);
+}
+
+PeerInfo Server::peer_info_for(const Session &s, const Session &other, uint64_t intro_id) const {
+    PeerInfo m;
+    m.intro_id = intro_id;
+    m.name = s.name;
+    if (X509 *cert = SSL_get0_peer_certificate(s.conn->ssl())) {
+        int len = i2d_X509(cert, nullptr);
+        if (len > 0) {
+            m.cert.resize(size_t(len));
+            unsigned char *p = m.cert.data();
+            i2d_X509(cert, &p);
+        }
+    }
+    if (s.lease) {
+        m.addrs.push_back(s.lease->addr4);
+        if (s.lease->addr6.is_set()) m.addrs.push_back(s.lease->addr6);
+    }
+    if (const PeerConfig *pc = cfg_.find_peer(s.name)) m.networks = pc->networks;
+    // Candidates: where we see its UDP traffic come from (its NAT's public
+    // side), then the addresses it reported, for peers behind the same NAT.
+    Endpoint seen;
+    if (s.tunnel.encap == Encapsulation::udp && s.tunnel.udp_peer.port)
+        seen = s.tunnel.udp_peer;
+    else
+        seen = Endpoint{s.tcp_peer.addr, s.hello.data_port};
+    if (seen.port) m.candidates.push_back(seen);
+    for (auto &a : s.hello.local_addrs) {
+        Endpoint e{a, s.hello.data_port};
+        if (e.port && !(e == seen) && m.candidates.size() < kMaxListItems) m.candidates.push_back(e);
+    }
+    m.flags = uint8_t((s.nat ? kPeerFlagNat : 0) | (s.tunnel.encap == Encapsulation::raw ? kPeerFlagRaw : 0));
+    // The pair's cipher: ours in order of preference, offered by both.
+    m.cipher = cfg_.ciphers.front();
+    for (Cipher c : cfg_.ciphers) {
+        auto has = [c](const Session &x) {
+            return std::find(x.hello.ciphers.begin(), x.hello.ciphers.end(), c) != x.hello.ciphers.end();
+        };
+        if (has(s) && has(other)) {
+            m.cipher = c;
+            break;
+        }
+    }
+    return m;
+}
+
+void Server::introduce(Session &a, Session &b) {
+    auto key = pair_key(a.name, b.name);
+    uint64_t id = 0;
+    if (auto it = intros_.find(key); it != intros_.end()) {
+        id = it->second;
+    } else {
+        RAND_bytes(reinterpret_cast<unsigned char *>(&id), sizeof id);
+        intros_[key] = id;
+        mesh_intros_++;
+        LM_INFO("introducing %s and %s", a.name.c_str(), b.name.c_str());
+    }
+    a.conn->send(MsgType::peer_info, encode(peer_info_for(b, a, id)));
+    b.conn->send(MsgType::peer_info, encode(peer_info_for(a, b, id)));
+    a.conn->flush();
+    b.conn->flush();
+    update_interest(a);
+    update_interest(b);
+}
+
+bool Server::on_peer_key(Session &s, const PeerKey &m) {
+    auto refuse = [&](const char *why) {
+        mesh_keys_refused_++;
+        LM_WARN("pair key from %s for %s refused: %s", s.name.c_str(), m.name.c_str(), why);
+        return true;   // the session stays; the message is dropped
+    };
+    Session *peer = session_by_name(m.name);
+    if (!peer) return refuse("no such peer connected");
+    if (!intros_.count(pair_key(s.name, m.name))) return refuse("not introduced");
+    // The SPI the sender will receive on must route to it alone: never one
+    // of our own SAs, never one another client already uses.
+    if (sas_.find(m.spi)) return refuse("SPI collides with one of the server's SAs");
+    auto f = forward_.find(m.spi);
+    if (f != forward_.end() && f->second != &s.tunnel) return refuse("SPI already used by another client");
+    if (f == forward_.end()) {
+        forward_[m.spi] = &s.tunnel;
+        s.pair_spis.push_back(m.spi);
+        // Keep the last few per client: current and previous epochs of a
+        // handful of pairs; older ones are dead.
+        if (s.pair_spis.size() > 64) {
+            forward_.erase(s.pair_spis.front());
+            s.pair_spis.erase(s.pair_spis.begin());
+        }
+    }
+    PeerKey fwd = m;
+    fwd.name = s.name;   // the receiver learns who sent it; the signature binds it
+    peer->conn->send(MsgType::peer_key, encode(fwd));
+    peer->conn->flush();
+    update_interest(*peer);
+    mesh_keys_forwarded_++;
+    return true;
+}
+
+bool Server::on_peer_request(Session &s, const PeerRequest &m) {
+    Session *peer = session_by_name(m.name);
+    auto key = pair_key(s.name, m.name);
+    // Without an introduction on record (we restarted, or one side
+    // reconnected) this starts a new one, and both sides rekey from scratch.
+    if (!peer || peer == &s) return true;
+    int64_t now = EventLoop::now_ms();
+    auto &last = last_reintro_[key];
+    if (now - last < 1000) return true;   // both sides ask; one answer serves both
+    last = now;
+    introduce(s, *peer);
+    return true;
+}
+
+void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
+    for (uint32_t spi : s.pair_spis) {
+        auto f = forward_.find(spi);
+        if (f != forward_.end() && f->second == &s.tunnel) forward_.erase(f);
+    }
+    s.pair_spis.clear();
+    for (auto it = intros_.begin(); it != intros_.end();) {
+        const auto &[lo, hi] = it->first;
+        if (lo != s.name && hi != s.name) {
+            ++it;
+            continue;
+        }
+        if (cut) {
+            Session *peer = session_by_name(lo == s.name ? hi : lo);
+            if (peer) {
+                peer->conn->send(MsgType::peer_gone, encode(PeerGone{s.name, why}));
+                peer->conn->flush();
+                update_interest(*peer);
+            }
+        }
+        last_reintro_.erase(it->first);
+        it = intros_.erase(it);
+    }
+}
+
+}  // namespace lm
