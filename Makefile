@@ -1,5 +1,6 @@
 # lanmesh — build, test and demo.  GNU make, g++ 12, C++20.
-# Sources are found by wildcard: every src/<area>/*.cc goes into the library,
+# Sources are found by wildcard: every src/<area>/*.cc goes into the library
+# except src/cli/*.cc, which only the lanmesh tool (and the unit tests) link;
 # src/lanmeshd.cc and src/lanmesh.cc are the two programs, tests/unit/*.cc the
 # one GoogleTest binary.
 
@@ -20,11 +21,13 @@ else
 BUILD    := build/release
 endif
 
-LIB_SRC  := $(sort $(wildcard src/*/*.cc))
+LIB_SRC  := $(filter-out src/cli/%,$(sort $(wildcard src/*/*.cc)))
 LIB_OBJ  := $(LIB_SRC:%.cc=$(BUILD)/%.o)
+CLI_SRC  := $(sort $(wildcard src/cli/*.cc))
+CLI_OBJ  := $(CLI_SRC:%.cc=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/*.cc))
 TEST_OBJ := $(TEST_SRC:%.cc=$(BUILD)/%.o)
-DEPS     := $(LIB_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d
 
 all: $(BUILD)/lanmeshd $(BUILD)/lanmesh lanmeshd lanmesh
 
@@ -42,10 +45,10 @@ $(BUILD)/liblanmesh.a: $(LIB_OBJ)
 $(BUILD)/lanmeshd: $(BUILD)/src/lanmeshd.o $(BUILD)/liblanmesh.a
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/lanmesh: $(BUILD)/src/lanmesh.o $(BUILD)/liblanmesh.a
+$(BUILD)/lanmesh: $(BUILD)/src/lanmesh.o $(CLI_OBJ) $(BUILD)/liblanmesh.a
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
-$(BUILD)/unit-tests: $(TEST_OBJ) $(BUILD)/liblanmesh.a
+$(BUILD)/unit-tests: $(TEST_OBJ) $(CLI_OBJ) $(BUILD)/liblanmesh.a
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lgtest -lgtest_main -o $@
 
 unit-tests: $(BUILD)/unit-tests
@@ -55,7 +58,7 @@ unit-tests: $(BUILD)/unit-tests
 DEB_PKGS := g++ make pkg-config libssl-dev libnl-3-dev libnl-route-3-dev \
             libmnl-dev libcap-dev libgtest-dev iproute2 nftables iperf3 \
             tshark tcpdump openssl easy-rsa jq conntrack iputils-ping \
-            python3 procps groff-base systemd
+            python3 procps groff-base systemd mandoc
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
@@ -72,17 +75,72 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@tests/demo.sh
 
+# Install directories, each overridable (wireguard-tools style).  The unit and
+# the sysusers.d/tmpfiles.d snippets go below PREFIX: systemd looks in both
+# /usr/lib and /usr/local/lib.  iproute2 6.1 reads only /etc/iproute2.
+BINDIR         ?= $(PREFIX)/bin
+SBINDIR        ?= $(PREFIX)/sbin
+MANDIR         ?= $(PREFIX)/share/man
+DOCDIR         ?= $(PREFIX)/share/doc/lanmesh
+SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
+SYSCONFDIR     ?= /etc
+
+MAN5     := man/lanmesh.conf.5
+MAN8     := man/lanmeshd.8 man/lanmesh.8
+EXAMPLES := $(sort $(shell find examples -type f 2>/dev/null))
+
+# Every file install writes, as a path below $(DESTDIR); uninstall removes
+# exactly these, then the doc directory, which is ours alone.
+INSTALLED := $(SBINDIR)/lanmeshd $(BINDIR)/lanmesh \
+             $(SYSTEMDUNITDIR)/lanmeshd@.service \
+             $(SYSUSERSDIR)/lanmesh.conf $(TMPFILESDIR)/lanmesh.conf \
+             $(SYSCONFDIR)/iproute2/rt_protos.d/lanmesh.conf \
+             $(MAN5:man/%=$(MANDIR)/man5/%) $(MAN8:man/%=$(MANDIR)/man8/%) \
+             $(EXAMPLES:examples/%=$(DOCDIR)/examples/%)
+
+# make bench: lanmesh, OpenVPN and wireguard-go side by side in namespaces, and
+# the server's admission rate (bench/README.md).  Its own packages, installed
+# here only, the way deps does it; BENCH_SECONDS etc. pass through the environment.
+BENCH_PKGS := openvpn wireguard-go wireguard-tools iperf3 linux-perf python3-cryptography
+bench: deps all
+	@missing=$$(for p in $(BENCH_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "bench: installing$$(echo $$missing | sed 's/^/ /')"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+	@bench/run.sh
+
 install: all
-	install -D -m 0755 $(BUILD)/lanmeshd $(DESTDIR)$(PREFIX)/sbin/lanmeshd
-	install -D -m 0755 $(BUILD)/lanmesh $(DESTDIR)$(PREFIX)/bin/lanmesh
-	install -D -m 0644 man/lanmesh.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/lanmesh.conf.5
+	install -D -m 0755 $(BUILD)/lanmeshd $(DESTDIR)$(SBINDIR)/lanmeshd
+	install -D -m 0755 $(BUILD)/lanmesh $(DESTDIR)$(BINDIR)/lanmesh
+	install -d -m 0755 $(DESTDIR)$(SYSTEMDUNITDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	    systemd/lanmeshd@.service.in > $(DESTDIR)$(SYSTEMDUNITDIR)/lanmeshd@.service
+	chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/lanmeshd@.service
+	install -D -m 0644 systemd/lanmesh.sysusers $(DESTDIR)$(SYSUSERSDIR)/lanmesh.conf
+	install -D -m 0644 systemd/lanmesh.tmpfiles $(DESTDIR)$(TMPFILESDIR)/lanmesh.conf
+	install -D -m 0644 systemd/lanmesh.rt_protos $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/lanmesh.conf
+	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
+	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
+	for f in $(EXAMPLES:examples/%=%); do \
+	    install -D -m 0644 examples/$$f $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
+	done
+ifeq ($(DESTDIR),)
+	@echo "install: now run systemd-sysusers, systemd-tmpfiles --create lanmesh.conf" \
+	     "and systemctl daemon-reload"
+endif
 
 uninstall:
-	rm -f $(DESTDIR)$(PREFIX)/sbin/lanmeshd $(DESTDIR)$(PREFIX)/bin/lanmesh \
-	      $(DESTDIR)$(PREFIX)/share/man/man5/lanmesh.conf.5
+	rm -f $(addprefix $(DESTDIR),$(INSTALLED))
+	if [ -d $(DESTDIR)$(DOCDIR) ]; then \
+	    find $(DESTDIR)$(DOCDIR) -depth -type d -empty -delete; \
+	fi
 
 clean:
 	rm -rf build lanmeshd lanmesh
 
-.PHONY: all deps check demo install uninstall clean unit-tests
+.PHONY: all deps check demo bench install uninstall clean unit-tests
 -include $(DEPS)

@@ -45,9 +45,11 @@ for p in "a 198.18.0.1 alice->server" "b 198.18.0.1 bob->server" "a 198.18.0.3 a
     n $ns ping -n -c 3 -i 0.2 -W 2 "$dst" | tail -1
 done
 
-say "What the server sees (lanmesh show)"
-lm_show srv server | jq -r '.peers[] | "  \(.name): \(.address) via \(.encapsulation) from \(.endpoint), rx \(.rx_packets) pkts, tx \(.tx_packets) pkts"'
-echo "  relayed between clients: $(lm_json srv server .counters.relayed) packets"
+say "What the server sees (lanmesh link show, lanmesh peer show)"
+lm_ctl srv server link show | sed 's/^/  /'
+echo
+lm_ctl srv server peer show | sed 's/^/  /'
+echo "  relayed between clients: $(lm_ctl srv server -j -s link show | jq -r .counters.relayed) packets"
 
 say "Stopping; every device, address and route goes with the daemons"
 for d in bob alice server; do lm_stop $d; done

@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "core/sd_notify.h"
 #include "control/tls.h"
 
 namespace lm {
@@ -29,9 +30,29 @@ Client::Client(const Config &cfg)
                                 update_interest();
                                 return true;
                             },
-                            [](const std::string &peer, const char *path, const std::string &ep) {
+                            [this](const std::string &peer, const char *path, const std::string &ep) {
                                 LM_DEBUG("path %s: %s %s", peer.c_str(), path, ep.c_str());
-                            }}) {}
+                                emit_event("path", [&](JsonWriter &j) {
+                                    j.kv("peer", peer).kv("path", path);
+                                    if (!ep.empty() && ep != "-") j.kv("endpoint", ep);
+                                });
+                            },
+                            [this] { return rebind_data_socket(); }}) {}
+
+uint16_t Client::rebind_data_socket() {
+    int old = dp_.udp_fd(0);
+    std::string err;
+    int fd = dp_.rebind_udp(0, &err);
+    if (fd < 0) {
+        LM_WARN("cannot move the data socket: %s", err.c_str());
+        return 0;
+    }
+    loop_.remove(old);
+    loop_.add(fd, EPOLLIN, [this](uint32_t) { dp_.on_udp_readable(0); });
+    // The server learns the new mapping from this authenticated packet.
+    dp_.send_dummy(tunnel_);
+    return dp_.udp_port(0);
+}
 
 Client::~Client() {
     conn_.reset();
@@ -187,6 +208,7 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
             conn_->send(MsgType::rekey_ack, encode(ack));
             ctl_counters_.rekeys++;
             LM_INFO("rekeyed to epoch %u (server's request)", ack.epoch);
+            event_rekey(cfg_.server_name, ack.epoch, false);
         }
         return true;
     }
@@ -196,6 +218,7 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return protocol_error(err);
         ctl_counters_.rekeys++;
         LM_INFO("rekeyed to epoch %u", r.epoch);
+        event_rekey(cfg_.server_name, r.epoch, true);
         return true;
     }
     case MsgType::bye: {
@@ -261,6 +284,7 @@ bool Client::on_config(const ConfigMsg &m) {
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
                      m.nat_keepalive);
     mesh_.on_reconnect();
+    sd_notify_send("READY=1\nSTATUS=connected to " + cfg_.server->str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
     // Register our outer address with the server right away.
     dp_.send_dummy(tunnel_);
@@ -269,6 +293,7 @@ bool Client::on_config(const ConfigMsg &m) {
             m.local6.is_set() ? " " : "", m.local6.is_set() ? m.local6.str().c_str() : "", dev_.c_str(),
             to_string(m.cipher), m.encap == Encapsulation::raw ? "raw ESP" : (behind_nat_ ? "ESP in UDP (NAT)" : "ESP in UDP"),
             unsigned(m.mtu));
+    event_connected();
     return true;
 }
 
@@ -319,6 +344,7 @@ void Client::disconnect(const std::string &why, bool send_bye) {
         conn_->flush();
     }
     bool was_up = phase_ == Phase::up;
+    event_disconnect(why);
     if (conn_) {
         loop_.remove(conn_->fd());
         dying_ = std::move(conn_);

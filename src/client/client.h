@@ -40,6 +40,20 @@ private:
     void disconnect(const std::string &why, bool send_bye);
     void update_interest();
     int path_mtu() const;
+    uint16_t rebind_data_socket();
+
+    // lanmesh(8) (client_ctl.cc): what `show` prints, reload, and the
+    // monitor's events for the connection to the server.
+    void link_role(JsonWriter &j, int stats) override;
+    void collect_peers(std::vector<PeerView> &out) override;
+    void routes_role(JsonWriter &j) override;
+    void leases_role(JsonWriter &j) override;
+    std::string peer_del_role(const std::string &name) override;
+    std::string route_change_role(bool add, const Prefix &p, const std::string &via) override;
+    bool reload_role(const Config &next, ReloadReport *r, std::string *err) override;
+    void event_connected();
+    void event_disconnect(const std::string &why);   // before phase_ changes
+    std::string own_name() const;
 
     SSL_CTX *ctx_ = nullptr;
     Phase phase_ = Phase::idle;

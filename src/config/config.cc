@@ -563,6 +563,19 @@ bool h_log_level(Parser &p, std::string_view v) {
     return true;
 }
 
+// A system user name as useradd(8) accepts it by default, so the value can be
+// looked up with getpwnam() without surprises.
+bool h_user(Parser &p, std::string_view v) {
+    bool ok = v.size() <= 32 && ((v[0] >= 'a' && v[0] <= 'z') || v[0] == '_');
+    for (unsigned char ch : v)
+        if (!(ch >= 'a' && ch <= 'z') && !(ch >= '0' && ch <= '9') && ch != '_' && ch != '-') ok = false;
+    if (!ok)
+        return p.bad("bad user name " + quote(v) +
+                     " for User (1-32 characters of a-z 0-9 _ -, starting with a letter or _)");
+    p.c.user = std::string(v);
+    return true;
+}
+
 bool h_ca(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.ca); }
 bool h_certificate(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.certificate); }
 bool h_key(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.key); }
@@ -633,6 +646,7 @@ const KeyDef kKeys[] = {
     {Section::network, "RuntimeDirectory", false, kAnyRole, h_runtime_dir},
     {Section::network, "DebugKeyFile", false, kAnyRole, h_debug_key_file},
     {Section::network, "LogLevel", false, kAnyRole, h_log_level},
+    {Section::network, "User", false, kAnyRole, h_user},
     {Section::tls, "CA", false, kAnyRole, h_ca},
     {Section::tls, "Certificate", false, kAnyRole, h_certificate},
     {Section::tls, "Key", false, kAnyRole, h_key},

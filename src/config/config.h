@@ -63,6 +63,7 @@ struct Config {
     std::string runtime_directory;         // default /run/lanmesh
     std::string debug_key_file;            // empty = off
     std::string log_level = "info";        // debug | info | warning | error
+    std::string user = "lanmesh";          // run as this user after setup (when started as root)
 
     // [TLS]
     std::string ca, certificate, key, crl;  // crl optional

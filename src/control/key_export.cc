@@ -26,6 +26,13 @@ bool KeyExport::open(const std::string &path, std::string *err) {
 
 KeyExport::~KeyExport() {
     if (fd_ >= 0) close(fd_);
+    for (auto &[_, hex] : recent_) explicit_bzero(hex.data(), hex.size());
+}
+
+std::string KeyExport::key_hex(uint32_t spi) const {
+    for (auto it = recent_.rbegin(); it != recent_.rend(); ++it)
+        if (it->first == spi) return it->second;
+    return "";
 }
 
 void KeyExport::write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_v6, const char *what) {
@@ -40,6 +47,11 @@ void KeyExport::write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_
     int n = std::snprintf(line, sizeof line, "# %s\n\"%s\",\"*\",\"*\",\"0x%08x\",\"%s\",\"0x%s\",\"NULL\",\"\"\n",
                           what, outer_v6 ? "IPv6" : "IPv4", spi, alg, hex);
     if (::write(fd_, line, size_t(n)) < 0) { /* debugging aid only: nothing to do */ }
+    if (recent_.size() >= kKeepKeys) {
+        explicit_bzero(recent_.front().second.data(), recent_.front().second.size());
+        recent_.pop_front();
+    }
+    recent_.emplace_back(spi, hex);
     explicit_bzero(hex, sizeof hex);
     explicit_bzero(line, sizeof line);
 }

@@ -4,7 +4,9 @@
 // the process, and it says so in lanmesh.conf(5).
 #pragma once
 #include <cstdint>
+#include <deque>
 #include <string>
+#include <utility>
 
 #include "config/config.h"
 #include "crypto/aead.h"
@@ -17,10 +19,16 @@ public:
     bool enabled() const { return fd_ >= 0; }
     // outer_v6 picks the UAT protocol column ("IPv4"/"IPv6").
     void write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_v6, const char *what);
+    // The key || salt last written for `spi`, as hex, for `lanmesh sa show`;
+    // "" when export is off or the SPI is unknown.  Only the newest
+    // kKeepKeys entries are kept.
+    std::string key_hex(uint32_t spi) const;
     ~KeyExport();
 
 private:
+    static constexpr size_t kKeepKeys = 1024;
     int fd_ = -1;
+    std::deque<std::pair<uint32_t, std::string>> recent_;   // oldest first
 };
 
 }  // namespace lm

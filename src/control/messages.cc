@@ -721,8 +721,9 @@ const FieldSpec kPeerKeyFields[] = {
     {kPKSpi, "spi", 4, 4, true},        {kPKSig, "sig", 1, kMaxSig, true},
     {kPKAnswer, "answer", 1, 1, true},
 };
-enum PeerRequestTag : uint8_t { kPRName = 1 };
-const FieldSpec kPeerRequestFields[] = {{kPRName, "name", 1, kMaxPeerName, true}};
+enum PeerRequestTag : uint8_t { kPRName = 1, kPRPort };
+const FieldSpec kPeerRequestFields[] = {{kPRName, "name", 1, kMaxPeerName, true},
+                                        {kPRPort, "data_port", 2, 2, false}};
 enum PeerGoneTag : uint8_t { kPGName = 1, kPGReason };
 const FieldSpec kPeerGoneFields[] = {{kPGName, "name", 1, kMaxPeerName, true},
                                      {kPGReason, "reason", 0, kMaxByeReason, true}};
@@ -856,6 +857,7 @@ bool decode(const std::vector<uint8_t> &in, PeerKey *out, std::string *err) {
 std::vector<uint8_t> encode(const PeerRequest &m) {
     Writer w;
     w.put(kPRName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    if (m.data_port) w.u16(kPRPort, m.data_port);
     return w.take();
 }
 
@@ -863,6 +865,7 @@ bool decode(const std::vector<uint8_t> &in, PeerRequest *out, std::string *err) 
     Fields f;
     if (!parse_fields(kPeerRequest, in, kPeerRequestFields, &f, err)) return false;
     out->name = get_str(f[kPRName]);
+    out->data_port = f[kPRPort].present ? get_u16(f[kPRPort]) : 0;
     return check_name(kPeerRequest, out->name, err);
 }
 

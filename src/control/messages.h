@@ -134,7 +134,7 @@ bool validate(const Bye &m, std::string *err);
 //   3 epoch u32 >= 1   4 pub 32 bytes (X25519)   5 spi u32 >= 256 (sender's inbound)
 //   6 sig 1..512 bytes   7 answer u8 (0 = first of the epoch, 1 = answering)
 // PeerRequest (client -> server): re-introduce NAME (path lost, endpoint changed).
-//   1 name
+//   1 name   2 data_port u16, optional (the sender moved to a new UDP port)
 // PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
 constexpr size_t kMaxPeerName = 64, kMaxCertDer = 8192, kMaxSig = 512;
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
@@ -162,6 +162,7 @@ struct PeerKey {
 
 struct PeerRequest {
     std::string name;
+    uint16_t data_port = 0;   // optional: our UDP port changed (0 = unchanged)
 };
 
 struct PeerGone {

@@ -10,6 +10,8 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "core/privdrop.h"
+#include "core/sd_notify.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
 
@@ -36,6 +38,7 @@ static bool mkdir_p(const std::string &path, mode_t mode, std::string *err) {
 
 bool Node::start(std::string *err) {
     started_ = time(nullptr);
+    if (geteuid() == 0 && !(*err = unusable_user(cfg_.user)).empty()) return false;
     // Signals arrive through the loop, never asynchronously.
     sigset_t set;
     sigemptyset(&set);
@@ -49,7 +52,7 @@ bool Node::start(std::string *err) {
         signalfd_siginfo si;
         while (read(signal_fd_, &si, sizeof si) == sizeof si) {
             if (si.ssi_signo == SIGHUP) {
-                LM_INFO("SIGHUP: reload is done with 'lanmesh reload' (not yet implemented); ignoring");
+                reload_on_signal();
                 continue;
             }
             LM_INFO("signal %d: shutting down", int(si.ssi_signo));
@@ -67,16 +70,18 @@ bool Node::start(std::string *err) {
     if (!start_role(err)) return false;
     watch_data_sockets();
 
+    own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
     if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
-    if (!ctl_.open(loop_, cfg_.runtime_directory + "/" + cfg_.net + ".sock",
-                   [this](const std::string &r, uid_t uid) { return handle_request(r, uid); }, err))
-        return false;
-    loop_.set_tick(250, [this] { tick_role(EventLoop::now_ms()); });
-    return true;
+    if (!open_control(err)) return false;
+    loop_.set_tick(250, [this] {
+        tick_role(EventLoop::now_ms());
+        ctl_.tick(EventLoop::now_ms());
+    });
+    return least_privilege(err);
 }
 
 bool Node::open_tun(std::string *err) {
-    tun_fd_ = tun_open(cfg_.device, false, &dev_, err);
+    tun_fd_ = tun_open(cfg_.device, false, &dev_, err, /*vnet_hdr=*/true);
     if (tun_fd_ < 0) return false;
     dp_.set_tun(tun_fd_);
     loop_.add(tun_fd_, EPOLLIN, [this](uint32_t) { dp_.on_tun_readable(); });
@@ -98,7 +103,10 @@ void Node::watch_data_sockets() {
 }
 
 void Node::run() {
+    // A server is ready once it listens; a client once its tunnel is up.
+    if (cfg_.role == Role::server) sd_notify_send("READY=1\nSTATUS=serving on " + dev_);
     loop_.run();
+    sd_notify_send("STOPPING=1");
     stop_role();
 }
 
@@ -144,12 +152,21 @@ void Node::tunnel_json(JsonWriter &j, const Tunnel &t) const {
     j.end_array();
 }
 
-std::string Node::handle_request(const std::string &req, uid_t) {
-    if (req != "show") return "{\"error\":\"unknown request\"}\n";
+// The whole state in one object: the control request "status", a debugging
+// aid that lanmesh(8) does not use.
+std::string Node::status_json() {
     JsonWriter j;
     j.begin_object();
     j.kv("network", cfg_.net).kv("role", to_string(cfg_.role)).kv("device", dev_);
     j.kv("uptime", int64_t(time(nullptr) - started_));
+    counters_json(j);
+    status_role(j);
+    j.end_object();
+    return j.str() + "\n";
+}
+
+// "counters" and "drops", shared by "status" and `lanmesh -s link show`.
+void Node::counters_json(JsonWriter &j) const {
     j.begin_object("counters");
     j.kv("udp_rx", counters_.udp_rx).kv("udp_tx", counters_.udp_tx);
     j.kv("raw_rx", counters_.raw_rx).kv("raw_tx", counters_.raw_tx);
@@ -164,9 +181,6 @@ std::string Node::handle_request(const std::string &req, uid_t) {
     j.begin_object("drops");
     for (int d = 0; d < int(Drop::count_); d++) j.kv(to_string(Drop(d)), counters_.drops[d]);
     j.end_object();
-    status_role(j);
-    j.end_object();
-    return j.str() + "\n";
 }
 
 }  // namespace lm

@@ -4,13 +4,16 @@
 // Server and Client, which derive from this.
 #pragma once
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/json.h"
 #include "config/config.h"
 #include "control/key_export.h"
 #include "core/ctl_socket.h"
+#include "core/ctl_view.h"
 #include "core/loop.h"
 #include "data/counters.h"
 #include "data/dataplane.h"
@@ -36,6 +39,8 @@ public:
     void shutdown();
 
 protected:
+    friend struct CtlCommands;   // core/ctl_commands.cc
+
     virtual bool start_role(std::string *err) = 0;
     virtual void tick_role(int64_t now_ms) = 0;
     virtual void stop_role() = 0;
@@ -45,7 +50,41 @@ protected:
     bool configure_link(int mtu, std::string *err);
     void watch_data_sockets();
     void tunnel_json(JsonWriter &j, const struct Tunnel &t) const;
-    std::string handle_request(const std::string &req, uid_t uid);
+    std::string status_json();
+    void counters_json(JsonWriter &j) const;
+    // The data sockets as "listen" array elements: {"proto","address"}.
+    void data_sockets_json(JsonWriter &j) const;
+
+    // ---- lanmesh(8): core/ctl_commands.cc, core/reload.cc, core/privdrop.cc
+    // and the roles' server/server_ctl.cc, client/client_ctl.cc.
+    CtlReply handle_request(const std::string &req, uid_t uid);
+    bool open_control(std::string *err);
+    // The last step of start(): run as cfg_.user with CAP_NET_ADMIN and
+    // CAP_NET_RAW only (when started as root), before any thread exists.
+    bool least_privilege(std::string *err);
+    // Re-reads the configuration file and the CRL and applies what can
+    // change at run time; `lanmesh reload` and SIGHUP.
+    bool reload(ReloadReport *r, std::string *err);
+    void reload_on_signal();
+
+    // Events for `lanmesh monitor` (core/events.h lists the kinds and their
+    // fields).  Call where the same fact is logged.
+    void emit_event(const char *kind, const std::function<void(JsonWriter &)> &fields);
+    void event_rekey(const std::string &peer, uint32_t epoch, bool we_started);
+    void event_refused(const std::string &peer, const std::string &from, const std::string &reason);
+
+    // What each role shows and changes.  link_role adds the role's fields to
+    // the `link show` object; collect_peers lists every peer (core/ctl_view.h).
+    virtual void link_role(JsonWriter &j, int stats) = 0;
+    virtual void collect_peers(std::vector<PeerView> &out) = 0;
+    virtual void routes_role(JsonWriter &j) = 0;
+    virtual void leases_role(JsonWriter &j) = 0;
+    // Changes return "" or a one-line error.
+    virtual std::string peer_del_role(const std::string &name) = 0;
+    virtual std::string route_change_role(bool add, const Prefix &p, const std::string &via) = 0;
+    // Applies `next` (already checked: same role) and records what it did.
+    // Returns false with *err and nothing changed when the CRL cannot be used.
+    virtual bool reload_role(const Config &next, ReloadReport *r, std::string *err) = 0;
 
     Config cfg_;
     EventLoop loop_;
@@ -61,6 +100,7 @@ protected:
     int signal_fd_ = -1;
     time_t started_ = 0;
     bool link_configured_ = false;
+    bool own_rundir_ = false;   // we created RuntimeDirectory: hand it to cfg_.user
 };
 
 }  // namespace lm

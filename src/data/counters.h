@@ -42,6 +42,9 @@ struct DataCounters {
     uint64_t forwarded = 0;          // pair ESP forwarded by SPI, never decrypted (server)
     uint64_t probe_rx = 0, probe_tx = 0;
     uint64_t rx_batches = 0, tx_batches = 0;
+    // Offloads: UDP_SEGMENT messages sent, UDP_GRO reads that held several
+    // datagrams, TUN super-packets read (GSO) and written (GRO).
+    uint64_t gso_tx = 0, gro_rx = 0, gso_tun_rx = 0, gro_tun_tx = 0;
 
     void drop(Drop d) { drops[int(d)]++; }
     uint64_t total_drops() const;

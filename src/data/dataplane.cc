@@ -2,7 +2,11 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -15,7 +19,27 @@
 
 namespace lm {
 
+#ifndef UDP_SEGMENT
+#define UDP_SEGMENT 103
+#endif
+#ifndef UDP_GRO
+#define UDP_GRO 104
+#endif
+#ifndef SOL_UDP
+#define SOL_UDP 17
+#endif
+// Linux >= 6.2; Debian 12's headers (6.1) lack them.
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#endif
+#ifndef TUN_F_USO6
+#define TUN_F_USO6 0x40
+#endif
+
 namespace {
+
+constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
+constexpr size_t kEspPayloadOff = kEspHeaderLen + kEspIvLen;   // inner packet in a sealed slot
 
 // Smallest ESP packet we can have made: header, IV, an empty payload padded
 // to 4 with its 2-byte trailer, ICV.
@@ -63,9 +87,13 @@ uint8_t next_header_for(const uint8_t *p, size_t len) {
 }  // namespace
 
 Dataplane::Dataplane(DataCounters &counters, SaTable &sas)
-    : c_(counters), sas_(sas), rx_buf_(kBatch * kSlot), tx_buf_(kBatch * kSlot) {
-    msgs_ = new mmsghdr[kBatch]();
-    iovs_ = new iovec[kBatch]();
+    : c_(counters), sas_(sas), rx_buf_(kBatch * kRxSlot), tx_buf_(kTxSlots * kSlot) {
+    msgs_ = new mmsghdr[kTxSlots]();
+    iovs_ = new iovec[kTxSlots]();
+    msg_first_ = new int[kTxSlots]();
+    msg_slots_ = new int[kTxSlots]();
+    cmsg_buf_ = new uint8_t[kTxSlots * kCmsgSpace]();
+    gro_.enabled = false;
 }
 
 Dataplane::~Dataplane() {
@@ -74,6 +102,69 @@ Dataplane::~Dataplane() {
     if (raw6_ >= 0) close(raw6_);
     delete[] msgs_;
     delete[] iovs_;
+    delete[] msg_first_;
+    delete[] msg_slots_;
+    delete[] cmsg_buf_;
+}
+
+void Dataplane::set_tun(int fd) {
+    tun_fd_ = fd;
+    vnet_ = false;
+    gro_.enabled = false;
+    struct ifreq ifr;
+    std::memset(&ifr, 0, sizeof ifr);
+    if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR)) {
+        LM_INFO("data plane: TUN without offloads (one packet per read and write)");
+        return;
+    }
+    vnet_ = true;
+    // TSO needs CSUM; USO (Linux >= 6.2) is tried on top and dropped on EINVAL.
+    unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    const char *what = "csum, tso4, tso6, uso4, uso6";
+    if (ioctl(fd, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) < 0) {
+        what = "csum, tso4, tso6";
+        if (ioctl(fd, TUNSETOFFLOAD, base) < 0) {
+            what = nullptr;
+            ioctl(fd, TUNSETOFFLOAD, 0u);
+        }
+    }
+    gro_.enabled = what != nullptr;
+    if (what)
+        LM_INFO("data plane: TUN offloads %s; TCP GRO on TUN writes", what);
+    else
+        LM_INFO("data plane: TUN offloads refused (%s); one packet per read and write", strerror(errno));
+}
+
+namespace {
+
+// Big buffers: a TUN super-packet becomes a burst of ~50 ESP packets, and a
+// few of those must not overflow the receiver.  The FORCE variants pass the
+// sysctl limits with CAP_NET_ADMIN; without it we get what the limits allow.
+void raise_buffers(int fd) {
+    int buf = 8 << 20;
+    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
+    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf) < 0)
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+}
+
+}  // namespace
+
+void Dataplane::setup_udp_offload(int fd) {
+    raise_buffers(fd);
+    if (!udp_logged_) {
+        int v = 0;
+        socklen_t vl = sizeof v;
+        udp_gso_ = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &vl) == 0;
+    }
+    int one = 1;
+    bool gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
+    if (!udp_logged_) {
+        udp_gro_ = gro;
+        udp_logged_ = true;
+        LM_INFO("data plane: UDP GSO %s, UDP GRO %s", udp_gso_ ? "on" : "off (sendmmsg only)",
+                udp_gro_ ? "on" : "off");
+    }
 }
 
 int Dataplane::open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err) {
@@ -84,10 +175,7 @@ int Dataplane::open_udp(int family, const IpAddr *bind_addr, uint16_t port, std:
     }
     int one = 1;
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    // Room for bursts: a full batch of full-size datagrams several times over.
-    int buf = 4 << 20;
-    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
+    setup_udp_offload(fd);
     Endpoint ep;
     if (bind_addr) {
         ep.addr = *bind_addr;
@@ -104,6 +192,16 @@ int Dataplane::open_udp(int family, const IpAddr *bind_addr, uint16_t port, std:
     }
     udp_.push_back({fd, family});
     return int(udp_.size()) - 1;
+}
+
+int Dataplane::rebind_udp(int idx, std::string *err) {
+    int family = udp_[idx].family;
+    int n = open_udp(family, nullptr, 0, err);
+    if (n < 0) return -1;
+    close(udp_[idx].fd);
+    udp_[idx].fd = udp_[n].fd;
+    udp_.pop_back();
+    return udp_[idx].fd;
 }
 
 uint16_t Dataplane::udp_port(int idx) const {
@@ -137,6 +235,7 @@ bool Dataplane::open_raw(int family, const IpAddr *bind_addr, std::string *err) 
             return false;
         }
     }
+    raise_buffers(fd);
     (family == AF_INET ? raw4_ : raw6_) = fd;
     return true;
 }
@@ -145,62 +244,80 @@ void Dataplane::on_udp_readable(int idx) {
     int fd = udp_[idx].fd;
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
-            iovs_[i] = {rx_buf_.data() + i * kSlot, kSlot};
+            iovs_[i] = {rx_buf_.data() + i * kRxSlot, kRxSlot};
             msgs_[i].msg_hdr = {};
             msgs_[i].msg_hdr.msg_iov = &iovs_[i];
             msgs_[i].msg_hdr.msg_iovlen = 1;
             msgs_[i].msg_hdr.msg_name = &rx_addr_[i];
             msgs_[i].msg_hdr.msg_namelen = sizeof rx_addr_[i];
+            msgs_[i].msg_hdr.msg_control = cmsg_buf_ + i * kCmsgSpace;
+            msgs_[i].msg_hdr.msg_controllen = kCmsgSpace;
         }
         int n = recvmmsg(fd, msgs_, kBatch, MSG_DONTWAIT, nullptr);
         if (n <= 0) break;
         c_.rx_batches++;
-        // Copy out lengths and sources first: handle_esp reuses msgs_ when it
-        // flushes the transmit ring.
-        size_t lens[kBatch];
+        // Copy out lengths, flags and GRO segment sizes first: handle_esp
+        // reuses msgs_ when it flushes the transmit ring.
+        size_t lens[kBatch], segs[kBatch];
         int flags[kBatch];
         for (int i = 0; i < n; i++) {
             lens[i] = msgs_[i].msg_len;
             flags[i] = msgs_[i].msg_hdr.msg_flags;
+            segs[i] = 0;
+            for (cmsghdr *cm = CMSG_FIRSTHDR(&msgs_[i].msg_hdr); cm; cm = CMSG_NXTHDR(&msgs_[i].msg_hdr, cm)) {
+                if (cm->cmsg_level == SOL_UDP && cm->cmsg_type == UDP_GRO && cm->cmsg_len >= CMSG_LEN(sizeof(int))) {
+                    int g;
+                    std::memcpy(&g, CMSG_DATA(cm), sizeof g);
+                    if (g > 0) segs[i] = size_t(g);
+                }
+            }
         }
         for (int i = 0; i < n; i++) {
-            uint8_t *p = rx_buf_.data() + i * kSlot;
+            uint8_t *p = rx_buf_.data() + i * kRxSlot;
             size_t len = lens[i];
-            c_.udp_rx++;
             if (flags[i] & MSG_TRUNC) {
+                c_.udp_rx++;
                 c_.drop(Drop::too_big);
                 continue;
             }
-            // RFC 3948 §2 demultiplexing, in the kernel's order.
-            if (len == 1 && p[0] == 0xff) {
-                c_.keepalive_rx++;
-                continue;
-            }
-            if (len >= 4 && load_be32(p) == 0) {
-                Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&rx_addr_[i]));
-                if (on_non_esp)
-                    on_non_esp(p, len, from, idx);
-                else
-                    c_.drop(Drop::udp_non_esp);
-                continue;
-            }
-            if (len < kEspMin) {
-                c_.drop(Drop::udp_runt);
-                continue;
-            }
-            Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&rx_addr_[i]));
-            handle_esp(p, len, from, idx);
+            // A UDP_GRO read: datagrams of segs[i] bytes, the last maybe shorter.
+            if (segs[i] && segs[i] < len) c_.gro_rx++;
+            gro_split(len, segs[i], [&](size_t off, size_t dl) { udp_datagram(p + off, dl, idx, rx_addr_[i]); });
         }
+        tun_flush();   // the next round overwrites the buffers GRO points into
         if (n < kBatch) break;
     }
     flush();
+}
+
+void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &addr) {
+    c_.udp_rx++;
+    // RFC 3948 §2 demultiplexing, in the kernel's order.
+    if (len == 1 && p[0] == 0xff) {
+        c_.keepalive_rx++;
+        return;
+    }
+    if (len >= 4 && load_be32(p) == 0) {
+        Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
+        if (on_non_esp)
+            on_non_esp(p, len, from, idx);
+        else
+            c_.drop(Drop::udp_non_esp);
+        return;
+    }
+    if (len < kEspMin) {
+        c_.drop(Drop::udp_runt);
+        return;
+    }
+    Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
+    handle_esp(p, len, from, idx);
 }
 
 void Dataplane::on_raw_readable(int family) {
     int fd = raw_fd(family);
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
-            iovs_[i] = {rx_buf_.data() + i * kSlot, kSlot};
+            iovs_[i] = {rx_buf_.data() + i * kRxSlot, kRxSlot};
             msgs_[i].msg_hdr = {};
             msgs_[i].msg_hdr.msg_iov = &iovs_[i];
             msgs_[i].msg_hdr.msg_iovlen = 1;
@@ -213,7 +330,7 @@ void Dataplane::on_raw_readable(int family) {
         size_t lens[kBatch];
         for (int i = 0; i < n; i++) lens[i] = msgs_[i].msg_len;
         for (int i = 0; i < n; i++) {
-            uint8_t *p = rx_buf_.data() + i * kSlot;
+            uint8_t *p = rx_buf_.data() + i * kRxSlot;
             size_t len = lens[i];
             c_.raw_rx++;
             // IPv4 raw sockets deliver the IP header; IPv6 ones do not.
@@ -239,6 +356,7 @@ void Dataplane::on_raw_readable(int family) {
             from.port = 0;
             handle_esp(p, len, from, -1);
         }
+        tun_flush();   // the next round overwrites the buffers GRO points into
         if (n < kBatch) break;
     }
     flush();
@@ -344,7 +462,15 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
     tun_write(inner, info.len);
 }
 
-void Dataplane::tun_write(const uint8_t *p, size_t len) {
+void Dataplane::tun_write(uint8_t *p, size_t len) {
+    if (vnet_) {
+        // Held until the end of the receive round (tun_flush); there is
+        // always room for the virtio header in front of a decrypted packet
+        // (the ESP header and IV were there).
+        if (gro_.full()) tun_flush();
+        gro_.add(p, len);
+        return;
+    }
     if (write(tun_fd_, p, len) < 0) {
         c_.drop(Drop::send_error);
         return;
@@ -352,55 +478,138 @@ void Dataplane::tun_write(const uint8_t *p, size_t len) {
     c_.tun_tx++;
 }
 
+void Dataplane::tun_flush() {
+    int items = gro_.items();
+    for (int i = 0; i < items; i++) {
+        iovec iov[TcpGro::kMaxSegs];
+        int packets = 0;
+        int n = gro_.item_iov(i, iov, &packets);
+        if (writev(tun_fd_, iov, n) < 0) {
+            c_.drops[int(Drop::send_error)] += uint64_t(packets);
+            continue;
+        }
+        c_.tun_tx += uint64_t(packets);
+        if (packets > 1) c_.gro_tun_tx++;
+    }
+    gro_.clear();
+}
+
 void Dataplane::on_tun_readable() {
+    tun_flush();   // nothing is pending here; the buffers are about to be reused
     for (int i = 0; i < 4 * kBatch; i++) {
-        uint8_t *p = rx_buf_.data();
-        ssize_t n = read(tun_fd_, p, kSlot);
+        uint8_t *buf = rx_buf_.data();
+        ssize_t n = read(tun_fd_, buf, kRxSlot);
         if (n < 0) break;   // EAGAIN: drained
-        c_.tun_rx++;
-        InnerInfo info;
-        uint8_t nh = next_header_for(p, size_t(n));
-        if (!parse_inner(p, size_t(n), nh, &info)) {
+        if (!vnet_) {
+            tun_packet(buf, size_t(n));
+            continue;
+        }
+        if (size_t(n) < kVnetHdrLen) {
+            c_.tun_rx++;
             c_.drop(Drop::bad_inner);
             continue;
         }
-        Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
-        // A client sends to a pair only once it has the pair's SA; until
-        // then (and for everything else) the server relays.
-        if (role == Role::client && (!to || !to->out)) to = uplink;
-        if (!to) {
-            c_.drop(Drop::no_route);
+        VnetHdr h = vnet_load(buf);
+        uint8_t *p = buf + kVnetHdrLen;
+        size_t len = size_t(n) - kVnetHdrLen;
+        if ((h.gso_type & uint8_t(~kGsoEcn)) != kGsoNone) {
+            tun_super_packet(p, len, h);
             continue;
         }
-        send_inner(*to, nh, p, info.len);
+        if ((h.flags & kVnetNeedsCsum) && !csum_complete_partial(p, len, h.csum_start, h.csum_offset)) {
+            c_.tun_rx++;
+            c_.drop(Drop::bad_inner);
+            continue;
+        }
+        tun_packet(p, len);
     }
     flush();
 }
 
+void Dataplane::tun_packet(uint8_t *p, size_t n) {
+    c_.tun_rx++;
+    InnerInfo info;
+    uint8_t nh = next_header_for(p, n);
+    if (!parse_inner(p, n, nh, &info)) {
+        c_.drop(Drop::bad_inner);
+        return;
+    }
+    Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
+    // A client sends to a pair only once it has the pair's SA; until
+    // then (and for everything else) the server relays.
+    if (role == Role::client && (!to || !to->out)) to = uplink;
+    if (!to) {
+        c_.drop(Drop::no_route);
+        return;
+    }
+    send_inner(*to, nh, p, info.len);
+}
+
+// A TSO/USO super-packet: every segment is built straight into its transmit
+// slot behind the ESP header and sealed in place, so consecutive slots hold
+// a train of equal-size ESP packets for one UDP_SEGMENT send.
+void Dataplane::tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h) {
+    GsoPlan plan;
+    InnerInfo info;
+    uint8_t nh = next_header_for(p, len);
+    if (!gso_plan(p, len, h, &plan) || !parse_inner(p, len, nh, &info)) {
+        c_.tun_rx++;
+        c_.drop(Drop::bad_inner);
+        return;
+    }
+    c_.tun_rx += uint64_t(plan.count);
+    c_.gso_tun_rx++;
+    if (plan.hdr_len + plan.seg_payload + kEspPayloadOff + kEspOverheadMax > kSlot) {
+        c_.drops[int(Drop::too_big)] += uint64_t(plan.count);
+        return;
+    }
+    Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
+    if (role == Role::client && (!to || !to->out)) to = uplink;
+    if (!to) {
+        c_.drops[int(Drop::no_route)] += uint64_t(plan.count);
+        return;
+    }
+    for (int s = 0; s < plan.count; s++) {
+        if (!can_send(*to)) continue;
+        uint8_t *buf = tx_reserve();
+        size_t n = gso_segment(p, plan, s, buf + kEspPayloadOff);
+        seal_commit(*to, nh, buf + kEspPayloadOff, n, buf);
+    }
+}
+
 uint8_t *Dataplane::tx_reserve() {
-    if (tx_n_ == kBatch) flush();
+    if (tx_n_ == kTxSlots) flush();
     return tx_buf_.data() + tx_n_ * kSlot;
 }
 
-void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len) {
+bool Dataplane::can_send(Tunnel &t) {
     OutboundSa *o = t.out.get();
     if (!o) {
         c_.drop(Drop::no_sa);
-        return;
+        return false;
     }
     // Without ESN the counter must never wrap (RFC 4303 §3.3.3): the control
     // plane rekeys long before; if it has not, we stop sending.
     if (o->seq == UINT32_MAX) {
         c_.drop(Drop::seq_exhausted);
-        return;
+        return false;
     }
     const Tunnel &path = t.via ? *t.via : t;
     if (path.encap == Encapsulation::udp ? (path.udp_sock < 0 || path.udp_peer.port == 0)
                                          : !path.raw_peer.is_set()) {
         c_.drop(Drop::no_endpoint);
-        return;
+        return false;
     }
-    uint8_t *buf = tx_reserve();
+    return true;
+}
+
+void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len) {
+    if (!can_send(t)) return;
+    seal_commit(t, nh, inner, len, tx_reserve());
+}
+
+void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len, uint8_t *buf) {
+    OutboundSa *o = t.out.get();
     size_t n = esp_seal(o->aead, o->spi, o->seq + 1, nh, inner, len, buf, kSlot);
     if (n == 0) {
         c_.drop(Drop::too_big);
@@ -422,10 +631,12 @@ void Dataplane::tx_commit(Tunnel &t, size_t len) {
     const Tunnel &path = t.via ? *t.via : t;
     if (path.encap == Encapsulation::udp) {
         s.fd = udp_[path.udp_sock].fd;
+        s.udp = true;
         s.alen = path.udp_peer.to_sockaddr(&s.to);
         c_.udp_tx++;
     } else {
         s.fd = raw_fd(path.raw_peer.family);
+        s.udp = false;
         s.alen = Endpoint{path.raw_peer, 0}.to_sockaddr(&s.to);
         c_.raw_tx++;
     }
@@ -477,36 +688,85 @@ void Dataplane::send_nat_keepalive(Tunnel &t) {
     flush();
 }
 
+// One sendmmsg per run of slots for the same socket.  Within the run, UDP
+// slots to one destination whose lengths are equal (the last may be shorter)
+// become one message with a UDP_SEGMENT cmsg; everything else is one message
+// per packet.
 void Dataplane::flush() {
     int start = 0;
+    int no_gso_end = 0;   // slots before this go without GSO (a GSO retry)
     while (start < tx_n_) {
-        // One sendmmsg per run of packets for the same socket.
         int fd = tx_[start].fd;
-        int end = start;
+        int m = 0, end = start;
         while (end < tx_n_ && tx_[end].fd == fd) {
-            int k = end - start;
-            iovs_[k] = {tx_buf_.data() + end * kSlot, tx_[end].len};
-            msgs_[k].msg_hdr = {};
-            msgs_[k].msg_hdr.msg_iov = &iovs_[k];
-            msgs_[k].msg_hdr.msg_iovlen = 1;
-            msgs_[k].msg_hdr.msg_name = &tx_[end].to;
-            msgs_[k].msg_hdr.msg_namelen = tx_[end].alen;
-            end++;
+            const TxSlot &first = tx_[end];
+            int k = end + 1;
+            size_t total = first.len;
+            if (udp_gso_ && first.udp && end >= no_gso_end) {
+                while (k < tx_n_ && k - end < kGsoMaxSegs) {
+                    const TxSlot &s = tx_[k];
+                    if (s.fd != fd || s.len > first.len || total + s.len > kGsoMaxBytes ||
+                        s.alen != first.alen || std::memcmp(&s.to, &first.to, first.alen) != 0)
+                        break;
+                    total += s.len;
+                    k++;
+                    if (s.len < first.len) break;   // a short one ends the train
+                }
+            }
+            for (int j = end; j < k; j++) iovs_[j] = {tx_buf_.data() + j * kSlot, tx_[j].len};
+            msghdr &h = msgs_[m].msg_hdr;
+            h = {};
+            h.msg_iov = &iovs_[end];
+            h.msg_iovlen = size_t(k - end);
+            h.msg_name = const_cast<sockaddr_storage *>(&first.to);
+            h.msg_namelen = first.alen;
+            if (k - end > 1) {
+                h.msg_control = cmsg_buf_ + m * kCmsgSpace;
+                h.msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+                std::memset(h.msg_control, 0, h.msg_controllen);
+                cmsghdr *cm = CMSG_FIRSTHDR(&h);
+                cm->cmsg_level = SOL_UDP;
+                cm->cmsg_type = UDP_SEGMENT;
+                cm->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+                uint16_t seg = uint16_t(first.len);
+                std::memcpy(CMSG_DATA(cm), &seg, sizeof seg);
+            }
+            msg_first_[m] = end;
+            msg_slots_[m] = k - end;
+            m++;
+            end = k;
         }
-        int count = end - start, done = 0;
-        while (done < count) {
-            int r = sendmmsg(fd, msgs_ + done, count - done, MSG_DONTWAIT);
+        int done = 0;
+        int restart = -1;
+        while (done < m) {
+            int r = sendmmsg(fd, msgs_ + done, unsigned(m - done), MSG_DONTWAIT);
+            c_.tx_batches++;
             if (r > 0) {
+                for (int j = done; j < done + r; j++)
+                    if (msg_slots_[j] > 1) c_.gso_tx++;
                 done += r;
                 continue;
             }
+            int e = errno;
+            if (msg_slots_[done] > 1 && (e == EIO || e == EINVAL)) {
+                // EIO: the egress device cannot checksum for us, so GSO can
+                // never work; EINVAL: this train does not fit (e.g. larger
+                // than the path MTU).  Either way it goes again unsegmented.
+                if (e == EIO) {
+                    udp_gso_ = false;
+                    LM_WARN("data plane: UDP GSO refused by the kernel (%s); sendmmsg only from now on",
+                            strerror(e));
+                }
+                restart = msg_first_[done];
+                no_gso_end = restart + msg_slots_[done];
+                break;
+            }
             // A failed message (ICMP-induced ECONNREFUSED, EAGAIN on a full
             // buffer, no route) is counted and skipped; the rest still goes.
-            c_.drop(Drop::send_error);
+            c_.drops[int(Drop::send_error)] += uint64_t(msg_slots_[done]);
             done++;
         }
-        c_.tx_batches++;
-        start = end;
+        start = restart >= 0 ? restart : end;
     }
     tx_n_ = 0;
 }

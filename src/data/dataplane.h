@@ -3,6 +3,17 @@
 // batches go through recvmmsg/sendmmsg, and SAs are looked up by SPI.  All of
 // it runs on one thread; state that a second worker would need (buffers,
 // counters) lives in this object so workers can each own one later.
+//
+// Offloads (PROTOCOLS.md §6), each probed at start with a clean fallback:
+// - TUN with IFF_VNET_HDR and TSO/USO: one read is a super-packet of up to
+//   64 KiB, split here into MTU-sized packets (data/offload.h) that are
+//   sealed straight into consecutive transmit slots;
+// - UDP GSO: runs of equal-size ESP datagrams to one destination leave in one
+//   message with a UDP_SEGMENT cmsg (several such messages per sendmmsg);
+// - UDP GRO: one received message may hold many datagrams (UDP_GRO cmsg);
+// - TCP GRO on the TUN write: decrypted in-order segments of one flow are
+//   written as one super-packet with a GSO virtio header.
+// Raw ESP has no segmentation offload; it gets recvmmsg/sendmmsg batching.
 #pragma once
 #include <sys/socket.h>
 
@@ -16,6 +27,7 @@
 #include "common/addr.h"
 #include "config/config.h"
 #include "data/counters.h"
+#include "data/offload.h"
 #include "data/route_table.h"
 #include "data/sa.h"
 #include "data/tunnel.h"
@@ -26,8 +38,14 @@ namespace lm {
 
 class Dataplane {
 public:
-    static constexpr int kBatch = 64;
+    static constexpr int kBatch = 64;               // messages per recvmmsg
     static constexpr size_t kSlot = 9216 + 256;   // 9000-byte inner MTU plus all headers
+    // A receive slot holds a whole UDP_GRO train or a TUN super-packet with
+    // its virtio header.
+    static constexpr size_t kRxSlot = 65536 + 64;
+    static constexpr int kTxSlots = 256;          // ESP packets queued before a flush
+    static constexpr int kGsoMaxSegs = 64;        // per UDP_SEGMENT message (older kernels' limit)
+    static constexpr size_t kGsoMaxBytes = 65535 - 40 - 8;
 
     Dataplane(DataCounters &counters, SaTable &sas);
     ~Dataplane();
@@ -38,7 +56,13 @@ public:
     // Returns the socket's index or -1.
     int open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
     bool open_raw(int family, const IpAddr *bind_addr, std::string *err);
-    void set_tun(int fd) { tun_fd_ = fd; }
+    // Replaces UDP socket `idx` with a fresh one on an ephemeral port (new
+    // NAT mappings everywhere).  Returns the new fd, or -1 and the old socket
+    // stays.
+    int rebind_udp(int idx, std::string *err);
+    // Takes the TUN fd; if it was opened with IFF_VNET_HDR, turns on the
+    // offloads the kernel has (TUNSETOFFLOAD) and logs what it chose.
+    void set_tun(int fd);
     int udp_fd(int idx) const { return udp_[idx].fd; }
     int udp_family(int idx) const { return udp_[idx].family; }
     int udp_count() const { return int(udp_.size()); }
@@ -76,15 +100,25 @@ public:
 
 private:
     struct UdpSock { int fd; int family; };
-    struct TxSlot { int fd; socklen_t alen; sockaddr_storage to; size_t len; };
+    struct TxSlot { int fd; bool udp; socklen_t alen; sockaddr_storage to; size_t len; };
 
     void handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int udp_idx);
     void deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t next_header);
     void send_inner(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len);
+    // Whether t can be sent to now; counts the drop if not.
+    bool can_send(Tunnel &t);
+    // Seals `inner` (which may already sit at buf + 16) into the reserved
+    // slot `buf` and queues it; can_send(t) must have been true.
+    void seal_commit(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len, uint8_t *buf);
     uint8_t *tx_reserve();
     void tx_commit(Tunnel &t, size_t len);
     void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
-    void tun_write(const uint8_t *p, size_t len);
+    void tun_write(uint8_t *p, size_t len);
+    void tun_flush();                  // writes what TCP GRO holds
+    void tun_packet(uint8_t *p, size_t len);   // one IP packet read from the TUN
+    void tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h);
+    void udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &from);
+    void setup_udp_offload(int fd);
 
     DataCounters &c_;
     SaTable &sas_;
@@ -96,10 +130,20 @@ private:
     std::array<sockaddr_storage, kBatch> rx_addr_{};
     // Transmit ring, flushed with sendmmsg per socket.
     std::vector<uint8_t> tx_buf_;
-    std::array<TxSlot, kBatch> tx_{};
+    std::array<TxSlot, kTxSlots> tx_{};
     int tx_n_ = 0;
-    mmsghdr *msgs_ = nullptr;          // kBatch entries, reused for rx and tx
-    struct iovec *iovs_ = nullptr;
+    mmsghdr *msgs_ = nullptr;          // kTxSlots entries for tx; the first kBatch for rx
+    struct iovec *iovs_ = nullptr;     // kTxSlots entries
+    int *msg_first_ = nullptr;         // tx message -> its first slot
+    int *msg_slots_ = nullptr;         // tx message -> its number of slots
+    uint8_t *cmsg_buf_ = nullptr;      // kTxSlots control buffers of kCmsgSpace
+
+    // What the kernel gave us (set up once, logged once).
+    bool vnet_ = false;                // TUN reads/writes carry a virtio header
+    bool udp_gso_ = false;             // UDP_SEGMENT works
+    bool udp_gro_ = false;             // UDP_GRO is on for our sockets
+    bool udp_logged_ = false;
+    TcpGro gro_;                       // TUN writes of one receive round
 };
 
 }  // namespace lm

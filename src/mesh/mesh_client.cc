@@ -343,7 +343,9 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
         t.encap = Encapsulation::udp;
         p.punching = false;
         p.rounds = 0;
+        p.lost = false;
         p.direct_since = now;
+        was_direct_.insert(p.name);
         if (p.time_to_direct < 0) p.time_to_direct = now - p.introduced_ms;
         LM_INFO("pair %s: direct path via %s (%lld ms after introduction)", p.name.c_str(), ep->str().c_str(),
                 (long long)(now - p.introduced_ms));
@@ -387,17 +389,38 @@ void MeshClient::tick(int64_t now) {
             if (now - p.last_probe >= every) send_probe(p, t.udp_peer, 0, now);
             if (p.last_probe > p.last_reply + kPathTimeout || (now - p.last_reply > every + kPathTimeout)) {
                 set_path(p, Path::blind, nullptr, -1, now);
-                p.next_round = now + kRetryAfter[0];
+                p.lost = true;
                 p.rounds = 0;
+                p.next_round = 0;
                 // Ask for fresh candidates: the peer (or we) may have moved.
-                PeerRequest r{p.name};
-                env_.send(MsgType::peer_request, encode(r));
+                // The server's answer starts punching on both sides at once.
+                p.ask_at = now;
             }
             continue;
+        }
+        if (p.ask_at && now >= p.ask_at) {
+            p.ask_at = 0;
+            PeerRequest r{p.name, new_port_};
+            env_.send(MsgType::peer_request, encode(r));
+            p.next_round = now + kRetryAfter[0] + kRoundLength;   // if no answer comes
         }
         if (p.punching) {
             if (now >= p.punch_until) {
                 p.punching = false;
+                // A path that worked and failed to come back: our NAT, or the
+                // peer's, may hold a stale entry for our old 5-tuple that our
+                // own probes keep alive (PROTOCOLS.md §10).  A fresh port
+                // means fresh mappings on both sides; the server learns it
+                // from our next packet and passes it on.
+                if ((p.lost || was_direct_.count(p.name)) && env_.rebind && now - last_rebind_ > 30000) {
+                    last_rebind_ = now;
+                    if (uint16_t port = env_.rebind()) {
+                        new_port_ = port;
+                        LM_INFO("pair %s: punching failed after the path was lost; data socket moved to port %u",
+                                p.name.c_str(), unsigned(port));
+                        p.ask_at = now + 300;   // after the server has seen the new port
+                    }
+                }
                 int i = std::min<int>(p.rounds - 1, int(std::size(kRetryAfter)) - 1);
                 p.next_round = now + kRetryAfter[std::max(0, i)];
             } else if (now >= p.probes_from) {

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <string>
 #include <unordered_map>
@@ -24,6 +25,7 @@
 #include "control/key_export.h"
 #include "control/keying.h"
 #include "control/messages.h"
+#include "core/ctl_view.h"
 #include "data/dataplane.h"
 #include "data/route_table.h"
 #include "data/tunnel.h"
@@ -48,6 +50,8 @@ public:
         // Sends a control message to the server; false if not connected.
         std::function<bool(MsgType, const std::vector<uint8_t> &)> send;
         std::function<void(const std::string &peer, const char *path, const std::string &endpoint)> on_path;
+        // Moves our data socket to a new port; returns the new port or 0.
+        std::function<uint16_t()> rebind;
     };
 
     MeshClient(Env env) : env_(std::move(env)) {}
@@ -67,6 +71,8 @@ public:
     void on_reconnect();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;
+    // One view per pair for `lanmesh peer show` and `sa show` (mesh_ctl.cc).
+    void collect_peers(std::vector<PeerView> &out) const;
     const MeshCounters &counters() const { return c_; }
 
 private:
@@ -97,6 +103,8 @@ private:
         // Path health and figures.
         int64_t introduced_ms = 0, direct_since = 0, time_to_direct = -1;
         int64_t last_reply = 0, last_probe = 0;
+        int64_t ask_at = 0;                // send a PeerRequest then
+        bool lost = false;                 // had a direct path and lost it
     };
     struct ProbeKey {
         Pair *pair;
@@ -126,6 +134,12 @@ private:
     std::unordered_map<uint32_t, ProbeKey> probe_keys_;    // our inbound pair SPI -> key
     RouteTable routes_;
     MeshCounters c_;
+    uint16_t new_port_ = 0;                // to announce with the next PeerRequest
+    // Peers we once reached directly: if punching to them fails now, the
+    // cause is likely stale NAT state, which a new port gets around.  Kept
+    // across re-introductions, which replace the Pair.
+    std::set<std::string> was_direct_;
+    int64_t last_rebind_ = -1000000;
 };
 
 }  // namespace lm

@@ -312,6 +312,15 @@ bool Netlink::route_del(const std::string &dev, const Prefix &dst, const IpAddr 
     return true;
 }
 
+bool Netlink::route_del(const std::string &dev, const Prefix &dst, std::string *err) {
+    for (auto it = added_.rbegin(); it != added_.rend(); ++it)
+        if (it->is_route && it->dev == dev && it->dst == dst) {
+            IpAddr via = it->via;
+            return route_del(dev, dst, via.is_set() ? &via : nullptr, err);
+        }
+    return route_del(dev, dst, nullptr, err);
+}
+
 void Netlink::cleanup() {
     if (!sk_) {
         added_.clear();

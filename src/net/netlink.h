@@ -54,6 +54,9 @@ class Netlink {
     // Deletes a route (only one with protocol kRouteProto) and forgets it.
     bool route_del(const std::string &dev, const Prefix &dst, const IpAddr *via,
                    std::string *err);
+    // The same for a route this object added to `dst` on `dev`, with the
+    // gateway it was added with (none if it was not added here).
+    bool route_del(const std::string &dev, const Prefix &dst, std::string *err);
 
     // Removes every address and route this object added, newest first.
     // Entries that are already gone (device closed, removed by hand) are

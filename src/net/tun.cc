@@ -12,7 +12,7 @@
 namespace lm {
 
 int tun_open(const std::string &name, bool multi_queue, std::string *actual_name,
-             std::string *err) {
+             std::string *err, bool vnet_hdr) {
     // ifr_name is IFNAMSIZ bytes including the terminating NUL; the kernel
     // would silently use a truncated name, which then matches nothing else.
     if (name.size() >= IFNAMSIZ) {
@@ -35,7 +35,13 @@ int tun_open(const std::string &name, bool multi_queue, std::string *actual_name
     ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
     if (multi_queue) ifr.ifr_flags |= IFF_MULTI_QUEUE;
 
-    if (::ioctl(fd, TUNSETIFF, &ifr) < 0) {
+    int rc = -1;
+    if (vnet_hdr) {
+        ifr.ifr_flags |= IFF_VNET_HDR;
+        rc = ::ioctl(fd, TUNSETIFF, &ifr);
+        if (rc < 0) ifr.ifr_flags &= ~IFF_VNET_HDR;
+    }
+    if (rc < 0 && ::ioctl(fd, TUNSETIFF, &ifr) < 0) {
         int e = errno;
         ::close(fd);
         // EINVAL here usually means an existing device with other flags

@@ -17,7 +17,12 @@ namespace lm {
 //
 // Needs CAP_NET_ADMIN to create a device, so call it before dropping
 // privileges (PROTOCOLS.md §8).
+//
+// `vnet_hdr` adds IFF_VNET_HDR: every read and write then starts with a
+// 10-byte struct virtio_net_hdr (the data plane turns on the offloads with
+// TUNSETOFFLOAD and handles the header).  If the kernel refuses the flag, the
+// device is opened without it; TUNGETIFF tells which.
 int tun_open(const std::string &name, bool multi_queue, std::string *actual_name,
-             std::string *err);
+             std::string *err, bool vnet_hdr = false);
 
 }  // namespace lm

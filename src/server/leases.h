@@ -59,6 +59,11 @@ class LeaseStore {
     const Lease *find_by_name(const std::string &name) const;
     const Lease *find_by_addr(const IpAddr &a) const;  // IPv4 or IPv6
     size_t size() const { return by_name_.size(); }
+    // Calls f(const Lease &, bool active) for every lease, by name.
+    template <typename F>
+    void for_each(F f) const {
+        for (const auto &[_, e] : by_name_) f(e.lease, e.active);
+    }
 
     // [A-Za-z0-9_.@-]{1,64}: safe in the lease file and in log lines.
     static bool valid_name(std::string_view name);

@@ -159,6 +159,7 @@ void Server::on_accept(int lfd) {
         if (pending >= kMaxPendingHandshakes) {
             ctl_counters_.tls_refused++;
             LM_WARN("refused %s: too many handshakes in progress", peer.str().c_str());
+            event_refused("", peer.str(), "too many handshakes in progress");
             close(fd);
             continue;
         }
@@ -190,6 +191,7 @@ void Server::on_session_io(int fd) {
         if (s.phase == Session::Phase::tls) {
             ctl_counters_.tls_refused++;
             LM_WARN("refused %s: %s", s.tcp_peer.str().c_str(), s.conn->error().c_str());
+            event_refused("", s.tcp_peer.str(), s.conn->error());
             close_session(fd, "", false);
         } else {
             close_session(fd, s.conn->error(), false);
@@ -259,6 +261,7 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
             s.conn->send(MsgType::rekey_ack, encode(ack));
             ctl_counters_.rekeys++;
             LM_INFO("%s: rekeyed to epoch %u (peer's request)", s.name.c_str(), ack.epoch);
+            event_rekey(s.name, ack.epoch, false);
         }
         return true;
     }
@@ -268,6 +271,7 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
         if (!s.keying.on_rekey_ack(s.conn->ssl(), r, &err)) return protocol_error(err);
         ctl_counters_.rekeys++;
         LM_INFO("%s: rekeyed to epoch %u", s.name.c_str(), r.epoch);
+        event_rekey(s.name, r.epoch, true);
         return true;
     }
     case MsgType::bye: {
@@ -310,6 +314,7 @@ bool Server::admit(Session &s, const Hello &h) {
     auto refuse = [&](const std::string &why) {
         ctl_counters_.tls_refused++;
         LM_WARN("refused %s (%s): %s", s.name.c_str(), s.tcp_peer.str().c_str(), why.c_str());
+        event_refused(s.name, s.tcp_peer.str(), why);
         close_session(fd, why, true);
         return false;
     };
@@ -397,6 +402,7 @@ bool Server::admit(Session &s, const Hello &h) {
             lease->addr4.str().c_str(), lease->addr6.is_set() ? " " : "",
             lease->addr6.is_set() ? lease->addr6.str().c_str() : "", to_string(*cipher),
             t.encap == Encapsulation::raw ? "raw ESP" : "ESP in UDP");
+    event_peer_up(s);
     return true;
 }
 
@@ -414,6 +420,7 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
         mesh_forget(s, s.cut, why);
         ctl_counters_.disconnected++;
         LM_INFO("%s disconnected: %s", s.name.c_str(), why.c_str());
+        event_peer_down(s, why);
         routes_.remove_tunnel(&s.tunnel);
         if (s.lease) leases_.release(s.name);
         auto bn = by_name_.find(s.name);
@@ -463,8 +470,10 @@ void Server::tick_role(int64_t now) {
     for (auto &[fd, why] : doomed) {
         auto it = sessions_.find(fd);
         bool quiet = it != sessions_.end() && it->second->phase != Session::Phase::up;
-        if (quiet && it->second->conn->state() == TlsConn::State::handshake)
+        if (quiet && it->second->conn->state() == TlsConn::State::handshake) {
             LM_WARN("refused %s: handshake timeout", it->second->tcp_peer.str().c_str());
+            event_refused("", it->second->tcp_peer.str(), "handshake timeout");
+        }
         close_session(fd, why, !quiet);
     }
     reap();

@@ -75,6 +75,22 @@ private:
     // deleted by the administrator), tell its peers to drop their pair SAs.
     void mesh_forget(Session &s, bool cut, const std::string &why);
 
+    // lanmesh(8) (server_ctl.cc): what `show` prints, `peer del`, networks
+    // behind clients at run time, reload, and the monitor's peer events.
+    void link_role(JsonWriter &j, int stats) override;
+    void collect_peers(std::vector<PeerView> &out) override;
+    void routes_role(JsonWriter &j) override;
+    void leases_role(JsonWriter &j) override;
+    std::string peer_del_role(const std::string &name) override;
+    std::string route_change_role(bool add, const Prefix &p, const std::string &via) override;
+    bool reload_role(const Config &next, ReloadReport *r, std::string *err) override;
+    IpAddr network_gateway(const std::string &peer, const Prefix &net) const;
+    bool install_network(const std::string &peer, const Prefix &net, std::string *err);
+    void remove_network(const std::string &peer, const Prefix &net);
+    void cut_session(int fd, const std::string &why);
+    void event_peer_up(const Session &s);
+    void event_peer_down(const Session &s, const std::string &why);
+
     SSL_CTX *ctx_ = nullptr;
     std::vector<int> listen_fds_;
     TopologyPlan plan_;
@@ -87,6 +103,9 @@ private:
     std::map<std::pair<std::string, std::string>, int64_t> last_reintro_;
     uint64_t mesh_keys_forwarded_ = 0, mesh_keys_refused_ = 0, mesh_intros_ = 0;
     int mtu_ = 1400;
+    // Networks added by `lanmesh route add` (peer, prefix); kept across
+    // reloads unless the file claims the prefix.
+    std::vector<std::pair<std::string, Prefix>> runtime_networks_;
 };
 
 }  // namespace lm

@@ -141,10 +141,11 @@ bool Server::on_peer_request(Session &s, const PeerRequest &m) {
     auto key = pair_key(s.name, m.name);
     // Without an introduction on record (we restarted, or one side
     // reconnected) this starts a new one, and both sides rekey from scratch.
+    if (m.data_port) s.hello.data_port = m.data_port;
     if (!peer || peer == &s) return true;
     int64_t now = EventLoop::now_ms();
     auto &last = last_reintro_[key];
-    if (now - last < 1000) return true;   // both sides ask; one answer serves both
+    if (now - last < 300) return true;   // both sides ask at once; one answer serves both
     last = now;
     introduce(s, *peer);
     return true;
@@ -162,16 +163,18 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
             ++it;
             continue;
         }
-        if (cut) {
-            Session *peer = session_by_name(lo == s.name ? hi : lo);
-            if (peer) {
-                peer->conn->send(MsgType::peer_gone, encode(PeerGone{s.name, why}));
-                peer->conn->flush();
-                update_interest(*peer);
-            }
-        }
         last_reintro_.erase(it->first);
         it = intros_.erase(it);
+    }
+    if (!cut || cfg_.client_to_client != ClientToClient::direct) return;
+    // Tell every client, not only those we introduced: pairs outlive a
+    // server restart, so our record of who talks to whom may be incomplete.
+    // Revocations are rare; one small message per client is cheap.
+    for (auto &[fd, other] : sessions_) {
+        if (other.get() == &s || other->dead || other->phase != Session::Phase::up) continue;
+        other->conn->send(MsgType::peer_gone, encode(PeerGone{s.name, why}));
+        other->conn->flush();
+        update_interest(*other);
     }
 }
 

@@ -11,15 +11,15 @@ for c in alice bob carol dave erin; do lm_pki_cert $c client; done
 
 # inet routes between the server's segment and four NATs:
 #   natA (masquerade): alice, erin     natB (masquerade): bob
-#   natC (random-fully): carol         natD (random-fully): dave
+#   natC (fully-random): carol         natD (fully-random): dave
 lm_ns inet
 n inet sysctl -qw net.ipv4.ip_forward=1
 lm_link inet srv 192.0.2.254/24 srv wan 192.0.2.1/24
 n srv ip route add default via 192.0.2.254
 lm_isp_nat natA 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
 lm_isp_nat natB 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
-lm_isp_nat natC 203.0.113.129/26 203.0.113.190/26 198.51.100.129/26 random-fully
-lm_isp_nat natD 203.0.113.193/26 203.0.113.254/26 198.51.100.193/26 random-fully
+lm_isp_nat natC 203.0.113.129/26 203.0.113.190/26 198.51.100.129/26 fully-random
+lm_isp_nat natD 203.0.113.193/26 203.0.113.254/26 198.51.100.193/26 fully-random
 lm_behind alice natA 198.51.100.2/26 198.51.100.1
 lm_behind erin natA 198.51.100.3/26 198.51.100.1
 lm_behind bob natB 198.51.100.66/26 198.51.100.65
@@ -43,7 +43,7 @@ lm_wait 5 path_is bob alice direct || die "bob -> alice did not go direct"
 ttd=$(pair alice bob .time_to_direct_ms)
 log "alice<->bob direct via $(pair alice bob .endpoint) and $(pair bob alice .endpoint), ${ttd} ms after the introduction"
 [ "$ttd" -le 2000 ] || die "direct took ${ttd} ms, more than 2 s"
-relayed0=$(lm_json srv server .counters.relayed); fwd0=$(lm_json srv server .counters.forwarded)
+relayed0=$(lm_json srv server .counters.relayed); fwd0=$(lm_json srv server .mesh.forwarded_packets)
 ip netns exec "$P-srv" tcpdump -i wan -U -w "$T/uplink.pcap" 'udp port 4500 or esp' >"$T/tcpdump.log" 2>&1 &
 TCPDUMP=$!; PIDS+=($TCPDUMP)
 lm_wait 5 grep -q listening "$T/tcpdump.log" || die "tcpdump did not start"
@@ -57,7 +57,7 @@ bytes=$(jq -r .end.sum_received.bytes "$T/iperf.json")
 mbps=$(jq -r '.end.sum_received.bits_per_second / 1e6 | floor' "$T/iperf.json")
 data=$(tshark -r "$T/uplink.pcap" -Y 'esp && (ip.addr == 203.0.113.1 || ip.addr == 203.0.113.65) && frame.len > 200' 2>/dev/null | wc -l)
 [ "$(lm_json srv server .counters.relayed)" -eq "$relayed0" ] || die "the server relayed alice<->bob traffic after direct"
-[ "$(lm_json srv server .counters.forwarded)" -eq "$fwd0" ] || die "the server forwarded alice<->bob traffic after direct"
+[ "$(lm_json srv server .mesh.forwarded_packets)" -eq "$fwd0" ] || die "the server forwarded alice<->bob traffic after direct"
 [ "$data" -eq 0 ] || die "$data A<->B data packets on the server's uplink after direct"
 pass "alice<->bob: direct in ${ttd} ms; iperf3 ${mbps} Mbit/s ($bytes bytes); no A<->B data on the server's uplink"
 
@@ -73,14 +73,14 @@ lm_ping carol "$B" || die "carol -> bob"
 sleep 3
 lm_ping carol "$B" || die "carol -> bob after punching"
 log "carol<->bob: carol sees path $(pair carol bob .path) $(pair carol bob .endpoint), bob sees $(pair bob carol .path) $(pair bob carol .endpoint)"
-pass "carol (random-fully) <-> bob (masquerade): traffic flows, path $(pair carol bob .path)"
+pass "carol (fully-random) <-> bob (masquerade): traffic flows, path $(pair carol bob .path)"
 
 # 4. carol and dave both behind port-randomising NATs: the blind relay.
 lm_ping carol "$D" || die "carol -> dave"
 sleep 6
-f1=$(lm_json srv server .counters.forwarded); r1=$(lm_json srv server .counters.relayed)
+f1=$(lm_json srv server .mesh.forwarded_packets); r1=$(lm_json srv server .counters.relayed)
 n carol ping -q -n -c 10 -i 0.1 "$D" >/dev/null || die "carol -> dave over the relay"
-f2=$(lm_json srv server .counters.forwarded); r2=$(lm_json srv server .counters.relayed)
+f2=$(lm_json srv server .mesh.forwarded_packets); r2=$(lm_json srv server .counters.relayed)
 log "carol<->dave: path $(pair carol dave .path); server forwarded by SPI +$((f2 - f1)), relayed (decrypted) +$((r2 - r1))"
 [ "$(pair carol dave .path)" = relay ] || die "carol<->dave should be on the blind relay"
 [ $((f2 - f1)) -ge 20 ] || die "the server did not forward carol<->dave by SPI"

@@ -13,6 +13,9 @@ LANMESHD=${LANMESHD:-$ROOT/lanmeshd}
 LANMESH=${LANMESH:-$ROOT/lanmesh}
 P="lm$$"                       # namespace prefix, unique per test run
 T=$(mktemp -d /tmp/lanmesh-test.XXXXXX)
+# The daemons run as user lanmesh after setup and read their configuration
+# and CRL again on reload: they must be able to reach them.
+chmod 0755 "$T"
 NSES=()
 PIDS=()
 declare -A DPID                # daemon name -> pid
@@ -31,10 +34,11 @@ cleanup() {
         wait "$pid" 2>/dev/null
     done
     for ns in "${NSES[@]}"; do ip netns del "$ns" 2>/dev/null; done
+    [ -n "$LM_MADE_USER" ] && userdel lanmesh 2>/dev/null
     if [ "$rc" -ne 0 ] && [ -z "${LM_QUIET:-}" ]; then
         for f in "$T"/*.log; do [ -e "$f" ] && { echo "--- $f"; tail -n 25 "$f"; }; done
     fi
-    rm -rf "$T"
+    [ -n "${LM_KEEP:-}" ] && echo "kept $T" || rm -rf "$T"
     exit $rc
 }
 trap cleanup EXIT
@@ -241,9 +245,19 @@ lm_client_conf() {
     } > "$T/$name.conf"
 }
 
+# lm_user: the system user the daemons drop to (lanmesh.conf(5) User), made
+# for this test if the machine has none, and removed again by cleanup.
+LM_MADE_USER=
+lm_user() {
+    getent passwd lanmesh >/dev/null && return 0
+    useradd --system --no-create-home --shell /usr/sbin/nologin lanmesh || die "useradd lanmesh"
+    LM_MADE_USER=1
+}
+
 # lm_start NS NAME: runs lanmeshd for $T/NAME.conf in namespace NS.
 lm_start() {
     local ns=$1 name=$2
+    lm_user
     # Not through n(): $! must be the daemon itself (ip netns exec execs it).
     ip netns exec "$P-$ns" "$LANMESHD" -c "$T/$name.conf" "$name" >>"$T/$name.log" 2>&1 &
     DPID[$name]=$!
@@ -260,8 +274,27 @@ lm_stop() {
     return 0
 }
 
-# lm_show NS NAME: the daemon's JSON state.
-lm_show() { n "$1" "$LANMESH" -R "$T/run-$2" -n "$2" show; }
+# lm_ctl NS NAME ARGS...: lanmesh(8) for daemon NAME in namespace NS.
+lm_ctl() { local ns=$1 name=$2; shift 2; n "$ns" "$LANMESH" -R "$T/run-$name" -n "$name" "$@"; }
+
+# lm_show NS NAME: the daemon's whole state as one JSON object, counters and
+# internals included: the control request "status" (src/core/ctl_socket.h),
+# a debugging dump that lanmesh(8) does not print.
+lm_show() {
+    n "$1" python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"status\n")
+out = b""
+while not out.endswith(b"\n"):
+    d = s.recv(65536)
+    if not d:
+        sys.exit(1)
+    out += d
+sys.stdout.write(out.decode())' "$T/run-$2/$2.sock"
+}
 
 # lm_wait SECONDS CMD...: retries CMD every 0.2 s until it succeeds.
 lm_wait() {
@@ -271,7 +304,7 @@ lm_wait() {
     return 1
 }
 
-lm_is_up() { [ "$(lm_show "$1" "$2" | jq -r .state)" = up ]; }
+lm_is_up() { [ "$(lm_ctl "$1" "$2" -j link show | jq -r .state)" = up ]; }
 lm_wait_up() { lm_wait "${3:-15}" lm_is_up "$1" "$2" || die "$2 did not come up"; }
 
 # lm_json NS NAME JQ: one value from the state.

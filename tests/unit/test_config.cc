@@ -273,10 +273,10 @@ TEST(ConfigParse, KnownKeys) {
                           "Network.NatKeepalive", "Network.HandshakeTimeout", "Network.RekeyAfterTime",
                           "Network.RekeyAfterBytes", "Network.RekeyAfterPackets", "Network.RekeyGrace",
                           "Network.StateDirectory", "Network.RuntimeDirectory", "Network.DebugKeyFile",
-                          "Network.LogLevel", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL", "Peer.Name",
-                          "Peer.Address", "Peer.Network"})
+                          "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
+                          "Peer.Name", "Peer.Address", "Peer.Network"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 33u);
+    EXPECT_EQ(keys.size(), 34u);
 }
 
 TEST(ConfigParse, EnumStrings) {

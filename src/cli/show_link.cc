@@ -1,0 +1,61 @@
+// `lanmesh link show`: the device and what the daemon runs it with.
+//
+//   lm-office: server, state up
+//       topology subnet  client-to-client relay  mtu 1400
+//       address 198.18.0.1  address6 2001:db8:1::1  pool 198.18.0.0/24
+//       ciphers aes-256-gcm chacha20-poly1305  encapsulation auto
+//       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
+//       peers 2  pending-handshakes 0  user lanmesh  uptime 3 minutes
+//
+// -s adds the counters as `ip -s link` tables and the dropped packets by
+// reason, leaving out what is zero; -s -s shows every counter.
+#include "cli/render.h"
+#include "cli/text.h"
+
+namespace lm::cli {
+
+static void print_listen(FILE *f, const Json &link) {
+    const Json *l = link.get("listen");
+    if (!l || !l->is_array() || l->items.empty()) return;
+    std::string s;
+    for (const auto &e : l->items) s += "  " + e.str("proto") + " " + e.str("address");
+    std::fprintf(f, "    listen%s\n", s.c_str() + 1);
+}
+
+// The counters at -s leave out those at zero; -s -s shows every one.
+static Json nonzero(const Json &obj, int stats) {
+    Json out;
+    out.type = Json::Type::object;
+    for (const auto &m : obj.members)
+        if (stats > 1 || m.second.text() != "0") out.members.push_back(m);
+    return out;
+}
+
+static void print_drops(FILE *f, const Json &drops, int stats) {
+    uint64_t total = 0;
+    for (const auto &[name, _] : drops.members) total += drops.u64(name);
+    Json shown = nonzero(drops, stats);
+    std::fprintf(f, "    dropped %llu%s\n", static_cast<unsigned long long>(total), shown.members.empty() ? "" : ":");
+    print_table(f, shown, "        ", 6);
+}
+
+void print_link(FILE *f, const Json &link, int stats, time_t) {
+    std::fprintf(f, "%s: %s, state %s\n", link.str("device", "?").c_str(), link.str("role", "?").c_str(),
+                 link.str("state", "?").c_str());
+    print_pairs(f, link, {{"network", "network"}, {"name", "name"}, {"server", "server"}, {"server_name", "server-name"},
+                          {"behind_nat", "behind-nat"}});
+    print_pairs(f, link, {{"topology", "topology"}, {"client_to_client", "client-to-client"}, {"mtu", "mtu"},
+                          {"cipher", "cipher"}, {"epoch", "epoch"}});
+    print_pairs(f, link, {{"address", "address"}, {"address6", "address6"}, {"pool", "pool"}, {"pool6", "pool6"}});
+    print_pairs(f, link, {{"ciphers", "ciphers"}, {"encapsulation", "encapsulation"}, {"debug_keys", "debug-keys"}});
+    print_listen(f, link);
+    std::string last = pairs(link, {{"peer_count", "peers"}, {"pending_handshakes", "pending-handshakes"},
+                                    {"user", "user"}});
+    std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
+                 human_duration(link.i64("uptime")).c_str());
+    if (stats <= 0) return;
+    if (const Json *c = link.get("counters"); c && c->is_object()) print_table(f, nonzero(*c, stats), "    ", 6);
+    if (const Json *d = link.get("drops"); d && d->is_object()) print_drops(f, *d, stats);
+}
+
+}  // namespace lm::cli

@@ -1,0 +1,109 @@
+// lanmesh(8) on a client: what the show commands list, reload, and the
+// monitor's events for the connection to the server.  A client changes
+// nothing on request: its peers and routes are the server's to give.
+#include <openssl/x509.h>
+
+#include "client/client.h"
+#include "common/log.h"
+#include "control/tls.h"
+
+namespace lm {
+
+static const char *phase_name(int phase) {
+    static const char *names[] = {"idle", "connecting", "tls", "waiting-config", "up"};
+    return names[phase];
+}
+
+std::string Client::own_name() const {
+    char cn[256] = "";
+    if (X509 *own = SSL_CTX_get0_certificate(ctx_))
+        X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_commonName, cn, sizeof cn);
+    return cn;
+}
+
+void Client::link_role(JsonWriter &j, int) {
+    bool up = phase_ == Phase::up;
+    j.kv("state", phase_name(int(phase_))).kv("server", cfg_.server->str()).kv("server_name", cfg_.server_name);
+    j.kv("name", own_name()).kv("behind_nat", behind_nat_);
+    if (up) {
+        j.kv("topology", to_string(current_.topology)).kv("client_to_client", to_string(current_.c2c));
+        j.kv("mtu", unsigned(current_.mtu)).kv("address", current_.local4.str());
+        if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
+        j.kv("epoch", uint64_t(keying_.epoch())).kv("cipher", to_string(current_.cipher));
+    }
+    j.begin_array("listen");
+    data_sockets_json(j);
+    j.end_array();
+}
+
+void Client::collect_peers(std::vector<PeerView> &out) {
+    PeerView v;
+    v.tunnel = &tunnel_;
+    v.state = phase_name(int(phase_));
+    if (phase_ == Phase::up) v.address = current_.gateway4;
+    v.control_endpoint = cfg_.server->str();
+    v.epoch = keying_.epoch();
+    v.limits = {int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
+                cfg_.rekey_grace};
+    out.push_back(std::move(v));
+    mesh_.collect_peers(out);
+}
+
+void Client::routes_role(JsonWriter &j) {
+    if (!applied_) return;
+    for (const auto &[dst, gw] : applied_->routes) {
+        j.begin_object().kv("prefix", dst.str()).kv("via", cfg_.server_name);
+        if (gw.is_set()) j.kv("gateway", gw.str());
+        j.kv("dev", dev_).kv("origin", "server").kv("active", phase_ == Phase::up).end_object();
+    }
+}
+
+void Client::leases_role(JsonWriter &j) {
+    if (!current_.local4.is_set()) return;   // never admitted yet
+    j.begin_object().kv("name", own_name()).kv("address", current_.local4.str());
+    if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
+    j.kv("server", cfg_.server->str()).kv("active", phase_ == Phase::up).end_object();
+}
+
+std::string Client::peer_del_role(const std::string &) {
+    return "peer del: only a server disconnects peers (this daemon is a client)";
+}
+
+std::string Client::route_change_role(bool add, const Prefix &, const std::string &) {
+    return std::string("route ") + (add ? "add" : "del") +
+           ": a client's routes come from its server; change them there";
+}
+
+bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) {
+    if (!tls_reload_crl(ctx_, next.crl, err)) return false;
+    // The context has a new store now; the mesh checks peers against it.
+    mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
+    std::string why;
+    if (conn_ && conn_->state() == TlsConn::State::established && !tls_recheck_peer(conn_->ssl(), &why)) {
+        LM_WARN("server %s: cut at reload: %s", cfg_.server->str().c_str(), why.c_str());
+        event_refused(cfg_.server_name, cfg_.server->str(), why);
+        r->cut.push_back({cfg_.server_name, why});
+        disconnect(why, true);
+    }
+    return true;
+}
+
+void Client::event_connected() {
+    emit_event("peer", [&](JsonWriter &j) {
+        j.kv("peer", cfg_.server_name).kv("state", "up").kv("address", current_.local4.str());
+        j.kv("endpoint", cfg_.server->str()).kv("encapsulation", to_string(current_.encap));
+    });
+}
+
+// A lost connection is "peer down"; one that got as far as TLS and ended
+// before we were admitted was refused (by the server, or by us).
+void Client::event_disconnect(const std::string &why) {
+    if (phase_ == Phase::up)
+        emit_event("peer", [&](JsonWriter &j) {
+            j.kv("peer", cfg_.server_name).kv("state", "down").kv("reason", why);
+        });
+    else if (phase_ == Phase::tls || phase_ == Phase::waiting_config)
+        event_refused(cfg_.server_name, cfg_.server->str(), why);
+}
+
+}  // namespace lm

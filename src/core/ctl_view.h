@@ -1,0 +1,39 @@
+// What the roles hand to the control commands (core/ctl_commands.cc): one
+// PeerView per peer for `peer show` and `sa show`, and the record of a
+// reload.  Plain data; pointers are valid for the duration of one request.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "common/addr.h"
+#include "control/keying.h"
+
+namespace lm {
+
+struct Tunnel;
+
+struct PeerView {
+    const Tunnel *tunnel = nullptr;   // SAs, outer endpoint, counters; never null
+    std::string state = "up";         // a client's server: its connection phase
+    // How traffic to the peer travels: "direct" (our own tunnel to it),
+    // "relay" (pair ESP forwarded by the server without decryption) or
+    // "via-server" (the server decrypts and re-encrypts it).
+    std::string path = "direct";
+    IpAddr address, address6;         // overlay addresses, unset if unknown
+    std::vector<Prefix> networks;     // networks behind it
+    std::string control_endpoint;     // its TLS connection, "" if none
+    uint32_t epoch = 0;               // key generation of its SAs
+    RekeyLimits limits;               // for the SAs' expiry
+};
+
+struct ReloadReport {
+    struct Cut {
+        std::string peer, reason;
+    };
+    std::vector<Cut> cut;                      // sessions ended by the new CRL
+    std::vector<std::string> restart_needed;   // changed keys that apply at restart only
+    std::vector<std::string> routes_added, routes_removed;   // "PREFIX via NAME"
+};
+
+}  // namespace lm

@@ -1,0 +1,152 @@
+// Golden text for lanmesh(8)'s output (src/cli/render.h, src/cli/text.h):
+// what an administrator reads must not change by accident.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+
+#include "cli/json_value.h"
+#include "cli/render.h"
+#include "cli/text.h"
+
+namespace lm::cli {
+namespace {
+
+Json doc(const std::string &text) {
+    Json v;
+    std::string err;
+    EXPECT_TRUE(parse_json(text, &v, &err)) << err;
+    return v;
+}
+
+template <typename F>
+std::string captured(F print) {
+    char *buf = nullptr;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    print(f);
+    std::fclose(f);
+    std::string s(buf, len);
+    std::free(buf);
+    return s;
+}
+
+TEST(CliText, HumanUnits) {
+    EXPECT_EQ(human_bytes(0), "0 B");
+    EXPECT_EQ(human_bytes(1023), "1023 B");
+    EXPECT_EQ(human_bytes(1239), "1.21 KiB");
+    EXPECT_EQ(human_bytes(5ull << 30), "5.00 GiB");
+    EXPECT_EQ(human_duration(0), "0 seconds");
+    EXPECT_EQ(human_duration(1), "1 second");
+    EXPECT_EQ(human_duration(3723), "1 hour, 2 minutes, 3 seconds");
+    EXPECT_EQ(human_ago(0, 1000), "never");
+    EXPECT_EQ(human_ago(1000, 1000), "now");
+    EXPECT_EQ(human_ago(940, 1000), "1 minute ago");
+    EXPECT_EQ(short_duration(3560), "59m20s");
+    EXPECT_EQ(short_duration(3600), "1h");
+    EXPECT_EQ(short_duration(0), "0s");
+    EXPECT_EQ(word("certificate revoked"), "\"certificate revoked\"");
+    EXPECT_EQ(word(""), "\"\"");
+    EXPECT_EQ(word("alice"), "alice");
+}
+
+TEST(CliRender, MonitorLines) {
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"peer","peer":"alice","state":"up","address":"198.18.0.2",)"
+                             R"("endpoint":"192.0.2.11:40112","encapsulation":"raw"})")),
+              "peer alice up address 198.18.0.2 endpoint 192.0.2.11:40112 encapsulation raw");
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"peer","peer":"alice","state":"down","reason":"keepalive timeout"})")),
+              "peer alice down reason \"keepalive timeout\"");
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"rekey","peer":"bob","epoch":4,"initiator":"local"})")),
+              "rekey bob epoch 4 initiator local");
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"refused","from":"192.0.2.66:5","reason":"handshake timeout"})")),
+              "refused from 192.0.2.66:5 reason \"handshake timeout\"");
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"path","peer":"bob","path":"direct","endpoint":"198.51.100.2:4500",)"
+                             R"("new_field":[1,2]})")),
+              "path bob direct endpoint 198.51.100.2:4500 new-field [1,2]");
+}
+
+TEST(CliRender, Peers) {
+    Json peers = doc(R"([{"name":"alice","state":"up","path":"direct","address":"198.18.0.2",)"
+                     R"("address6":"2001:db8:1::2","networks":["198.19.5.0/24"],"endpoint":"192.0.2.11",)"
+                     R"("encapsulation":"raw","control_endpoint":"192.0.2.11:40112","epoch":3,)"
+                     R"("last_handshake":988,"rx_bytes":1239,"rx_packets":12,"tx_bytes":3482,"tx_packets":14,)"
+                     R"("last_rx":999,"last_tx":999,"drops":{"src_not_allowed":3}},)"
+                     R"({"name":"server","state":"connecting","path":"direct","networks":[],"endpoint":"",)"
+                     R"("encapsulation":"udp","epoch":0,"last_handshake":0,"rx_bytes":0,"rx_packets":0,)"
+                     R"("tx_bytes":0,"tx_packets":0,"last_rx":0,"last_tx":0}])");
+    EXPECT_EQ(captured([&](FILE *f) { print_peers(f, peers, 1, 1000); }),
+              "peer: alice\n"
+              "  path: direct\n"
+              "  address: 198.18.0.2, 2001:db8:1::2\n"
+              "  networks: 198.19.5.0/24\n"
+              "  endpoint: 192.0.2.11 (raw ESP)\n"
+              "  control: 192.0.2.11:40112\n"
+              "  latest handshake: 12 seconds ago (epoch 3)\n"
+              "  transfer: 1.21 KiB received (12 packets), 3.40 KiB sent (14 packets)\n"
+              "  last received: 1 second ago\n"
+              "  drops: src-not-allowed 3\n"
+              "\n"
+              "peer: server\n"
+              "  state: connecting\n"
+              "  path: direct\n"
+              "  latest handshake: never (epoch 0)\n"
+              "  transfer: 0 B received (0 packets), 0 B sent (0 packets)\n"
+              "  last received: never\n");
+}
+
+TEST(CliRender, SasRoutesLeasesReload) {
+    Json sas = doc(R"([{"peer":"alice","direction":"in","state":"current","spi":439109371,"algorithm":"aes-256-gcm",)"
+                   R"("epoch":3,"seq":1234,"packets":1234,"bytes":98765,"age":40,"expires":3560,"key":"0xab"}])");
+    EXPECT_EQ(captured([&](FILE *f) { print_sas(f, sas, 0); }),
+              "sa 0x1a2c46fb in current peer alice\n"
+              "    aes-256-gcm  epoch 3  seq 1234  age 40s  expires 59m20s\n"
+              "    bytes 96.45 KiB  packets 1234\n"
+              "    key 0xab\n");
+    Json routes = doc(R"([{"prefix":"198.19.5.0/24","via":"bob","dev":"lm-office","origin":"config","active":true},)"
+                      R"({"prefix":"198.19.7.0/24","via":"server","gateway":"198.18.0.1","dev":"lm-alice",)"
+                      R"("origin":"server","active":false}])");
+    EXPECT_EQ(captured([&](FILE *f) { print_routes(f, routes); }),
+              "198.19.5.0/24 via bob dev lm-office origin config active\n"
+              "198.19.7.0/24 via server gateway 198.18.0.1 dev lm-alice origin server inactive\n");
+    Json leases = doc(R"([{"name":"alice","address":"198.18.0.2","address6":"2001:db8:1::2","fixed":false,)"
+                      R"("active":true},{"name":"bob","address":"198.18.0.3","fixed":true,"active":false}])");
+    EXPECT_EQ(captured([&](FILE *f) { print_leases(f, leases); }),
+              "alice 198.18.0.2 2001:db8:1::2 active\nbob 198.18.0.3 fixed inactive\n");
+    Json quiet = doc(R"({"reloaded":"/etc/lanmesh/office.conf","cut":[],"restart_needed":[],"routes_added":[],)"
+                     R"("routes_removed":[]})");
+    EXPECT_EQ(captured([&](FILE *f) { print_reload(f, quiet); }), "");
+    Json busy = doc(R"({"reloaded":"x","cut":[{"peer":"carol","reason":"certificate revoked"}],)"
+                    R"("restart_needed":["Pool","MTU"],"routes_added":["198.19.6.0/24 via bob"],"routes_removed":[]})");
+    EXPECT_EQ(captured([&](FILE *f) { print_reload(f, busy); }),
+              "cut carol: certificate revoked\nroute added 198.19.6.0/24 via bob\nrestart needed for: Pool, MTU\n");
+}
+
+TEST(CliRender, LinkWithStatistics) {
+    Json link = doc(R"({"network":"office","device":"lm-office","role":"server","state":"up","topology":"subnet",)"
+                    R"("client_to_client":"relay","mtu":1400,"address":"198.18.0.1","pool":"198.18.0.0/24",)"
+                    R"("listen":[{"proto":"tcp","address":"[::]:4500"},{"proto":"udp","address":"0.0.0.0:4500"}],)"
+                    R"("peer_count":2,"pending_handshakes":0,"ciphers":["aes-256-gcm"],"encapsulation":"auto",)"
+                    R"("user":"lanmesh","uid":999,"uptime":63,"debug_keys":false,)"
+                    R"("counters":{"udp_rx":10,"relayed":2},"drops":{"replay":1,"bad_icv":0,"no_route":4}})");
+    std::string one = captured([&](FILE *f) { print_link(f, link, 1, 0); });
+    EXPECT_EQ(one,
+              "lm-office: server, state up\n"
+              "    network office\n"
+              "    topology subnet  client-to-client relay  mtu 1400\n"
+              "    address 198.18.0.1  pool 198.18.0.0/24\n"
+              "    ciphers aes-256-gcm  encapsulation auto  debug-keys no\n"
+              "    listen tcp [::]:4500  udp 0.0.0.0:4500\n"
+              "    peers 2  pending-handshakes 0  user lanmesh  uptime 1 minute, 3 seconds\n"
+              "    udp-rx  relayed\n"
+              "    10      2\n"
+              "    dropped 5:\n"
+              "        replay  no-route\n"
+              "        1       4\n");
+    std::string two = one.substr(0, one.find("        replay")) +   // -s -s: the zeros too
+                      "        replay  bad-icv  no-route\n"
+                      "        1       0        4\n";
+    EXPECT_EQ(captured([&](FILE *f) { print_link(f, link, 2, 0); }), two);
+}
+
+}  // namespace
+}  // namespace lm::cli
