@@ -7,9 +7,6 @@ Two subcommands:
          (the server keys sessions by the certificate's common name, so every
          simulated client needs a name of its own; the key may be shared).
 
-  fsync-probe  How long a small file rewritten with fsync and renamed (as the
-         server's lease file is on every admission) takes on a directory's disk.
-
   load   Opens N TLS 1.3 sessions to a lanmesh server's control port, sends a
          HELLO on each and waits for the CONFIG frame that proves admission.
          Admitted sessions are held open (pings are answered) until the file
@@ -108,34 +105,6 @@ def cmd_mint(a):
         with open(os.path.join(a.out, client_name(i) + ".crt"), "wb") as f:
             f.write(cert.public_bytes(serialization.Encoding.PEM))
     print("minted %d certificates in %.1f s" % (a.n, time.monotonic() - t0))
-
-
-# ---- fsync-probe ----------------------------------------------------------------
-
-def cmd_fsync_probe(a):
-    data = b"x" * a.size
-    path = os.path.join(a.dir, "fsync-probe")
-    times = []
-    dfd = os.open(a.dir, os.O_RDONLY)
-    try:
-        for _ in range(a.count):
-            t0 = time.monotonic()
-            fd = os.open(path + ".tmp", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            os.write(fd, data)
-            os.fsync(fd)
-            os.close(fd)
-            os.rename(path + ".tmp", path)
-            os.fsync(dfd)
-            times.append((time.monotonic() - t0) * 1000)
-    finally:
-        os.close(dfd)
-        for f in (path, path + ".tmp"):
-            if os.path.exists(f):
-                os.unlink(f)
-    times.sort()
-    print(json.dumps({"size": a.size, "count": a.count,
-                      "median_ms": round(times[len(times) // 2], 2),
-                      "p90_ms": round(times[int(len(times) * 0.9)], 2)}))
 
 
 # ---- load ---------------------------------------------------------------------
@@ -327,11 +296,6 @@ def main():
     m.add_argument("--out", required=True)
     m.add_argument("-n", type=int, required=True)
     m.set_defaults(func=cmd_mint)
-    fp = sub.add_parser("fsync-probe")
-    fp.add_argument("--dir", required=True)
-    fp.add_argument("--size", type=int, default=4096)
-    fp.add_argument("--count", type=int, default=20)
-    fp.set_defaults(func=cmd_fsync_probe)
     ld = sub.add_parser("load")
     ld.add_argument("--host", default="127.0.0.1")
     ld.add_argument("--port", type=int, default=4500)

@@ -344,7 +344,7 @@ c2c_direct() {
     n c1 ping -q -n -i 0.2 -c 25 -W 1 "$DAVE" >/dev/null 2>&1 &
     local pp=$!
     PIDS+=("$pp")
-    if lm_wait 8 c2c_has_direct_path; then
+    if lm_wait 15 c2c_has_direct_path; then
         bg_stop "$pp"
         local idle ep r0 f0 r1 f1 path
         idle=$(rtt_idle c1 "$DAVE")
@@ -358,8 +358,14 @@ c2c_direct() {
         amend_note "direct path carol -> dave via $ep (still $path after the run); the server relayed $((r1 - r0)) and forwarded $((f1 - f0)) packets during it; CPU includes the idle server"
     else
         bg_stop "$pp"
-        fail_row $key "$label" lanmesh udp - tcp1 \
-            "$na: the daemon accepts ClientToClient = direct, but carol's status shows no direct path to dave after 8 s of pings" n/a
+        local st
+        st=$(lm_show c1 carol 2>/dev/null)
+        if jq -e 'has("pairs")' >/dev/null 2>&1 <<< "$st"; then
+            fail_row $key "$label" lanmesh udp - tcp1 "n/a (no direct path): after 15 s of pings carol's pair with dave is $(jq -c '[.pairs[]? | select(.name == "dave") | {path, endpoint, punch_rounds, probes_sent, punching}] | first // "missing"' <<< "$st" | tr -d '"'); mesh counters $(jq -c '.mesh // {}' <<< "$st" | tr -d '"')" n/a
+        else
+            fail_row $key "$label" lanmesh udp - tcp1 \
+                "$na: the daemon accepts ClientToClient = direct, but carol's status has no pairs after 15 s of pings" n/a
+        fi
     fi
     c2c_down
 }
@@ -465,13 +471,6 @@ cp_run() {
         return
     fi
     spid=${DPID[$name]}
-    # The lease file is rewritten with fsync on every admission; how long one
-    # such rewrite takes on this disk, at the file's mean size during the run
-    # (about 40 bytes per lease).
-    local probe
-    mkdir -p "$T/fsync-probe"
-    probe=$(python3 "$BENCH_DIR/cp_load.py" fsync-probe --dir "$T/fsync-probe" --size $((nn * 20 + 200)) 2>/dev/null)
-    [ -n "$probe" ] || probe=null
     sleep 0.5
     rss0=$(vmrss_kib "$spid")
     deadline=$((30 + nn / 50))
@@ -528,7 +527,7 @@ cp_run() {
     jq -c -n --argjson n "$nn" --arg status "$status" --arg note "$why" --argjson gen "$gen_json" \
         --argjson rss0 "${rss0:-null}" --argjson rss1 "${rss1:-null}" --argjson hwm "${hwm:-null}" \
         --argjson cpu_ticks "$(( ${c1:-0} - ${c0:-0} ))" --argjson clk_tck "$CLK_TCK" \
-        --argjson peers "${peers:-null}" --argjson teardown "$teardown" --argjson probe "$probe" \
+        --argjson peers "${peers:-null}" --argjson teardown "$teardown" \
         --argjson run_ns $((s1_run - s0_run)) --argjson wait_ns $((s1_wait - s0_wait)) \
         --argjson syscalls "$(perf_count "$sf" raw_syscalls:sys_enter | grep . || echo null)" \
         --argjson fsyncs "$(perf_count "$sf" syscalls:sys_enter_fsync | grep . || echo null)" \
@@ -536,7 +535,7 @@ cp_run() {
         '{n: $n, status: $status, note: $note, generator: $gen, rss_before_kib: $rss0,
           rss_after_kib: $rss1, hwm_kib: $hwm, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck,
           peers_in_status: $peers, teardown_s: $teardown, server_syscalls: $syscalls,
-          server_fsyncs: $fsyncs, server_accepts: $accepts, fsync_probe: $probe,
+          server_fsyncs: $fsyncs, server_accepts: $accepts,
           server_sched_run_s: ($run_ns / 1e9), server_runqueue_wait_s: ($wait_ns / 1e9)}' >> "$CPROWS"
 }
 

@@ -304,33 +304,34 @@ def bounds_section(rows, cps, notes, meta):
                              d["n"], 100 * busy, 100 * run / wall, 100 * wait / wall,
                              "its own work is the bound (with the CPU it had to share)" if busy >= 0.85 else
                              "it was not saturated: blocked in fsync or waiting for the generator"))
-        text += (" Every admission and every release rewrites the whole lease file with fsync "
-                 "(LeaseStore::save in src/server/leases.cc): %s fsyncs per admission at N = %s, each "
-                 "writing a file that grows with N; that is also what *Release all* waits for."
+        text += (" Every admission and every release rewrites the whole lease file and fsyncs it and "
+                 "its directory (LeaseStore::save in src/server/leases.cc): %s fsyncs per admission at "
+                 "N = %s, each after writing a file that grows with N; that is also what *Release all* "
+                 "waits for."
                  % (fmt(big.get("fsyncs_per_admission"), 1), big.get("n")))
         if big.get("kib_per_client") is not None:
             text += (" Memory: %s KiB per connected client at N = %s (TLS session, buffers, SAs, lease, "
                      "route entries)." % (fmt(big["kib_per_client"], 1), big.get("n")))
         L.append(text)
         L.append("")
-        L.append("  Where the server's wall time went while admitting (main thread, /proc/PID/schedstat; "
-                 "*blocked* is the rest: fsync, or no work because the generator had none ready; the "
-                 "fsync estimate is fsyncs × the median of a probe that rewrites a file of the lease "
-                 "file's mean size with fsync and rename in the same directory tree):")
+        L.append("  Where the server's wall time went while admitting (main thread, /proc/PID/schedstat: "
+                 "on a CPU, runnable but waiting for one, and *blocked*, the rest: in fsync or other "
+                 "I/O, or idle because the generator had nothing ready; so *blocked* bounds the fsync "
+                 "wait from above):")
         L.append("")
-        L.append("  | clients | wall s | on CPU s | waiting for a CPU s | blocked s | fsync probe ms | fsyncs × probe s |")
+        L.append("  | clients | wall s | on CPU s | waiting for a CPU s | blocked s | fsyncs | blocked ms per fsync, at most |")
         L.append("  |---|---|---|---|---|---|---|")
         for d in cps:
             g = d.get("generator") or {}
             wall = g.get("elapsed_s")
             run = d.get("server_sched_run_s")
             wait = d.get("server_runqueue_wait_s")
-            pr = d.get("fsync_probe") or {}
             blocked = wall - run - wait if None not in (wall, run, wait) else None
-            est = d["server_fsyncs"] * pr["median_ms"] / 1000 if d.get("server_fsyncs") and pr.get("median_ms") else None
+            fs = d.get("server_fsyncs")
+            per = blocked * 1000 / fs if fs and blocked is not None else None
             L.append("  | %s | %s | %s | %s | %s | %s | %s |" % (
                 d.get("n"), fmt(wall, 1), fmt(r(run, 1), 1), fmt(r(wait, 1), 1),
-                fmt(r(blocked, 1), 1), fmt(pr.get("median_ms")), fmt(r(est, 1), 1)))
+                fmt(r(blocked, 1), 1), fmt(fs), fmt(r(per, 2), 2)))
         pc = read_note(notes, "profile-cp.txt")
         if pc:
             L.append("")
@@ -380,7 +381,8 @@ def main():
                 meta.get("loadavg_start", "?"), meta.get("loadavg_end", "?"), meta.get("bench_wall_s", 0), "" if meta.get("complete") else ", INCOMPLETE (stopped early)"))
     path_note = ("Every throughput row runs from namespace `cli` (192.0.2.11) to `srv` (192.0.2.1), two "
                  "hosts on one bridge (tests/netns/lib.sh's hub), except the client<->client rows, whose "
-                 "clients sit behind two NAT routers on the same bridge. Every tunnel has MTU 1400. "
+                 "clients sit behind two NAT routers (203.0.113.1 and .65) joined by a router on that "
+                 "bridge. Every tunnel has MTU 1400. "
                  "*× veth* compares with the veth row of the same load.")
 
     md = ["# " + title, "", setup, "", path_note, "", "## Data plane", "", md_table(dh, drows), "",

@@ -53,9 +53,15 @@ for c in alice carol dave; do lm_pki_cert $c client; done
 lm_hub
 lm_public srv 192.0.2.1          # the server side of every row
 lm_public cli 192.0.2.11         # the client side of every row
-lm_nat nat1 192.0.2.21 198.51.100.1/26
+# Client<->client: two NAT routers behind an "inet" router on the bridge, so
+# that a packet between the NATs crosses a router, as on the internet (the
+# low-TTL hole-punch opener relies on it).
+lm_public inet 192.0.2.254
+n inet sysctl -qw net.ipv4.ip_forward=1
+n srv ip route add 203.0.113.0/24 via 192.0.2.254
+lm_isp_nat nat1 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
+lm_isp_nat nat2 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
 lm_behind c1 nat1 198.51.100.2/26 198.51.100.1
-lm_nat nat2 192.0.2.22 198.51.100.65/26
 lm_behind c2 nat2 198.51.100.66/26 198.51.100.65
 lm_ns cp                         # control plane: loopback only
 

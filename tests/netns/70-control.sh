@@ -97,7 +97,7 @@ grep -q '^peer alice down reason "deleted by the administrator"$' "$T/mon-server
 lm_wait 5 grep -q '^peer server up' "$T/mon-alice.txt" && grep -q '^peer server down' "$T/mon-alice.txt" ||
     die "alice's monitor: $(cat "$T/mon-alice.txt")"
 while read -r line; do echo "$line" | jq -e .event >/dev/null || die "bad event line: $line"; done <"$T/mon-server.json"
-pass "peer del: alice cut and back; events: $(jq -r '"\(.event) \(.peer) \(.state)"' "$T/mon-server.json" | paste -sd, -)"
+pass "peer del: alice cut and back; events: $(jq -r 'select(.event=="peer") | "\(.peer) \(.state)"' "$T/mon-server.json" | paste -sd, -)"
 
 # ---- 3. A network behind bob, at run time ------------------------------------
 # Added just before alice was cut, so she came back with it pushed: her
