@@ -142,5 +142,5 @@ uninstall:
 clean:
 	rm -rf build lanmeshd lanmesh
 
-.PHONY: all deps check demo bench install uninstall clean unit-tests
+.PHONY: all deps check demo lanmeshd lanmesh bench install uninstall clean unit-tests
 -include $(DEPS)

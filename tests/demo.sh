@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # make demo: lanmesh for real, in network namespaces.  A server on the
-# public segment, alice next to it, bob behind a NAT; certificates from the
-# openssl command; real TUN devices, real ESP.  Everything is removed at the end.
+# public internet, alice and bob each behind their own NAT; certificates from
+# the openssl command; real TUN devices, real ESP.  The first packets between
+# alice and bob go through the server, then the two punch a direct path
+# through their NATs.  Everything is removed at the end.
 LM_QUIET=1
 source "$(dirname "$0")/netns/lib.sh"
 
@@ -14,18 +16,21 @@ lm_pki_cert alice client
 lm_pki_cert bob client
 ls "$PKI"/*.crt | sed 's|.*/|  |'
 
-say "Building a little internet: public segment 192.0.2.0/24, bob behind a NAT (198.51.100.0/26)"
-lm_hub
-lm_public srv 192.0.2.1
-lm_public a 192.0.2.11
-lm_nat nat1 192.0.2.21 198.51.100.1/26
-lm_behind b nat1 198.51.100.2/26 198.51.100.1
-lm_server_conf server subnet relay
+say "Building a little internet: the server at 192.0.2.1, alice and bob behind two NATs"
+lm_ns inet
+n inet sysctl -qw net.ipv4.ip_forward=1
+lm_link inet srv 192.0.2.254/24 srv wan 192.0.2.1/24
+n srv ip route add default via 192.0.2.254
+lm_isp_nat natA 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
+lm_isp_nat natB 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
+lm_behind a natA 198.51.100.2/26 198.51.100.1
+lm_behind b natB 198.51.100.66/26 198.51.100.65
+lm_server_conf server subnet direct
 lm_client_conf alice 192.0.2.1
 lm_client_conf bob 192.0.2.1
-echo "  server config:"; sed 's/^/    /' "$T/server.conf" | grep -v '^\s*$'
+echo "  server config:"; grep -v '^\s*$' "$T/server.conf" | sed 's/^/    /'
 
-say "Starting lanmeshd: server, then alice and bob"
+say "Starting lanmeshd: the server, then alice and bob"
 lm_start srv server
 lm_start a alice; lm_wait_up a alice
 lm_start b bob; lm_wait_up b bob
@@ -38,18 +43,24 @@ for x in srv:lm-server a:lm-alice b:lm-bob; do
 done
 
 say "Pings across the tunnel"
-for p in "a 198.18.0.1 alice->server" "b 198.18.0.1 bob->server" "a 198.18.0.3 alice->bob (relayed by the server)" "b 2001:db8:1::1000 bob->alice over IPv6"; do
+for p in "a 198.18.0.1 alice->server" "b 198.18.0.1 bob->server" \
+         "a 198.18.0.3 alice->bob (first packets through the server)" "b 2001:db8:1::1000 bob->alice over IPv6"; do
     set -- $p
     ns=$1 dst=$2; shift 2
-    printf '  %-40s ' "$*"
+    printf '  %-58s ' "$*"
     n $ns ping -n -c 3 -i 0.2 -W 2 "$dst" | tail -1
 done
+
+say "alice and bob punch through their NATs (lanmesh peer show, on alice)"
+lm_wait 5 eval '[ "$(lm_json a alice ".pairs[0].path")" = direct ]' || echo "  (no direct path yet)"
+lm_ctl a alice peer show | sed 's/^/  /'
+printf '  %-58s ' "alice->bob now"
+n a ping -n -c 3 -i 0.2 -W 2 198.18.0.3 | tail -1
 
 say "What the server sees (lanmesh link show, lanmesh peer show)"
 lm_ctl srv server link show | sed 's/^/  /'
 echo
 lm_ctl srv server peer show | sed 's/^/  /'
-echo "  relayed between clients: $(lm_ctl srv server -j -s link show | jq -r .counters.relayed) packets"
 
 say "Stopping; every device, address and route goes with the daemons"
 for d in bob alice server; do lm_stop $d; done

@@ -94,6 +94,7 @@ Dataplane::Dataplane(DataCounters &counters, SaTable &sas)
     msg_slots_ = new int[kTxSlots]();
     cmsg_buf_ = new uint8_t[kTxSlots * kCmsgSpace]();
     gro_.enabled = false;
+    gro_.udp = false;
 }
 
 Dataplane::~Dataplane() {
@@ -111,6 +112,7 @@ void Dataplane::set_tun(int fd) {
     tun_fd_ = fd;
     vnet_ = false;
     gro_.enabled = false;
+    gro_.udp = false;
     struct ifreq ifr;
     std::memset(&ifr, 0, sizeof ifr);
     if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR)) {
@@ -129,8 +131,10 @@ void Dataplane::set_tun(int fd) {
         }
     }
     gro_.enabled = what != nullptr;
+    // The kernel takes GSO_UDP_L4 writes only with USO on.
+    gro_.udp = what && std::strstr(what, "uso") != nullptr;
     if (what)
-        LM_INFO("data plane: TUN offloads %s; TCP GRO on TUN writes", what);
+        LM_INFO("data plane: TUN offloads %s; %s GRO on TUN writes", what, gro_.udp ? "TCP and UDP" : "TCP");
     else
         LM_INFO("data plane: TUN offloads refused (%s); one packet per read and write", strerror(errno));
 }

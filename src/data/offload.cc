@@ -199,32 +199,46 @@ size_t gso_segment(const uint8_t *pkt, const GsoPlan &plan, int i, uint8_t *out)
 
 namespace {
 
-// A TCP segment we may coalesce: plain IPv4 (no options, not a fragment) or
-// IPv6 without extension headers, ACK with or without PSH, some payload.
-// Returns the IP + TCP header length, or 0.
-size_t tcp_candidate(const uint8_t *p, size_t len) {
-    size_t l3;
+// The IP header length of a plain IPv4 (no options, not a fragment) or IPv6
+// (no extension headers) packet of protocol `proto`, or 0.
+size_t plain_l3(const uint8_t *p, size_t len, uint8_t proto) {
     int version = p[0] >> 4;
     if (version == 4) {
-        if (len < 40 || (p[0] & 0x0f) != 5 || p[9] != kProtoTcp) return 0;
+        if (len < 28 || (p[0] & 0x0f) != 5 || p[9] != proto) return 0;
         if (load_be16(p + 6) & 0x3fff) return 0;   // MF or a fragment offset
-        l3 = 20;
-    } else if (version == 6) {
-        if (len < 60 || p[6] != kProtoTcp) return 0;
-        l3 = 40;
-    } else {
-        return 0;
+        return 20;
     }
+    if (version == 6) {
+        if (len < 48 || p[6] != proto) return 0;
+        return 40;
+    }
+    return 0;
+}
+
+// A TCP segment we may coalesce: ACK with or without PSH, some payload.
+// Returns the IP + TCP header length, or 0.
+size_t tcp_candidate(const uint8_t *p, size_t len) {
+    size_t l3 = plain_l3(p, len, kProtoTcp);
+    if (!l3 || l3 + 20 > len) return 0;
     size_t thl = size_t(p[l3 + 12] >> 4) * 4;
     if (thl < 20 || l3 + thl >= len) return 0;   // no payload: not coalesced
     if ((p[l3 + 13] & ~kTcpPsh) != kTcpAck) return 0;
     return l3 + thl;
 }
 
+// A UDP datagram we may coalesce: its length field agrees, some payload.
+size_t udp_candidate(const uint8_t *p, size_t len) {
+    size_t l3 = plain_l3(p, len, kProtoUdp);
+    if (!l3 || l3 + 8 >= len || load_be16(p + l3 + 4) != len - l3) return 0;
+    return l3 + 8;
+}
+
+// Same addresses, protocol and ports (plain headers, so ports sit at l3).
 bool same_flow(const uint8_t *a, const uint8_t *b) {
     if ((a[0] >> 4) != (b[0] >> 4)) return false;
-    if ((a[0] >> 4) == 4) return std::memcmp(a + 12, b + 12, 8) == 0 && std::memcmp(a + 20, b + 20, 4) == 0;
-    return std::memcmp(a + 8, b + 8, 32) == 0 && std::memcmp(a + 40, b + 40, 4) == 0;
+    if ((a[0] >> 4) == 4)
+        return a[9] == b[9] && std::memcmp(a + 12, b + 12, 8) == 0 && std::memcmp(a + 20, b + 20, 4) == 0;
+    return a[6] == b[6] && std::memcmp(a + 8, b + 8, 32) == 0 && std::memcmp(a + 40, b + 40, 4) == 0;
 }
 
 }  // namespace
@@ -238,19 +252,26 @@ bool TcpGro::can_join(const Item &it, const uint8_t *p, size_t len, size_t *payl
     } else {
         if (std::memcmp(h, p, 4) != 0 || h[7] != p[7]) return false;
     }
-    // Same ack, data offset, window and options; the flags were checked.
-    const uint8_t *th = h + l3, *tp = p + l3;
-    if (std::memcmp(th + 8, tp + 8, 5) != 0 || std::memcmp(th + 14, tp + 14, 2) != 0) return false;
-    if (std::memcmp(th + 20, tp + 20, it.hdr_len - l3 - 20) != 0) return false;
-    if (load_be32(tp + 4) != it.next_seq) return false;
     size_t n = len - it.hdr_len;
     if (n > it.seg || it.total + n > kMaxIpLen || it.count == kMaxSegs) return false;
+    if (it.proto == kProtoTcp) {
+        // Same ack, data offset, window and options; the flags were checked.
+        const uint8_t *th = h + l3, *tp = p + l3;
+        if (std::memcmp(th + 8, tp + 8, 5) != 0 || std::memcmp(th + 14, tp + 14, 2) != 0) return false;
+        if (std::memcmp(th + 20, tp + 20, it.hdr_len - l3 - 20) != 0) return false;
+        if (load_be32(tp + 4) != it.next_seq) return false;
+    }
     *payload = n;
     return true;
 }
 
 void TcpGro::add(uint8_t *pkt, size_t len) {
-    size_t hdr = enabled ? tcp_candidate(pkt, len) : 0;
+    uint8_t proto = kProtoTcp;
+    size_t hdr = 0;
+    if (enabled) {
+        hdr = tcp_candidate(pkt, len);
+        if (!hdr && udp && (hdr = udp_candidate(pkt, len)) != 0) proto = kProtoUdp;
+    }
     if (hdr) {
         int stop = n_items_ > kSearch ? n_items_ - kSearch : 0;
         for (int i = n_items_ - 1; i >= stop; i--) {
@@ -264,11 +285,15 @@ void TcpGro::add(uint8_t *pkt, size_t len) {
             it.last = n_pkts_++;
             it.count++;
             it.total += n;
-            it.next_seq += uint32_t(n);
-            size_t l3 = it.version == 4 ? 20 : 40;
-            uint8_t psh = pkt[l3 + 13] & kTcpPsh;
-            if (psh) it.head[l3 + 13] |= kTcpPsh;
-            if (psh || n < it.seg) it.closed = true;
+            if (n < it.seg) it.closed = true;
+            if (proto == kProtoTcp) {
+                it.next_seq += uint32_t(n);
+                size_t l3 = it.version == 4 ? 20 : 40;
+                if (pkt[l3 + 13] & kTcpPsh) {
+                    it.head[l3 + 13] |= kTcpPsh;
+                    it.closed = true;
+                }
+            }
             return;
         }
     }
@@ -278,26 +303,27 @@ void TcpGro::add(uint8_t *pkt, size_t len) {
     it.total = len;
     it.first = it.last = n_pkts_++;
     it.count = 1;
+    it.proto = proto;
+    it.next_seq = 0;
     if (hdr) {
         size_t l3 = (pkt[0] >> 4) == 4 ? 20 : 40;
         it.version = pkt[0] >> 4;
         it.hdr_len = hdr;
         it.seg = len - hdr;
-        it.next_seq = load_be32(pkt + l3 + 4) + uint32_t(len - hdr);
-        it.closed = (pkt[l3 + 13] & kTcpPsh) != 0;
+        it.closed = false;
+        if (proto == kProtoTcp) {
+            it.next_seq = load_be32(pkt + l3 + 4) + uint32_t(len - hdr);
+            it.closed = (pkt[l3 + 13] & kTcpPsh) != 0;
+        }
     } else {
-        // Not TCP we coalesce, but it may still be TCP of a flow that has an
+        // Not one we coalesce, but it may still belong to a flow that has an
         // open item: keep its place in that flow's order.
         it.version = 0;
         it.hdr_len = 0;
         it.seg = 0;
-        it.next_seq = 0;
         it.closed = true;
-        int version = pkt[0] >> 4;
-        if (enabled && ((version == 4 && len >= 40 && (pkt[0] & 0x0f) == 5 && pkt[9] == kProtoTcp) ||
-                        (version == 6 && len >= 60 && pkt[6] == kProtoTcp))) {
-            it.version = version;   // matches by flow, never joinable
-        }
+        if (enabled && (plain_l3(pkt, len, kProtoTcp) || plain_l3(pkt, len, kProtoUdp)))
+            it.version = pkt[0] >> 4;   // matches by flow, never joinable
     }
 }
 
@@ -313,13 +339,15 @@ void TcpGro::finish(Item &it) {
             store_be16(h + 4, uint16_t(it.total - 40));
         }
         // Partial checksum: the pseudo-header sum, which the kernel completes.
-        store_be16(h + l3 + 16, csum_fold(csum_pseudo(h, it.version, kProtoTcp, it.total - l3)));
+        size_t csum_off = it.proto == kProtoTcp ? 16 : 6;
+        if (it.proto == kProtoUdp) store_be16(h + l3 + 4, uint16_t(it.total - l3));
+        store_be16(h + l3 + csum_off, csum_fold(csum_pseudo(h, it.version, it.proto, it.total - l3)));
         v.flags = kVnetNeedsCsum;
-        v.gso_type = it.version == 4 ? kGsoTcp4 : kGsoTcp6;
+        v.gso_type = it.proto == kProtoUdp ? kGsoUdpL4 : it.version == 4 ? kGsoTcp4 : kGsoTcp6;
         v.hdr_len = uint16_t(it.hdr_len);
         v.gso_size = uint16_t(it.seg);
         v.csum_start = uint16_t(l3);
-        v.csum_offset = 16;
+        v.csum_offset = uint16_t(csum_off);
     }
     vnet_store(h - kVnetHdrLen, v);
 }

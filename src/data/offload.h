@@ -89,7 +89,7 @@ void gro_split(size_t len, size_t seg, F &&f) {
     for (size_t off = 0; off < len; off += seg) f(off, len - off < seg ? len - off : seg);
 }
 
-// ---- TCP GRO for the TUN write ----
+// ---- TCP (and UDP) GRO for the TUN write ----
 // Collects decrypted packets of one receive batch (pointers into the
 // caller's buffers, which must stay valid until the batch is written) and
 // joins consecutive in-order TCP segments of one flow into one super-packet
@@ -116,6 +116,9 @@ public:
     void clear() { n_items_ = n_pkts_ = 0; }
     // Turned off, every packet is its own item (for a TUN without offloads).
     bool enabled = true;
+    // Also coalesce UDP datagrams of one flow (same size, the last may be
+    // shorter) into a GSO_UDP_L4 write; only for a TUN that took USO.
+    bool udp = false;
 
 private:
     struct Pkt { uint8_t *p; size_t len; int next; };
@@ -124,8 +127,9 @@ private:
         size_t total;           // IP length of the super-packet so far
         size_t hdr_len;         // IP + TCP header length
         size_t seg;             // payload length of the first segment (gso_size)
-        uint32_t next_seq;      // sequence number the next segment must have
-        int version;
+        uint32_t next_seq;      // sequence number the next segment must have (TCP)
+        int version;            // 0: matches no flow
+        uint8_t proto;          // 6 or 17
         int first, last, count; // packet list
         bool closed;            // no more appends (short segment, PSH, or not TCP)
     };

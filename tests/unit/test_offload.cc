@@ -482,6 +482,86 @@ TEST(Gro, ShortSegmentOrPshEndsAnItemAndDifferentAckDoesNotJoin) {
     EXPECT_EQ(packets, 1);
 }
 
+Bytes udp_packet(int version, size_t payload, uint16_t sport, uint8_t seed) {
+    size_t l3 = version == 4 ? 20 : 40;
+    Bytes p(l3 + 8 + payload, 0);
+    if (version == 4) {
+        p[0] = 0x45;
+        store_be16(&p[2], uint16_t(p.size()));
+        p[8] = 64;
+        p[9] = 17;
+        p[12] = 198, p[13] = 18, p[14] = 0, p[15] = 2;
+        p[16] = 198, p[17] = 18, p[18] = 0, p[19] = 1;
+    } else {
+        p[0] = 0x60;
+        store_be16(&p[4], uint16_t(p.size() - 40));
+        p[6] = 17;
+        p[7] = 64;
+        p[8] = 0x20, p[9] = 0x01, p[23] = 2;
+        p[24] = 0x20, p[25] = 0x01, p[39] = 1;
+    }
+    store_be16(&p[l3], sport);
+    store_be16(&p[l3 + 2], 9999);
+    store_be16(&p[l3 + 4], uint16_t(8 + payload));
+    for (size_t i = 0; i < payload; i++) p[l3 + 8 + i] = uint8_t(i * 5 + seed);
+    return p;
+}
+
+class UdpGro : public ::testing::TestWithParam<int> {};
+
+TEST_P(UdpGro, SameFlowDatagramsBecomeOneUsoWrite) {
+    int version = GetParam();
+    size_t l3 = version == 4 ? 20 : 40;
+    std::vector<Held> pk;
+    pk.push_back(hold(udp_packet(version, 1000, 5000, 1)));
+    pk.push_back(hold(udp_packet(version, 1000, 6000, 2)));   // another flow
+    pk.push_back(hold(udp_packet(version, 1000, 5000, 3)));
+    pk.push_back(hold(udp_packet(version, 500, 5000, 4)));    // short: joins, closes
+    pk.push_back(hold(udp_packet(version, 1000, 5000, 5)));   // new item
+    TcpGro g;
+    g.udp = true;
+    for (auto &h : pk) g.add(h.p(), h.len());
+    ASSERT_EQ(g.items(), 3);
+    int packets = 0;
+    Bytes w = flatten(g, 0, &packets);
+    EXPECT_EQ(packets, 3);
+    VnetHdr v = vnet_load(w.data());
+    EXPECT_EQ(v.flags, kVnetNeedsCsum);
+    EXPECT_EQ(v.gso_type, kGsoUdpL4);
+    EXPECT_EQ(v.gso_size, 1000);
+    EXPECT_EQ(v.hdr_len, l3 + 8);
+    EXPECT_EQ(v.csum_start, l3);
+    EXPECT_EQ(v.csum_offset, 6);
+    uint8_t *ip = w.data() + kVnetHdrLen;
+    size_t iplen = w.size() - kVnetHdrLen;
+    ASSERT_EQ(iplen, l3 + 8 + 2500);
+    if (version == 4) {
+        EXPECT_EQ(load_be16(ip + 2), iplen);
+        EXPECT_TRUE(ipv4_ok(ip));
+    } else {
+        EXPECT_EQ(load_be16(ip + 4), iplen - 40);
+    }
+    EXPECT_EQ(load_be16(ip + l3 + 4), iplen - l3);
+    ASSERT_TRUE(csum_complete_partial(ip, iplen, v.csum_start, v.csum_offset));
+    EXPECT_TRUE(l4_ok(ip, ip + l3, iplen - l3, 17));
+    EXPECT_EQ(std::memcmp(ip + l3 + 8 + 1000, pk[2].p() + l3 + 8, 1000), 0);
+    EXPECT_EQ(std::memcmp(ip + l3 + 8 + 2000, pk[3].p() + l3 + 8, 500), 0);
+    flatten(g, 1, &packets);
+    EXPECT_EQ(packets, 1);
+    flatten(g, 2, &packets);
+    EXPECT_EQ(packets, 1);
+}
+
+INSTANTIATE_TEST_SUITE_P(V4V6, UdpGro, ::testing::Values(4, 6));
+
+TEST(Gro, UdpStaysAloneWithoutUso) {
+    TcpGro g;   // udp = false: a TUN without USO
+    Held a = hold(udp_packet(4, 1000, 5000, 1)), b = hold(udp_packet(4, 1000, 5000, 2));
+    g.add(a.p(), a.len());
+    g.add(b.p(), b.len());
+    EXPECT_EQ(g.items(), 2);
+}
+
 TEST(Gro, DisabledWritesEveryPacketAlone) {
     TcpGro g;
     g.enabled = false;
