@@ -25,6 +25,15 @@ void RouteTable::remove(const Prefix &p) {
     }
 }
 
+void RouteTable::remove(const Prefix &p, const Tunnel *t) {
+    bool host = (p.addr.family == AF_INET && p.len == 32) || (p.addr.family == AF_INET6 && p.len == 128);
+    if (host) {
+        if (lookup(p.addr) == t) remove(p);
+        return;
+    }
+    std::erase_if(nets_, [&](auto &e) { return e.first == p && e.second == t; });
+}
+
 void RouteTable::remove_tunnel(const Tunnel *t) {
     std::erase_if(hosts4_, [&](auto &e) { return e.second == t; });
     std::erase_if(hosts6_, [&](auto &e) { return e.second == t; });

@@ -17,6 +17,9 @@ public:
     void add(const Prefix &p, Tunnel *t);
     void remove_tunnel(const Tunnel *t);
     void remove(const Prefix &p);
+    // Removes p only while it still leads to t (a newer session for the same
+    // client may own it by now).
+    void remove(const Prefix &p, const Tunnel *t);
     Tunnel *lookup(const IpAddr &dst) const;
     size_t size() const { return hosts4_.size() + hosts6_.size() + nets_.size(); }
 

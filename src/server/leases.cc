@@ -279,10 +279,19 @@ const Lease *LeaseStore::find_by_addr(const IpAddr &a) const {
     return (l.addr4 == a || l.addr6 == a) ? &l : nullptr;
 }
 
-void LeaseStore::persist() const {
+void LeaseStore::persist() {
     if (file_.empty()) return;
+    dirty_ = true;
+    if (!deferred_) flush();
+}
+
+void LeaseStore::flush() {
+    if (!dirty_ || file_.empty()) return;
     std::string err;
-    if (!save(&err)) LM_WARN("cannot save address leases: %s", err.c_str());
+    if (save(&err))
+        dirty_ = false;
+    else
+        LM_WARN("cannot save address leases: %s", err.c_str());
 }
 
 bool LeaseStore::save(std::string *err) const {

@@ -67,6 +67,12 @@ class LeaseStore {
 
     // [A-Za-z0-9_.@-]{1,64}: safe in the lease file and in log lines.
     static bool valid_name(std::string_view name);
+    // Deferred mode: changes are written by flush() (the server calls it a
+    // few times a second and at exit) instead of at once, so a burst of
+    // admissions costs one file write, not one per client.  A crash loses
+    // at most the last fraction of a second of new leases.
+    void set_deferred(bool on) { deferred_ = on; }
+    void flush();
 
   private:
     struct Entry {
@@ -79,7 +85,8 @@ class LeaseStore {
     Entry make_entry(const std::string &name, size_t index);
     std::optional<size_t> first_free() const;
     bool save(std::string *err) const;
-    void persist() const;
+    void persist();
+    bool deferred_ = false, dirty_ = false;
 
     TopologyPlan plan_;
     std::string file_;

@@ -40,6 +40,7 @@ bool Server::start_role(std::string *err) {
         return false;
     }
     if (!leases_.load(err)) return false;
+    leases_.set_deferred(true);
 
     // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6
     // outer headers plus UDP, capped at 1400 so PPPoE paths fit too.
@@ -153,8 +154,7 @@ void Server::on_accept(int lfd) {
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, reinterpret_cast<sockaddr *>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return;
-        size_t pending = 0;
-        for (auto &[_, s] : sessions_) pending += !s->dead && s->phase != Session::Phase::up;
+        size_t pending = this->pending();
         Endpoint peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss));
         if (pending >= kMaxPendingHandshakes) {
             ctl_counters_.tls_refused++;
@@ -214,14 +214,11 @@ void Server::established(Session &s) {
 }
 
 void Server::reap() {
-    for (auto it = sessions_.begin(); it != sessions_.end();) {
-        if (it->second->dead) {
-            loop_.remove(it->first);
-            it = sessions_.erase(it);   // closes the socket
-        } else {
-            ++it;
-        }
+    for (int fd : dead_fds_) {
+        loop_.remove(fd);
+        sessions_.erase(fd);   // closes the socket
     }
+    dead_fds_.clear();
 }
 
 bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payload) {
@@ -393,7 +390,6 @@ bool Server::admit(Session &s, const Hello &h) {
     if (!validate(m, &err)) return refuse("internal: " + err);
     s.conn->send(MsgType::config, encode(m));
 
-    routes_.remove_tunnel(&t);
     for (auto &p : t.allowed_src) routes_.add(p, &t);
     s.phase = Session::Phase::up;
     by_name_[s.name] = fd;
@@ -421,7 +417,7 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
         ctl_counters_.disconnected++;
         LM_INFO("%s disconnected: %s", s.name.c_str(), why.c_str());
         event_peer_down(s, why);
-        routes_.remove_tunnel(&s.tunnel);
+        for (auto &p : s.tunnel.allowed_src) routes_.remove(p, &s.tunnel);
         if (s.lease) leases_.release(s.name);
         auto bn = by_name_.find(s.name);
         if (bn != by_name_.end() && bn->second == fd) by_name_.erase(bn);
@@ -430,9 +426,11 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
     }
     s.keying.clear();
     s.dead = true;
+    dead_fds_.push_back(fd);
 }
 
 void Server::tick_role(int64_t now) {
+    leases_.flush();
     std::vector<std::pair<int, std::string>> doomed;
     time_t wall = time(nullptr);
     for (auto &[fd, sp] : sessions_) {
@@ -484,6 +482,7 @@ void Server::stop_role() {
     for (auto &[fd, _] : sessions_) fds.push_back(fd);
     for (int fd : fds) close_session(fd, "server shutting down", true);
     reap();
+    leases_.flush();
 }
 
 void Server::status_role(JsonWriter &j) {

@@ -99,6 +99,12 @@ private:
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd
     std::map<std::string, int> by_name_;                           // admitted only
     std::unordered_map<uint32_t, Tunnel *> forward_;               // pair SPI -> owner
+    std::vector<int> dead_fds_;                                    // closed, not yet freed
+    // Sessions not admitted yet (TLS or HELLO pending), for the flood guard.
+    size_t pending() const {
+        size_t gone = by_name_.size() + dead_fds_.size();
+        return sessions_.size() > gone ? sessions_.size() - gone : 0;
+    }
     std::map<std::pair<std::string, std::string>, uint64_t> intros_;   // (lo, hi) -> intro id
     std::map<std::pair<std::string, std::string>, int64_t> last_reintro_;
     uint64_t mesh_keys_forwarded_ = 0, mesh_keys_refused_ = 0, mesh_intros_ = 0;
