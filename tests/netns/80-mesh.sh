@@ -12,10 +12,7 @@ for c in alice bob carol dave erin; do lm_pki_cert $c client; done
 # inet routes between the server's segment and four NATs:
 #   natA (masquerade): alice, erin     natB (masquerade): bob
 #   natC (fully-random): carol         natD (fully-random): dave
-lm_ns inet
-n inet sysctl -qw net.ipv4.ip_forward=1
-lm_link inet srv 192.0.2.254/24 srv wan 192.0.2.1/24
-n srv ip route add default via 192.0.2.254
+lm_internet
 lm_isp_nat natA 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
 lm_isp_nat natB 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
 lm_isp_nat natC 203.0.113.129/26 203.0.113.190/26 198.51.100.129/26 fully-random

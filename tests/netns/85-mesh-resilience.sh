@@ -8,10 +8,7 @@ source "$(dirname "$0")/lib.sh"
 lm_pki_init
 lm_pki_cert server server
 for c in alice bob; do lm_pki_cert $c client; done
-lm_ns inet
-n inet sysctl -qw net.ipv4.ip_forward=1
-lm_link inet srv 192.0.2.254/24 srv wan 192.0.2.1/24
-n srv ip route add default via 192.0.2.254
+lm_internet
 lm_isp_nat natA 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
 lm_isp_nat natB 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
 lm_behind alice natA 198.51.100.2/26 198.51.100.1

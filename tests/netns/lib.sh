@@ -75,6 +75,12 @@ lm_public() {
 lm_nat() {
     local name=$1 wan=$2 lan=$3 flags=${4:-}
     lm_public "$name" "$wan"
+    lm_nat_lan "$name" "$lan" "$flags"
+}
+
+# lm_nat_lan NAME LAN/LEN FLAGS: NAME's LAN bridge and its masquerade onto "wan".
+lm_nat_lan() {
+    local name=$1 lan=$2 flags=$3
     n "$name" ip link add lan type bridge
     n "$name" ip addr add "$lan" dev lan
     n "$name" ip link set lan up
@@ -121,18 +127,16 @@ lm_isp_nat() {
     local name=$1 wan=$2 isp=$3 lan=$4 flags=${5:-}
     lm_link inet "$name" "$isp" "$name" wan "$wan"
     n "$name" ip route add default via "${isp%/*}"
-    n "$name" ip link add lan type bridge
-    n "$name" ip addr add "$lan" dev lan
-    n "$name" ip link set lan up
-    n "$name" sysctl -qw net.ipv4.ip_forward=1
-    n "$name" nft -f - <<NFT || die "nft on $name"
-table ip nat {
-    chain post {
-        type nat hook postrouting priority srcnat; policy accept;
-        oifname "wan" masquerade $flags
-    }
+    lm_nat_lan "$name" "$lan" "$flags"
 }
-NFT
+
+# lm_internet: the "inet" router and the server "srv" at 192.0.2.1 behind it;
+# NATs hang off inet with lm_isp_nat.
+lm_internet() {
+    lm_ns inet
+    n inet sysctl -qw net.ipv4.ip_forward=1
+    lm_link inet srv 192.0.2.254/24 srv wan 192.0.2.1/24
+    n srv ip route add default via 192.0.2.254
 }
 
 # ---- PKI: a CA with a CRL, made with the openssl command ---------------------
