@@ -34,6 +34,13 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
     if (std::string ep = p.str("endpoint"); !ep.empty())
         std::fprintf(f, "  endpoint: %s (%s)\n", ep.c_str(), p.str("encapsulation") == "raw" ? "raw ESP" : "ESP in UDP");
     if (std::string c = p.str("control_endpoint"); !c.empty()) std::fprintf(f, "  control: %s\n", c.c_str());
+    if (p.get("punch_rounds")) {
+        int64_t ttd = p.i64("time_to_direct_ms");
+        std::string d = ttd >= 0 ? "direct " + std::to_string(ttd) + " ms after introduction" : "never direct yet";
+        std::fprintf(f, "  punching: %s, %llu round(s) since, %llu probes sent\n", d.c_str(),
+                     static_cast<unsigned long long>(p.u64("punch_rounds")),
+                     static_cast<unsigned long long>(p.u64("probes_sent")));
+    }
     std::fprintf(f, "  latest handshake: %s (epoch %llu)\n", human_ago(p.i64("last_handshake"), now).c_str(),
                  static_cast<unsigned long long>(p.u64("epoch")));
     std::fprintf(f, "  transfer: %s received (%llu packets), %s sent (%llu packets)\n",

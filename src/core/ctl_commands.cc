@@ -171,6 +171,10 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     j.kv("endpoint", endpoint_of(t)).kv("encapsulation", to_string(t.encap));
     if (!v.control_endpoint.empty()) j.kv("control_endpoint", v.control_endpoint);
     j.kv("epoch", uint64_t(v.epoch));
+    if (v.pair) {
+        j.kv("time_to_direct_ms", v.time_to_direct_ms).kv("punch_rounds", v.punch_rounds);
+        j.kv("probes_sent", v.probes_sent);
+    }
     // Like wg's "latest handshake": when the current keys were made.
     j.kv("last_handshake", int64_t(t.out ? t.out->created : 0));
     j.kv("rx_bytes", t.rx_bytes).kv("rx_packets", t.rx_packets);

@@ -25,6 +25,11 @@ struct PeerView {
     std::string control_endpoint;     // its TLS connection, "" if none
     uint32_t epoch = 0;               // key generation of its SAs
     RekeyLimits limits;               // for the SAs' expiry
+    // Mesh pairs only: how the direct path came about.
+    bool pair = false;
+    int64_t time_to_direct_ms = -1;   // from introduction to direct, -1 if never
+    int punch_rounds = 0;             // rounds since the path was last direct
+    uint64_t probes_sent = 0;
 };
 
 struct ReloadReport {

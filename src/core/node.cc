@@ -173,6 +173,9 @@ void Node::counters_json(JsonWriter &j) const {
     j.kv("tun_rx", counters_.tun_rx).kv("tun_tx", counters_.tun_tx);
     j.kv("keepalive_rx", counters_.keepalive_rx).kv("relayed", counters_.relayed);
     j.kv("rx_batches", counters_.rx_batches).kv("tx_batches", counters_.tx_batches);
+    j.kv("forwarded", counters_.forwarded).kv("probe_rx", counters_.probe_rx).kv("probe_tx", counters_.probe_tx);
+    j.kv("gso_tx", counters_.gso_tx).kv("gro_rx", counters_.gro_rx);
+    j.kv("gso_tun_rx", counters_.gso_tun_rx).kv("gro_tun_tx", counters_.gro_tun_tx);
     j.kv("tls_accepted", ctl_counters_.tls_accepted).kv("tls_refused", ctl_counters_.tls_refused);
     j.kv("tls_timeouts", ctl_counters_.tls_timeouts).kv("protocol_errors", ctl_counters_.protocol_errors);
     j.kv("admitted", ctl_counters_.admitted).kv("disconnected", ctl_counters_.disconnected);

@@ -20,6 +20,10 @@ void MeshClient::collect_peers(std::vector<PeerView> &out) const {
         }
         v.epoch = p.epoch;
         v.limits = limits_;
+        v.pair = true;
+        v.time_to_direct_ms = p.time_to_direct;
+        v.punch_rounds = p.rounds;
+        v.probes_sent = p.probes_sent;
         out.push_back(std::move(v));
     }
 }
