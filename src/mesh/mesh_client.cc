@@ -194,16 +194,12 @@ bool MeshClient::install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, b
     p.epoch = epoch;
     p.pending_epoch = 0;
     p.my_eph.reset();
-    if (switch_now || !t.out) {
-        // No previous SA: nothing better to wait on than the plain relay,
-        // which keeps carrying traffic until the switch below.
-        if (switch_now) {
-            t.out = std::move(out);
-        } else {
-            p.next_out = std::move(out);
-            p.next_out_deadline = EventLoop::now_ms() + kSwitchDeadline;
-        }
+    if (switch_now) {
+        t.out = std::move(out);
     } else {
+        // The peer may not have its inbound SA yet: keep sending as before
+        // (old SA, or the plain relay) until it shows it has (a probe or a
+        // packet on the new SA), or for kSwitchDeadline at most.
         p.next_out = std::move(out);
         p.next_out_deadline = EventLoop::now_ms() + kSwitchDeadline;
     }
