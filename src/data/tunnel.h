@@ -34,6 +34,9 @@ struct Tunnel {
     // this tunnel (the client's tunnel to the server, which forwards the ESP
     // by SPI without decrypting it).  Null: use our own endpoint.
     Tunnel *via = nullptr;
+    // Server, mesh: the clients this one has been introduced to, so the relay
+    // path can tell without a lookup that allocates.
+    std::vector<Tunnel *> introduced;
 
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
     uint64_t drops_src = 0;

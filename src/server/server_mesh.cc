@@ -32,10 +32,9 @@ Server::Session *Server::session_by_tunnel(const Tunnel *t) {
 }
 
 void Server::on_relay(Tunnel &from, Tunnel &to) {
-    // Called per relayed packet: the common case (already introduced) must
-    // be one lookup.
-    auto key = pair_key(from.name, to.name);
-    if (intros_.count(key)) return;
+    // Called per relayed packet: the common case (already introduced) is a
+    // scan of a short vector, with no allocation.
+    if (std::find(from.introduced.begin(), from.introduced.end(), &to) != from.introduced.end()) return;
     Session *a = session_by_tunnel(&from), *b = session_by_tunnel(&to);
     if (a && b) introduce(*a, *b);
 }
@@ -94,6 +93,10 @@ void Server::introduce(Session &a, Session &b) {
         intros_[key] = id;
         mesh_intros_++;
         LM_INFO("introducing %s and %s", a.name.c_str(), b.name.c_str());
+    }
+    if (std::find(a.tunnel.introduced.begin(), a.tunnel.introduced.end(), &b.tunnel) == a.tunnel.introduced.end()) {
+        a.tunnel.introduced.push_back(&b.tunnel);
+        b.tunnel.introduced.push_back(&a.tunnel);
     }
     a.conn->send(MsgType::peer_info, encode(peer_info_for(b, a, id)));
     b.conn->send(MsgType::peer_info, encode(peer_info_for(a, b, id)));
@@ -157,6 +160,8 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
         if (f != forward_.end() && f->second == &s.tunnel) forward_.erase(f);
     }
     s.pair_spis.clear();
+    for (Tunnel *peer : s.tunnel.introduced) std::erase(peer->introduced, &s.tunnel);
+    s.tunnel.introduced.clear();
     for (auto it = intros_.begin(); it != intros_.end();) {
         const auto &[lo, hi] = it->first;
         if (lo != s.name && hi != s.name) {
