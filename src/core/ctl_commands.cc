@@ -180,7 +180,11 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     j.kv("rx_bytes", t.rx_bytes).kv("rx_packets", t.rx_packets);
     j.kv("tx_bytes", t.tx_bytes).kv("tx_packets", t.tx_packets);
     j.kv("last_rx", int64_t(t.last_rx)).kv("last_tx", int64_t(t.last_tx));
-    if (stats) j.begin_object("drops").kv("src_not_allowed", t.drops_src).end_object();
+    if (stats) {
+        j.begin_object("drops").kv("src_not_allowed", t.drops_src).kv("replay", t.drops_replay);
+        j.kv("bad_icv", t.drops_icv).kv("bad_padding", t.drops_padding).kv("bad_inner", t.drops_inner);
+        j.end_object();
+    }
     j.end_object();
 }
 

@@ -384,6 +384,7 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     // verifies, so forged packets cannot shift it (RFC 4303 §3.4.3).
     if (!sa->replay.check(seq)) {
         c_.drop(Drop::replay);
+        sa->tunnel->drops_replay++;
         return;
     }
     uint8_t *inner;
@@ -398,14 +399,17 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
         return;
     case EspOpen::bad_icv:
         c_.drop(Drop::bad_icv);
+        sa->tunnel->drops_icv++;
         return;
     case EspOpen::bad_padding:
         c_.drop(Drop::bad_padding);
+        sa->tunnel->drops_padding++;
         return;
     }
     uint32_t old_top = sa->replay.top();
     if (!sa->replay.update(seq)) {
         c_.drop(Drop::replay);
+        sa->tunnel->drops_replay++;
         return;
     }
     Tunnel &t = *sa->tunnel;
@@ -439,6 +443,7 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
     InnerInfo info;
     if (!parse_inner(inner, len, nh, &info)) {
         c_.drop(Drop::bad_inner);
+        from.drops_inner++;
         return;
     }
     if (!from.allows_source(info.src)) {

@@ -39,7 +39,8 @@ struct Tunnel {
     std::vector<Tunnel *> introduced;
 
     uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-    uint64_t drops_src = 0;
+    // Drops of packets that named this peer's SA (by reason).
+    uint64_t drops_src = 0, drops_replay = 0, drops_icv = 0, drops_padding = 0, drops_inner = 0;
     time_t last_rx = 0, last_tx = 0;
 
     bool allows_source(const IpAddr &src) const {

@@ -42,6 +42,8 @@ for c2c in relay off; do
     lm_ping a -I 198.18.0.200 198.18.0.1 && die "spoofed inner source got through"
     after=$(lm_json srv server .drops.src_not_allowed)
     [ "$after" -ge $((before + 3)) ] || die "spoofed packets not counted ($before -> $after)"
+    per_peer=$(lm_ctl srv server -j -s peer show alice | jq -r '.[0].drops.src_not_allowed')
+    [ "$per_peer" -ge 3 ] || die "lanmesh -s peer show alice: src_not_allowed $per_peer"
     n a ip addr del 198.18.0.200/32 dev lm-alice
     pass "$c2c: spoofed inner source dropped and counted ($before -> $after)"
 
