@@ -221,24 +221,6 @@ lm_conf_server() {
     } > "$T/$name.conf"
 }
 
-# lm_conf_client NAME SERVERADDR [extra [Network] lines...]: certificate NAME.
-lm_conf_client() {
-    local name=$1 server=$2; shift 2
-    {
-        echo "[Network]"
-        echo "Role = client"
-        echo "Server = $server"
-        echo "ServerName = server"
-        echo "RuntimeDirectory = $T/run-$name"
-        local l
-        for l in "$@"; do echo "$l"; done
-        echo "[TLS]"
-        echo "CA = $PKI/ca.crt"
-        echo "Certificate = $PKI/$name.crt"
-        echo "Key = $PKI/$name.key"
-    } > "$T/$name.conf"
-}
-
 lm_shows() { lm_show "$1" "$2" >/dev/null 2>&1; }
 
 # lm_up_server NS NAME: starts it and waits (10 s) for its control socket.
@@ -304,8 +286,8 @@ srv_carried() {
 }
 
 c2c_clients_up() {
-    lm_conf_client carol 192.0.2.1
-    lm_conf_client dave 192.0.2.1
+    lm_client_conf carol 192.0.2.1
+    lm_client_conf dave 192.0.2.1
     lm_start c1 carol
     lm_start c2 dave
     lm_wait 15 lm_is_up c1 carol || { C2C_WHY="carol did not come up: $(last_log carol)"; return 1; }

@@ -88,7 +88,7 @@ if want lanmesh; then
                 short=$([ $cipher = aes-256-gcm ] && echo aes || echo chacha)
                 key=lanmesh-$encap-$short
                 label="lanmesh $([ $encap = udp ] && echo 'ESP/UDP 4500' || echo 'raw ESP') $cipher"
-                lm_conf_client alice 192.0.2.1 "Encapsulation = $encap" "Ciphers = $cipher"
+                lm_client_conf alice 192.0.2.1 "Encapsulation = $encap" "Ciphers = $cipher"
                 if ! lm_up_client cli alice; then
                     for mode in tcp1 tcp4 udp; do fail_row "$key-$mode" "$label" lanmesh "$encap" "$cipher" "$mode" "client did not come up: $(last_log alice)"; done
                     bg_stop "${DPID[alice]}"

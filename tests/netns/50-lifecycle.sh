@@ -5,7 +5,7 @@
 source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
-for c in server alice bob; do lm_pki_cert $c $([ $c = server ] && echo server || echo client); done
+lm_pki_certs server alice bob
 lm_hub
 lm_public srv 192.0.2.1
 lm_public a 192.0.2.11

@@ -23,7 +23,9 @@ lm_behind bob natB 198.51.100.66/26 198.51.100.65
 lm_behind carol natC 198.51.100.130/26 198.51.100.129
 lm_behind dave natD 198.51.100.194/26 198.51.100.193
 
-lm_server_conf server subnet direct "DebugKeyFile = $T/server-keys"
+# A low packet limit makes pairs rekey under load too (same limits as the
+# client<->server SAs, pushed by the server).
+lm_server_conf server subnet direct "DebugKeyFile = $T/server-keys" "RekeyAfterPackets = 200000"
 for c in alice bob carol dave erin; do lm_client_conf $c 192.0.2.1 "DebugKeyFile = $T/$c-keys"; done
 lm_start srv server
 for c in alice bob carol dave erin; do lm_start $c $c; done
@@ -56,7 +58,10 @@ data=$(tshark -r "$T/uplink.pcap" -Y 'esp && (ip.addr == 203.0.113.1 || ip.addr 
 [ "$(lm_json srv server .counters.relayed)" -eq "$relayed0" ] || die "the server relayed alice<->bob traffic after direct"
 [ "$(lm_json srv server .mesh.forwarded_packets)" -eq "$fwd0" ] || die "the server forwarded alice<->bob traffic after direct"
 [ "$data" -eq 0 ] || die "$data A<->B data packets on the server's uplink after direct"
-pass "alice<->bob: direct in ${ttd} ms; iperf3 ${mbps} Mbit/s ($bytes bytes); no A<->B data on the server's uplink"
+epoch=$(pair alice bob .epoch)
+[ "$epoch" -ge 2 ] || die "the pair did not rekey under load (epoch $epoch)"
+path_is alice bob direct || die "the pair left the direct path while rekeying"
+pass "alice<->bob: direct in ${ttd} ms; iperf3 ${mbps} Mbit/s ($bytes bytes), pair rekeyed to epoch $epoch; no A<->B data on the server's uplink"
 
 # 2. alice and erin behind the same NAT meet on their LAN addresses.
 lm_ping alice "$E" || die "alice -> erin"

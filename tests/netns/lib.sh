@@ -186,6 +186,12 @@ lm_pki_cert() {
         -in "$PKI/$cn.csr" -out "$PKI/$cn.crt" "$@" >/dev/null 2>&1 || die "sign $cn"
 }
 
+# lm_pki_certs NAME...: "server" gets a server certificate, the others client ones.
+lm_pki_certs() {
+    local c
+    for c in "$@"; do lm_pki_cert "$c" "$([ "$c" = server ] && echo server || echo client)"; done
+}
+
 lm_pki_revoke() {
     openssl ca -batch -config "$PKI/ca.cnf" -cert "$PKI/ca.crt" -keyfile "$PKI/ca.key" \
         -revoke "$PKI/$1.crt" >/dev/null 2>&1 || die "revoke $1"
