@@ -40,18 +40,15 @@ Client::Client(const Config &cfg)
                             [this] { return rebind_data_socket(); }}) {}
 
 uint16_t Client::rebind_data_socket() {
-    int old = dp_.udp_fd(0);
     std::string err;
-    int fd = dp_.rebind_udp(0, &err);
-    if (fd < 0) {
+    uint16_t port = data_.rebind_udp(0, &err);
+    if (!port) {
         LM_WARN("cannot move the data socket: %s", err.c_str());
         return 0;
     }
-    loop_.remove(old);
-    loop_.add(fd, EPOLLIN, [this](uint32_t) { dp_.on_udp_readable(0); });
     // The server learns the new mapping from this authenticated packet.
     dp_.send_dummy(tunnel_);
-    return dp_.udp_port(0);
+    return port;
 }
 
 Client::~Client() {
@@ -74,18 +71,20 @@ bool Client::start_role(std::string *err) {
     // ESP in UDP from the data port, like RFC 3948's 4500 -> 4500; if that
     // is taken on this host, any port does (the server learns it).
     std::string e;
-    if (dp_.open_udp(fam, nullptr, cfg_.data_port, &e) < 0) {
+    if (data_.open_udp(fam, nullptr, cfg_.data_port, &e) < 0) {
         LM_WARN("%s; using an ephemeral port", e.c_str());
-        if (dp_.open_udp(fam, nullptr, 0, err) < 0) return false;
+        if (data_.open_udp(fam, nullptr, 0, err) < 0) return false;
     }
     if (cfg_.encapsulation != Encapsulation::udp) {
-        raw_available_ = dp_.open_raw(fam, nullptr, &e);
+        raw_available_ = data_.open_raw(fam, nullptr, &e);
         if (!raw_available_) LM_WARN("raw ESP unavailable, asking for ESP in UDP: %s", e.c_str());
     }
-    dp_.role = Role::client;
-    dp_.uplink = &tunnel_;
-    dp_.routes = &mesh_.routes();
-    dp_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
+    data_.for_each([this](Dataplane &dp) {
+        dp.role = Role::client;
+        dp.uplink = &tunnel_;
+        dp.routes = &mesh_.routes();
+    });
+    data_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
         mesh_.on_non_esp(p, n, from, idx);
     };
     tunnel_.name = cfg_.server_name;
@@ -160,7 +159,7 @@ void Client::on_io() {
         h.spi_s2c = my_spi_;
         h.encap = raw_available_ ? cfg_.encapsulation : Encapsulation::udp;
         h.local_addrs = {local_addr_};
-        h.data_port = dp_.udp_port(0);
+        h.data_port = data_.udp_port(0);
         conn_->send(MsgType::hello, encode(h));
         conn_->flush();
     }
@@ -272,7 +271,7 @@ bool Client::on_config(const ConfigMsg &m) {
     tunnel_.udp_peer = Endpoint{cfg_.server->addr, m.data_port};
     tunnel_.udp_sock = 0;
     tunnel_.raw_peer = cfg_.server->addr;
-    tunnel_.last_rx = 0;
+    tunnel_.clear_last_rx();
     behind_nat_ = m.observed.is_set() && !(m.observed.addr == local_addr_);
     if (!apply_layout(m, &err)) {
         LM_ERR("cannot configure %s: %s", dev_.c_str(), err.c_str());
@@ -392,10 +391,10 @@ void Client::tick_role(int64_t now) {
     // Until the server has answered on ESP, repeat the registration once a
     // second (the first one may be lost); afterwards keep the NAT mapping
     // alive when idle.
-    if (tunnel_.last_rx == 0 && now - last_dummy_ms_ >= 1000) {
+    if (tunnel_.total().last_rx == 0 && now - last_dummy_ms_ >= 1000) {
         dp_.send_dummy(tunnel_);
         last_dummy_ms_ = now;
-    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.last_tx >= current_.nat_keepalive) {
+    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= current_.nat_keepalive) {
         dp_.send_nat_keepalive(tunnel_);
     }
     if (keying_.tick(wall)) {
@@ -447,7 +446,7 @@ void Client::status_role(JsonWriter &j) {
     j.kv("introductions", mc.introductions).kv("keys_accepted", mc.keys_accepted);
     j.kv("keys_rejected", mc.keys_rejected).kv("certs_rejected", mc.certs_rejected);
     j.kv("probes_early", mc.probes_early).kv("path_changes", mc.path_changes);
-    j.kv("probe_rx", counters_.probe_rx).kv("probe_tx", counters_.probe_tx);
+    j.kv("probe_rx", data_.totals().probe_rx).kv("probe_tx", data_.totals().probe_tx);
     j.end_object();
 }
 

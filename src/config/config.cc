@@ -505,6 +505,14 @@ bool h_encapsulation(Parser &p, std::string_view v) {
     return p.keyword(v, t, &p.c.encapsulation);
 }
 
+bool h_workers(Parser &p, std::string_view v) {
+    if (v == "auto") {
+        p.c.workers = 0;
+        return true;
+    }
+    return p.integer(v, 1, kMaxWorkers, &p.c.workers, "auto or 1..64");
+}
+
 bool h_mtu(Parser &p, std::string_view v) {
     if (v == "0") {
         p.c.mtu = 0;  // automatic
@@ -634,6 +642,7 @@ const KeyDef kKeys[] = {
     {Section::network, "Ciphers", false, kAnyRole, h_ciphers},
     {Section::network, "Encapsulation", false, kAnyRole, h_encapsulation},
     {Section::network, "MTU", false, kAnyRole, h_mtu},
+    {Section::network, "Workers", false, kAnyRole, h_workers},
     {Section::network, "Route", true, kServer, h_route},
     {Section::network, "Keepalive", false, kAnyRole, h_keepalive},
     {Section::network, "NatKeepalive", false, kAnyRole, h_nat_keepalive},

@@ -10,6 +10,9 @@
 
 namespace lm {
 
+// Data-plane threads at most (Workers=).
+constexpr int kMaxWorkers = 64;
+
 enum class Role { server, client };
 enum class Topology { net30, p2p, subnet };
 enum class ClientToClient { off, relay, direct };
@@ -64,6 +67,7 @@ struct Config {
     std::string debug_key_file;            // empty = off
     std::string log_level = "info";        // debug | info | warning | error
     std::string user = "lanmesh";          // run as this user after setup (when started as root)
+    int workers = 0;                       // data-plane threads; 0 = one per usable CPU
 
     // [TLS]
     std::string ca, certificate, key, crl;  // crl optional

@@ -31,7 +31,7 @@ bool Keying::install_inbound(SSL *ssl, uint32_t epoch, uint32_t spi, std::string
     sa->cipher = cipher_;
     sa->tunnel = &t_;
     sa->created = time(nullptr);
-    bool ok = sa->aead.init(cipher_, km, false);
+    bool ok = sa->keys.set(cipher_, km, false);
     if (export_ && export_->enabled()) export_->write(spi, cipher_, km, outer_v6, ("inbound from " + t_.name).c_str());
     km.wipe();
     if (!ok) {
@@ -58,7 +58,7 @@ bool Keying::install_outbound(SSL *ssl, uint32_t epoch, uint32_t spi, std::strin
     sa->epoch = epoch;
     sa->cipher = cipher_;
     sa->created = time(nullptr);
-    bool ok = sa->aead.init(cipher_, km, true);
+    bool ok = sa->keys.set(cipher_, km, true);
     if (export_ && export_->enabled()) export_->write(spi, cipher_, km, outer_v6, ("outbound to " + t_.name).c_str());
     km.wipe();
     if (!ok) {
@@ -129,8 +129,8 @@ bool Keying::tick(time_t now) {
     }
     const OutboundSa *o = t_.out.get();
     if (!o || pending_) return false;
-    return now - o->created >= limits_.after_time || o->bytes >= limits_.after_bytes ||
-           o->packets >= limits_.after_packets;
+    return now - o->created >= limits_.after_time || o->bytes() >= limits_.after_bytes ||
+           o->packets() >= limits_.after_packets;
 }
 
 void Keying::clear() {

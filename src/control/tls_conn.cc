@@ -7,6 +7,15 @@
 
 namespace lm {
 
+namespace {
+std::function<void()> g_before_handshake, g_after_handshake;
+}
+
+void TlsConn::set_handshake_hooks(std::function<void()> before, std::function<void()> after) {
+    g_before_handshake = std::move(before);
+    g_after_handshake = std::move(after);
+}
+
 TlsConn::TlsConn(SSL_CTX *ctx, int fd, bool is_server) : fd_(fd), is_server_(is_server) {
     ssl_ = SSL_new(ctx);
     SSL_set_fd(ssl_, fd);
@@ -37,7 +46,9 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
     if (state_ == State::closed) return false;
     if (state_ == State::handshake) {
         ERR_clear_error();
+        if (g_before_handshake) g_before_handshake();
         int r = SSL_do_handshake(ssl_);
+        if (g_after_handshake) g_after_handshake();
         if (r != 1) {
             int e = SSL_get_error(ssl_, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return true;

@@ -29,6 +29,11 @@ public:
     // connection is finished (peer closed, protocol error or TLS failure);
     // error() then says why in one line.
     bool on_io(const FrameHandler &on_frame);
+    // A handshake step is the control thread's longest computation (a key
+    // exchange and a signature, about a millisecond) and touches nothing of
+    // the data plane: the node lets its workers run meanwhile by setting
+    // these (`before` resumes them, `after` pauses them again).
+    static void set_handshake_hooks(std::function<void()> before, std::function<void()> after);
     void send(MsgType type, const std::vector<uint8_t> &payload);
     bool flush();
     bool wants_write() const { return !out_.empty(); }

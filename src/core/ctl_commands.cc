@@ -137,9 +137,9 @@ void Node::data_sockets_json(JsonWriter &j) const {
         Endpoint ep = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss));
         j.begin_object().kv("proto", proto).kv("address", with_port ? ep.str() : ep.addr.str()).end_object();
     };
-    for (int i = 0; i < dp_.udp_count(); i++) entry("udp", dp_.udp_fd(i), true);
+    for (int i = 0; i < data_.udp_count(); i++) entry("udp", data_.udp_fd(i), true);
     for (int fam : {AF_INET, AF_INET6})
-        if (dp_.raw_fd(fam) >= 0) entry("esp", dp_.raw_fd(fam), false);
+        if (data_.raw_fd(fam) >= 0) entry("esp", data_.raw_fd(fam), false);
 }
 
 CtlReply CtlCommands::link_show(Node &n, const Request &r) {
@@ -177,12 +177,13 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     }
     // Like wg's "latest handshake": when the current keys were made.
     j.kv("last_handshake", int64_t(t.out ? t.out->created : 0));
-    j.kv("rx_bytes", t.rx_bytes).kv("rx_packets", t.rx_packets);
-    j.kv("tx_bytes", t.tx_bytes).kv("tx_packets", t.tx_packets);
-    j.kv("last_rx", int64_t(t.last_rx)).kv("last_tx", int64_t(t.last_tx));
+    Tunnel::Stats st = t.total();
+    j.kv("rx_bytes", st.rx_bytes).kv("rx_packets", st.rx_packets);
+    j.kv("tx_bytes", st.tx_bytes).kv("tx_packets", st.tx_packets);
+    j.kv("last_rx", int64_t(st.last_rx)).kv("last_tx", int64_t(st.last_tx));
     if (stats) {
-        j.begin_object("drops").kv("src_not_allowed", t.drops_src).kv("replay", t.drops_replay);
-        j.kv("bad_icv", t.drops_icv).kv("bad_padding", t.drops_padding).kv("bad_inner", t.drops_inner);
+        j.begin_object("drops").kv("src_not_allowed", st.drops_src).kv("replay", st.drops_replay);
+        j.kv("bad_icv", st.drops_icv).kv("bad_padding", st.drops_padding).kv("bad_inner", st.drops_inner);
         j.end_object();
     }
     j.end_object();
@@ -232,13 +233,13 @@ void CtlCommands::sa_json(Node &n, JsonWriter &j, const PeerView &v, bool keys) 
     // byte and packet limits); an old inbound SA is removed after its grace.
     auto rekey_at = [&](time_t created) { return created + v.limits.after_time; };
     if (const InboundSa *sa = t.in_cur.get())
-        one("in", "current", sa->spi, sa->epoch, sa->cipher, sa->replay.top(), sa->packets, sa->bytes, sa->created,
+        one("in", "current", sa->spi, sa->epoch, sa->cipher, sa->replay.top(), sa->packets(), sa->bytes(), sa->created,
             rekey_at(sa->created));
     if (const InboundSa *sa = t.in_old.get())
-        one("in", "old", sa->spi, sa->epoch, sa->cipher, sa->replay.top(), sa->packets, sa->bytes, sa->created,
+        one("in", "old", sa->spi, sa->epoch, sa->cipher, sa->replay.top(), sa->packets(), sa->bytes(), sa->created,
             t.in_old_expires);
     if (const OutboundSa *sa = t.out.get())
-        one("out", "current", sa->spi, sa->epoch, sa->cipher, sa->seq, sa->packets, sa->bytes, sa->created,
+        one("out", "current", sa->spi, sa->epoch, sa->cipher, sa->last_seq(), sa->packets(), sa->bytes(), sa->created,
             rekey_at(sa->created));
 }
 

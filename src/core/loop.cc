@@ -62,6 +62,7 @@ void EventLoop::run() {
             if (errno == EINTR) continue;
             throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
         }
+        if (enter_) enter_();
         for (int i = 0; i < n && running_; i++) {
             auto it = handlers_.find(evs[i].data.fd);
             if (it == handlers_.end()) continue;
@@ -72,6 +73,7 @@ void EventLoop::run() {
             next_tick_ = now_ms() + tick_ms_;
             tick_();
         }
+        if (leave_) leave_();
     }
 }
 

@@ -18,6 +18,12 @@ public:
     void modify(int fd, uint32_t events);
     void remove(int fd);
     void set_tick(int ms, std::function<void()> tick);
+    // Called around each round of handlers and the tick (not around the
+    // wait): the node pauses the data-plane workers there.
+    void set_guard(std::function<void()> enter, std::function<void()> leave) {
+        enter_ = std::move(enter);
+        leave_ = std::move(leave);
+    }
     void run();                 // until stop()
     void stop() { running_ = false; }
     static int64_t now_ms();    // CLOCK_MONOTONIC
@@ -27,7 +33,7 @@ private:
     bool running_ = false;
     int tick_ms_ = 1000;
     int64_t next_tick_ = 0;
-    std::function<void()> tick_;
+    std::function<void()> tick_, enter_, leave_;
     std::unordered_map<int, std::shared_ptr<Handler>> handlers_;
 };
 

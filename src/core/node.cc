@@ -7,21 +7,38 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <sched.h>
+
+#include <algorithm>
 #include <cstring>
 
 #include "common/log.h"
 #include "core/privdrop.h"
+#include "control/tls_conn.h"
 #include "core/sd_notify.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
 
 namespace lm {
 
-Node::Node(const Config &cfg) : cfg_(cfg), dp_(counters_, sas_) {}
+Node::Node(const Config &cfg)
+    : cfg_(cfg), data_(size_workers(cfg), sas_, counters_), dp_(data_.control()) {}
 
 Node::~Node() {
+    data_.stop();
     if (signal_fd_ >= 0) close(signal_fd_);
-    if (tun_fd_ >= 0) close(tun_fd_);
+    for (int fd : tun_fds_) close(fd);
+}
+
+int Node::size_workers(const Config &cfg) {
+    int n = cfg.workers;
+    if (n <= 0) {
+        cpu_set_t cpus;
+        n = sched_getaffinity(0, sizeof cpus, &cpus) == 0 ? CPU_COUNT(&cpus) : 1;
+        n = std::clamp(n, 1, kMaxWorkers);
+    }
+    set_data_slots(n + 1);
+    return n;
 }
 
 static bool mkdir_p(const std::string &path, mode_t mode, std::string *err) {
@@ -68,7 +85,7 @@ bool Node::start(std::string *err) {
     if (!nl_.open(err)) return false;
     if (!open_tun(err)) return false;
     if (!start_role(err)) return false;
-    watch_data_sockets();
+    loop_.add(data_.mail_fd(), EPOLLIN, [this](uint32_t) { data_.drain_mail_fd(); });
 
     own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
     if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
@@ -80,11 +97,18 @@ bool Node::start(std::string *err) {
     return least_privilege(err);
 }
 
+// One queue per worker; the kernel spreads flows over the queues by hash
+// and keeps each flow on its queue.  A single worker can also use a
+// persistent single-queue device.
 bool Node::open_tun(std::string *err) {
-    tun_fd_ = tun_open(cfg_.device, false, &dev_, err, /*vnet_hdr=*/true);
-    if (tun_fd_ < 0) return false;
-    dp_.set_tun(tun_fd_);
-    loop_.add(tun_fd_, EPOLLIN, [this](uint32_t) { dp_.on_tun_readable(); });
+    int n = data_.count();
+    for (int i = 0; i < n; i++) {
+        int fd = tun_open(i ? dev_ : cfg_.device, true, &dev_, err, /*vnet_hdr=*/true);
+        if (fd < 0 && i == 0 && n == 1) fd = tun_open(cfg_.device, false, &dev_, err, true);
+        if (fd < 0) return false;
+        tun_fds_.push_back(fd);
+    }
+    data_.set_tun(tun_fds_);
     return true;
 }
 
@@ -94,19 +118,20 @@ bool Node::configure_link(int mtu, std::string *err) {
     return true;
 }
 
-void Node::watch_data_sockets() {
-    for (int i = 0; i < dp_.udp_count(); i++)
-        loop_.add(dp_.udp_fd(i), EPOLLIN, [this, i](uint32_t) { dp_.on_udp_readable(i); });
-    for (int fam : {AF_INET, AF_INET6})
-        if (dp_.raw_fd(fam) >= 0)
-            loop_.add(dp_.raw_fd(fam), EPOLLIN, [this, fam](uint32_t) { dp_.on_raw_readable(fam); });
-}
-
 void Node::run() {
+    // Threads start only now, after least_privilege(): they inherit the
+    // dropped capabilities.  From here on the control thread touches shared
+    // data-plane state only with the workers paused (data/workers.h).
+    data_.start();
+    loop_.set_guard([this] { data_.pause_all(); }, [this] { data_.resume_all(); });
+    TlsConn::set_handshake_hooks([this] { data_.resume_all(); }, [this] { data_.pause_all(); });
     // A server is ready once it listens; a client once its tunnel is up.
     if (cfg_.role == Role::server) sd_notify_send("READY=1\nSTATUS=serving on " + dev_);
     loop_.run();
     sd_notify_send("STOPPING=1");
+    data_.stop();
+    loop_.set_guard(nullptr, nullptr);
+    TlsConn::set_handshake_hooks(nullptr, nullptr);
     stop_role();
 }
 
@@ -115,10 +140,9 @@ void Node::shutdown() {
     nl_.cleanup();
     // Closing a non-persistent TUN removes the device and whatever the
     // kernel attached to it.
-    if (tun_fd_ >= 0) {
-        close(tun_fd_);
-        tun_fd_ = -1;
-    }
+    data_.stop();
+    for (int fd : tun_fds_) close(fd);
+    tun_fds_.clear();
 }
 
 void Node::tunnel_json(JsonWriter &j, const Tunnel &t) const {
@@ -128,16 +152,17 @@ void Node::tunnel_json(JsonWriter &j, const Tunnel &t) const {
         j.kv("endpoint", t.udp_peer.port ? t.udp_peer.str() : std::string("-"));
     else
         j.kv("endpoint", t.raw_peer.is_set() ? t.raw_peer.str() : std::string("-"));
-    j.kv("rx_packets", t.rx_packets).kv("rx_bytes", t.rx_bytes);
-    j.kv("tx_packets", t.tx_packets).kv("tx_bytes", t.tx_bytes);
-    j.kv("drops_src_not_allowed", t.drops_src);
-    j.kv("last_rx", int64_t(t.last_rx));
+    Tunnel::Stats st = t.total();
+    j.kv("rx_packets", st.rx_packets).kv("rx_bytes", st.rx_bytes);
+    j.kv("tx_packets", st.tx_packets).kv("tx_bytes", st.tx_bytes);
+    j.kv("drops_src_not_allowed", st.drops_src);
+    j.kv("last_rx", int64_t(st.last_rx));
     j.begin_array("sa");
     auto in = [&](const InboundSa *sa, const char *state) {
         if (!sa) return;
         j.begin_object().kv("direction", "in").kv("state", state).kv("spi", uint64_t(sa->spi));
         j.kv("epoch", uint64_t(sa->epoch)).kv("cipher", to_string(sa->cipher));
-        j.kv("packets", sa->packets).kv("bytes", sa->bytes).kv("seq", uint64_t(sa->replay.top()));
+        j.kv("packets", sa->packets()).kv("bytes", sa->bytes()).kv("seq", uint64_t(sa->replay.top()));
         j.kv("age", int64_t(time(nullptr) - sa->created)).end_object();
     };
     in(t.in_cur.get(), "current");
@@ -146,7 +171,7 @@ void Node::tunnel_json(JsonWriter &j, const Tunnel &t) const {
         const OutboundSa *sa = t.out.get();
         j.begin_object().kv("direction", "out").kv("state", "current").kv("spi", uint64_t(sa->spi));
         j.kv("epoch", uint64_t(sa->epoch)).kv("cipher", to_string(sa->cipher));
-        j.kv("packets", sa->packets).kv("bytes", sa->bytes).kv("seq", uint64_t(sa->seq));
+        j.kv("packets", sa->packets()).kv("bytes", sa->bytes()).kv("seq", uint64_t(sa->last_seq()));
         j.kv("age", int64_t(time(nullptr) - sa->created)).end_object();
     }
     j.end_array();
@@ -167,23 +192,33 @@ std::string Node::status_json() {
 
 // "counters" and "drops", shared by "status" and `lanmesh -s link show`.
 void Node::counters_json(JsonWriter &j) const {
+    const DataCounters c = data_.totals();   // all workers and the control thread
     j.begin_object("counters");
-    j.kv("udp_rx", counters_.udp_rx).kv("udp_tx", counters_.udp_tx);
-    j.kv("raw_rx", counters_.raw_rx).kv("raw_tx", counters_.raw_tx);
-    j.kv("tun_rx", counters_.tun_rx).kv("tun_tx", counters_.tun_tx);
-    j.kv("keepalive_rx", counters_.keepalive_rx).kv("relayed", counters_.relayed);
-    j.kv("rx_batches", counters_.rx_batches).kv("tx_batches", counters_.tx_batches);
-    j.kv("forwarded", counters_.forwarded).kv("probe_rx", counters_.probe_rx).kv("probe_tx", counters_.probe_tx);
-    j.kv("gso_tx", counters_.gso_tx).kv("gro_rx", counters_.gro_rx);
-    j.kv("gso_tun_rx", counters_.gso_tun_rx).kv("gro_tun_tx", counters_.gro_tun_tx);
+    j.kv("udp_rx", c.udp_rx).kv("udp_tx", c.udp_tx);
+    j.kv("raw_rx", c.raw_rx).kv("raw_tx", c.raw_tx);
+    j.kv("tun_rx", c.tun_rx).kv("tun_tx", c.tun_tx);
+    j.kv("keepalive_rx", c.keepalive_rx).kv("relayed", c.relayed);
+    j.kv("rx_batches", c.rx_batches).kv("tx_batches", c.tx_batches);
+    j.kv("forwarded", c.forwarded).kv("probe_rx", c.probe_rx).kv("probe_tx", c.probe_tx);
+    j.kv("gso_tx", c.gso_tx).kv("gro_rx", c.gro_rx);
+    j.kv("gso_tun_rx", c.gso_tun_rx).kv("gro_tun_tx", c.gro_tun_tx);
     j.kv("tls_accepted", ctl_counters_.tls_accepted).kv("tls_refused", ctl_counters_.tls_refused);
     j.kv("tls_timeouts", ctl_counters_.tls_timeouts).kv("protocol_errors", ctl_counters_.protocol_errors);
     j.kv("admitted", ctl_counters_.admitted).kv("disconnected", ctl_counters_.disconnected);
     j.kv("rekeys", ctl_counters_.rekeys).kv("connects", ctl_counters_.connects);
     j.end_object();
     j.begin_object("drops");
-    for (int d = 0; d < int(Drop::count_); d++) j.kv(to_string(Drop(d)), counters_.drops[d]);
+    for (int d = 0; d < int(Drop::count_); d++) j.kv(to_string(Drop(d)), c.drops[d]);
     j.end_object();
+    // Each worker's share: how the kernel spread flows over queues and sockets.
+    j.begin_array("workers");
+    for (int i = 0; i < data_.count(); i++) {
+        const DataCounters &w = data_.worker_counters(i);
+        j.begin_object().kv("tun_rx", w.tun_rx).kv("tun_tx", w.tun_tx).kv("udp_rx", w.udp_rx);
+        j.kv("udp_tx", w.udp_tx).kv("raw_rx", w.raw_rx).kv("raw_tx", w.raw_tx);
+        j.kv("drops", w.total_drops()).end_object();
+    }
+    j.end_array();
 }
 
 }  // namespace lm

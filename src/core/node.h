@@ -17,6 +17,7 @@
 #include "core/loop.h"
 #include "data/counters.h"
 #include "data/dataplane.h"
+#include "data/workers.h"
 #include "data/sa.h"
 #include "net/netlink.h"
 
@@ -48,7 +49,9 @@ protected:
 
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
-    void watch_data_sockets();
+    // Sizes per-worker state for the configured number of workers (before
+    // any tunnel or SA exists) and returns that number.
+    static int size_workers(const Config &cfg);
     void tunnel_json(JsonWriter &j, const struct Tunnel &t) const;
     std::string status_json();
     void counters_json(JsonWriter &j) const;
@@ -91,11 +94,12 @@ protected:
     SaTable sas_;
     DataCounters counters_;
     ControlCounters ctl_counters_;
-    Dataplane dp_;
+    DataWorkers data_;
+    Dataplane &dp_;            // the control thread's engine: keepalives, probes
     Netlink nl_;
     KeyExport keys_;
     CtlSocket ctl_;
-    int tun_fd_ = -1;
+    std::vector<int> tun_fds_;   // one queue per worker
     std::string dev_;
     int signal_fd_ = -1;
     time_t started_ = 0;

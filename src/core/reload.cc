@@ -29,6 +29,7 @@ std::vector<std::string> restart_only_changes(const Config &a, const Config &b) 
     changed(a.client_to_client != b.client_to_client, "ClientToClient");
     changed(a.encapsulation != b.encapsulation, "Encapsulation");
     changed(a.mtu != b.mtu, "MTU");
+    changed(a.workers != b.workers, "Workers");
     changed(a.state_directory != b.state_directory, "StateDirectory");
     changed(a.runtime_directory != b.runtime_directory, "RuntimeDirectory");
     changed(a.debug_key_file != b.debug_key_file, "DebugKeyFile");

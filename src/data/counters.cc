@@ -19,4 +19,26 @@ uint64_t DataCounters::total_drops() const {
     return n;
 }
 
+DataCounters &DataCounters::operator+=(const DataCounters &o) {
+    for (int i = 0; i < int(Drop::count_); i++) drops[i] += o.drops[i];
+    udp_rx += o.udp_rx;
+    udp_tx += o.udp_tx;
+    raw_rx += o.raw_rx;
+    raw_tx += o.raw_tx;
+    tun_rx += o.tun_rx;
+    tun_tx += o.tun_tx;
+    keepalive_rx += o.keepalive_rx;
+    relayed += o.relayed;
+    forwarded += o.forwarded;
+    probe_rx += o.probe_rx;
+    probe_tx += o.probe_tx;
+    rx_batches += o.rx_batches;
+    tx_batches += o.tx_batches;
+    gso_tx += o.gso_tx;
+    gro_rx += o.gro_rx;
+    gso_tun_rx += o.gso_tun_rx;
+    gro_tun_tx += o.gro_tun_tx;
+    return *this;
+}
+
 }  // namespace lm

@@ -22,7 +22,8 @@ namespace lm {
     X(seq_exhausted)     /* outbound SA used up; waiting for the rekey */     \
     X(too_big)           /* inner packet larger than the buffer */            \
     X(send_error)        /* sendmmsg / write failed */                      \
-    X(probe_bad)         /* hole-punch probe failed authentication */
+    X(probe_bad)         /* hole-punch probe failed authentication */       \
+    X(backlog)           /* control thread behind: a worker's event was lost */
 
 enum class Drop : int {
 #define LM_X(name) name,
@@ -48,6 +49,7 @@ struct DataCounters {
 
     void drop(Drop d) { drops[int(d)]++; }
     uint64_t total_drops() const;
+    DataCounters &operator+=(const DataCounters &o);
 };
 
 }  // namespace lm

@@ -11,6 +11,7 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "common/bytes.h"
@@ -86,8 +87,8 @@ uint8_t next_header_for(const uint8_t *p, size_t len) {
 
 }  // namespace
 
-Dataplane::Dataplane(DataCounters &counters, SaTable &sas)
-    : c_(counters), sas_(sas), rx_buf_(kBatch * kRxSlot), tx_buf_(kTxSlots * kSlot) {
+Dataplane::Dataplane(DataCounters &counters, SaTable &sas, int slot)
+    : c_(counters), sas_(sas), slot_(slot), rx_buf_(kBatch * kRxSlot), tx_buf_(kTxSlots * kSlot) {
     msgs_ = new mmsghdr[kTxSlots]();
     iovs_ = new iovec[kTxSlots]();
     msg_first_ = new int[kTxSlots]();
@@ -98,9 +99,6 @@ Dataplane::Dataplane(DataCounters &counters, SaTable &sas)
 }
 
 Dataplane::~Dataplane() {
-    for (auto &u : udp_) close(u.fd);
-    if (raw4_ >= 0) close(raw4_);
-    if (raw6_ >= 0) close(raw6_);
     delete[] msgs_;
     delete[] iovs_;
     delete[] msg_first_;
@@ -108,140 +106,17 @@ Dataplane::~Dataplane() {
     delete[] cmsg_buf_;
 }
 
-void Dataplane::set_tun(int fd) {
+void Dataplane::set_tun(int fd, bool vnet, bool gro_tcp, bool gro_udp) {
     tun_fd_ = fd;
-    vnet_ = false;
-    gro_.enabled = false;
-    gro_.udp = false;
-    struct ifreq ifr;
-    std::memset(&ifr, 0, sizeof ifr);
-    if (fd < 0 || ioctl(fd, TUNGETIFF, &ifr) < 0 || !(ifr.ifr_flags & IFF_VNET_HDR)) {
-        LM_INFO("data plane: TUN without offloads (one packet per read and write)");
-        return;
-    }
-    vnet_ = true;
-    // TSO needs CSUM; USO (Linux >= 6.2) is tried on top and dropped on EINVAL.
-    unsigned base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
-    const char *what = "csum, tso4, tso6, uso4, uso6";
-    if (ioctl(fd, TUNSETOFFLOAD, base | TUN_F_USO4 | TUN_F_USO6) < 0) {
-        what = "csum, tso4, tso6";
-        if (ioctl(fd, TUNSETOFFLOAD, base) < 0) {
-            what = nullptr;
-            ioctl(fd, TUNSETOFFLOAD, 0u);
-        }
-    }
-    gro_.enabled = what != nullptr;
-    // The kernel takes GSO_UDP_L4 writes only with USO on.
-    gro_.udp = what && std::strstr(what, "uso") != nullptr;
-    if (what)
-        LM_INFO("data plane: TUN offloads %s; %s GRO on TUN writes", what, gro_.udp ? "TCP and UDP" : "TCP");
-    else
-        LM_INFO("data plane: TUN offloads refused (%s); one packet per read and write", strerror(errno));
-}
-
-namespace {
-
-// Big buffers: a TUN super-packet becomes a burst of ~50 ESP packets, and a
-// few of those must not overflow the receiver.  The FORCE variants pass the
-// sysctl limits with CAP_NET_ADMIN; without it we get what the limits allow.
-void raise_buffers(int fd) {
-    int buf = 4 << 20;   // more only adds queueing delay under load
-    if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &buf, sizeof buf) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &buf, sizeof buf);
-    if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &buf, sizeof buf) < 0)
-        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
-}
-
-}  // namespace
-
-void Dataplane::setup_udp_offload(int fd) {
-    raise_buffers(fd);
-    if (!udp_logged_) {
-        int v = 0;
-        socklen_t vl = sizeof v;
-        udp_gso_ = getsockopt(fd, SOL_UDP, UDP_SEGMENT, &v, &vl) == 0;
-    }
-    int one = 1;
-    bool gro = setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one) == 0;
-    if (!udp_logged_) {
-        udp_gro_ = gro;
-        udp_logged_ = true;
-        LM_INFO("data plane: UDP GSO %s, UDP GRO %s", udp_gso_ ? "on" : "off (sendmmsg only)",
-                udp_gro_ ? "on" : "off");
-    }
-}
-
-int Dataplane::open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err) {
-    int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) {
-        *err = std::string("UDP socket: ") + strerror(errno);
-        return -1;
-    }
-    int one = 1;
-    if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-    setup_udp_offload(fd);
-    Endpoint ep;
-    if (bind_addr) {
-        ep.addr = *bind_addr;
-    } else {
-        ep.addr.family = family;   // all-zero address = wildcard
-    }
-    ep.port = port;
-    sockaddr_storage ss;
-    socklen_t sl = ep.to_sockaddr(&ss);
-    if (bind(fd, reinterpret_cast<sockaddr *>(&ss), sl) < 0) {
-        *err = "UDP bind " + ep.str() + ": " + strerror(errno);
-        close(fd);
-        return -1;
-    }
-    udp_.push_back({fd, family});
-    return int(udp_.size()) - 1;
-}
-
-int Dataplane::rebind_udp(int idx, std::string *err) {
-    int family = udp_[idx].family;
-    int n = open_udp(family, nullptr, 0, err);
-    if (n < 0) return -1;
-    close(udp_[idx].fd);
-    udp_[idx].fd = udp_[n].fd;
-    udp_.pop_back();
-    return udp_[idx].fd;
-}
-
-uint16_t Dataplane::udp_port(int idx) const {
-    sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(udp_[idx].fd, reinterpret_cast<sockaddr *>(&ss), &sl) < 0) return 0;
-    return Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).port;
+    vnet_ = vnet;
+    gro_.enabled = vnet && gro_tcp;
+    gro_.udp = vnet && gro_udp;
 }
 
 int Dataplane::udp_for_family(int family) const {
     for (size_t i = 0; i < udp_.size(); i++)
         if (udp_[i].family == family) return int(i);
     return -1;
-}
-
-bool Dataplane::open_raw(int family, const IpAddr *bind_addr, std::string *err) {
-    int fd = socket(family, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_ESP);
-    if (fd < 0) {
-        *err = std::string("raw ESP socket (needs CAP_NET_RAW): ") + strerror(errno);
-        return false;
-    }
-    // Bound to the service address so replies leave from the address peers
-    // talk to (an unbound raw socket picks its source by routing).
-    if (bind_addr) {
-        Endpoint ep{*bind_addr, 0};
-        sockaddr_storage ss;
-        socklen_t sl = ep.to_sockaddr(&ss);
-        if (bind(fd, reinterpret_cast<sockaddr *>(&ss), sl) < 0) {
-            *err = "raw ESP bind " + bind_addr->str() + ": " + strerror(errno);
-            close(fd);
-            return false;
-        }
-    }
-    raise_buffers(fd);
-    (family == AF_INET ? raw4_ : raw6_) = fd;
-    return true;
 }
 
 void Dataplane::on_udp_readable(int idx) {
@@ -384,13 +259,18 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     // verifies, so forged packets cannot shift it (RFC 4303 §3.4.3).
     if (!sa->replay.check(seq)) {
         c_.drop(Drop::replay);
-        sa->tunnel->drops_replay++;
+        sa->tunnel->stats[slot_].drops_replay++;
+        return;
+    }
+    Aead *aead = sa->keys.get(slot_);
+    if (!aead) {
+        c_.drop(Drop::bad_icv);
         return;
     }
     uint8_t *inner;
     size_t inner_len;
     uint8_t nh;
-    switch (esp_open(sa->aead, esp, len, &inner, &inner_len, &nh)) {
+    switch (esp_open(*aead, esp, len, &inner, &inner_len, &nh)) {
     case EspOpen::ok:
     case EspOpen::dummy:
         break;
@@ -399,56 +279,65 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
         return;
     case EspOpen::bad_icv:
         c_.drop(Drop::bad_icv);
-        sa->tunnel->drops_icv++;
+        sa->tunnel->stats[slot_].drops_icv++;
         return;
     case EspOpen::bad_padding:
         c_.drop(Drop::bad_padding);
-        sa->tunnel->drops_padding++;
+        sa->tunnel->stats[slot_].drops_padding++;
         return;
     }
-    uint32_t old_top = sa->replay.top();
-    if (!sa->replay.update(seq)) {
+    bool newest = false;
+    if (!sa->replay.update(seq, &newest)) {
         c_.drop(Drop::replay);
-        sa->tunnel->drops_replay++;
+        sa->tunnel->stats[slot_].drops_replay++;
         return;
     }
     Tunnel &t = *sa->tunnel;
-    time_t now = time(nullptr);
-    t.last_rx = now;
-    sa->packets++;
-    sa->bytes += len;
+    Tunnel::Stats &ts = t.stats[slot_];
+    ts.last_rx = time(nullptr);
+    sa->stats[slot_].packets++;
+    sa->stats[slot_].bytes += len;
     // Address learning (RFC 3948 §3.5): only from authenticated packets newer
     // than anything seen, so a replayed old packet cannot redirect us.
     // A pair tunnel relayed through the server must not learn the server's
     // address as the peer's, nor must a direct pair whose peer fell back.
     bool via_server = uplink && udp_idx >= 0 && from == uplink->udp_peer;
-    if (seq > old_top && !t.via && !(via_server && &t != uplink)) {
-        if (udp_idx >= 0) {
-            t.udp_peer = from;
-            t.udp_sock = udp_idx;
-        } else if (t.encap == Encapsulation::raw) {
-            t.raw_peer = from.addr;
-        }
+    // The change itself is the control thread's (other workers read the
+    // endpoint); it is asked for only when something differs.
+    if (newest && !t.via && !(via_server && &t != uplink) && on_endpoint) {
+        bool moved = udp_idx >= 0 ? (t.encap == Encapsulation::udp && (!(t.udp_peer == from) || t.udp_sock != udp_idx))
+                                  : (t.encap == Encapsulation::raw && !(t.raw_peer == from.addr));
+        if (moved) on_endpoint(t, from, udp_idx);
     }
     if (nh == kNextHeaderDummy) {
         c_.keepalive_rx++;
         return;
     }
-    t.rx_packets++;
-    t.rx_bytes += inner_len;
+    ts.rx_packets++;
+    ts.rx_bytes += inner_len;
     deliver(t, inner, inner_len, nh);
+}
+
+void Dataplane::apply_endpoint(Tunnel &t, const Endpoint &from, int udp_idx) {
+    if (udp_idx >= 0) {
+        if (t.encap != Encapsulation::udp) return;
+        t.udp_peer = from;
+        t.udp_sock = udp_idx;
+    } else if (t.encap == Encapsulation::raw) {
+        t.raw_peer = from.addr;
+    }
 }
 
 void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
     InnerInfo info;
     if (!parse_inner(inner, len, nh, &info)) {
         c_.drop(Drop::bad_inner);
-        from.drops_inner++;
+        from.stats[slot_].drops_inner++;
         return;
     }
     if (!from.allows_source(info.src)) {
         c_.drop(Drop::src_not_allowed);
-        from.drops_src++;
+        from.stats[slot_].drops_src++;
         return;
     }
     if (role == Role::server && routes) {
@@ -462,7 +351,9 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
                 c_.drop(Drop::c2c_off);
                 return;
             }
-            if (on_relay) on_relay(from, *to);
+            // Introduced pairs are the common case: a short scan, no call.
+            if (on_relay && std::find(from.introduced.begin(), from.introduced.end(), to) == from.introduced.end())
+                on_relay(from, *to);
             c_.relayed++;
             send_inner(*to, nh, inner, info.len);
             return;
@@ -600,12 +491,6 @@ bool Dataplane::can_send(Tunnel &t) {
         c_.drop(Drop::no_sa);
         return false;
     }
-    // Without ESN the counter must never wrap (RFC 4303 §3.3.3): the control
-    // plane rekeys long before; if it has not, we stop sending.
-    if (o->seq == UINT32_MAX) {
-        c_.drop(Drop::seq_exhausted);
-        return false;
-    }
     const Tunnel &path = t.via ? *t.via : t;
     if (path.encap == Encapsulation::udp ? (path.udp_sock < 0 || path.udp_peer.port == 0)
                                          : !path.raw_peer.is_set()) {
@@ -622,17 +507,25 @@ void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t l
 
 void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len, uint8_t *buf) {
     OutboundSa *o = t.out.get();
-    size_t n = esp_seal(o->aead, o->spi, o->seq + 1, nh, inner, len, buf, kSlot);
+    // Without ESN the counter must never wrap (RFC 4303 §3.3.3): the control
+    // plane rekeys long before; if it has not, we stop sending.
+    uint32_t seq;
+    if (!o->take_seq(slot_, &seq)) {
+        c_.drop(Drop::seq_exhausted);
+        return;
+    }
+    Aead *aead = o->keys.get(slot_);
+    size_t n = aead ? esp_seal(*aead, o->spi, seq, nh, inner, len, buf, kSlot) : 0;
     if (n == 0) {
         c_.drop(Drop::too_big);
         return;
     }
-    o->seq++;
-    o->packets++;
-    o->bytes += n;
+    OutboundSa::Stats &os = o->stats[slot_];
+    os.packets++;
+    os.bytes += n;
     if (nh != kNextHeaderDummy) {
-        t.tx_packets++;
-        t.tx_bytes += len;
+        t.stats[slot_].tx_packets++;
+        t.stats[slot_].tx_bytes += len;
     }
     tx_commit(t, n);
 }
@@ -652,7 +545,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len) {
         s.alen = Endpoint{path.raw_peer, 0}.to_sockaddr(&s.to);
         c_.raw_tx++;
     }
-    t.last_tx = time(nullptr);
+    t.stats[slot_].last_tx = time(nullptr);
     tx_n_++;
 }
 

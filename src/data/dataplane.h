@@ -1,8 +1,11 @@
-// The data plane: moves packets between the TUN device and ESP on the wire.
-// It never allocates per packet: receive and transmit buffers are fixed rings,
-// batches go through recvmmsg/sendmmsg, and SAs are looked up by SPI.  All of
-// it runs on one thread; state that a second worker would need (buffers,
-// counters) lives in this object so workers can each own one later.
+// One data-plane worker: moves packets between its TUN queue and its ESP
+// sockets.  It never allocates per packet: receive and transmit buffers are
+// fixed rings, batches go through recvmmsg/sendmmsg, and SAs are looked up by
+// SPI.  Each worker thread owns one of these (data/workers.h) with its own
+// buffers and counters; shared state (tunnels, SAs, routes) is only read
+// here, except for this worker's slots in it (data/per_worker.h) and the
+// lock-free replay windows.  What the control plane must change (a peer's
+// new address, a probe, a pair to introduce) goes out through the hooks.
 //
 // Offloads (PROTOCOLS.md §6), each probed at start with a clean fallback:
 // - TUN with IFF_VNET_HDR and TSO/USO: one read is a super-packet of up to
@@ -47,29 +50,29 @@ public:
     static constexpr int kGsoMaxSegs = 64;        // per UDP_SEGMENT message (older kernels' limit)
     static constexpr size_t kGsoMaxBytes = 65535 - 40 - 8;
 
-    Dataplane(DataCounters &counters, SaTable &sas);
+    // `slot` is this worker's index into per-worker state (data/per_worker.h).
+    Dataplane(DataCounters &counters, SaTable &sas, int slot);
     ~Dataplane();
     Dataplane(const Dataplane &) = delete;
     Dataplane &operator=(const Dataplane &) = delete;
 
-    // UDP sockets for ESP-in-UDP; bind_addr may be null (wildcard of `family`).
-    // Returns the socket's index or -1.
-    int open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
-    bool open_raw(int family, const IpAddr *bind_addr, std::string *err);
-    // Replaces UDP socket `idx` with a fresh one on an ephemeral port (new
-    // NAT mappings everywhere).  Returns the new fd, or -1 and the old socket
-    // stays.
-    int rebind_udp(int idx, std::string *err);
-    // Takes the TUN fd; if it was opened with IFF_VNET_HDR, turns on the
-    // offloads the kernel has (TUNSETOFFLOAD) and logs what it chose.
-    void set_tun(int fd);
+    // Sockets and the TUN queue are opened and owned by DataWorkers; this
+    // object only uses them.  UDP socket indexes are the same in every
+    // worker (one socket per worker and address, SO_REUSEPORT).
+    void add_udp(int fd, int family) { udp_.push_back({fd, family}); }
+    void set_udp_fd(int idx, int fd) { udp_[idx].fd = fd; }
+    void drop_last_udp() { udp_.pop_back(); }
+    void set_raw(int family, int fd) { (family == AF_INET ? raw4_ : raw6_) = fd; }
+    // What the kernel gave us (probed once by DataWorkers).
+    void set_tun(int fd, bool vnet, bool gro_tcp, bool gro_udp);
+    void set_udp_gso(bool on) { udp_gso_ = on; }
     int udp_fd(int idx) const { return udp_[idx].fd; }
-    int udp_family(int idx) const { return udp_[idx].family; }
     int udp_count() const { return int(udp_.size()); }
-    uint16_t udp_port(int idx) const;
     int raw_fd(int family) const { return family == AF_INET ? raw4_ : raw6_; }
     // Index of a UDP socket that can reach `family`, or -1.
     int udp_for_family(int family) const;
+    DataCounters &counters() { return c_; }
+    const DataCounters &counters() const { return c_; }
 
     // Forwarding policy.
     Role role = Role::client;
@@ -84,6 +87,11 @@ public:
     std::function<void(Tunnel &from, Tunnel &to)> on_relay;
     // Non-ESP frames (after the 4-byte zero marker check): hole-punch probes.
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
+    // An authenticated packet, the newest yet on its SA, came from another
+    // outer address than the one we send to (RFC 3948 §3.5 address
+    // learning); udp_idx is -1 for raw ESP.  apply_endpoint() does the change.
+    std::function<void(Tunnel &t, const Endpoint &from, int udp_idx)> on_endpoint;
+    static void apply_endpoint(Tunnel &t, const Endpoint &from, int udp_idx);
 
     void on_udp_readable(int idx);
     void on_raw_readable(int family);
@@ -118,10 +126,10 @@ private:
     void tun_packet(uint8_t *p, size_t len);   // one IP packet read from the TUN
     void tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h);
     void udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &from);
-    void setup_udp_offload(int fd);
 
     DataCounters &c_;
     SaTable &sas_;
+    const int slot_;
     std::vector<UdpSock> udp_;
     int raw4_ = -1, raw6_ = -1, tun_fd_ = -1;
 
@@ -138,11 +146,9 @@ private:
     int *msg_slots_ = nullptr;         // tx message -> its number of slots
     uint8_t *cmsg_buf_ = nullptr;      // kTxSlots control buffers of kCmsgSpace
 
-    // What the kernel gave us (set up once, logged once).
+    // What the kernel gave us.
     bool vnet_ = false;                // TUN reads/writes carry a virtio header
-    bool udp_gso_ = false;             // UDP_SEGMENT works
-    bool udp_gro_ = false;             // UDP_GRO is on for our sockets
-    bool udp_logged_ = false;
+    bool udp_gso_ = false;             // UDP_SEGMENT works (off after an EIO)
     TcpGro gro_;                       // TUN writes of one receive round
 };
 

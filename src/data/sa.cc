@@ -2,9 +2,81 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace lm {
+
+namespace {
+int g_slots = 2;   // one worker and the control thread until Node says otherwise
+}
+
+int data_slots() { return g_slots; }
+void set_data_slots(int n) { g_slots = n < 1 ? 1 : n; }
+
+bool SaKeys::set(Cipher c, const KeyMaterial &km, bool encrypt) {
+    cipher_ = c;
+    encrypt_ = encrypt;
+    km_ = km;
+    for (int i = 0; i < ctx_.size(); i++) ctx_[i].ready = ctx_[i].failed = false;
+    return make(0) != nullptr;
+}
+
+Aead *SaKeys::make(int slot) {
+    Ctx &c = ctx_[slot];
+    c.ready = c.aead.init(cipher_, km_, encrypt_);
+    c.failed = !c.ready;
+    return c.ready ? &c.aead : nullptr;
+}
+
+uint64_t InboundSa::packets() const {
+    uint64_t n = 0;
+    for (int i = 0; i < stats.size(); i++) n += stats[i].packets;
+    return n;
+}
+
+uint64_t InboundSa::bytes() const {
+    uint64_t n = 0;
+    for (int i = 0; i < stats.size(); i++) n += stats[i].bytes;
+    return n;
+}
+
+bool OutboundSa::take_seq(int slot, uint32_t *seq) {
+    Stats &s = stats[slot];
+    // Reading the shared counter costs no cache-line transfer while nobody
+    // takes a block; it moves once per kSeqBlock packets.
+    uint64_t all = handed_out_.load(std::memory_order_relaxed);
+    if (s.next == s.end || all > s.next + kSeqStale) {
+        uint64_t first = handed_out_.fetch_add(kSeqBlock, std::memory_order_relaxed) + 1;
+        if (first > UINT32_MAX) {
+            s.next = s.end = 0;
+            return false;
+        }
+        s.next = first;
+        s.end = std::min<uint64_t>(first + kSeqBlock, uint64_t(UINT32_MAX) + 1);
+    }
+    *seq = uint32_t(s.next++);
+    s.last_seq = *seq;
+    return true;
+}
+
+uint64_t OutboundSa::packets() const {
+    uint64_t n = 0;
+    for (int i = 0; i < stats.size(); i++) n += stats[i].packets;
+    return n;
+}
+
+uint64_t OutboundSa::bytes() const {
+    uint64_t n = 0;
+    for (int i = 0; i < stats.size(); i++) n += stats[i].bytes;
+    return n;
+}
+
+uint32_t OutboundSa::last_seq() const {
+    uint32_t m = 0;
+    for (int i = 0; i < stats.size(); i++) m = std::max(m, stats[i].last_seq);
+    return m;
+}
 
 // A retired SPI stays out of circulation this long, so a late packet for the
 // old SA can never be taken for the new one.

@@ -1,7 +1,13 @@
 // Security associations as the data plane sees them, and the table that finds
 // an inbound SA by SPI.  The control plane creates and retires SAs; the data
-// plane only reads them and bumps their counters.
+// plane only reads them and writes its own worker's slot (data/per_worker.h).
+//
+// Every worker has its own cipher context per SA (OpenSSL contexts are not
+// shared between threads), made on the worker's first packet for the SA from
+// the key kept here, and its own counters.  Outbound sequence numbers are
+// handed out in blocks per worker: one atomic add per block, not per packet.
 #pragma once
+#include <atomic>
 #include <cstdint>
 #include <ctime>
 #include <memory>
@@ -9,31 +15,92 @@
 
 #include "config/config.h"
 #include "crypto/aead.h"
+#include "data/per_worker.h"
 #include "esp/replay.h"
 
 namespace lm {
 
 struct Tunnel;
 
+// Key and per-worker cipher contexts of one SA in one direction.
+class SaKeys {
+public:
+    SaKeys() = default;
+    ~SaKeys() { km_.wipe(); }
+    SaKeys(const SaKeys &) = delete;
+    SaKeys &operator=(const SaKeys &) = delete;
+
+    // Control path: keeps a copy of the key (wiped with the SA) and sets up
+    // the first worker's context, so a bad key fails here and not later.
+    bool set(Cipher c, const KeyMaterial &km, bool encrypt);
+    // Data path: this worker's context, set up on its first use (an
+    // allocation once per SA and worker).  Null if OpenSSL failed.
+    Aead *get(int slot) {
+        Aead &a = ctx_[slot].aead;
+        if (ctx_[slot].ready) return &a;
+        return ctx_[slot].failed ? nullptr : make(slot);
+    }
+
+private:
+    struct Ctx {
+        Aead aead;
+        bool ready = false;
+        bool failed = false;   // OpenSSL refused once (logged once): not retried per packet
+    };
+    Aead *make(int slot);
+
+    Cipher cipher_ = Cipher::aes256gcm;
+    bool encrypt_ = false;
+    KeyMaterial km_{};
+    PerWorker<Ctx> ctx_;
+};
+
 struct InboundSa {
     uint32_t spi = 0;
     uint32_t epoch = 0;
     Cipher cipher = Cipher::aes256gcm;
-    Aead aead;
-    ReplayWindow replay;
+    SaKeys keys;
+    ReplayWindow replay;           // shared by all workers, lock-free
     Tunnel *tunnel = nullptr;      // the peer this SA belongs to
     time_t created = 0;
-    uint64_t packets = 0, bytes = 0;
+
+    struct Stats {
+        uint64_t packets = 0, bytes = 0;
+    };
+    PerWorker<Stats> stats;
+    uint64_t packets() const;
+    uint64_t bytes() const;
 };
 
 struct OutboundSa {
+    // A worker takes this many numbers at a time.  A block left unused
+    // while others moved on more than kSeqStale is abandoned, so no worker
+    // sends a number far behind the rest: the receiver's window (4064) must
+    // hold the spread.
+    static constexpr uint64_t kSeqBlock = 256, kSeqStale = 1024;
+
     uint32_t spi = 0;              // the peer's inbound SPI
     uint32_t epoch = 0;
     Cipher cipher = Cipher::aes256gcm;
-    Aead aead;
-    uint32_t seq = 0;              // last sequence number sent; never wraps (no ESN)
+    SaKeys keys;
     time_t created = 0;
-    uint64_t packets = 0, bytes = 0;
+
+    // Next sequence number for worker `slot`; false once the SA's 2^32 - 1
+    // numbers are used up (no ESN: never wraps, RFC 4303 §3.3.3).
+    bool take_seq(int slot, uint32_t *seq);
+
+    struct Stats {
+        uint64_t next = 0, end = 0;    // this worker's block [next, end)
+        uint64_t packets = 0, bytes = 0;
+        uint32_t last_seq = 0;
+    };
+    PerWorker<Stats> stats;
+    uint64_t packets() const;
+    uint64_t bytes() const;
+    uint32_t last_seq() const;     // highest number sent by any worker
+
+private:
+    alignas(64) std::atomic<uint64_t> handed_out_{0};   // last number of the last block taken
 };
 
 // SPI -> inbound SA.  SPIs are random, at least 256, unique among this host's

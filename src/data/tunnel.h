@@ -11,6 +11,7 @@
 
 #include "common/addr.h"
 #include "config/config.h"
+#include "data/per_worker.h"
 #include "data/sa.h"
 
 namespace lm {
@@ -38,10 +39,36 @@ struct Tunnel {
     // path can tell without a lookup that allocates.
     std::vector<Tunnel *> introduced;
 
-    uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
-    // Drops of packets that named this peer's SA (by reason).
-    uint64_t drops_src = 0, drops_replay = 0, drops_icv = 0, drops_padding = 0, drops_inner = 0;
-    time_t last_rx = 0, last_tx = 0;
+    // Counters, one copy per worker (summed by total()).
+    struct Stats {
+        uint64_t rx_packets = 0, rx_bytes = 0, tx_packets = 0, tx_bytes = 0;
+        // Drops of packets that named this peer's SA (by reason).
+        uint64_t drops_src = 0, drops_replay = 0, drops_icv = 0, drops_padding = 0, drops_inner = 0;
+        time_t last_rx = 0, last_tx = 0;
+    };
+    PerWorker<Stats> stats;
+    Stats total() const {
+        Stats t;
+        for (int i = 0; i < stats.size(); i++) {
+            const Stats &s = stats[i];
+            t.rx_packets += s.rx_packets;
+            t.rx_bytes += s.rx_bytes;
+            t.tx_packets += s.tx_packets;
+            t.tx_bytes += s.tx_bytes;
+            t.drops_src += s.drops_src;
+            t.drops_replay += s.drops_replay;
+            t.drops_icv += s.drops_icv;
+            t.drops_padding += s.drops_padding;
+            t.drops_inner += s.drops_inner;
+            if (s.last_rx > t.last_rx) t.last_rx = s.last_rx;
+            if (s.last_tx > t.last_tx) t.last_tx = s.last_tx;
+        }
+        return t;
+    }
+    // Forgets when the peer was last heard (a new session starts).
+    void clear_last_rx() {
+        for (int i = 0; i < stats.size(); i++) stats[i].last_rx = 0;
+    }
 
     bool allows_source(const IpAddr &src) const {
         if (allowed_src.empty()) return true;

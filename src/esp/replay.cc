@@ -1,38 +1,44 @@
-// RFC 6479 ring-bitmap replay window.  Bit for seq: word (seq / 64) mod
-// kWords, bit seq mod 64.  The words between the old and the new top word are
-// cleared when top advances, so at any time the ring holds exactly the 64
-// words ending at top's word, which covers every seq with top - seq < kWindow.
+// Slot for seq: block (seq / 32) mod kSlots.  A slot tagged with an older
+// block is simply taken over by the first accepted number of a newer one: the
+// older block lies a whole ring behind and so outside the window.
 #include "esp/replay.h"
-
-#include <cstring>
 
 namespace lm {
 
 bool ReplayWindow::check(uint32_t seq) const {
-    if (seq == 0) return false;
-    if (seq > top_) return true;
-    if (top_ - seq >= kWindow) return false;  // written this way: seq + kWindow can overflow
-    return (bits_[word_of(seq)] & bit_of(seq)) == 0;
+    if (seq == 0 || too_old(seq)) return false;
+    uint64_t v = slots_[block_of(seq) % kSlots].load(std::memory_order_relaxed);
+    uint32_t tag = uint32_t(v >> 32);
+    if (tag != block_of(seq)) return tag < block_of(seq);   // newer tag: seq is behind the ring
+    return (v & bit_of(seq)) == 0;
 }
 
-bool ReplayWindow::update(uint32_t seq) {
-    if (!check(seq)) return false;
-    if (seq > top_) {
-        // Clear the words top moves over; a jump of a whole ring or more
-        // clears every word once.  Word numbers stay below 2^26, no overflow.
-        uint32_t old_word = top_ >> 6, new_word = seq >> 6;
-        uint32_t steps = new_word - old_word;
-        if (steps > kWords) steps = kWords;
-        for (uint32_t i = 1; i <= steps; i++) bits_[(old_word + i) & (kWords - 1)] = 0;
-        top_ = seq;
+bool ReplayWindow::update(uint32_t seq, bool *newest) {
+    if (newest) *newest = false;
+    if (seq == 0 || too_old(seq)) return false;
+    uint32_t block = block_of(seq);
+    std::atomic<uint64_t> &slot = slots_[block % kSlots];
+    uint64_t v = slot.load(std::memory_order_relaxed);
+    for (;;) {
+        uint32_t tag = uint32_t(v >> 32);
+        uint64_t next;
+        if (tag > block) return false;
+        if (tag == block) {
+            if (v & bit_of(seq)) return false;
+            next = v | bit_of(seq);
+        } else {
+            next = (uint64_t(block) << 32) | bit_of(seq);
+        }
+        if (slot.compare_exchange_weak(v, next, std::memory_order_relaxed)) break;
     }
-    bits_[word_of(seq)] |= bit_of(seq);
+    uint32_t t = top_.load(std::memory_order_relaxed);
+    while (seq > t) {
+        if (top_.compare_exchange_weak(t, seq, std::memory_order_relaxed)) {
+            if (newest) *newest = true;
+            break;
+        }
+    }
     return true;
-}
-
-void ReplayWindow::reset() {
-    std::memset(bits_, 0, sizeof bits_);
-    top_ = 0;
 }
 
 }  // namespace lm

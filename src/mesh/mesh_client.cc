@@ -172,7 +172,7 @@ bool MeshClient::install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, b
     out->epoch = epoch;
     out->cipher = p.cipher;
     out->created = now;
-    bool ok = in->aead.init(p.cipher, in_km, false) && out->aead.init(p.cipher, out_km, true);
+    bool ok = in->keys.set(p.cipher, in_km, false) && out->keys.set(p.cipher, out_km, true);
     if (ok && env_.keys && env_.keys->enabled()) {
         env_.keys->write(in->spi, p.cipher, in_km, false, ("pair inbound from " + p.name).c_str());
         env_.keys->write(out->spi, p.cipher, out_km, false, ("pair outbound to " + p.name).c_str());
@@ -366,7 +366,7 @@ void MeshClient::tick(int64_t now) {
     for (auto &[name, pp] : pairs_) {
         Pair &p = *pp;
         Tunnel &t = p.tunnel;
-        if (p.next_out && (now >= p.next_out_deadline || (t.in_cur && t.in_cur->packets > 0)))
+        if (p.next_out && (now >= p.next_out_deadline || (t.in_cur && t.in_cur->packets() > 0)))
             t.out = std::move(p.next_out);
         if (t.in_old && wall >= t.in_old_expires) {
             env_.sas->erase(t.in_old->spi);
@@ -375,12 +375,12 @@ void MeshClient::tick(int64_t now) {
         }
         // Rekey on the same limits as the server's SAs.
         if (t.out && !p.pending_epoch && !p.next_out &&
-            (wall - t.out->created >= limits_.after_time || t.out->bytes >= limits_.after_bytes ||
-             t.out->packets >= limits_.after_packets))
+            (wall - t.out->created >= limits_.after_time || t.out->bytes() >= limits_.after_bytes ||
+             t.out->packets() >= limits_.after_packets))
             start_epoch(p, p.epoch + 1);
 
         if (p.path == Path::direct) {
-            bool active = wall - t.last_tx <= 1;
+            bool active = wall - t.total().last_tx <= 1;
             int64_t every = active ? kActiveProbe : int64_t(nat_keepalive_) * 1000;
             if (now - p.last_probe >= every) send_probe(p, t.udp_peer, 0, now);
             if (p.last_probe > p.last_reply + kPathTimeout || (now - p.last_reply > every + kPathTimeout)) {
@@ -441,8 +441,9 @@ void MeshClient::status(JsonWriter &j) const {
         j.kv("punch_rounds", p.rounds).kv("probes_sent", p.probes_sent);
         j.kv("punching", p.punching);
         j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
-        j.kv("rx_packets", p.tunnel.rx_packets).kv("rx_bytes", p.tunnel.rx_bytes);
-        j.kv("tx_packets", p.tunnel.tx_packets).kv("tx_bytes", p.tunnel.tx_bytes);
+        Tunnel::Stats st = p.tunnel.total();
+        j.kv("rx_packets", st.rx_packets).kv("rx_bytes", st.rx_bytes);
+        j.kv("tx_packets", st.tx_packets).kv("tx_bytes", st.tx_bytes);
         j.begin_array("candidates");
         for (auto &c : p.candidates) j.value(c.str());
         j.end_array();

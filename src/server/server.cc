@@ -75,13 +75,14 @@ bool Server::start_role(std::string *err) {
     }
 
     // Data plane sockets.
-    dp_.role = Role::server;
-    dp_.c2c = cfg_.client_to_client;
-    dp_.routes = &routes_;
-    if (cfg_.client_to_client == ClientToClient::direct) {
-        dp_.forward = &forward_;
-        dp_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
-    }
+    data_.for_each([this](Dataplane &dp) {
+        dp.role = Role::server;
+        dp.c2c = cfg_.client_to_client;
+        dp.routes = &routes_;
+        if (cfg_.client_to_client == ClientToClient::direct) dp.forward = &forward_;
+    });
+    if (cfg_.client_to_client == ClientToClient::direct)
+        data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
     std::vector<IpAddr> binds = cfg_.listen;
     if (binds.empty()) {
         IpAddr any4, any6;
@@ -92,7 +93,7 @@ bool Server::start_role(std::string *err) {
     for (auto &a : binds) {
         bool wildcard = std::all_of(a.b, a.b + a.len(), [](uint8_t x) { return x == 0; });
         std::string e;
-        if (dp_.open_udp(a.family, wildcard ? nullptr : &a, cfg_.data_port, &e) < 0) {
+        if (data_.open_udp(a.family, wildcard ? nullptr : &a, cfg_.data_port, &e) < 0) {
             if (wildcard && a.family == AF_INET6) {
                 LM_WARN("no IPv6 data socket: %s", e.c_str());
                 continue;
@@ -100,8 +101,8 @@ bool Server::start_role(std::string *err) {
             *err = e;
             return false;
         }
-        if (cfg_.encapsulation != Encapsulation::udp && dp_.raw_fd(a.family) < 0) {
-            if (!dp_.open_raw(a.family, wildcard ? nullptr : &a, &e))
+        if (cfg_.encapsulation != Encapsulation::udp && data_.raw_fd(a.family) < 0) {
+            if (!data_.open_raw(a.family, wildcard ? nullptr : &a, &e))
                 LM_WARN("raw ESP disabled for IPv%d: %s", a.family == AF_INET ? 4 : 6, e.c_str());
         }
     }
@@ -504,7 +505,7 @@ void Server::status_role(JsonWriter &j) {
     j.begin_object("mesh");
     j.kv("introductions", mesh_intros_).kv("pairs", uint64_t(intros_.size()));
     j.kv("keys_forwarded", mesh_keys_forwarded_).kv("keys_refused", mesh_keys_refused_);
-    j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", counters_.forwarded);
+    j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", data_.totals().forwarded);
     j.end_object();
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;

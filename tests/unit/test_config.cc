@@ -269,14 +269,14 @@ TEST(ConfigParse, KnownKeys) {
     for (const char *k : {"Network.Role", "Network.Device", "Network.Topology", "Network.Pool", "Network.Pool6",
                           "Network.Listen", "Network.Server", "Network.ServerName", "Network.ControlPort",
                           "Network.DataPort", "Network.ClientToClient", "Network.Ciphers",
-                          "Network.Encapsulation", "Network.MTU", "Network.Route", "Network.Keepalive",
+                          "Network.Encapsulation", "Network.MTU", "Network.Workers", "Network.Route", "Network.Keepalive",
                           "Network.NatKeepalive", "Network.HandshakeTimeout", "Network.RekeyAfterTime",
                           "Network.RekeyAfterBytes", "Network.RekeyAfterPackets", "Network.RekeyGrace",
                           "Network.StateDirectory", "Network.RuntimeDirectory", "Network.DebugKeyFile",
                           "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
                           "Peer.Name", "Peer.Address", "Peer.Network"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 34u);
+    EXPECT_EQ(keys.size(), 35u);
 }
 
 TEST(ConfigParse, EnumStrings) {

@@ -57,7 +57,7 @@ struct Node {
     X509 *cert = nullptr;
     SaTable sas;
     DataCounters counters;
-    Dataplane dp{counters, sas};
+    Dataplane dp{counters, sas, 0};
     KeyExport keys;
     Tunnel uplink;
     std::deque<std::pair<MsgType, std::vector<uint8_t>>> out;

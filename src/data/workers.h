@@ -1,0 +1,130 @@
+// The data plane's threads: one Dataplane per worker, each with its own TUN
+// queue (IFF_MULTI_QUEUE: the kernel keeps a flow on one queue), its own UDP
+// socket per address (SO_REUSEPORT: the kernel keeps a peer's 4-tuple on one
+// socket), its own buffers and counters, and its own epoll.  A worker takes
+// no lock per packet: it holds its own mutex for one batch at a time.
+//
+// Shared state (tunnels, SAs, routes) changes only on the control thread,
+// and only while every worker is paused between batches (pause_all), in the
+// way of a big-reader lock: readers take their own lock, the writer takes all.
+// What a worker needs the control plane for (a peer's new address, a probe
+// frame, a pair to introduce) goes into the worker's mailbox; pause_all
+// delivers it before anything else can change, so the tunnels it names are
+// still alive.
+//
+// The control thread has an engine of its own (control()) for what it sends
+// itself: keepalives, dummies, probes.  It uses worker 0's sockets.
+#pragma once
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/addr.h"
+#include "data/counters.h"
+#include "data/dataplane.h"
+
+namespace lm {
+
+class DataWorkers {
+public:
+    // `workers` >= 1.  Per-worker slots (data/per_worker.h) must already be
+    // sized to workers + 1; the control engine uses the last slot.
+    DataWorkers(int workers, SaTable &sas, DataCounters &control_counters);
+    ~DataWorkers();
+    DataWorkers(const DataWorkers &) = delete;
+    DataWorkers &operator=(const DataWorkers &) = delete;
+
+    int count() const { return int(w_.size()); }
+    Dataplane &control() { return *control_; }
+    // Applies f to every engine (the workers' and the control thread's);
+    // for setting the forwarding policy before start().
+    void for_each(const std::function<void(Dataplane &)> &f);
+
+    // ---- sockets (control thread; workers paused or not started)
+    // One UDP socket per worker on bind_addr (null: wildcard of `family`)
+    // and port, in one SO_REUSEPORT group.  Returns the index or -1.
+    int open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
+    // One raw ESP socket per family: every raw socket gets a copy of every
+    // packet, so only worker 0 reads it; all workers send on it.
+    bool open_raw(int family, const IpAddr *bind_addr, std::string *err);
+    // Moves UDP socket group `idx` to a fresh ephemeral port (new NAT
+    // mappings everywhere).  Returns the new port, or 0 and nothing changed.
+    uint16_t rebind_udp(int idx, std::string *err);
+    // The TUN queues, one per worker, all opened with the same flags.  Turns
+    // on the offloads the kernel has and logs what it chose.
+    void set_tun(const std::vector<int> &queues);
+    int udp_fd(int idx) const { return control_->udp_fd(idx); }
+    int udp_count() const { return control_->udp_count(); }
+    uint16_t udp_port(int idx) const;
+    int udp_for_family(int family) const { return control_->udp_for_family(family); }
+    int raw_fd(int family) const { return control_->raw_fd(family); }
+
+    // ---- hooks, called on the control thread from pause_all()
+    std::function<void(Tunnel &from, Tunnel &to)> on_relay;
+    std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
+
+    // ---- threads
+    void start();        // after the privilege drop: threads inherit it
+    void stop();         // joins; idempotent
+    // The big-reader lock's writer side, with mailbox delivery.  Cheap when
+    // the workers are idle in epoll_wait.  Calling either twice in a row
+    // does nothing the second time.
+    void pause_all();
+    void resume_all();
+    // Readable when a mailbox has something: the control loop watches it
+    // (pause_all empties it).
+    int mail_fd() const { return mail_fd_; }
+    void drain_mail_fd();
+
+    // Counters of all engines added up; per_worker gets each worker's own.
+    // Control thread, workers paused.
+    DataCounters totals() const;
+    const DataCounters &worker_counters(int i) const { return w_[size_t(i)]->counters; }
+
+private:
+    struct Event {
+        enum Kind : uint8_t { endpoint, relay, non_esp } kind;
+        Tunnel *a = nullptr, *b = nullptr;
+        Endpoint from;
+        int udp_idx = -1;
+        uint16_t len = 0;
+        uint8_t data[64];     // non-ESP frames: a probe is 45 bytes
+    };
+    static constexpr int kMailbox = 64;
+
+    struct Worker {
+        int index = 0;
+        DataCounters counters;
+        std::unique_ptr<Dataplane> dp;
+        int ep = -1;
+        std::vector<int> udp;          // owned fds, by socket index
+        std::thread thread;
+        std::mutex mu;                 // held by the worker for one batch
+        std::condition_variable cv;
+        std::atomic<bool> want{false}; // the control thread is waiting for mu
+        Event box[kMailbox];
+        int box_n = 0;
+        bool box_signalled = false;
+    };
+
+    void run(Worker &w);
+    void post(Worker &w, const Event &e);
+    void deliver(Worker &w);
+    int open_one_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
+    void watch(Worker &w, int fd, uint32_t kind, uint32_t idx);
+
+    SaTable &sas_;
+    std::vector<std::unique_ptr<Worker>> w_;
+    std::unique_ptr<Dataplane> control_;
+    std::vector<int> raw_;             // owned raw fds
+    int stop_fd_ = -1, mail_fd_ = -1;
+    bool udp_gso_ = false, udp_probed_ = false, started_ = false;
+    bool paused_ = false;
+};
+
+}  // namespace lm
