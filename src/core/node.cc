@@ -18,6 +18,7 @@
 #include "core/sd_notify.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
+#include "net/tun_steering.h"
 
 namespace lm {
 
@@ -107,6 +108,13 @@ bool Node::open_tun(std::string *err) {
         if (fd < 0 && i == 0 && n == 1) fd = tun_open(cfg_.device, false, &dev_, err, true);
         if (fd < 0) return false;
         tun_fds_.push_back(fd);
+    }
+    if (n > 1) {
+        std::string e;
+        if (tun_steer_by_flow_hash(tun_fds_[0], &e))
+            LM_INFO("data plane: flows go to TUN queues by a hash of addresses and ports");
+        else
+            LM_WARN("data plane: %s; the kernel's default puts all flows of a peer on one worker", e.c_str());
     }
     data_.set_tun(tun_fds_);
     return true;
