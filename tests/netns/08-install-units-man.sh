@@ -70,7 +70,7 @@ out=$(MANPATH="$D/usr/share/man" systemd-analyze verify "$T/verify/lanmeshd@.ser
 pass "systemd-analyze verify: no message"
 
 for want in 'Type=notify' 'User=lanmesh' 'Group=lanmesh' 'NoNewPrivileges=yes' \
-    'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW' 'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW' \
+    'CapabilityBoundingSet=CAP_NET_ADMIN CAP_NET_RAW CAP_BPF' 'AmbientCapabilities=CAP_NET_ADMIN CAP_NET_RAW CAP_BPF' \
     'DevicePolicy=closed' 'DeviceAllow=/dev/net/tun rw' 'ProtectSystem=strict' \
     'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK' 'StateDirectory=lanmesh/%i' \
     'RuntimeDirectory=lanmesh' 'RuntimeDirectoryMode=2750' 'RuntimeDirectoryPreserve=yes' \
