@@ -210,6 +210,7 @@ lm_conf_server() {
         echo "ClientToClient = $c2c"
         echo "StateDirectory = $T/state-$name"
         echo "RuntimeDirectory = $T/run-$name"
+        echo "Workers = ${WORKERS:-auto}"
         local l has_pool=0
         for l in "$@"; do echo "$l"; [[ $l == Pool\ * ]] && has_pool=1; done
         [ $has_pool = 1 ] || echo "Pool = 198.18.0.0/24"
@@ -286,8 +287,8 @@ srv_carried() {
 }
 
 c2c_clients_up() {
-    lm_client_conf carol 192.0.2.1
-    lm_client_conf dave 192.0.2.1
+    lm_client_conf carol 192.0.2.1 "Workers = ${WORKERS:-auto}"
+    lm_client_conf dave 192.0.2.1 "Workers = ${WORKERS:-auto}"
     lm_start c1 carol
     lm_start c2 dave
     lm_wait 15 lm_is_up c1 carol || { C2C_WHY="carol did not come up: $(last_log carol)"; return 1; }

@@ -13,6 +13,7 @@
 #                    breakdown to the Markdown; 0 skips them
 #   BENCH_ONLY       space-separated subset of: veth lanmesh c2c openvpn wireguard cp
 #   BENCH_OUT        results directory (default bench/results)
+#   BENCH_WORKERS    lanmesh's Workers on every node (default auto: one per CPU)
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/netns/lib.sh
 source "$BENCH_DIR/../tests/netns/lib.sh"
@@ -23,6 +24,8 @@ UDP_LEN=${BENCH_UDP_LEN:-1372}
 CP_N=${BENCH_CP_N:-"1000 10000"}
 PROFILE=${BENCH_PROFILE:-1}
 ONLY=${BENCH_ONLY:-"veth lanmesh c2c openvpn wireguard cp"}
+WORKERS=${BENCH_WORKERS:-auto}
+[[ $WORKERS =~ ^(auto|[1-9][0-9]?)$ ]] || die "BENCH_WORKERS must be auto or 1..64, not '$WORKERS'"
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
 [[ $S =~ ^[1-9][0-9]*$ ]] || die "BENCH_SECONDS must be a positive integer, not '$S'"
 [[ $UDP_LEN =~ ^[1-9][0-9]*$ ]] || die "BENCH_UDP_LEN must be a positive integer"
@@ -41,7 +44,7 @@ ROWS=$T/rows.jsonl CPROWS=$T/cp.jsonl NOTES=$T/notes
 : > "$ROWS"; : > "$CPROWS"; mkdir -p "$NOTES"
 trap bench_exit EXIT
 
-log "bench: ${S} s per run, UDP payload $UDP_LEN bytes, cases: $ONLY"
+log "bench: ${S} s per run, UDP payload $UDP_LEN bytes, lanmesh Workers = $WORKERS, cases: $ONLY"
 if awk '{exit !($1 > 0.5)}' /proc/loadavg; then
     log "note: load average is $LOAD_START before the bench starts; other work on the machine will show in every figure"
 fi
@@ -88,7 +91,7 @@ if want lanmesh; then
                 short=$([ $cipher = aes-256-gcm ] && echo aes || echo chacha)
                 key=lanmesh-$encap-$short
                 label="lanmesh $([ $encap = udp ] && echo 'ESP/UDP 4500' || echo 'raw ESP') $cipher"
-                lm_client_conf alice 192.0.2.1 "Encapsulation = $encap" "Ciphers = $cipher"
+                lm_client_conf alice 192.0.2.1 "Encapsulation = $encap" "Ciphers = $cipher" "Workers = $WORKERS"
                 if ! lm_up_client cli alice; then
                     for mode in tcp1 tcp4 udp; do fail_row "$key-$mode" "$label" lanmesh "$encap" "$cipher" "$mode" "client did not come up: $(last_log alice)"; done
                     bg_stop "${DPID[alice]}"
