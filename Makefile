@@ -17,6 +17,11 @@ ifeq ($(SANITIZE),1)
 CXXFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 BUILD    := build/asan
+else ifeq ($(SANITIZE),thread)
+# Data races between the control thread and the data-plane workers.
+CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer -Wno-stringop-overflow  # g++ 12 false positive under TSan
+LDFLAGS  += -fsanitize=thread
+BUILD    := build/tsan
 else
 BUILD    := build/release
 endif
