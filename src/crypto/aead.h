@@ -57,12 +57,16 @@ public:
     Cipher cipher() const { return cipher_; }
 
 private:
-    bool start(const uint8_t iv[kEspIvLen], const uint8_t *aad, size_t aad_len, size_t len);
+    // Per packet, before the payload: the nonce, the tag to check (open()
+    // passes it, seal() passes nullptr) and the AAD.
+    bool start(const uint8_t iv[kEspIvLen], const uint8_t *aad, size_t aad_len, size_t len,
+               const uint8_t *expected_tag);
 
     EVP_CIPHER_CTX *ctx_ = nullptr;
     Cipher cipher_ = Cipher::aes256gcm;
     bool ready_ = false;    // init() succeeded
     bool encrypt_ = false;
+    bool split_nonce_ = false;  // the provider holds the salt; open() passes only the IV (aead.cc)
     uint8_t salt_[kAeadSaltLen] = {};
 };
 

@@ -243,6 +243,45 @@ TEST(Aead, MoveKeepsTheKey) {
     EXPECT_EQ(tag, unhex(kGcm16.tag));
 }
 
+// A decrypting AES-GCM context keeps the salt in OpenSSL's context and
+// passes only the IV per packet; a ChaCha20-Poly1305 one sets the whole
+// nonce.  Moving an Aead, also onto one of the other cipher, must keep its
+// own way.  Each open uses a new IV, so a nonce left over from the previous
+// packet cannot pass.
+TEST(Aead, MoveKeepsTheKeyForOpen) {
+    for (Cipher cipher : {Cipher::aes256gcm, Cipher::chacha20poly1305}) {
+        const Cipher other = cipher == Cipher::aes256gcm ? Cipher::chacha20poly1305 : Cipher::aes256gcm;
+        KeyMaterial km = make_km(std::string(62, '5') + "a1", "0badf00d");
+        Aead enc, a, c;
+        ASSERT_TRUE(enc.init(cipher, km, true));
+        ASSERT_TRUE(a.init(cipher, km, false));
+        ASSERT_TRUE(c.init(other, km, false));
+        uint8_t aad[8] = {0, 0, 0x10, 0, 0, 0, 0, 1};
+        Bytes pt(77, 0x5a), ct[3], tag[3];
+        uint8_t iv[3][8] = {{0, 0, 0, 0, 0, 0, 0, 1}, {0, 0, 0, 0, 0, 0, 0, 2}, {0, 0, 0, 0, 0, 0, 0, 3}};
+        for (int i = 0; i < 3; i++) {
+            ct[i].resize(pt.size());
+            tag[i].resize(kAeadTagLen);
+            ASSERT_TRUE(enc.seal(iv[i], aad, sizeof aad, pt.data(), pt.size(), ct[i].data(), tag[i].data()));
+        }
+        Bytes out(pt.size());
+        auto open = [&](Aead &x, int i) {
+            return x.open(iv[i], aad, sizeof aad, ct[i].data(), ct[i].size(), out.data(), tag[i].data());
+        };
+        ASSERT_TRUE(open(a, 0));
+        Aead b(std::move(a));
+        EXPECT_FALSE(open(a, 1));
+        ASSERT_TRUE(open(b, 1));
+        EXPECT_EQ(out, pt);
+        c = std::move(b);
+        EXPECT_EQ(c.cipher(), cipher);
+        ASSERT_TRUE(open(c, 2));
+        EXPECT_EQ(out, pt);
+        ASSERT_TRUE(open(c, 0));  // an older IV too: the nonce is set, not stepped
+        EXPECT_EQ(out, pt);
+    }
+}
+
 TEST(Aead, KeyMaterialWipe) {
     KeyMaterial km = make_km(kGcm16.key, kGcm16.salt);
     km.wipe();
