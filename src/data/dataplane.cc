@@ -1,12 +1,8 @@
 #include "data/dataplane.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <linux/if.h>
-#include <linux/if_tun.h>
 #include <netinet/in.h>
 #include <netinet/udp.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -28,13 +24,6 @@ namespace lm {
 #endif
 #ifndef SOL_UDP
 #define SOL_UDP 17
-#endif
-// Linux >= 6.2; Debian 12's headers (6.1) lack them.
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-#ifndef TUN_F_USO6
-#define TUN_F_USO6 0x40
 #endif
 
 namespace {
@@ -305,8 +294,8 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     // The change itself is the control thread's (other workers read the
     // endpoint); it is asked for only when something differs.
     if (newest && !t.via && !(via_server && &t != uplink) && on_endpoint) {
-        bool moved = udp_idx >= 0 ? (t.encap == Encapsulation::udp && (!(t.udp_peer == from) || t.udp_sock != udp_idx))
-                                  : (t.encap == Encapsulation::raw && !(t.raw_peer == from.addr));
+        bool moved = udp_idx >= 0 ? !(t.udp_peer == from) || t.udp_sock != udp_idx
+                                  : t.encap == Encapsulation::raw && !(t.raw_peer == from.addr);
         if (moved) on_endpoint(t, from, udp_idx);
     }
     if (nh == kNextHeaderDummy) {
@@ -320,7 +309,6 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
 
 void Dataplane::apply_endpoint(Tunnel &t, const Endpoint &from, int udp_idx) {
     if (udp_idx >= 0) {
-        if (t.encap != Encapsulation::udp) return;
         t.udp_peer = from;
         t.udp_sock = udp_idx;
     } else if (t.encap == Encapsulation::raw) {
