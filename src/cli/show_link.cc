@@ -7,8 +7,11 @@
 //       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
 //       peers 2  pending-handshakes 0  user lanmesh  uptime 3 minutes
 //
-// -s adds the counters as `ip -s link` tables and the dropped packets by
-// reason, leaving out what is zero; -s -s shows every counter.
+// -s adds the counters as `ip -s link` tables, the dropped packets by
+// reason, leaving out what is zero (-s -s shows every counter), and one line
+// per data-plane worker:
+//
+//     worker 0  tun-rx 81234  tun-tx 1200  udp-rx 1310  udp-tx 80511  raw-rx 0  raw-tx 0  drops 0
 #include "cli/render.h"
 #include "cli/text.h"
 
@@ -39,6 +42,18 @@ static void print_drops(FILE *f, const Json &drops, int stats) {
     print_table(f, shown, "        ", 6);
 }
 
+// How the kernel spread the traffic over the workers' queues and sockets.
+static void print_workers(FILE *f, const Json &link) {
+    const Json *w = link.get("workers");
+    if (!w || !w->is_array()) return;
+    for (size_t i = 0; i < w->items.size(); i++)
+        std::fprintf(f, "    worker %zu  %s\n", i,
+                     pairs(w->items[i], {{"tun_rx", "tun-rx"}, {"tun_tx", "tun-tx"}, {"udp_rx", "udp-rx"},
+                                         {"udp_tx", "udp-tx"}, {"raw_rx", "raw-rx"}, {"raw_tx", "raw-tx"},
+                                         {"drops", "drops"}})
+                         .c_str());
+}
+
 void print_link(FILE *f, const Json &link, int stats, time_t) {
     std::fprintf(f, "%s: %s, state %s\n", link.str("device", "?").c_str(), link.str("role", "?").c_str(),
                  link.str("state", "?").c_str());
@@ -56,6 +71,7 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     if (stats <= 0) return;
     if (const Json *c = link.get("counters"); c && c->is_object()) print_table(f, nonzero(*c, stats), "    ", 6);
     if (const Json *d = link.get("drops"); d && d->is_object()) print_drops(f, *d, stats);
+    print_workers(f, link);
 }
 
 }  // namespace lm::cli

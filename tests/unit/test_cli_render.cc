@@ -148,5 +148,20 @@ TEST(CliRender, LinkWithStatistics) {
     EXPECT_EQ(captured([&](FILE *f) { print_link(f, link, 2, 0); }), two);
 }
 
+TEST(CliRender, LinkOneLinePerWorker) {
+    Json link = doc(R"({"device":"lm-office","role":"client","state":"up","uptime":5,)"
+                      R"("workers":[{"tun_rx":7,"tun_tx":1,"udp_rx":2,"udp_tx":7,"raw_rx":0,"raw_tx":0,"drops":0},)"
+                      R"({"tun_rx":9,"tun_tx":0,"udp_rx":0,"udp_tx":9,"raw_rx":0,"raw_tx":0,"drops":1}]})");
+    std::string out = captured([&](FILE *f) { print_link(f, link, 1, 0); });
+    EXPECT_NE(out.find("    worker 0  tun-rx 7  tun-tx 1  udp-rx 2  udp-tx 7  raw-rx 0  raw-tx 0  drops 0\n"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("    worker 1  tun-rx 9  tun-tx 0  udp-rx 0  udp-tx 9  raw-rx 0  raw-tx 0  drops 1\n"),
+              std::string::npos)
+        << out;
+    // Without -s there are no counters at all.
+    EXPECT_EQ(captured([&](FILE *f) { print_link(f, link, 0, 0); }).find("worker"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace lm::cli
