@@ -12,6 +12,9 @@ Two subcommands:
          Admitted sessions are held open (pings are answered) until the file
          given with --release appears or --hold seconds pass, so that the
          caller can read the server's memory with every client connected.
+         bench/run.sh runs bench/cp_load.cc instead (same options, protocol
+         and result, in C++, since this one could not keep the server busy)
+         and this one only if that does not compile.
 
 Wire format (src/control/frame.h, src/control/messages.h):
   frame   = version u8 (1) | type u8 | length u16 BE | payload

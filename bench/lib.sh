@@ -440,7 +440,8 @@ wg_down() {
 # ---- control plane -----------------------------------------------------------------
 
 # cp_run N: a fresh server in the loopback-only namespace cp, N clients from
-# bench/cp_load.py over 127.0.0.1, admission rate and memory per client.
+# the load generator (CP_GEN, see run.sh) over 127.0.0.1, admission rate and
+# memory per client.
 cp_run() {
     local nn=$1 name=cp$1 spid gen rss0 rss1 hwm c0 c1 peers deadline t0 t1 teardown status=ok why=""
     local s0_run=0 s0_wait=0 s1_run=0 s1_wait=0
@@ -457,11 +458,11 @@ cp_run() {
     sleep 0.5
     rss0=$(vmrss_kib "$spid")
     deadline=$((30 + nn / 50))
-    bg_start cp "cpgen-$nn" python3 "$BENCH_DIR/cp_load.py" load --host 127.0.0.1 --port 4500 \
+    bg_start cp "cpgen-$nn" "${CP_GEN[@]}" --host 127.0.0.1 --port 4500 \
         --ca "$PKI/ca.crt" --certs "$T/cpcerts" -n "$nn" --result "$res" --release "$rel" \
         --go-file "$go" --deadline "$deadline" --hold 120
     gen=$BG_PID
-    # The generator first builds one TLS context per client (not timed).
+    # The generator first loads every client's certificate (not timed).
     if ! lm_wait $((30 + nn / 200)) test -e "$go"; then
         status=failed why="load generator did not start: $(last_log "cpgen-$nn")"
     else
@@ -508,6 +509,7 @@ cp_run() {
     local gen_json='{}'
     [ -s "$res" ] && gen_json=$(cat "$res")
     jq -c -n --argjson n "$nn" --arg status "$status" --arg note "$why" --argjson gen "$gen_json" \
+        --arg gen_name "$CP_GEN_NAME" \
         --argjson rss0 "${rss0:-null}" --argjson rss1 "${rss1:-null}" --argjson hwm "${hwm:-null}" \
         --argjson cpu_ticks "$(( ${c1:-0} - ${c0:-0} ))" --argjson clk_tck "$CLK_TCK" \
         --argjson peers "${peers:-null}" --argjson teardown "$teardown" \
@@ -515,7 +517,7 @@ cp_run() {
         --argjson syscalls "$(perf_count "$sf" raw_syscalls:sys_enter | grep . || echo null)" \
         --argjson fsyncs "$(perf_count "$sf" syscalls:sys_enter_fsync | grep . || echo null)" \
         --argjson accepts "$(perf_count "$sf" syscalls:sys_enter_accept4 | grep . || echo null)" \
-        '{n: $n, status: $status, note: $note, generator: $gen, rss_before_kib: $rss0,
+        '{n: $n, status: $status, note: $note, generator: $gen, generator_name: $gen_name, rss_before_kib: $rss0,
           rss_after_kib: $rss1, hwm_kib: $hwm, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck,
           peers_in_status: $peers, teardown_s: $teardown, server_syscalls: $syscalls,
           server_fsyncs: $fsyncs, server_accepts: $accepts,

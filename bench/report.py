@@ -289,11 +289,12 @@ def bounds_section(rows, cps, notes, meta):
     if cps:
         big = max(cps, key=lambda d: d.get("n") or 0)
         text = ("- **Control plane**: one server process, one thread. The load generator "
-                "(bench/cp_load.py, Python asyncio + ssl, at most %s sessions between connect and "
+                "(%s, at most %s sessions between connect and "
                 "CONFIG at once) runs on the other core; where the server's CPU during admission is "
                 "well under 100%%, the generator or waiting is the limit and *admits per server CPU-s* "
                 "is the server's own capacity."
-                % (big.get("generator") or {}).get("concurrency", "?"))
+                % (big.get("generator_name", "bench/cp_load.py, Python asyncio + ssl"),
+                   (big.get("generator") or {}).get("concurrency", "?")))
         for d in cps:
             wall = (d.get("generator") or {}).get("elapsed_s")
             run, wait = d.get("server_sched_run_s"), d.get("server_runqueue_wait_s")
@@ -388,7 +389,7 @@ def main():
     md = ["# " + title, "", setup, "", path_note, "", "## Data plane", "", md_table(dh, drows), "",
           "## Control plane", "",
           "A fresh server (Pool = 198.18.0.0/16, Topology = subnet) in a loopback-only namespace; "
-          "bench/cp_load.py opens N TLS 1.3 sessions to 127.0.0.1:4500, each with its own client "
+          "the load generator opens N TLS 1.3 sessions to 127.0.0.1:4500, each with its own client "
           "certificate (one shared EC key), sends HELLO and counts the session admitted when the "
           "CONFIG frame arrives. Memory is the server's VmRSS with all N connected minus before, "
           "divided by N. *Release all* is the time from the generator closing every session to the "

@@ -160,6 +160,15 @@ if want cp; then
     maxn=0
     for nn in $CP_N; do [ "$nn" -gt "$maxn" ] && maxn=$nn; done
     CP_MAX=$maxn
+    # The load generator: bench/cp_load.cc, compiled here once, since the
+    # Python one (asyncio + ssl) cannot keep the server busy; the Python's
+    # `load` if it does not compile.
+    CP_GEN=("$T/bin/cp-load") CP_GEN_NAME="bench/cp_load.cc, C++ epoll + OpenSSL"
+    if ! ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -o "$T/bin/cp-load" "$BENCH_DIR/cp_load.cc" \
+            -lssl -lcrypto > "$T/cp-load-build.log" 2>&1; then
+        log "control plane: cannot compile bench/cp_load.cc ($(last_log cp-load-build)); using bench/cp_load.py load"
+        CP_GEN=(python3 "$BENCH_DIR/cp_load.py" load) CP_GEN_NAME="bench/cp_load.py, Python asyncio + ssl"
+    fi
     if [ "$maxn" -gt 0 ] && python3 "$BENCH_DIR/cp_load.py" mint --ca-cert "$PKI/ca.crt" --ca-key "$PKI/ca.key" \
             --out "$T/cpcerts" -n "$maxn" > "$T/mint.log" 2>&1; then
         log "control plane: $(cat "$T/mint.log")"
