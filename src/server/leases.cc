@@ -88,6 +88,7 @@ LeaseStore::Entry LeaseStore::make_entry(const std::string &name, size_t index) 
 bool LeaseStore::load(std::string *err) {
     by_name_.clear();
     by_index_.clear();
+    low_free_ = 0;
     clock_ = 0;
     if (file_.empty()) return true;
 
@@ -160,18 +161,22 @@ bool LeaseStore::load(std::string *err) {
     }
     by_name_ = std::move(by_name);
     by_index_ = std::move(by_index);
+    low_free_ = 0;
     clock_ = clock;
     return true;
 }
 
+void LeaseStore::forget_index(size_t index) {
+    by_index_.erase(index);
+    low_free_ = std::min(low_free_, index);
+}
+
 std::optional<size_t> LeaseStore::first_free() const {
-    // by_index_ is ordered, so the first gap in 0, 1, 2, ... is the lowest
-    // free slot; this costs O(leases), not O(pool size).
-    size_t expect = 0;
-    for (const auto &[index, name] : by_index_) {
-        if (index != expect) break;
-        expect++;
-    }
+    // by_index_ is ordered, so the first gap in low_free_, low_free_ + 1,
+    // ... is the lowest free slot.
+    size_t expect = low_free_;
+    for (auto it = by_index_.lower_bound(expect); it != by_index_.end() && it->first == expect; ++it) expect++;
+    low_free_ = expect;
     if (expect < plan_.capacity()) return expect;
     return std::nullopt;
 }
@@ -201,7 +206,7 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
             }
             LM_WARN("address %s is fixed for %s; taking it from the inactive lease of %s",
                     fixed->str().c_str(), name.c_str(), other->first.c_str());
-            by_index_.erase(holder);
+            forget_index(holder->first);
             by_name_.erase(other);
         }
     }
@@ -210,7 +215,7 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
         Entry &e = it->second;
         if (want && *want != e.index) {
             // The config now fixes another address for this name.
-            by_index_.erase(e.index);
+            forget_index(e.index);
             e = make_entry(name, *want);
             by_index_.emplace(*want, name);
         }
@@ -241,7 +246,7 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
         LM_INFO("address pool %s full: %s gets %s, the inactive lease of %s",
                 plan_.pool().str().c_str(), name.c_str(),
                 victim->second.lease.addr4.str().c_str(), victim->first.c_str());
-        by_index_.erase(index);
+        forget_index(index);
         by_name_.erase(victim);
     }
 
