@@ -288,7 +288,7 @@ def bounds_section(rows, cps, notes, meta):
              "excess.")
     if cps:
         big = max(cps, key=lambda d: d.get("n") or 0)
-        text = ("- **Control plane**: one server process, one thread. The load generator "
+        text = ("- **Control plane**: one server process; admissions run on its control thread (the data-plane workers idle). The load generator "
                 "(%s, at most %s sessions between connect and "
                 "CONFIG at once) runs on the other core; where the server's CPU during admission is "
                 "well under 100%%, the generator or waiting is the limit and *admits per server CPU-s* "
@@ -305,11 +305,10 @@ def bounds_section(rows, cps, notes, meta):
                              d["n"], 100 * busy, 100 * run / wall, 100 * wait / wall,
                              "its own work is the bound (with the CPU it had to share)" if busy >= 0.85 else
                              "it was not saturated: blocked in fsync or waiting for the generator"))
-        text += (" Every admission and every release rewrites the whole lease file and fsyncs it and "
-                 "its directory (LeaseStore::save in src/server/leases.cc): %s fsyncs per admission at "
-                 "N = %s, each after writing a file that grows with N; that is also what *Release all* "
-                 "waits for."
-                 % (fmt(big.get("fsyncs_per_admission"), 1), big.get("n")))
+        text += (" Lease changes are written by the server's 250-ms tick, not per admission: the whole "
+                 "lease file is rewritten and fsynced with its directory at most four times a second "
+                 "(LeaseStore::flush in src/server/leases.cc): %s fsyncs per admission at N = %s."
+                 % (fmt(big.get("fsyncs_per_admission"), 2), big.get("n")))
         if big.get("kib_per_client") is not None:
             text += (" Memory: %s KiB per connected client at N = %s (TLS session, buffers, SAs, lease, "
                      "route entries)." % (fmt(big["kib_per_client"], 1), big.get("n")))
