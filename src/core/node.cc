@@ -98,18 +98,31 @@ bool Node::start(std::string *err) {
     return least_privilege(err);
 }
 
-// One queue per worker; the kernel spreads flows over the queues by hash
-// and keeps each flow on its queue.  A single worker can also use a
-// persistent single-queue device.
+// One queue per worker; the steering program below spreads flows over the
+// queues and keeps each flow on its queue.  A persistent device made
+// without multi_queue has one queue: the first worker reads it, and every
+// worker still writes to it and handles its own socket.
 bool Node::open_tun(std::string *err) {
     int n = data_.count();
     for (int i = 0; i < n; i++) {
         int fd = tun_open(i ? dev_ : cfg_.device, true, &dev_, err, /*vnet_hdr=*/true);
-        if (fd < 0 && i == 0 && n == 1) fd = tun_open(cfg_.device, false, &dev_, err, true);
+        if (fd < 0 && i == 0) {
+            std::string mq_err = *err;
+            fd = tun_open(cfg_.device, false, &dev_, err, true);
+            if (fd < 0) {
+                *err = mq_err;
+                return false;
+            }
+            if (n > 1)
+                LM_WARN("%s has a single queue (a persistent device made without multi_queue): "
+                        "only the first of %d workers reads it", dev_.c_str(), n);
+            tun_fds_.push_back(fd);
+            break;
+        }
         if (fd < 0) return false;
         tun_fds_.push_back(fd);
     }
-    if (n > 1) {
+    if (tun_fds_.size() > 1) {
         std::string e;
         if (tun_steer_by_flow_hash(tun_fds_[0], &e))
             LM_INFO("data plane: flows go to TUN queues by a hash of addresses and ports");

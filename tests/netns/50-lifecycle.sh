@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Lifecycle: a restarted server gets its clients back with the same
 # addresses (lease file); keepalives detect a dead peer on either side and
-# the client reconnects with backoff.
+# the client reconnects with backoff; a persistent single-queue device is
+# used as it is, whatever the number of workers.
 source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
-lm_pki_certs server alice bob
+lm_pki_certs server alice bob carol
 lm_hub
 lm_public srv 192.0.2.1
 lm_public a 192.0.2.11
@@ -48,3 +49,18 @@ lm_wait_up a alice 40
 lm_ping a 198.18.0.1 || die "alice -> server after the server thawed"
 pass "frozen server timed out by the client, which came back with backoff"
 grep -qE 'reconnecting in [0-9.]+ s' "$T/alice.log" || die "no backoff in alice's log"
+
+# 4. A persistent device from `ip tuntap add` without multi_queue, with two
+# workers: the client takes it as it is (one queue, read by the first
+# worker), carries traffic, and leaves the device behind when it stops.
+lm_public c 192.0.2.12
+n c ip tuntap add dev lm-persist mode tun
+lm_client_conf carol 192.0.2.1 "Device = lm-persist" "Workers = 2"
+lm_start c carol; lm_wait_up c carol
+grep -q 'lm-persist has a single queue' "$T/carol.log" || die "no warning about the single-queue device"
+[ "$(lm_json c carol '.workers | length')" = 2 ] || die "carol: not two workers"
+lm_ping c 198.18.0.1 || die "carol -> server over the single-queue device"
+lm_stop carol
+n c ip link show lm-persist >/dev/null 2>&1 || die "the persistent device went away with the daemon"
+n c ip link del lm-persist
+pass "persistent single-queue device used by two workers, and left in place"
