@@ -34,7 +34,7 @@ cleanup() {
         wait "$pid" 2>/dev/null
     done
     for ns in "${NSES[@]}"; do ip netns del "$ns" 2>/dev/null; done
-    [ -n "$LM_MADE_USER" ] && userdel lanmesh 2>/dev/null
+    lm_user_release
     if [ "$rc" -ne 0 ] && [ -z "${LM_QUIET:-}" ]; then
         for f in "$T"/*.log; do [ -e "$f" ] && { echo "--- $f"; tail -n 25 "$f"; }; done
     fi
@@ -256,12 +256,52 @@ lm_client_conf() {
 }
 
 # lm_user: the system user the daemons drop to (lanmesh.conf(5) User), made
-# for this test if the machine has none, and removed again by cleanup.
-LM_MADE_USER=
+# for the tests if the machine has none, and removed by the last test run
+# still using it, so that runs side by side (several developers on one
+# machine) do not pull the account from under each other's daemons.  The
+# runs using it are files named by shell PID in $LM_USER_REG; "made" says a
+# test created the account.  An account the machine had is never removed.
+LM_USER_REG=/run/lanmesh-tests
+LM_USER_HELD=
+lm_user_lock() {   # opens and locks the registry; sets LM_USER_FD
+    local i
+    for i in $(seq 20); do
+        mkdir -p "$LM_USER_REG" || return 1
+        exec {LM_USER_FD}>>"$LM_USER_REG/lock" || return 1
+        flock "$LM_USER_FD"
+        # The last user may have removed the registry while we waited.
+        [ "$(stat -Lc %i "/proc/$$/fd/$LM_USER_FD")" = "$(stat -c %i "$LM_USER_REG/lock" 2>/dev/null)" ] && return 0
+        exec {LM_USER_FD}>&-
+    done
+    return 1
+}
+lm_user_unlock() { exec {LM_USER_FD}>&-; }
 lm_user() {
-    getent passwd lanmesh >/dev/null && return 0
-    useradd --system --no-create-home --shell /usr/sbin/nologin lanmesh || die "useradd lanmesh"
-    LM_MADE_USER=1
+    [ -n "$LM_USER_HELD" ] && return 0
+    lm_user_lock || die "cannot lock $LM_USER_REG"
+    if ! getent passwd lanmesh >/dev/null; then
+        useradd --system --no-create-home --shell /usr/sbin/nologin lanmesh || { lm_user_unlock; die "useradd lanmesh"; }
+        : > "$LM_USER_REG/made"
+    fi
+    : > "$LM_USER_REG/$$"
+    LM_USER_HELD=1
+    lm_user_unlock
+}
+lm_user_release() {
+    [ -n "$LM_USER_HELD" ] || return 0
+    lm_user_lock || return 0
+    rm -f "$LM_USER_REG/$$"
+    local f others=0
+    for f in "$LM_USER_REG"/[0-9]*; do
+        [ -e "$f" ] || continue
+        if kill -0 "${f##*/}" 2>/dev/null; then others=1; else rm -f "$f"; fi   # a run that died
+    done
+    if [ $others = 0 ]; then
+        [ -e "$LM_USER_REG/made" ] && userdel lanmesh 2>/dev/null
+        rm -rf "$LM_USER_REG"
+    fi
+    lm_user_unlock
+    LM_USER_HELD=
 }
 
 # lm_start NS NAME: runs lanmeshd for $T/NAME.conf in namespace NS.
