@@ -60,7 +60,7 @@ int make_eventfd() {
 
 }  // namespace
 
-DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counters) : sas_(sas) {
+DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counters) {
     if (workers < 1) workers = 1;
     stop_fd_ = make_eventfd();
     mail_fd_ = make_eventfd();

@@ -55,8 +55,10 @@ public:
     // Moves UDP socket group `idx` to a fresh ephemeral port (new NAT
     // mappings everywhere).  Returns the new port, or 0 and nothing changed.
     uint16_t rebind_udp(int idx, std::string *err);
-    // The TUN queues, one per worker, all opened with the same flags.  Turns
-    // on the offloads the kernel has and logs what it chose.
+    // The TUN queues, one per worker and all opened with the same flags, or
+    // a single one (a persistent single-queue device) that only worker 0
+    // reads and every worker writes.  Turns on the offloads the kernel has
+    // and logs what it chose.
     void set_tun(const std::vector<int> &queues);
     int udp_fd(int idx) const { return control_->udp_fd(idx); }
     int udp_count() const { return control_->udp_count(); }
@@ -81,8 +83,8 @@ public:
     int mail_fd() const { return mail_fd_; }
     void drain_mail_fd();
 
-    // Counters of all engines added up; per_worker gets each worker's own.
-    // Control thread, workers paused.
+    // Counters of all engines added up, and each worker's own.  Control
+    // thread, workers paused.
     DataCounters totals() const;
     const DataCounters &worker_counters(int i) const { return w_[size_t(i)]->counters; }
 
@@ -118,7 +120,6 @@ private:
     int open_one_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
     void watch(Worker &w, int fd, uint32_t kind, uint32_t idx);
 
-    SaTable &sas_;
     std::vector<std::unique_ptr<Worker>> w_;
     std::unique_ptr<Dataplane> control_;
     std::vector<int> raw_;             // owned raw fds
