@@ -131,6 +131,9 @@ void Client::on_tcp_connected() {
     int fd = tcp_fd_;
     tcp_fd_ = -1;
     conn_ = std::make_unique<TlsConn>(ctx_, fd, false);
+    // Pair keys are signed with the key of the certificate this session
+    // presents (a reload may have brought a renewed one).
+    mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
     // The server must present a certificate for ServerName.
     tls_expect_peer_name(conn_->ssl(), cfg_.server_name);
     phase_ = Phase::tls;

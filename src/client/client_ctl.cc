@@ -75,11 +75,27 @@ std::string Client::route_change_role(bool add, const Prefix &, const std::strin
 }
 
 bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) {
-    if (!tls_reload_crl(ctx_, next.crl, err)) return false;
-    // The context has a new store now; the mesh checks peers against it.
-    mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
+    // The next connection uses the files as they are now; this one keeps
+    // its certificate and key (the server knows us by them, and pair keys
+    // must be signed with that key), and is checked against the new CA and
+    // CRL, as are mesh peers from now on.
+    std::string warning;
+    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl},
+                                  {next.ca, next.certificate, next.key, next.crl}, false, err, &warning);
+    if (!ctx) return false;
+    if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
+    SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx;
+    if (ctx != ctx_) {
+        SSL_CTX_free(ctx_);   // a live session holds its own reference
+        ctx_ = ctx;
+        cfg_.ca = next.ca;
+        cfg_.certificate = next.certificate;
+        cfg_.key = next.key;
+    }
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
+    mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(session_ctx), store);
     std::string why;
-    if (conn_ && conn_->state() == TlsConn::State::established && !tls_recheck_peer(conn_->ssl(), &why)) {
+    if (conn_ && conn_->state() == TlsConn::State::established && !tls_recheck_peer(conn_->ssl(), &why, store)) {
         LM_WARN("server %s: cut at reload: %s", cfg_.server->str().c_str(), why.c_str());
         event_refused(cfg_.server_name, cfg_.server->str(), why);
         r->cut.push_back({cfg_.server_name, why});

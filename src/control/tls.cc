@@ -367,14 +367,26 @@ std::string tls_failure_reason(SSL *ssl, int ssl_ret) {
     return r.empty() ? io_reason(e, saved_errno) : r;
 }
 
-bool tls_recheck_peer(SSL *ssl, std::string *reason) {
+SSL_CTX *tls_reload_ctx(SSL_CTX *current, const TlsFiles &now, const TlsFiles &next, bool server,
+                        std::string *err, std::string *warning) {
+    std::string why;
+    if (SSL_CTX *fresh = make_ctx(next, server, &why)) return fresh;
+    if (next.ca != now.ca || next.cert != now.cert || next.key != now.key) {
+        *err = why;
+        return nullptr;
+    }
+    *warning = "cannot read the TLS files again (" + why + "); keeping the certificate and key, reloading the CRL";
+    return tls_reload_crl(current, next.crl, err) ? current : nullptr;
+}
+
+bool tls_recheck_peer(SSL *ssl, std::string *reason, X509_STORE *given) {
     X509 *leaf = SSL_get0_peer_certificate(ssl);
     if (!leaf) {
         if (reason) *reason = "no certificate presented";
         return false;
     }
     Ptr<X509_STORE_CTX> x(X509_STORE_CTX_new());
-    X509_STORE *store = SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
+    X509_STORE *store = given ? given : SSL_CTX_get_cert_store(SSL_get_SSL_CTX(ssl));
     if (!x || X509_STORE_CTX_init(x.get(), store, leaf, SSL_get_peer_cert_chain(ssl)) != 1) {
         if (reason) *reason = "cannot verify: " + openssl_reason();
         return false;

@@ -50,10 +50,22 @@ std::string tls_peer_cn(SSL *ssl);
 // with that call's return value.  Drains the error queue.
 std::string tls_failure_reason(SSL *ssl, int ssl_ret);
 
-// Verifies an established session's peer again against the context's current
-// store (after tls_reload_crl, or periodically for expiry).  Returns false with
-// a reason like tls_failure_reason's when the peer is no longer acceptable.
-bool tls_recheck_peer(SSL *ssl, std::string *reason);
+// Verifies an established session's peer again against `store`, or when it
+// is null the session context's current store (after tls_reload_crl, or
+// periodically for expiry).  Returns false with a reason like
+// tls_failure_reason's when the peer is no longer acceptable.
+bool tls_recheck_peer(SSL *ssl, std::string *reason, X509_STORE *store = nullptr);
+
+// At reload: a context made from the TLS files again (a renewed certificate
+// and key, a new CA, the CRL), for the sessions that start from now on.
+// When the files cannot be read again and their paths did not change (a key
+// readable only by root, after the privilege drop), the current context is
+// kept with only its CRL reloaded, and *warning says why.  Returns the
+// context to use (`current` or a new one, which then replaces it: the caller
+// frees `current`; sessions that use it hold their own reference), or null
+// with *err and nothing changed.
+SSL_CTX *tls_reload_ctx(SSL_CTX *current, const TlsFiles &now, const TlsFiles &next, bool server,
+                        std::string *err, std::string *warning);
 
 // One direction's ESP key from the exporter (RFC 8446 §7.5), label
 // kEspExporterLabel, context

@@ -1,10 +1,12 @@
 // Reload (`lanmesh reload`, SIGHUP): the configuration file is read again and
 // checked as strictly as at start, so a broken file changes nothing.  Then
-// the role loads the CRL into the live TLS context, ends the sessions it now
-// refuses, and applies [Peer] networks; here the keys that only steer future
-// behaviour (timers, limits, ciphers, pushed routes, log level) are taken
-// over.  Keys that shape the device, the sockets or the identity need a
-// restart: they keep their old value and the reload says which they are.
+// the role reads the TLS files again (a renewed certificate, key or CA serves
+// new sessions; the CRL and CA apply to established ones too), ends the
+// sessions it now refuses, and applies [Peer] networks; here the keys that
+// only steer future behaviour (timers, limits, ciphers, pushed routes, log
+// level) are taken over.  Keys that shape the device, the sockets or the
+// addresses need a restart: they keep their old value and the reload says
+// which they are.
 #include "common/log.h"
 #include "core/node.h"
 
@@ -34,9 +36,6 @@ std::vector<std::string> restart_only_changes(const Config &a, const Config &b) 
     changed(a.runtime_directory != b.runtime_directory, "RuntimeDirectory");
     changed(a.debug_key_file != b.debug_key_file, "DebugKeyFile");
     changed(a.user != b.user, "User");
-    changed(a.ca != b.ca, "CA");
-    changed(a.certificate != b.certificate, "Certificate");
-    changed(a.key != b.key, "Key");
     return out;
 }
 

@@ -45,11 +45,18 @@ MeshClient::~MeshClient() {
         if (p->tunnel.in_cur) env_.sas->erase(p->tunnel.in_cur->spi);
         if (p->tunnel.in_old) env_.sas->erase(p->tunnel.in_old->spi);
     }
+    EVP_PKEY_free(my_key_);
+    X509_STORE_free(store_);
 }
 
+// References of our own: a reload may free the TLS context they came from.
 void MeshClient::set_identity(const std::string &name, EVP_PKEY *key, X509_STORE *store) {
     my_name_ = name;
+    if (key) EVP_PKEY_up_ref(key);
+    EVP_PKEY_free(my_key_);
     my_key_ = key;
+    if (store) X509_STORE_up_ref(store);
+    X509_STORE_free(store_);
     store_ = store;
 }
 

@@ -56,7 +56,9 @@ public:
 
     MeshClient(Env env) : env_(std::move(env)) {}
     ~MeshClient();
-    // Our identity, set once the TLS context is loaded.
+    // Our identity: the name and key of the certificate our session with the
+    // server presented, and the store peers are checked against.  Set when
+    // the TLS context is loaded, at each connection and at reload.
     void set_identity(const std::string &name, EVP_PKEY *key, X509_STORE *store);
     void set_limits(const RekeyLimits &l, int nat_keepalive) { limits_ = l; nat_keepalive_ = nat_keepalive; }
     RouteTable &routes() { return routes_; }

@@ -182,14 +182,29 @@ std::string Server::route_change_role(bool add, const Prefix &p, const std::stri
 }
 
 bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) {
-    // The CRL first: when it cannot be used, nothing changes.
-    if (!tls_reload_crl(ctx_, next.crl, err)) return false;
+    // The TLS files first: when they cannot be used, nothing changes.  New
+    // sessions get the new context; established ones keep the certificate
+    // they were admitted with, and are checked against the new CA and CRL.
+    std::string warning;
+    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl},
+                                  {next.ca, next.certificate, next.key, next.crl}, true, err, &warning);
+    if (!ctx) return false;
+    if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
+    if (ctx != ctx_) {
+        SSL_CTX_free(ctx_);
+        ctx_ = ctx;
+        cfg_.ca = next.ca;
+        cfg_.certificate = next.certificate;
+        cfg_.key = next.key;
+    }
 
     // Every session the new store refuses ends now, with the reason.
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
     std::vector<std::pair<int, std::string>> doomed;
     for (auto &[fd, s] : sessions_) {
         std::string why;
-        if (!s->dead && s->conn->state() == TlsConn::State::established && !tls_recheck_peer(s->conn->ssl(), &why))
+        if (!s->dead && s->conn->state() == TlsConn::State::established &&
+            !tls_recheck_peer(s->conn->ssl(), &why, store))
             doomed.emplace_back(fd, why);
     }
     for (auto &[fd, why] : doomed) {
