@@ -229,6 +229,12 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         disconnect("server said bye: " + b.reason, false);
         return false;
     }
+    case MsgType::route_update: {
+        RouteUpdate m;
+        if (!decode(payload, &m, &err)) return protocol_error(err);
+        on_route_update(m);
+        return true;
+    }
     case MsgType::peer_info: {
         PeerInfo m;
         if (!decode(payload, &m, &err)) return protocol_error(err);
@@ -250,6 +256,33 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     default:
         return protocol_error(std::string("unexpected ") + to_string(type));
     }
+}
+
+// Only the difference is applied: routes that stay are never removed, so
+// their traffic does not stop for a moment.  A route the kernel refuses is
+// logged and left out; the tunnel stays up.
+void Client::on_route_update(const RouteUpdate &m) {
+    if (!applied_) return;
+    auto &now = applied_->routes;
+    std::string err;
+    for (auto it = now.begin(); it != now.end();) {
+        if (std::find(m.routes.begin(), m.routes.end(), *it) != m.routes.end()) {
+            ++it;
+            continue;
+        }
+        if (!nl_.route_del(dev_, it->first, it->second.is_set() ? &it->second : nullptr, &err))
+            LM_WARN("route update: %s", err.c_str());
+        it = now.erase(it);
+    }
+    for (const auto &r : m.routes) {
+        if (std::find(now.begin(), now.end(), r) != now.end()) continue;
+        if (!nl_.route_add(dev_, r.first, r.second.is_set() ? &r.second : nullptr, &err)) {
+            LM_WARN("route update: %s", err.c_str());
+            continue;
+        }
+        now.push_back(r);
+    }
+    LM_INFO("routes from the server: %zu", now.size());
 }
 
 bool Client::on_config(const ConfigMsg &m) {

@@ -36,6 +36,7 @@ private:
     void on_io();
     bool on_frame(MsgType type, const std::vector<uint8_t> &payload);
     bool on_config(const ConfigMsg &m);
+    void on_route_update(const RouteUpdate &m);
     bool apply_layout(const ConfigMsg &m, std::string *err);
     void disconnect(const std::string &why, bool send_bye);
     void update_interest();

@@ -698,6 +698,38 @@ bool decode(const std::vector<uint8_t> &in, Bye *out, std::string *err) {
     return true;
 }
 
+// ---- Route update ----
+
+namespace {
+constexpr char kRouteUpdate[] = "route_update";
+enum RouteUpdateTag : uint8_t { kRURoutes = 1 };
+const FieldSpec kRouteUpdateFields[] = {
+    {kRURoutes, "routes", kRouteMin, kRouteMax * kMaxListItems, false},
+};
+}  // namespace
+
+std::vector<uint8_t> encode(const RouteUpdate &m) {
+    Writer w;
+    if (!m.routes.empty()) {
+        std::vector<uint8_t> v;
+        for (const auto &[dst, gw] : m.routes) append_route(&v, dst, gw);
+        w.bytes(kRURoutes, v);
+    }
+    return w.take();
+}
+
+bool validate(const RouteUpdate &m, std::string *err) { return validate_routes(kRouteUpdate, m.routes, err); }
+
+bool decode(const std::vector<uint8_t> &in, RouteUpdate *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kRouteUpdate, in, kRouteUpdateFields, &f, err)) return false;
+    RouteUpdate m;
+    if (f[kRURoutes].present && !decode_routes(kRouteUpdate, f[kRURoutes], &m.routes, err)) return false;
+    if (!validate(m, err)) return false;
+    *out = std::move(m);
+    return true;
+}
+
 
 // ---- The mesh ----
 

@@ -31,6 +31,9 @@
 //                                        21 observed  endpoint, optional
 //                                        22 c2c       u8 (0 off, 1 relay, 2 direct)
 // Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
+// Route_update (server -> client): 1 routes, route list, optional: the whole
+//   list of routes the client now gets, replacing Config's (routes added or
+//   removed at run time, or by a reload).
 // Bye: 1 reason, 0..256 printable ASCII bytes.
 // All fields are required unless marked optional.
 //
@@ -99,24 +102,31 @@ struct Ping {
     uint64_t nonce = 0;
 };
 
+struct RouteUpdate {
+    std::vector<std::pair<Prefix, IpAddr>> routes;  // as in ConfigMsg
+};
+
 std::vector<uint8_t> encode(const Hello &m);
 std::vector<uint8_t> encode(const ConfigMsg &m);
 std::vector<uint8_t> encode(const Rekey &m);
 std::vector<uint8_t> encode(const Ping &m);
 // Bye is sanitised: cut to 256 bytes, non-printable bytes replaced by '?'.
 std::vector<uint8_t> encode(const Bye &m);
+std::vector<uint8_t> encode(const RouteUpdate &m);
 
 bool decode(const std::vector<uint8_t> &in, Hello *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, ConfigMsg *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, Rekey *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, Ping *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, Bye *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, RouteUpdate *out, std::string *err);
 
 bool validate(const Hello &m, std::string *err);
 bool validate(const ConfigMsg &m, std::string *err);
 bool validate(const Rekey &m, std::string *err);
 bool validate(const Ping &m, std::string *err);
 bool validate(const Bye &m, std::string *err);
+bool validate(const RouteUpdate &m, std::string *err);
 
 
 // ---- The mesh (ClientToClient = direct) ----

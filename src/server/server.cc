@@ -362,13 +362,7 @@ bool Server::admit(Session &s, const Hello &h) {
     m.encap = t.encap;
     m.spi_c2s = my_spi;
     m.epoch = 0;
-    // Pushed routes: the configured ones and, when clients may talk to each
-    // other, the networks behind the other clients.
-    std::vector<Prefix> pushed = cfg_.routes;
-    if (cfg_.client_to_client != ClientToClient::off)
-        for (auto &p : cfg_.peers)
-            if (p.name != s.name) pushed.insert(pushed.end(), p.networks.begin(), p.networks.end());
-    IfaceLayout cl = plan_.client_layout(*lease, cfg_.client_to_client != ClientToClient::off, pushed);
+    IfaceLayout cl = plan_.client_layout(*lease, cfg_.client_to_client != ClientToClient::off, pushed_for(s.name));
     m.local4 = cl.local4;
     m.prefix4 = uint8_t(cl.prefix4);
     m.peer4 = cl.peer4;
@@ -378,6 +372,7 @@ bool Server::admit(Session &s, const Hello &h) {
         m.prefix6 = uint8_t(cl.prefix6);
     }
     m.routes = cl.routes;
+    s.routes = cl.routes;
     m.mtu = uint16_t(mtu_);
     m.data_port = cfg_.data_port;
     m.keepalive_interval = uint16_t(cfg_.keepalive_interval);
@@ -510,6 +505,33 @@ void Server::status_role(JsonWriter &j) {
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;
          })));
+}
+
+std::vector<Prefix> Server::pushed_for(const std::string &name) const {
+    std::vector<Prefix> pushed = cfg_.routes;
+    if (cfg_.client_to_client != ClientToClient::off)
+        for (auto &p : cfg_.peers)
+            if (p.name != name) pushed.insert(pushed.end(), p.networks.begin(), p.networks.end());
+    return pushed;
+}
+
+void Server::push_routes() {
+    for (auto &[fd, sp] : sessions_) {
+        Session &s = *sp;
+        if (s.dead || s.phase != Session::Phase::up || !s.lease) continue;
+        RouteUpdate m;
+        m.routes = plan_.client_layout(*s.lease, cfg_.client_to_client != ClientToClient::off, pushed_for(s.name)).routes;
+        if (m.routes == s.routes) continue;
+        std::string err;
+        if (!validate(m, &err)) {
+            LM_WARN("route update for %s not sent: %s", s.name.c_str(), err.c_str());
+            continue;
+        }
+        s.conn->send(MsgType::route_update, encode(m));
+        s.conn->flush();
+        s.routes = std::move(m.routes);
+        LM_INFO("routes pushed to %s: %zu", s.name.c_str(), s.routes.size());
+    }
 }
 
 }  // namespace lm

@@ -44,6 +44,7 @@ private:
         bool nat = false;              // a NAT between it and us
         std::vector<uint32_t> pair_spis;   // its inbound pair SPIs we forward
         bool cut = false;              // ended for cause: its peers drop their pairs
+        std::vector<std::pair<Prefix, IpAddr>> routes;   // last sent (config or route_update)
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
@@ -56,6 +57,12 @@ private:
     void on_accept(int lfd);
     void on_session_io(int fd);
     bool on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payload);
+    // What a client gets pushed: Route, and the networks behind the other
+    // clients when clients may talk to each other.
+    std::vector<Prefix> pushed_for(const std::string &name) const;
+    // Sends route_update to every admitted client whose routes changed
+    // (runtime `route add`/`route del`, reload).
+    void push_routes();
     bool admit(Session &s, const Hello &h);
     void established(Session &s);
     void close_session(int fd, const std::string &why, bool send_bye);

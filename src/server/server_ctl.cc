@@ -164,6 +164,7 @@ std::string Server::route_change_role(bool add, const Prefix &p, const std::stri
             remove_network(pc.name, p);
             pc.networks.erase(it);
             std::erase(runtime_networks_, std::make_pair(pc.name, p));
+            push_routes();
             return "";
         }
         return "no route " + p.str();
@@ -178,6 +179,7 @@ std::string Server::route_change_role(bool add, const Prefix &p, const std::stri
     if (!install_network(via, p, &err)) return err;
     add_network(cfg_.peers, via, p);
     runtime_networks_.emplace_back(via, p);
+    push_routes();
     return "";
 }
 
@@ -254,6 +256,8 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     RekeyLimits limits{next.rekey_after_time, next.rekey_after_bytes, next.rekey_after_packets, next.rekey_grace};
     for (auto &[_, s] : sessions_)
         if (!s->dead) s->keying.set_limits(limits);
+    cfg_.routes = next.routes;   // Node::reload takes it over too; needed here for the push
+    push_routes();
     return true;
 }
 

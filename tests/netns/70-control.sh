@@ -113,7 +113,20 @@ lm_ctl srv server route del 198.19.5.0/24 || die "route del"
 n srv ip route show 198.19.5.0/24 | grep -q . && die "kernel route left behind"
 lm_ping srv 198.19.5.1 && die "the network is still reachable after route del"
 lm_ctl srv server route del 198.19.5.0/24 2>/dev/null && die "deleting a missing route succeeded"
+lm_wait 5 eval "! n a ip route show 198.19.5.0/24 | grep -q ." || die "alice kept the deleted route"
 pass "route add/del at run time: reachable after add, gone after del, refused when overlapping the pool"
+
+# Connected clients get route changes at once (route_update), with no
+# reconnection, and bob is not sent a route to his own network.
+c0=$(lm_json a alice .counters.connects)
+lm_ctl srv server route add 198.19.5.0/24 via bob || die "route add (again)"
+lm_wait 5 eval "n a ip route show 198.19.5.0/24 | grep -q 'dev lm-alice'" || die "the route was not pushed to alice"
+lm_ping a 198.19.5.1 || die "alice cannot reach the network behind bob after the push"
+n b ip route show 198.19.5.0/24 | grep -q 'dev lm-bob' && die "bob was sent a route to his own network"
+lm_ctl srv server route del 198.19.5.0/24 || die "route del (again)"
+lm_wait 5 eval "! n a ip route show 198.19.5.0/24 | grep -q ." || die "the deletion was not pushed to alice"
+[ "$(lm_json a alice .counters.connects)" = "$c0" ] || die "alice reconnected to get the routes"
+pass "route changes pushed to connected clients without reconnecting"
 
 # ---- 4. Changes are for root only ---------------------------------------------
 gid=$(getent group lanmesh | cut -d: -f3)

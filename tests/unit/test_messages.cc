@@ -409,6 +409,25 @@ TEST(Message, ConfigRoutes) {
               "config: route 2 is truncated");
 }
 
+TEST(Message, RouteUpdate) {
+    std::string err;
+    RouteUpdate u, d;
+    u.routes = {{P("198.19.6.0/24"), IpAddr()}, {P("2001:db8:6::/48"), A("2001:db8:1::1")}};
+    ASSERT_TRUE(decode(encode(u), &d, &err)) << err;
+    EXPECT_EQ(d.routes, u.routes);
+    // No routes at all: the field is left out, and that decodes as empty.
+    RouteUpdate none;
+    EXPECT_TRUE(encode(none).empty());
+    d.routes = u.routes;
+    ASSERT_TRUE(decode(Bytes{}, &d, &err)) << err;
+    EXPECT_TRUE(d.routes.empty());
+    // The same strict route checks as in config.
+    RouteUpdate twice;
+    twice.routes = {{P("10.0.0.0/8"), IpAddr()}, {P("10.0.0.0/8"), A("198.18.0.1")}};
+    EXPECT_EQ(decode_error<RouteUpdate>(encode(twice)), "route_update: route 10.0.0.0/8 listed twice");
+    EXPECT_NE(decode_error<RouteUpdate>(Bytes{2, 0, 1, 0}).find("route_update: unknown field 2"), std::string::npos);
+}
+
 TEST(Message, RekeyAndByeSemantics) {
     EXPECT_EQ(decode_error<Rekey>(encode(Rekey{3, 255})), "rekey: spi 255 is reserved, want >= 256");
     Bytes b = with_field(encode(Bye{"x"}), 1, {'o', 'k', 0x7f});
@@ -466,6 +485,9 @@ TEST(Message, RandomInputNeverCrashes) {
     fuzz_one<Rekey>(encode(Rekey{1, 1000}), rng, 2000);
     fuzz_one<Ping>(encode(Ping{42}), rng, 2000);
     fuzz_one<Bye>(encode(Bye{"going away"}), rng, 2000);
+    RouteUpdate u;
+    u.routes = {{P("198.19.6.0/24"), IpAddr()}, {P("2001:db8:6::/48"), A("2001:db8:1::1")}};
+    fuzz_one<RouteUpdate>(encode(u), rng, 2000);
 }
 
 }  // namespace
