@@ -109,6 +109,7 @@ int Dataplane::udp_for_family(int family) const {
 }
 
 void Dataplane::on_udp_readable(int idx) {
+    now_ = time(nullptr);
     int fd = udp_[idx].fd;
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
@@ -182,6 +183,7 @@ void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_sto
 }
 
 void Dataplane::on_raw_readable(int family) {
+    now_ = time(nullptr);
     int fd = raw_fd(family);
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
@@ -283,7 +285,7 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     }
     Tunnel &t = *sa->tunnel;
     Tunnel::Stats &ts = t.stats[slot_];
-    ts.last_rx = time(nullptr);
+    ts.last_rx = now_;
     sa->stats[slot_].packets++;
     sa->stats[slot_].bytes += len;
     // Address learning (RFC 3948 §3.5): only from authenticated packets newer
@@ -383,6 +385,7 @@ void Dataplane::tun_flush() {
 }
 
 void Dataplane::on_tun_readable() {
+    now_ = time(nullptr);
     tun_flush();   // nothing is pending here; the buffers are about to be reused
     // Bounded work per wakeup, counted in packets (a read may be 45 of
     // them), so the receive side gets its turn: ACKs wait behind us.
@@ -533,7 +536,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len) {
         s.alen = Endpoint{path.raw_peer, 0}.to_sockaddr(&s.to);
         c_.raw_tx++;
     }
-    t.stats[slot_].last_tx = time(nullptr);
+    t.stats[slot_].last_tx = now_;
     tx_n_++;
 }
 
@@ -549,6 +552,7 @@ void Dataplane::forward_esp(Tunnel &to, const uint8_t *esp, size_t len) {
 }
 
 void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl) {
+    now_ = time(nullptr);
     if (udp_idx < 0 || udp_idx >= int(udp_.size())) return;
     flush();   // keep ordering with what is queued
     int fd = udp_[udp_idx].fd;
@@ -569,11 +573,13 @@ void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size
 }
 
 void Dataplane::send_dummy(Tunnel &t) {
+    now_ = time(nullptr);
     send_inner(t, kNextHeaderDummy, nullptr, 0);
     flush();
 }
 
 void Dataplane::send_nat_keepalive(Tunnel &t) {
+    now_ = time(nullptr);
     if (t.encap != Encapsulation::udp || t.udp_sock < 0 || t.udp_peer.port == 0) return;
     uint8_t *buf = tx_reserve();
     buf[0] = 0xff;

@@ -150,6 +150,7 @@ private:
     bool vnet_ = false;                // TUN reads/writes carry a virtio header
     bool udp_gso_ = false;             // UDP_SEGMENT works (off after an EIO)
     TcpGro gro_;                       // TUN writes of one receive round
+    time_t now_ = 0;                   // read once per batch, not per packet
 };
 
 }  // namespace lm
