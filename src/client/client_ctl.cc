@@ -14,12 +14,16 @@ static const char *phase_name(int phase) {
     return names[phase];
 }
 
-std::string Client::own_name() const {
+static std::string name_in(SSL_CTX *ctx) {
     char cn[256] = "";
-    if (X509 *own = SSL_CTX_get0_certificate(ctx_))
+    if (X509 *own = SSL_CTX_get0_certificate(ctx))
         X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_commonName, cn, sizeof cn);
     return cn;
 }
+
+// The name our session with the server was admitted under: that of the
+// certificate it presented, which a reload does not change.
+std::string Client::own_name() const { return name_in(conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx_); }
 
 void Client::link_role(JsonWriter &j, int) {
     bool up = phase_ == Phase::up;
@@ -93,7 +97,7 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.key = next.key;
     }
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
-    mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(session_ctx), store);
+    mesh_.set_identity(name_in(session_ctx), SSL_CTX_get0_privatekey(session_ctx), store);
     std::string why;
     if (conn_ && conn_->state() == TlsConn::State::established && !tls_recheck_peer(conn_->ssl(), &why, store)) {
         LM_WARN("server %s: cut at reload: %s", cfg_.server->str().c_str(), why.c_str());

@@ -375,7 +375,7 @@ SSL_CTX *tls_reload_ctx(SSL_CTX *current, const TlsFiles &now, const TlsFiles &n
         *err = why;
         return nullptr;
     }
-    *warning = "cannot read the TLS files again (" + why + "); keeping the certificate and key, reloading the CRL";
+    *warning = "cannot use the TLS files as they are now (" + why + "); keeping the certificate and key, reloading the CRL";
     return tls_reload_crl(current, next.crl, err) ? current : nullptr;
 }
 

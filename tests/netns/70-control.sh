@@ -202,7 +202,7 @@ lm_pki_cert server server              # a new key and certificate, same paths
 new=$(openssl x509 -in "$PKI/server.crt" -noout -serial)
 # openssl writes keys 0600 root: the daemon, now user lanmesh, cannot read it.
 out=$(lm_ctl srv server -j reload) || die "reload with an unreadable key failed: $out"
-lm_wait 5 grep -q 'reload: cannot read the TLS files again' "$T/server.log" || die "no warning about the key"
+lm_wait 5 grep -q 'reload: cannot use the TLS files as they are now' "$T/server.log" || die "no warning about the key"
 [ "$(served)" = "$old" ] || die "the old certificate should stay when the new key is unreadable"
 chown lanmesh "$PKI/server.key"         # as the unit's notes ask of a key
 out=$(lm_ctl srv server -j reload) || die "reload with a renewed certificate failed: $out"
