@@ -12,19 +12,10 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "data/kernel_compat.h"
 #include "esp/esp.h"
 
 namespace lm {
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
 
 namespace {
 

@@ -16,26 +16,10 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "data/kernel_compat.h"
 #include "data/tunnel.h"
 
 namespace lm {
-
-#ifndef UDP_SEGMENT
-#define UDP_SEGMENT 103
-#endif
-#ifndef UDP_GRO
-#define UDP_GRO 104
-#endif
-#ifndef SOL_UDP
-#define SOL_UDP 17
-#endif
-// Linux >= 6.2; Debian 12's headers (6.1) lack them.
-#ifndef TUN_F_USO4
-#define TUN_F_USO4 0x20
-#endif
-#ifndef TUN_F_USO6
-#define TUN_F_USO6 0x40
-#endif
 
 namespace {
 
