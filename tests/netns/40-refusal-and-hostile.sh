@@ -39,23 +39,24 @@ refused eve 'unknown CA'
 
 # Hostile traffic from x.
 n x python3 - <<'PY'
-import os, random, socket, time
-random.seed(7)
+import random, socket, time
+# Seeded, so a failure can be replayed byte for byte.
+rnd = random.Random(7)
 srv = "192.0.2.1"
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 for i in range(2000):
     kind = i % 4
-    if kind == 0:   data = os.urandom(random.randint(0, 40))          # runts
-    elif kind == 1: data = b"\0\0\0\0" + os.urandom(random.randint(0, 60))  # non-ESP marker
-    else:           data = os.urandom(random.randint(36, 1500))       # "ESP" with random SPI
+    if kind == 0:   data = rnd.randbytes(rnd.randint(0, 40))          # runts
+    elif kind == 1: data = b"\0\0\0\0" + rnd.randbytes(rnd.randint(0, 60))  # non-ESP marker
+    else:           data = rnd.randbytes(rnd.randint(36, 1500))       # "ESP" with random SPI
     u.sendto(data, (srv, 4500))
 r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
 for i in range(500):
-    r.sendto(os.urandom(random.randint(8, 400)), (srv, 0))
+    r.sendto(rnd.randbytes(rnd.randint(8, 400)), (srv, 0))
 for i in range(30):
     t = socket.create_connection((srv, 4500), timeout=3)
     try:
-        t.sendall(os.urandom(random.randint(1, 3000)))
+        t.sendall(rnd.randbytes(rnd.randint(1, 3000)))
         t.recv(100)
     except OSError:
         pass
@@ -74,7 +75,14 @@ log "control: $(echo "$s" | jq -c '.counters | {tls_refused, tls_timeouts, proto
 [ "$(get .drops.udp_runt)" -ge 400 ] || die "UDP runts not counted"
 [ "$(get .drops.udp_non_esp)" -ge 400 ] || die "non-ESP frames not counted"
 [ "$(( $(get .drops.unknown_spi) + $(get .drops.raw_runt) ))" -ge 1400 ] || die "unknown SPIs not counted"
-[ "$(get .counters.tls_refused)" -ge 33 ] || die "garbage TLS connections not counted"
+# Garbage is refused at once, or, when its first bytes are only the start of
+# a record OpenSSL would read on (a lone byte with the high bit set, say:
+# about 1 blob in 300 against openssl s_server), waited for until
+# HandshakeTimeout.  Either way it is counted: 3 refused certificates, 30
+# garbage connections, 1 silent one.
+[ "$(( $(get .counters.tls_refused) + $(get .counters.tls_timeouts) ))" -ge 34 ] ||
+    die "garbage TLS connections not counted: $(echo "$s" | jq -c '.counters | {tls_refused, tls_timeouts}')"
+[ "$(get .counters.tls_refused)" -ge 3 ] || die "refused certificates not counted"
 [ "$(get .counters.tls_timeouts)" -ge 1 ] || die "silent connection not timed out"
 [ "$(get .drops.bad_icv)" -eq 0 ] || die "random SPIs should never reach an SA"
 pass "hostile input: server alive, alice still connected, every drop counted"
