@@ -34,6 +34,12 @@ TEST_SRC := $(sort $(wildcard tests/unit/*.cc))
 TEST_OBJ := $(TEST_SRC:%.cc=$(BUILD)/%.o)
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d
 
+# The version: NEWS's newest entry, plus the git revision in a checkout.  Only
+# version.o sees it, rebuilt when the stamp's text changes.
+NEWS_VERSION := $(shell sed -n '1s/^lanmesh \([0-9][0-9.]*\).*/\1/p' NEWS)
+GIT_REV      := $(shell git rev-parse --short HEAD 2>/dev/null)
+VERSION      ?= $(NEWS_VERSION)$(if $(GIT_REV),+g$(GIT_REV))
+
 all: $(BUILD)/lanmeshd $(BUILD)/lanmesh lanmeshd lanmesh
 
 # Convenience links at the top so the tests and the demo find the programs.
@@ -43,6 +49,12 @@ lanmeshd lanmesh: %: $(BUILD)/%
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/version.stamp: FORCE
+	@mkdir -p $(@D); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
+$(BUILD)/src/common/version.o: $(BUILD)/version.stamp
+$(BUILD)/src/common/version.o: CXXFLAGS += -DLANMESH_VERSION='"$(VERSION)"'
+FORCE:
 
 $(BUILD)/liblanmesh.a: $(LIB_OBJ)
 	rm -f $@ && ar rcs $@ $^

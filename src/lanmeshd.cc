@@ -11,6 +11,7 @@
 
 #include "client/client.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "config/config.h"
 #include "control/tls.h"
 #include "server/server.h"
@@ -22,6 +23,7 @@ static void usage(FILE *f) {
                  "Usage: lanmeshd [OPTIONS] NET\n"
                  "  -c, --config FILE    read FILE instead of /etc/lanmesh/NET.conf\n"
                  "      --check-config   check the configuration and certificates, then exit\n"
+                 "  -V, --version        print the version and exit\n"
                  "  -h, --help           show this help\n");
 }
 
@@ -29,15 +31,17 @@ int main(int argc, char **argv) {
     static const option opts[] = {{"config", required_argument, nullptr, 'c'},
                                   {"check-config", no_argument, nullptr, 'C'},
                                   {"help", no_argument, nullptr, 'h'},
+                                  {"version", no_argument, nullptr, 'V'},
                                   {nullptr, 0, nullptr, 0}};
     std::string path;
     bool check = false;
     int o;
-    while ((o = getopt_long(argc, argv, "c:h", opts, nullptr)) != -1) {
+    while ((o = getopt_long(argc, argv, "c:hV", opts, nullptr)) != -1) {
         switch (o) {
         case 'c': path = optarg; break;
         case 'C': check = true; break;
         case 'h': usage(stdout); return 0;
+        case 'V': std::printf("%s\n", version_line("lanmeshd").c_str()); return 0;
         default: usage(stderr); return 2;
         }
     }
@@ -52,6 +56,7 @@ int main(int argc, char **argv) {
     }
     if (path.empty()) path = "/etc/lanmesh/" + net + ".conf";
     log_set_prefix(("lanmeshd[" + net + "]").c_str());
+    log_detect_journal();
 
     ConfigError cerr;
     auto cfg = load_config(path, &cerr);
@@ -78,6 +83,7 @@ int main(int argc, char **argv) {
         return 0;
     }
 
+    LM_INFO("%s starting", version_line("lanmeshd").c_str());
     std::unique_ptr<Node> node;
     if (cfg->role == Role::server)
         node = std::make_unique<Server>(*cfg);

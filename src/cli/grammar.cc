@@ -207,7 +207,9 @@ int parse_options(const std::vector<std::string> &argv, size_t *i, Invocation *i
             break;
         }
         std::string_view name = std::string_view(a).substr(a.size() > 2 && a[1] == '-' ? 2 : 1);
-        Match m = match_word(name, kOptions);
+        // iproute2 spells it -Version; "--version" is what everyone types,
+        // taken whole so that "-v" stays unknown as in ip(8).
+        Match m = name == "version" ? Match{Match::found, kVersion, {}} : match_word(name, kOptions);
         if (m.status == Match::ambiguous) {
             *err = "Option \"" + a + "\" is ambiguous (" + join_names(m.candidates) + "), try \"lanmesh -help\"";
             return kExitUsage;

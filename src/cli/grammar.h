@@ -11,10 +11,6 @@
 #include <string>
 #include <vector>
 
-#ifndef LANMESH_VERSION
-#define LANMESH_VERSION "0.1"
-#endif
-
 namespace lm::cli {
 
 constexpr const char *kDefaultRunDir = "/run/lanmesh";

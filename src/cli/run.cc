@@ -6,6 +6,7 @@
 #include "cli/grammar.h"
 #include "cli/json_value.h"
 #include "cli/render.h"
+#include "common/version.h"
 
 namespace lm::cli {
 
@@ -81,7 +82,7 @@ int run(int argc, char **argv) {
         return kExitOk;
     }
     if (inv.action == Invocation::Action::version) {
-        std::printf("lanmesh %s\n", LANMESH_VERSION);
+        std::printf("%s\n", version_line("lanmesh").c_str());
         return kExitOk;
     }
     std::string path;

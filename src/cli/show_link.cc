@@ -5,7 +5,7 @@
 //       address 198.18.0.1  address6 2001:db8:1::1  pool 198.18.0.0/24
 //       ciphers aes-256-gcm chacha20-poly1305  encapsulation auto
 //       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
-//       peers 2  pending-handshakes 0  user lanmesh  uptime 3 minutes
+//       peers 2  pending-handshakes 0  user lanmesh  version 0.9.0  uptime 3 minutes
 //
 // -s adds the counters as `ip -s link` tables, the dropped packets by
 // reason, leaving out what is zero (-s -s shows every counter), and one line
@@ -65,7 +65,7 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     print_pairs(f, link, {{"ciphers", "ciphers"}, {"encapsulation", "encapsulation"}, {"debug_keys", "debug-keys"}});
     print_listen(f, link);
     std::string last = pairs(link, {{"peer_count", "peers"}, {"pending_handshakes", "pending-handshakes"},
-                                    {"user", "user"}});
+                                    {"user", "user"}, {"version", "version"}});
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
                  human_duration(link.i64("uptime")).c_str());
     if (stats <= 0) return;

@@ -1,7 +1,12 @@
-// One-line logging to stderr (journald adds time and unit).  Never pass key
+// One-line logging to stderr.  Where stderr is the journal (systemd sets
+// JOURNAL_STREAM to its device and inode), each line starts with its syslog
+// priority as "<N>" (sd-daemon(3)) and carries no prefix or time: journald
+// adds the unit, the PID and the time itself.  Anywhere else (a terminal, a
+// file, a pipe) each line carries the time and the prefix.  Never pass key
 // material here: there is deliberately no hex-dump helper.
 #pragma once
 #include <cstdarg>
+#include <cstddef>
 
 namespace lm {
 
@@ -9,7 +14,14 @@ enum class LogLevel { debug = 0, info = 1, warn = 2, err = 3 };
 
 void log_set_level(LogLevel l);
 void log_set_prefix(const char *prefix);  // e.g. "lanmeshd[office]"
+// Decides, once, whether fd 2 is the journal stream named by JOURNAL_STREAM.
+void log_detect_journal();
 void logf(LogLevel l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+// The start of one log line, without its newline, into out (size n): the
+// pure part of logf(), for tests.  Returns the length written.
+size_t log_format_head(char *out, size_t n, LogLevel l, bool journal, const char *prefix,
+                       long long epoch_ms);
 
 #define LM_DEBUG(...) ::lm::logf(::lm::LogLevel::debug, __VA_ARGS__)
 #define LM_INFO(...) ::lm::logf(::lm::LogLevel::info, __VA_ARGS__)

@@ -11,6 +11,7 @@
 #include <ctime>
 
 #include "common/log.h"
+#include "common/version.h"
 #include "core/events.h"
 #include "core/node.h"
 #include "data/tunnel.h"
@@ -155,6 +156,7 @@ CtlReply CtlCommands::link_show(Node &n, const Request &r) {
     j.kv("user", pw ? pw->pw_name : std::to_string(geteuid())).kv("uid", uint64_t(geteuid()));
     j.kv("uptime", int64_t(time(nullptr) - n.started_));
     j.kv("debug_keys", n.keys_.enabled());
+    j.kv("version", lanmesh_version());
     if (r.stats) n.counters_json(j);
     j.end_object();
     return json_reply(j);
