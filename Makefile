@@ -115,6 +115,7 @@ INSTALLED := $(SBINDIR)/lanmeshd $(BINDIR)/lanmesh \
              $(SYSUSERSDIR)/lanmesh.conf $(TMPFILESDIR)/lanmesh.conf \
              $(SYSCONFDIR)/iproute2/rt_protos.d/lanmesh.conf \
              $(MAN5:man/%=$(MANDIR)/man5/%) $(MAN8:man/%=$(MANDIR)/man8/%) \
+             $(DOCDIR)/LICENSE $(DOCDIR)/NEWS \
              $(EXAMPLES:examples/%=$(DOCDIR)/examples/%)
 
 # make bench: lanmesh, OpenVPN and wireguard-go side by side in namespaces, and
@@ -142,6 +143,7 @@ install: all
 	install -D -m 0644 systemd/lanmesh.rt_protos $(DESTDIR)$(SYSCONFDIR)/iproute2/rt_protos.d/lanmesh.conf
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
+	install -D -m 0644 -t $(DESTDIR)$(DOCDIR) LICENSE NEWS
 	for f in $(EXAMPLES:examples/%=%); do \
 	    install -D -m 0644 examples/$$f $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
 	done
