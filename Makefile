@@ -103,6 +103,7 @@ SYSTEMDUNITDIR ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR    ?= $(PREFIX)/lib/sysusers.d
 TMPFILESDIR    ?= $(PREFIX)/lib/tmpfiles.d
 SYSCONFDIR     ?= /etc
+BASHCOMPDIR    ?= $(PREFIX)/share/bash-completion/completions
 
 MAN5     := man/lanmesh.conf.5
 MAN8     := man/lanmeshd.8 man/lanmesh.8
@@ -116,6 +117,7 @@ INSTALLED := $(SBINDIR)/lanmeshd $(BINDIR)/lanmesh \
              $(SYSCONFDIR)/iproute2/rt_protos.d/lanmesh.conf \
              $(MAN5:man/%=$(MANDIR)/man5/%) $(MAN8:man/%=$(MANDIR)/man8/%) \
              $(DOCDIR)/LICENSE $(DOCDIR)/NEWS \
+             $(BASHCOMPDIR)/lanmesh $(BASHCOMPDIR)/lanmeshd \
              $(EXAMPLES:examples/%=$(DOCDIR)/examples/%)
 
 # make bench: lanmesh, OpenVPN and wireguard-go side by side in namespaces, and
@@ -144,6 +146,8 @@ install: all
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man5 $(MAN5)
 	install -D -m 0644 -t $(DESTDIR)$(MANDIR)/man8 $(MAN8)
 	install -D -m 0644 -t $(DESTDIR)$(DOCDIR) LICENSE NEWS
+	install -D -m 0644 src/completion/lanmesh.bash $(DESTDIR)$(BASHCOMPDIR)/lanmesh
+	install -D -m 0644 src/completion/lanmesh.bash $(DESTDIR)$(BASHCOMPDIR)/lanmeshd
 	for f in $(EXAMPLES:examples/%=%); do \
 	    install -D -m 0644 examples/$$f $(DESTDIR)$(DOCDIR)/examples/$$f || exit 1; \
 	done

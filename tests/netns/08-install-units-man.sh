@@ -30,7 +30,8 @@ expected() {
         "$p/lib/sysusers.d/lanmesh.conf" "$p/lib/tmpfiles.d/lanmesh.conf" \
         "etc/iproute2/rt_protos.d/lanmesh.conf" \
         "$p/share/man/man5/lanmesh.conf.5" "$p/share/man/man8/lanmeshd.8" "$p/share/man/man8/lanmesh.8" \
-        "$p/share/doc/lanmesh/LICENSE" "$p/share/doc/lanmesh/NEWS"
+        "$p/share/doc/lanmesh/LICENSE" "$p/share/doc/lanmesh/NEWS" \
+        "$p/share/bash-completion/completions/lanmesh" "$p/share/bash-completion/completions/lanmeshd"
     (cd "$ROOT/examples" && find . -type f | sed "s|^\./|$p/share/doc/lanmesh/examples/|")
 }
 
