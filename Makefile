@@ -25,6 +25,7 @@ BUILD    := build/tsan
 else
 BUILD    := build/release
 endif
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 LIB_SRC  := $(filter-out src/cli/%,$(sort $(wildcard src/*/*.cc)))
 LIB_OBJ  := $(LIB_SRC:%.cc=$(BUILD)/%.o)
@@ -44,11 +45,19 @@ all: $(BUILD)/lanmeshd $(BUILD)/lanmesh lanmeshd lanmesh
 
 # Convenience links at the top so the tests and the demo find the programs.
 lanmeshd lanmesh: %: $(BUILD)/%
-	ln -sf $< $@
+	$(Q)ln -sf $< $@
+
+# Quiet build lines, kernel style; V=1 shows the whole commands.
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+say = $(if $(Q),printf '  %-7s %s\n' $(1) $(2);)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(call say,CXX,$<) $(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/version.stamp: FORCE
 	@mkdir -p $(@D); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
@@ -57,16 +66,16 @@ $(BUILD)/src/common/version.o: CXXFLAGS += -DLANMESH_VERSION='"$(VERSION)"'
 FORCE:
 
 $(BUILD)/liblanmesh.a: $(LIB_OBJ)
-	rm -f $@ && ar rcs $@ $^
+	$(Q)$(call say,AR,$@) rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/lanmeshd: $(BUILD)/src/lanmeshd.o $(BUILD)/liblanmesh.a
-	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(call say,LINK,$@) $(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/lanmesh: $(BUILD)/src/lanmesh.o $(CLI_OBJ) $(BUILD)/liblanmesh.a
-	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+	$(Q)$(call say,LINK,$@) $(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
 $(BUILD)/unit-tests: $(TEST_OBJ) $(CLI_OBJ) $(BUILD)/liblanmesh.a
-	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -lgtest -lgtest_main -o $@
+	$(Q)$(call say,LINK,$@) $(CXX) $(LDFLAGS) $^ $(LDLIBS) -lgtest -lgtest_main -o $@
 
 unit-tests: $(BUILD)/unit-tests
 
@@ -85,11 +94,11 @@ deps:
 	fi
 
 check: deps
-	@$(MAKE) --no-print-directory all unit-tests
+	@$(MAKE) --no-print-directory -j$(NPROC) all unit-tests
 	@tests/run-all $(BUILD)
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory -j$(NPROC) all
 	@tests/demo.sh
 
 # Install directories, each overridable (wireguard-tools style).  The unit and

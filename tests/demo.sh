@@ -7,7 +7,10 @@
 LM_QUIET=1
 source "$(dirname "$0")/netns/lib.sh"
 
-say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Bold headings on a terminal only: no escape codes in a log file.
+if [ -t 1 ]; then say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+else say() { printf '\n== %s\n' "$*"; }
+fi
 
 say "Making a CA and certificates for server, alice and bob (openssl)"
 lm_pki_init
