@@ -563,6 +563,17 @@ bool h_state_dir(Parser &p, std::string_view v) { return p.absolute_path(v, &p.c
 bool h_runtime_dir(Parser &p, std::string_view v) { return p.absolute_path(v, &p.c.runtime_directory); }
 bool h_debug_key_file(Parser &p, std::string_view v) { return p.absolute_path(v, &p.c.debug_key_file); }
 
+bool h_metrics_listen(Parser &p, std::string_view v) {
+    if (!v.empty() && v[0] == '/') return p.absolute_path(v, &p.c.metrics_unix);
+    auto e = Endpoint::parse(v);
+    if (!e)
+        return p.bad("bad value " + quote(v) +
+                     " for MetricsListen (expected IPv4:PORT, [IPv6]:PORT or an absolute socket path)");
+    if (is_multicast(e->addr)) return p.bad("MetricsListen address " + e->addr.str() + " is a multicast address");
+    p.c.metrics_tcp = *e;
+    return true;
+}
+
 bool h_log_level(Parser &p, std::string_view v) {
     static const std::pair<const char *, int> t[] = {{"debug", 0}, {"info", 1}, {"warning", 2}, {"error", 3}};
     int level = 0;
@@ -654,6 +665,7 @@ const KeyDef kKeys[] = {
     {Section::network, "StateDirectory", false, kAnyRole, h_state_dir},
     {Section::network, "RuntimeDirectory", false, kAnyRole, h_runtime_dir},
     {Section::network, "DebugKeyFile", false, kAnyRole, h_debug_key_file},
+    {Section::network, "MetricsListen", false, kAnyRole, h_metrics_listen},
     {Section::network, "LogLevel", false, kAnyRole, h_log_level},
     {Section::network, "User", false, kAnyRole, h_user},
     {Section::tls, "CA", false, kAnyRole, h_ca},

@@ -65,6 +65,10 @@ struct Config {
     std::string state_directory;           // default /var/lib/lanmesh/NET
     std::string runtime_directory;         // default /run/lanmesh
     std::string debug_key_file;            // empty = off
+    // MetricsListen: Prometheus text over HTTP on a TCP endpoint or a unix
+    // socket (an absolute path); neither set = off.
+    std::optional<Endpoint> metrics_tcp;
+    std::string metrics_unix;
     std::string log_level = "info";        // debug | info | warning | error
     std::string user = "lanmesh";          // run as this user after setup (when started as root)
     int workers = 0;                       // data-plane threads; 0 = one per usable CPU

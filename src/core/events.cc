@@ -37,6 +37,7 @@ void Node::event_rekey(const std::string &peer, uint32_t epoch, bool we_started)
 }
 
 void Node::event_refused(const std::string &peer, const std::string &from, const std::string &reason) {
+    count_refusal(reason);
     emit_event("refused", [&](JsonWriter &j) {
         if (!peer.empty()) j.kv("peer", peer);
         j.kv("from", from).kv("reason", reason);

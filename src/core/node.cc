@@ -91,9 +91,14 @@ bool Node::start(std::string *err) {
     own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
     if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
     if (!open_control(err)) return false;
+    if ((cfg_.metrics_tcp || !cfg_.metrics_unix.empty()) &&
+        !metrics_.open(loop_, cfg_.metrics_tcp ? &*cfg_.metrics_tcp : nullptr, cfg_.metrics_unix,
+                       [this] { return metrics_text(); }, err))
+        return false;
     loop_.set_tick(250, [this] {
         tick_role(EventLoop::now_ms());
         ctl_.tick(EventLoop::now_ms());
+        metrics_.tick(EventLoop::now_ms());
     });
     return least_privilege(err);
 }
@@ -158,6 +163,7 @@ void Node::run() {
 
 void Node::shutdown() {
     ctl_.close();
+    metrics_.close();
     nl_.cleanup();
     // Closing a non-persistent TUN removes the device and whatever the
     // kernel attached to it.

@@ -5,6 +5,7 @@
 #pragma once
 #include <ctime>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
 #include "core/loop.h"
+#include "core/metrics_http.h"
 #include "data/counters.h"
 #include "data/dataplane.h"
 #include "data/workers.h"
@@ -75,6 +77,10 @@ protected:
     void emit_event(const char *kind, const std::function<void(JsonWriter &)> &fields);
     void event_rekey(const std::string &peer, uint32_t epoch, bool we_started);
     void event_refused(const std::string &peer, const std::string &from, const std::string &reason);
+    // The Prometheus text of MetricsListen (core/metrics.cc).
+    std::string metrics_text();
+    void count_refusal(const std::string &reason);
+    static constexpr size_t kMaxRefusalReasons = 32;
 
     // What each role shows and changes.  link_role adds the role's fields to
     // the `link show` object; collect_peers lists every peer (core/ctl_view.h).
@@ -99,6 +105,8 @@ protected:
     Netlink nl_;
     KeyExport keys_;
     CtlSocket ctl_;
+    MetricsListener metrics_;
+    std::map<std::string, uint64_t> refused_by_reason_;   // bounded, see count_refusal()
     std::vector<int> tun_fds_;   // one queue per worker
     std::string dev_;
     int signal_fd_ = -1;

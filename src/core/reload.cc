@@ -36,6 +36,7 @@ std::vector<std::string> restart_only_changes(const Config &a, const Config &b) 
     changed(a.runtime_directory != b.runtime_directory, "RuntimeDirectory");
     changed(a.debug_key_file != b.debug_key_file, "DebugKeyFile");
     changed(a.user != b.user, "User");
+    changed(a.metrics_tcp != b.metrics_tcp || a.metrics_unix != b.metrics_unix, "MetricsListen");
     return out;
 }
 

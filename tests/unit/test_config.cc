@@ -276,7 +276,7 @@ TEST(ConfigParse, KnownKeys) {
                           "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
                           "Peer.Name", "Peer.Address", "Peer.Network"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 35u);
+    EXPECT_EQ(keys.size(), 36u);
 }
 
 TEST(ConfigParse, EnumStrings) {
