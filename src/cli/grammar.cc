@@ -14,10 +14,11 @@ constexpr int kHelpId = 100;   // "help" in any word table
 
 // Matched after the leading "-" or "--".  -R is capital as in the grammar;
 // "-rundir" is accepted too, the way lanmesh(8) spells the long form.
-enum OptionId { kJson, kPretty, kStats, kNet, kRunDir, kHelp, kVersion };
+enum OptionId { kJson, kPretty, kStats, kNet, kRunDir, kHelp, kVersion, kBrief };
 const Word kOptions[] = {{"json", kJson},        {"pretty", kPretty},  {"statistics", kStats},
                          {"stats", kStats},      {"network", kNet},    {"Rundir", kRunDir},
-                         {"rundir", kRunDir},    {"help", kHelp},      {"Version", kVersion}};
+                         {"rundir", kRunDir},    {"help", kHelp},      {"Version", kVersion},
+                         {"brief", kBrief}};
 
 const Word kObjects[] = {{"link", int(Object::link)},   {"peer", int(Object::peer)},
                          {"sa", int(Object::sa)},       {"route", int(Object::route)},
@@ -226,6 +227,7 @@ int parse_options(const std::vector<std::string> &argv, size_t *i, Invocation *i
         case kJson: o.json = true; break;
         case kPretty: o.json = o.pretty = true; break;
         case kStats: o.stats++; break;
+        case kBrief: o.brief = true; break;
         case kNet:
             o.net = argv[++*i];
             if (!valid_net(o.net)) {

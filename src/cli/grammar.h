@@ -23,6 +23,7 @@ struct Options {
     bool json = false;      // -j; -p implies it
     bool pretty = false;
     int stats = 0;          // -s, repeatable
+    bool brief = false;     // -br: one line per peer, as ip -br
     std::string net;        // -n; "" = the only network running
     std::string rundir = kDefaultRunDir;
 };

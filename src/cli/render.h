@@ -12,6 +12,9 @@ namespace lm::cli {
 
 void print_link(FILE *f, const Json &link, int stats, time_t now);
 void print_peers(FILE *f, const Json &peers, int stats, time_t now);
+// -br: one line per peer, columns as ip -br: name, state, path, addresses,
+// endpoint, last received.
+void print_peers_brief(FILE *f, const Json &peers, time_t now);
 void print_sas(FILE *f, const Json &sas, int stats);
 void print_routes(FILE *f, const Json &routes);
 void print_leases(FILE *f, const Json &leases);

@@ -35,7 +35,10 @@ void render(const Invocation &inv, const Json &v) {
     bool show = inv.verb == Verb::show;
     switch (inv.object) {
     case Object::link: print_link(stdout, v, inv.opt.stats, now); break;
-    case Object::peer: if (show) print_peers(stdout, v, inv.opt.stats, now); break;
+    case Object::peer:
+        if (show && inv.opt.brief) print_peers_brief(stdout, v, now);
+        else if (show) print_peers(stdout, v, inv.opt.stats, now);
+        break;
     case Object::sa: print_sas(stdout, v, inv.opt.stats); break;
     case Object::route: if (show) print_routes(stdout, v); break;
     case Object::lease: print_leases(stdout, v); break;

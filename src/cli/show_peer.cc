@@ -65,6 +65,18 @@ void print_peers(FILE *f, const Json &peers, int stats, time_t now) {
     }
 }
 
+void print_peers_brief(FILE *f, const Json &peers, time_t now) {
+    for (const auto &p : peers.items) {
+        std::string addr = p.str("address");
+        if (!p.str("address6").empty()) addr += (addr.empty() ? "" : " ") + p.str("address6");
+        std::string ep = p.str("endpoint");
+        if (ep.empty() || ep == "-") ep = "-";
+        std::string last = p.i64("last_rx") > 0 ? short_duration(now - p.i64("last_rx")) + " ago" : "never";
+        std::fprintf(f, "%-16s %-7s %-10s %-32s %-24s %s\n", p.str("name", "?").c_str(), p.str("state", "?").c_str(),
+                     p.str("path", "-").c_str(), addr.empty() ? "-" : addr.c_str(), ep.c_str(), last.c_str());
+    }
+}
+
 void print_sas(FILE *f, const Json &sas, int) {
     for (const auto &sa : sas.items) {
         std::fprintf(f, "sa 0x%08llx %s %s peer %s\n", static_cast<unsigned long long>(sa.u64("spi")),

@@ -38,7 +38,8 @@ std::string Node::metrics_text() {
     for (const auto &v : peers) w.sample({{"peer", v.tunnel->name}}, uint64_t(v.state == "up"));
     w.family("lanmesh_peer_path", "gauge",
              "How traffic to the peer travels: direct, relay (forwarded by SPI) or via-server (always 1).");
-    for (const auto &v : peers) w.sample({{"peer", v.tunnel->name}, {"path", v.path}}, uint64_t(1));
+    for (const auto &v : peers)
+        if (v.state == "up") w.sample({{"peer", v.tunnel->name}, {"path", v.path}}, uint64_t(1));
 
     struct PeerStat {
         const char *name, *type, *help;

@@ -119,6 +119,9 @@ private:
     // Networks added by `lanmesh route add` (peer, prefix); kept across
     // reloads unless the file claims the prefix.
     std::vector<std::pair<std::string, Prefix>> runtime_networks_;
+    // Stand-in tunnels of configured clients that are not connected, for
+    // `peer show` (collect_peers).
+    std::vector<std::unique_ptr<Tunnel>> offline_;
 };
 
 }  // namespace lm

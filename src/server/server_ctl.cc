@@ -91,6 +91,26 @@ void Server::collect_peers(std::vector<PeerView> &out) {
         v.limits = {cfg_.rekey_after_time, cfg_.rekey_after_bytes, cfg_.rekey_after_packets, cfg_.rekey_grace};
         out.push_back(std::move(v));
     }
+    // Configured clients that are not connected are listed as down, with
+    // the address they will get, so that a missing branch office shows.
+    // Their tunnels are empty stand-ins, valid until the next request.
+    offline_.clear();
+    for (const auto &pc : cfg_.peers) {
+        if (by_name_.count(pc.name)) continue;
+        auto &t = offline_.emplace_back(std::make_unique<Tunnel>());
+        t->name = pc.name;
+        PeerView v;
+        v.tunnel = t.get();
+        v.state = "down";
+        v.path = "-";
+        if (const Lease *l = leases_.find_by_name(pc.name)) {
+            v.address = l->addr4;
+            v.address6 = l->addr6;
+        }
+        if (pc.address) v.address = *pc.address;
+        v.networks = pc.networks;
+        out.push_back(std::move(v));
+    }
 }
 
 void Server::routes_role(JsonWriter &j) {

@@ -24,7 +24,15 @@ for c2c in relay off; do
     printf '[Peer]\nName = bob\nAddress = 198.18.0.20\nNetwork = 198.19.5.0/24\n' >> "$T/server.conf"
     lm_start srv server
     lm_start a alice; lm_wait_up a alice
+    # bob is configured but not connected: listed as down, with his address.
+    lm_ctl srv server -br peer show >"$T/brief"
+    grep -Eq '^bob +down +- +198\.18\.0\.20 +- +never$' "$T/brief" || die "bob not listed as down: $(cat "$T/brief")"
+    grep -Eq '^alice +up +direct +198\.18\.0\.[0-9]+ 2001:db8:1::[0-9a-f]+ +192\.0\.2\.11' "$T/brief" ||
+        die "alice's brief line: $(cat "$T/brief")"
+    [ "$(lm_ctl srv server -j peer show bob | jq -r '.[0].state')" = down ] || die "bob's state in JSON"
     lm_start b bob; lm_wait_up b bob
+    [ "$(lm_ctl srv server -j peer show bob | jq -r '.[0].state')" = up ] || die "bob not up once connected"
+    pass "$c2c: peer show lists a configured client that is not connected as down (-br: one line each)"
 
     [ "$(lm_json b bob .address)" = 198.18.0.20 ] || die "bob did not get his fixed Address"
     n a ip route show 198.19.7.0/24 | grep -q "via 198.18.0.1 dev lm-alice" || die "pushed route missing on alice"

@@ -190,6 +190,8 @@ TEST(CliGrammar, Options) {
     EXPECT_EQ(inv.action, Invocation::Action::version);
     ASSERT_EQ(parse_command_line(words("-Version peer"), &inv, &err), kExitOk);
     EXPECT_EQ(inv.action, Invocation::Action::version);
+    ASSERT_EQ(parse_command_line(words("-br peer show"), &inv, &err), kExitOk) << err;
+    EXPECT_TRUE(inv.opt.brief);
     ASSERT_EQ(parse_command_line(words("--version"), &inv, &err), kExitOk) << err;
     EXPECT_EQ(inv.action, Invocation::Action::version);
 }

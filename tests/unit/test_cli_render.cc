@@ -94,6 +94,16 @@ TEST(CliRender, Peers) {
               "  last received: never\n");
 }
 
+TEST(CliRender, PeersBrief) {
+    Json peers = doc(R"([{"name":"alice","state":"up","path":"direct","address":"198.18.0.2",)"
+                     R"("address6":"2001:db8:1::2","endpoint":"192.0.2.11","last_rx":988},)"
+                     R"({"name":"branch","state":"down","path":"-","address":"198.18.0.10","endpoint":"",)"
+                     R"("last_rx":0}])");
+    EXPECT_EQ(captured([&](FILE *f) { print_peers_brief(f, peers, 1000); }),
+              "alice            up      direct     198.18.0.2 2001:db8:1::2         192.0.2.11               12s ago\n"
+              "branch           down    -          198.18.0.10                      -                        never\n");
+}
+
 TEST(CliRender, SasRoutesLeasesReload) {
     Json sas = doc(R"([{"peer":"alice","direction":"in","state":"current","spi":439109371,"algorithm":"aes-256-gcm",)"
                    R"("epoch":3,"seq":1234,"packets":1234,"bytes":98765,"age":40,"expires":3560,"key":"0xab"}])");
