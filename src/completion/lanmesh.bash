@@ -48,7 +48,7 @@ _lanmesh() {
     case ${#rest[@]} in
         0)
             if [[ $cur == -* ]]; then
-                words="-json -pretty -statistics -network -Rundir -help -Version --version"
+                words="-json -pretty -statistics -brief -network -Rundir -help -Version --version"
             else
                 words="link peer sa route lease monitor reload help"
             fi ;;
