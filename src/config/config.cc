@@ -453,7 +453,26 @@ bool h_listen(Parser &p, std::string_view v) {
     return true;
 }
 
+// "2001:db8:ffff::1:4500" is an address, but reads just as well as
+// 2001:db8:ffff::1 with port 4500: when both readings are valid, the user
+// must say which with brackets rather than get the one they did not mean.
+static bool ambiguous_v6_with_port(std::string_view v) {
+    if (v.empty() || v[0] == '[' || v.find(':') == v.rfind(':')) return false;
+    size_t colon = v.rfind(':');
+    std::string_view port = v.substr(colon + 1);
+    if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string_view::npos)
+        return false;
+    unsigned n = unsigned(std::stoul(std::string(port)));
+    return n >= 1 && n <= 65535 && IpAddr::parse(v.substr(0, colon)).has_value();
+}
+
 bool h_server(Parser &p, std::string_view v) {
+    if (ambiguous_v6_with_port(v)) {
+        size_t colon = v.rfind(':');
+        return p.bad("ambiguous Server " + quote(v) + ": write [" + std::string(v.substr(0, colon)) + "]:" +
+                     std::string(v.substr(colon + 1)) + " for an address and port, or [" + std::string(v) +
+                     "] for an address alone");
+    }
     // The default port is ControlPort, which may come later in the file: parse
     // with a placeholder and fill it in at the end.
     auto e = Endpoint::parse(v);

@@ -219,6 +219,15 @@ TEST(ConfigParse, ClientServerForms) {
     EXPECT_EQ(c.server->str(), "[2001:db8::1]:4501");
     c = ok(base + "Server = 2001:db8::1\n" + tail);
     EXPECT_EQ(c.server->str(), "[2001:db8::1]:4500");
+    c = ok(base + "Server = [2001:db8:ffff::1:4500]\n" + tail);
+    EXPECT_EQ(c.server->str(), "[2001:db8:ffff::1:4500]:4500");
+    // Both an address and an address with a port: the user must say which.
+    EXPECT_EQ(error_of(base + "Server = 2001:db8:ffff::1:4500\n" + tail),
+              "/etc/lanmesh/office.conf:7: ambiguous Server '2001:db8:ffff::1:4500': write "
+              "[2001:db8:ffff::1]:4500 for an address and port, or [2001:db8:ffff::1:4500] for an address alone");
+    EXPECT_NE(error_of(base + "Server = 2001:db8::1:2\n" + tail), "");
+    c = ok(base + "Server = 2001:db8::abcd\n" + tail);   // ":abcd" is no port
+    EXPECT_EQ(c.server->str(), "[2001:db8::abcd]:4500");
 }
 
 TEST(ConfigParse, MinimalServerDefaults) {
