@@ -124,7 +124,7 @@ void TlsConn::send(MsgType type, const std::vector<uint8_t> &payload) {
     if (state_ == State::closed) return;
     if (pending_out() + kFrameHeader + payload.size() > kOutputHardLimit) {
         overflow_ = true;
-        fail("output queue over " + std::to_string(kOutputHardLimit / 1024) + " KiB: the peer does not read");
+        fail("output queue full (over " + std::to_string(kOutputHardLimit / 1024) + " KiB): the peer does not read");
         return;
     }
     frame_append(&out_, type, payload);
