@@ -6,19 +6,20 @@
 #   frames   bad frames after a completed TLS handshake are counted by
 #            reason, answered with a bye where TLS still works, and logged
 #            once per connection;
+#   client   the same for a client facing a server that breaks the protocol;
 #   flood    a client flooding pings without reading its socket leaves the
 #            server's memory bounded (back-pressure, then a cut, counted)
 #            while another client keeps its keepalives.
-# LM_ONLY=silent|frames|flood runs one part.
+# LM_ONLY=silent|frames|client|flood runs one part.
 #
 #            hub (192.0.2.0/24)
-#     srv .1   alice .11   x .66 (the hostile clients)
+#     srv .1   alice .11 (and bob, a client of x)   x .66 (the hostile clients, a bad server)
 source "$(dirname "$0")/lib.sh"
 HOSTILE=$ROOT/tests/netns/hostile_ctl.py
 part() { [ -z "${LM_ONLY:-}" ] || [ "$LM_ONLY" = "$1" ]; }
 
 lm_pki_init
-lm_pki_certs server alice flood bad
+lm_pki_certs server alice flood bad bob
 lm_hub
 lm_public srv 192.0.2.1
 lm_public a 192.0.2.11
@@ -26,6 +27,7 @@ lm_public x 192.0.2.66
 # Silent connections would hold their places for 30 s without the limit.
 lm_server_conf server subnet relay "HandshakeTimeout = 30"
 lm_client_conf alice 192.0.2.1
+lm_client_conf bob 192.0.2.66
 lm_start srv server
 lm_wait 10 test -S "$T/run-server/server.sock" || die "no control socket"
 SRV=${DPID[server]}
@@ -73,6 +75,30 @@ if part frames; then
     [ "$lines" = 6 ] || die "want one log line per bad connection, got $lines"
     lm_ctl srv server link show | grep -q "protocol-errors 6" || die "link show text lacks the protocol errors"
     kill -0 "$SRV" || die "the server died"
+fi
+
+if part client; then
+    # The client side: a server that breaks the protocol after the handshake.
+    for kind in bad-version tls-error; do
+        n x python3 "$HOSTILE" badserver 192.0.2.66 4500 "$PKI" "$kind" >"$T/badserver.out" 2>&1 &
+        BADSRV=$!
+        PIDS+=($BADSRV)
+        [ "$kind" = bad-version ] && lm_start a bob
+        for _ in $(seq 50); do kill -0 "$BADSRV" 2>/dev/null || break; sleep 0.5; done
+        kill -0 "$BADSRV" 2>/dev/null && die "bob never reached the bad server"
+        out=$(cat "$T/badserver.out")
+        key=${kind//-/_}
+        got=$(lm_ctl a bob -j link show | jq ".protocol_errors.$key")
+        [ "$got" = 1 ] || die "client: $kind: protocol_errors.$key is $got, want 1"
+        if [ "$kind" = tls-error ]; then
+            [ "$out" = "no bye" ] || die "client: $kind: $out"
+        else
+            echo "$out" | grep -q "^bye: protocol error" || die "client: $kind: bob said no bye ($out)"
+        fi
+        grep -q "protocol error ($kind)" "$T/bob.log" || die "client: $kind not logged"
+        pass "client: $kind from the server counted; the server got: $out"
+    done
+    lm_stop bob
 fi
 
 if part flood; then

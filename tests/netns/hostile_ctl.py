@@ -11,6 +11,10 @@
 #   badframe SERVER PORT PKI NAME KIND
 #       completes the handshake, sends one bad thing of KIND, and prints
 #       "bye: REASON" if the server said bye before closing, else "no bye".
+#   badserver ADDRESS PORT PKI KIND
+#       a server (certificate "server") that takes one client, reads its
+#       hello, answers with one bad thing of KIND and prints what badframe
+#       prints about the client's answer.
 import os, resource, socket, ssl, sys, threading, time
 
 def frame(t, payload, version=1):
@@ -68,19 +72,42 @@ def flood(server, port, pki, name, seconds):
     print(f"sessions {len(sessions)}", flush=True)
     os._exit(0)
 
+BAD = {
+    "bad-version": frame(5, tlv(1, b"\x00" * 8), version=9),
+    "unknown-type": frame(99, b""),
+    "bad-length": bytes([1, 5, 0xff, 0xff]),
+    "bad-payload": frame(1, b"\x01\x02\x03"),
+    "unexpected-type": frame(2, b""),
+}
+
 def badframe(server, port, pki, name, kind):
     s = tls(server, port, pki, name)
-    bad = {
-        "bad-version": frame(5, tlv(1, b"\x00" * 8), version=9),
-        "unknown-type": frame(99, b""),
-        "bad-length": bytes([1, 5, 0xff, 0xff]),
-        "bad-payload": frame(1, b"\x01\x02\x03"),
-        "unexpected-type": frame(2, b""),
-    }
+    misbehave(s, kind)
+
+def badserver(address, port, pki, kind):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_3
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.load_verify_locations(f"{pki}/ca.crt")
+    ctx.load_cert_chain(f"{pki}/server.crt", f"{pki}/server.key")
+    ls = socket.create_server((address, int(port)))
+    ls.settimeout(20)
+    conn, _ = ls.accept()
+    s = ctx.wrap_socket(conn, server_side=True)
+    s.settimeout(5)
+    hello = b""
+    while len(hello) < 4 or len(hello) < 4 + int.from_bytes(hello[2:4], "big"):
+        d = s.recv(65536)
+        if not d:
+            break
+        hello += d
+    misbehave(s, kind)
+
+def misbehave(s, kind):
     if kind == "tls-error":
         os.write(s.fileno(), os.urandom(200))   # bytes outside any TLS record
     else:
-        s.sendall(bad[kind])
+        s.sendall(BAD[kind])
     got = b""
     s.settimeout(5)
     try:
@@ -102,4 +129,4 @@ def badframe(server, port, pki, name, kind):
         i += 4 + n
     print("no bye")
 
-{"silent": silent, "flood": flood, "badframe": badframe}[sys.argv[1]](*sys.argv[2:])
+{"silent": silent, "flood": flood, "badframe": badframe, "badserver": badserver}[sys.argv[1]](*sys.argv[2:])
