@@ -168,7 +168,8 @@ void Server::on_accept(int lfd) {
             // With none, stop accepting until the next tick rather than spin
             // on a listening socket that stays readable.
             if (auto old = pending_.oldest()) {
-                hs_counters_.evicted_no_fds++;
+                if (hs_counters_.evicted_no_fds++ == 0)
+                    LM_WARN("out of file descriptors: the oldest pending handshakes give way to new connections");
                 close_session(*old, "", false);
                 reap();
                 continue;

@@ -9,8 +9,10 @@
 #   client   the same for a client facing a server that breaks the protocol;
 #   flood    a client flooding pings without reading its socket leaves the
 #            server's memory bounded (back-pressure, then a cut, counted)
-#            while another client keeps its keepalives.
-# LM_ONLY=silent|frames|client|flood runs one part.
+#            while another client keeps its keepalives;
+#   fds      a server out of file descriptors evicts the oldest pending
+#            handshake for a new connection instead of spinning on accept.
+# LM_ONLY=silent|frames|client|flood|fds runs one part.
 #
 #            hub (192.0.2.0/24)
 #     srv .1   alice .11 (and bob, a client of x)   x .66 (the hostile clients, a bad server)
@@ -34,7 +36,7 @@ SRV=${DPID[server]}
 link() { lm_ctl srv server -j link show; }
 
 if part silent; then
-    n x python3 "$HOSTILE" silent 192.0.2.1 4500 1100 60 "$T/silent-ready" >"$T/silent.log" 2>&1 &
+    ip netns exec "$P-x" python3 "$HOSTILE" silent 192.0.2.1 4500 1100 60 "$T/silent-ready" >"$T/silent.log" 2>&1 &
     SILENT=$!
     PIDS+=($SILENT)
     lm_wait 15 test -e "$T/silent-ready" || die "the silent connections were not opened"
@@ -80,7 +82,7 @@ fi
 if part client; then
     # The client side: a server that breaks the protocol after the handshake.
     for kind in bad-version tls-error; do
-        n x python3 "$HOSTILE" badserver 192.0.2.66 4500 "$PKI" "$kind" >"$T/badserver.out" 2>&1 &
+        ip netns exec "$P-x" python3 "$HOSTILE" badserver 192.0.2.66 4500 "$PKI" "$kind" >"$T/badserver.out" 2>&1 &
         BADSRV=$!
         PIDS+=($BADSRV)
         [ "$kind" = bad-version ] && lm_start a bob
@@ -105,7 +107,7 @@ if part flood; then
     lm_is_up a alice 2>/dev/null || { lm_start a alice; lm_wait_up a alice; }
     rss() { awk '/^VmRSS/ {print $2}' "/proc/$SRV/status"; }
     base=$(rss)
-    n x python3 "$HOSTILE" flood 192.0.2.1 4500 "$PKI" flood 16 >"$T/flood.out" 2>&1 &
+    ip netns exec "$P-x" python3 "$HOSTILE" flood 192.0.2.1 4500 "$PKI" flood 16 >"$T/flood.out" 2>&1 &
     FLOOD=$!
     PIDS+=($FLOOD)
     max=$base
@@ -127,4 +129,40 @@ if part flood; then
     grep -q "flood disconnected: output queue full" "$T/server.log" || die "no log line for the cut"
     lm_ctl srv server link show | grep -q "output-full-cuts $cuts" || die "link show text lacks the cuts"
     pass "ping flood without reading: RSS bounded ($base -> $max kB), flooder cut $cuts times, alice kept pinging"
+fi
+
+if part fds; then
+    lm_is_up a alice 2>/dev/null || { lm_start a alice; lm_wait_up a alice; }
+    # The server again with room for about 40 more descriptors, spent by
+    # silent connections from four addresses (30 each: under the per-source
+    # limit).
+    used=$(ls "/proc/$SRV/fd" | wc -l)
+    lm_stop alice
+    lm_stop server
+    prlimit --nofile=$((used + 40)):$((used + 40)) ip netns exec "$P-srv" "$LANMESHD" -c "$T/server.conf" server \
+        >>"$T/server.log" 2>&1 &
+    SRV=$!
+    DPID[server]=$SRV
+    PIDS+=($SRV)
+    lm_wait 10 test -S "$T/run-server/server.sock" || die "the server did not restart"
+    srcs=()
+    for i in 1 2 3 4; do n x ip addr add "192.0.2.$((70 + i))/24" dev wan; srcs+=("192.0.2.$((70 + i))"); done
+    rm -f "$T/silent-ready"
+    ip netns exec "$P-x" python3 "$HOSTILE" silent 192.0.2.1 4500 120 60 "$T/silent-ready" "${srcs[@]}" >"$T/silent.log" 2>&1 &
+    SILENT=$!
+    PIDS+=($SILENT)
+    lm_wait 15 test -e "$T/silent-ready" || die "the silent connections were not opened"
+    sleep 1
+    start=$(date +%s)
+    lm_start a alice
+    lm_wait 40 lm_is_up a alice || die "alice not admitted to a server out of file descriptors"
+    took=$(( $(date +%s) - start ))
+    log "alice admitted after $took s"
+    [ "$took" -le 10 ] || die "alice admitted only after $took s"
+    kill "$SILENT"
+    lm_wait 10 eval '[ "$(link | jq .handshakes.pending)" = 0 ]' || die "the silent connections were not closed: $(link | jq -c .handshakes)"
+    h=$(link | jq -c .handshakes)
+    [ "$(echo "$h" | jq .evicted_no_fds)" -ge 1 ] || die "evictions for lack of descriptors not counted: $h"
+    grep -q "out of file descriptors" "$T/server.log" || die "running out of descriptors not logged"
+    pass "out of descriptors: alice admitted after $took s; $(echo "$h" | jq .evicted_no_fds) pending handshakes gave way"
 fi

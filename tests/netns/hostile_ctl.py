@@ -3,8 +3,9 @@
 # and the message encoding (src/control/messages.cc: tag u8, length u16 BE,
 # value) to misbehave after a real TLS 1.3 handshake.
 #
-#   silent SERVER PORT COUNT SECONDS READYFILE
-#       COUNT TCP connections that never say anything, held SECONDS.
+#   silent SERVER PORT COUNT SECONDS READYFILE [SOURCE...]
+#       COUNT TCP connections that never say anything, held SECONDS, from
+#       the SOURCE addresses in turn (any address when none is given).
 #   flood SERVER PORT PKI NAME SECONDS
 #       an admitted client that sends pings as fast as it can and never
 #       reads; reconnects whenever the server cuts it.  Prints its sessions.
@@ -36,12 +37,14 @@ def tls(server, port, pki, name):
     raw = socket.create_connection((server, int(port)), timeout=5)
     return ctx.wrap_socket(raw)
 
-def silent(server, port, count, seconds, ready):
+def silent(server, port, count, seconds, ready, *sources):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     socks = []
-    for _ in range(int(count)):
+    for i in range(int(count)):
         s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if sources:
+            s.bind((sources[i % len(sources)], 0))
         s.setblocking(False)
         try:
             s.connect((server, int(port)))
