@@ -6,6 +6,11 @@
 //       ciphers aes-256-gcm chacha20-poly1305  encapsulation auto
 //       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
 //       peers 2  pending-handshakes 0  user lanmesh  version 0.9.0  uptime 3 minutes
+//       handshakes: pending 0  limit 1024  per-source-limit 32  evicted-per-source 0  ...
+//       protocol-errors 0  output-full-cuts 0
+//
+// The protocol errors list their reasons that are not zero (all of them
+// with -s -s).
 //
 // -s adds the counters as `ip -s link` tables, the dropped packets by
 // reason, leaving out what is zero (-s -s shows every counter), and one line
@@ -54,6 +59,28 @@ static void print_workers(FILE *f, const Json &link) {
                          .c_str());
 }
 
+// The limits on pending handshakes and what the daemon did about abuse of
+// its control channel (lanmesh(8) describes each counter).
+static void print_control(FILE *f, const Json &link, int stats) {
+    if (const Json *h = link.get("handshakes"); h && h->is_object())
+        std::fprintf(f, "    handshakes: %s\n",
+                     pairs(*h, {{"pending", "pending"}, {"limit", "limit"}, {"per_source_limit", "per-source-limit"},
+                                {"evicted_per_source", "evicted-per-source"}, {"evicted_total", "evicted-total"},
+                                {"evicted_no_fds", "evicted-no-fds"}, {"refused_no_fds", "refused-no-fds"}})
+                         .c_str());
+    const Json *pe = link.get("protocol_errors");
+    if (!pe || !pe->is_object()) return;
+    uint64_t total = 0;
+    std::string reasons;
+    for (const auto &[name, v] : pe->members) {
+        total += pe->u64(name);
+        if (stats > 1 || v.text() != "0") reasons += (reasons.empty() ? "" : "  ") + dashed(name) + " " + v.text();
+    }
+    std::fprintf(f, "    protocol-errors %llu%s%s%s  output-full-cuts %s\n", static_cast<unsigned long long>(total),
+                 reasons.empty() ? "" : " (", reasons.c_str(), reasons.empty() ? "" : ")",
+                 link.get("output_full_cuts") ? link.get("output_full_cuts")->text().c_str() : "0");
+}
+
 void print_link(FILE *f, const Json &link, int stats, time_t) {
     std::fprintf(f, "%s: %s, state %s\n", link.str("device", "?").c_str(), link.str("role", "?").c_str(),
                  link.str("state", "?").c_str());
@@ -68,6 +95,7 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
                                     {"user", "user"}, {"version", "version"}});
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
                  human_duration(link.i64("uptime")).c_str());
+    print_control(f, link, stats);
     if (stats <= 0) return;
     if (const Json *c = link.get("counters"); c && c->is_object()) print_table(f, nonzero(*c, stats), "    ", 6);
     if (const Json *d = link.get("drops"); d && d->is_object()) print_drops(f, *d, stats);

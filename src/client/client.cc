@@ -141,8 +141,30 @@ void Client::on_tcp_connected() {
     on_io();
 }
 
+// Back-pressure as on the server: while our output queue is full we stop
+// reading the server (control/tls_conn.h).
 void Client::update_interest() {
-    if (conn_) loop_.modify(conn_->fd(), EPOLLIN | (conn_->wants_write() ? uint32_t(EPOLLOUT) : 0u));
+    if (conn_)
+        loop_.modify(conn_->fd(), (conn_->wants_read() ? uint32_t(EPOLLIN) : 0u) |
+                                      (conn_->wants_write() ? uint32_t(EPOLLOUT) : 0u));
+}
+
+// TlsConn gave up on the connection; what it says decides what is counted.
+void Client::conn_failed() {
+    if (conn_->output_overflow()) {
+        ctl_counters_.output_full_cuts++;
+        disconnect(conn_->error(), false);
+    } else if (auto e = conn_->proto_error(); e && phase_ != Phase::tls) {
+        protocol_error(*e, conn_->error());
+    } else {
+        disconnect(conn_->error(), false);
+    }
+}
+
+bool Client::protocol_error(ProtoError e, const std::string &why) {
+    count_protocol_error(e);
+    disconnect(std::string("protocol error (") + to_string(e) + "): " + why, true);
+    return false;
 }
 
 void Client::on_io() {
@@ -151,7 +173,8 @@ void Client::on_io() {
     dying_.reset();
     if (!conn_) return;   // a handler disconnected
     if (!ok) {
-        disconnect(conn_->error(), false);
+        if (conn_->just_established()) phase_ = Phase::waiting_config;
+        conn_failed();
         return;
     }
     if (conn_->just_established()) {
@@ -172,11 +195,8 @@ void Client::on_io() {
 bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     last_rx_ms_ = EventLoop::now_ms();
     std::string err;
-    auto protocol_error = [&](const std::string &why) {
-        ctl_counters_.protocol_errors++;
-        disconnect("protocol error: " + why, true);
-        return false;
-    };
+    auto unexpected = [&](const std::string &why) { return protocol_error(ProtoError::unexpected_type, why); };
+    auto bad_payload = [&](const std::string &why) { return protocol_error(ProtoError::bad_payload, why); };
     if (phase_ == Phase::waiting_config) {
         if (type == MsgType::bye) {
             Bye b;
@@ -184,28 +204,28 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
             disconnect("server refused us: " + b.reason, false);
             return false;
         }
-        if (type != MsgType::config) return protocol_error(std::string("expected config, got ") + to_string(type));
+        if (type != MsgType::config) return unexpected(std::string("expected config, got ") + to_string(type));
         ConfigMsg m;
-        if (!decode(payload, &m, &err)) return protocol_error(err);
+        if (!decode(payload, &m, &err)) return bad_payload(err);
         return on_config(m);
     }
     switch (type) {
     case MsgType::ping: {
         Ping p;
-        if (!decode(payload, &p, &err)) return protocol_error(err);
+        if (!decode(payload, &p, &err)) return bad_payload(err);
         conn_->send(MsgType::pong, encode(p));
         return true;
     }
     case MsgType::pong: {
         Ping p;
-        if (!decode(payload, &p, &err)) return protocol_error(err);
+        if (!decode(payload, &p, &err)) return bad_payload(err);
         return true;
     }
     case MsgType::rekey: {
         Rekey r, ack;
-        if (!decode(payload, &r, &err)) return protocol_error(err);
+        if (!decode(payload, &r, &err)) return bad_payload(err);
         auto a = keying_.on_rekey(conn_->ssl(), r, &ack, &err);
-        if (a == Keying::Answer::error) return protocol_error(err);
+        if (a == Keying::Answer::error) return bad_payload(err);
         if (a == Keying::Answer::send_ack) {
             conn_->send(MsgType::rekey_ack, encode(ack));
             ctl_counters_.rekeys++;
@@ -216,8 +236,8 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     }
     case MsgType::rekey_ack: {
         Rekey r;
-        if (!decode(payload, &r, &err)) return protocol_error(err);
-        if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return protocol_error(err);
+        if (!decode(payload, &r, &err)) return bad_payload(err);
+        if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return bad_payload(err);
         ctl_counters_.rekeys++;
         LM_INFO("rekeyed to epoch %u", r.epoch);
         event_rekey(cfg_.server_name, r.epoch, true);
@@ -231,30 +251,30 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     }
     case MsgType::route_update: {
         RouteUpdate m;
-        if (!decode(payload, &m, &err)) return protocol_error(err);
+        if (!decode(payload, &m, &err)) return bad_payload(err);
         on_route_update(m);
         return true;
     }
     case MsgType::peer_info: {
         PeerInfo m;
-        if (!decode(payload, &m, &err)) return protocol_error(err);
+        if (!decode(payload, &m, &err)) return bad_payload(err);
         mesh_.on_peer_info(m);
         return true;
     }
     case MsgType::peer_key: {
         PeerKey m;
-        if (!decode(payload, &m, &err)) return protocol_error(err);
+        if (!decode(payload, &m, &err)) return bad_payload(err);
         mesh_.on_peer_key(m);
         return true;
     }
     case MsgType::peer_gone: {
         PeerGone m;
-        if (!decode(payload, &m, &err)) return protocol_error(err);
+        if (!decode(payload, &m, &err)) return bad_payload(err);
         mesh_.on_peer_gone(m);
         return true;
     }
     default:
-        return protocol_error(std::string("unexpected ") + to_string(type));
+        return unexpected(std::string("unexpected ") + to_string(type));
     }
 }
 
@@ -288,9 +308,8 @@ void Client::on_route_update(const RouteUpdate &m) {
 bool Client::on_config(const ConfigMsg &m) {
     std::string err;
     if (std::find(cfg_.ciphers.begin(), cfg_.ciphers.end(), m.cipher) == cfg_.ciphers.end()) {
-        ctl_counters_.protocol_errors++;
-        disconnect(std::string("server chose a cipher we did not offer: ") + to_string(m.cipher), true);
-        return false;
+        return protocol_error(ProtoError::bad_payload,
+                              std::string("server chose a cipher we did not offer: ") + to_string(m.cipher));
     }
     if (m.encap == Encapsulation::raw && !raw_available_) {
         disconnect("server chose raw ESP, which we cannot use", true);
@@ -372,7 +391,7 @@ bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
 }
 
 void Client::disconnect(const std::string &why, bool send_bye) {
-    if (conn_ && send_bye && conn_->state() == TlsConn::State::established) {
+    if (conn_ && send_bye && conn_->can_send()) {
         Bye b;
         b.reason = why.substr(0, kMaxByeReason);
         conn_->send(MsgType::bye, encode(b));
@@ -419,6 +438,12 @@ void Client::tick_role(int64_t now) {
         disconnect("keepalive timeout", false);
         return;
     }
+    if (int64_t full = conn_->full_since_ms(); full && now - full >= kOutputFullCutMs) {
+        ctl_counters_.output_full_cuts++;
+        disconnect("output queue full for " + std::to_string(kOutputFullCutMs / 1000) + " s: the server does not read",
+                   false);
+        return;
+    }
     if (now - last_ping_ms_ >= int64_t(current_.keepalive_interval) * 1000) {
         last_ping_ms_ = now;
         conn_->send(MsgType::ping, encode(Ping{uint64_t(now)}));
@@ -444,7 +469,7 @@ void Client::tick_role(int64_t now) {
         }
     }
     if (!conn_->flush()) {
-        disconnect(conn_->error(), false);
+        conn_failed();
         return;
     }
     update_interest();

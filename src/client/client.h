@@ -40,6 +40,9 @@ private:
     bool apply_layout(const ConfigMsg &m, std::string *err);
     void disconnect(const std::string &why, bool send_bye);
     void update_interest();
+    void conn_failed();
+    // The server broke the protocol: counted by reason, a bye, reconnect.
+    bool protocol_error(ProtoError e, const std::string &why);
     int path_mtu() const;
     uint16_t rebind_data_socket();
 

@@ -38,6 +38,7 @@ void Client::link_role(JsonWriter &j, int) {
     j.begin_array("listen");
     data_sockets_json(j);
     j.end_array();
+    control_json(j);
 }
 
 void Client::collect_peers(std::vector<PeerView> &out) {

@@ -1,6 +1,7 @@
 #include "control/tls_conn.h"
 
 #include <openssl/err.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control/tls.h"
@@ -9,7 +10,28 @@ namespace lm {
 
 namespace {
 std::function<void()> g_before_handshake, g_after_handshake;
+
+int64_t monotonic_ms() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
+
+// The peer closed with a TLS alert (refusing our certificate, say): a
+// deliberate end, not a protocol error.
+bool alert_received() {
+    unsigned long code = ERR_peek_error();
+    return ERR_GET_LIB(code) == ERR_LIB_SSL && ERR_GET_REASON(code) >= SSL_AD_REASON_OFFSET;
+}
+
+ProtoError frame_error(FrameReader::Status s) {
+    switch (s) {
+    case FrameReader::Status::bad_version: return ProtoError::bad_version;
+    case FrameReader::Status::too_large: return ProtoError::bad_length;
+    default: return ProtoError::unknown_type;
+    }
+}
+}  // namespace
 
 void TlsConn::set_handshake_hooks(std::function<void()> before, std::function<void()> after) {
     g_before_handshake = std::move(before);
@@ -42,8 +64,16 @@ bool TlsConn::fail(std::string why) {
     return false;
 }
 
+bool TlsConn::fail_protocol(ProtoError e, std::string why) {
+    broken_ = true;
+    proto_error_ = e;
+    error_ = std::move(why);
+    ERR_clear_error();
+    return false;
+}
+
 bool TlsConn::on_io(const FrameHandler &on_frame) {
-    if (state_ == State::closed) return false;
+    if (state_ == State::closed || broken_) return false;
     if (state_ == State::handshake) {
         ERR_clear_error();
         if (g_before_handshake) g_before_handshake();
@@ -59,7 +89,9 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
     }
     if (!flush()) return false;
     uint8_t buf[16384];
-    for (;;) {
+    // While the output queue is full nothing is read: the peer's requests
+    // wait in its socket until it reads our answers.
+    for (int records = 0; records < kMaxRecordsPerIo && wants_read(); records++) {
         ERR_clear_error();
         int r = SSL_read(ssl_, buf, sizeof buf);
         if (r > 0) {
@@ -70,9 +102,10 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
                 auto st = reader_.next(&type, &payload);
                 if (st == FrameReader::Status::need_more) break;
                 if (st != FrameReader::Status::ok)
-                    return fail(std::string("bad control frame: ") + to_string(st));
+                    return fail_protocol(frame_error(st), std::string("bad control frame: ") + to_string(st));
                 frames_in_++;
                 if (!on_frame(MsgType(type), payload)) return state_ != State::closed;
+                if (state_ == State::closed) return false;   // a send overflowed
             }
             continue;
         }
@@ -81,6 +114,7 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
         if (e == SSL_ERROR_WANT_WRITE) break;
         if (e == SSL_ERROR_ZERO_RETURN) return fail("peer closed the connection");
         if (e == SSL_ERROR_SYSCALL && ERR_peek_error() == 0) return fail("connection lost");
+        if (!alert_received()) proto_error_ = ProtoError::tls_error;
         return fail(tls_failure_reason(ssl_, r));
     }
     return flush();
@@ -88,27 +122,59 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
 
 void TlsConn::send(MsgType type, const std::vector<uint8_t> &payload) {
     if (state_ == State::closed) return;
+    if (pending_out() + kFrameHeader + payload.size() > kOutputHardLimit) {
+        overflow_ = true;
+        fail("output queue full (over " + std::to_string(kOutputHardLimit / 1024) + " KiB): the peer does not read");
+        return;
+    }
     frame_append(&out_, type, payload);
+    note_output();
+}
+
+// Keeps full_since_ms_ and gives memory back once a backlog has drained.
+void TlsConn::note_output() {
+    size_t pending = pending_out();
+    if (pending >= kOutputHighWater) {
+        if (!full_since_ms_) full_since_ms_ = monotonic_ms();
+    } else {
+        full_since_ms_ = 0;
+    }
+    if (pending == 0) {
+        out_head_ = 0;
+        if (out_.capacity() > 2 * kMaxFrame)
+            std::vector<uint8_t>().swap(out_);
+        else
+            out_.clear();
+    } else if (out_head_ >= kOutputHighWater / 4 && out_head_ >= pending) {
+        // Written bytes are dropped in bulk, not one SSL_write at a time.
+        out_.erase(out_.begin(), out_.begin() + ptrdiff_t(out_head_));
+        out_head_ = 0;
+    }
 }
 
 bool TlsConn::flush() {
     if (state_ != State::established) return state_ != State::closed;
-    while (!out_.empty()) {
-        size_t len = inflight_ ? inflight_ : out_.size();
+    while (pending_out() > 0) {
+        size_t len = inflight_ ? inflight_ : pending_out();
         ERR_clear_error();
-        int r = SSL_write(ssl_, out_.data(), int(len));
+        int r = SSL_write(ssl_, out_.data() + out_head_, int(len));
         if (r > 0) {
-            out_.erase(out_.begin(), out_.begin() + r);
+            out_head_ += size_t(r);
             inflight_ = 0;
             continue;
         }
         int e = SSL_get_error(ssl_, r);
         if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
             inflight_ = len;   // OpenSSL wants exactly this write again
+            note_output();
             return true;
         }
-        return fail(e == SSL_ERROR_SYSCALL ? "connection lost" : tls_failure_reason(ssl_, r));
+        note_output();
+        if (e == SSL_ERROR_SYSCALL) return fail("connection lost");
+        proto_error_ = ProtoError::tls_error;
+        return fail(tls_failure_reason(ssl_, r));
     }
+    note_output();
     return true;
 }
 

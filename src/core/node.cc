@@ -217,6 +217,13 @@ std::string Node::status_json() {
     return j.str() + "\n";
 }
 
+void Node::control_json(JsonWriter &j) const {
+    j.begin_object("protocol_errors");
+    for (size_t e = 0; e < kProtoErrorCount; e++) j.kv(json_key(ProtoError(e)), ctl_counters_.protocol_errors_by[e]);
+    j.end_object();
+    j.kv("output_full_cuts", ctl_counters_.output_full_cuts);
+}
+
 // "counters" and "drops", shared by "status" and `lanmesh -s link show`.
 void Node::counters_json(JsonWriter &j) const {
     const DataCounters c = data_.totals();   // all workers and the control thread
@@ -233,6 +240,7 @@ void Node::counters_json(JsonWriter &j) const {
     j.kv("tls_timeouts", ctl_counters_.tls_timeouts).kv("protocol_errors", ctl_counters_.protocol_errors);
     j.kv("admitted", ctl_counters_.admitted).kv("disconnected", ctl_counters_.disconnected);
     j.kv("rekeys", ctl_counters_.rekeys).kv("connects", ctl_counters_.connects);
+    j.kv("output_full_cuts", ctl_counters_.output_full_cuts);
     j.end_object();
     j.begin_object("drops");
     for (int d = 0; d < int(Drop::count_); d++) j.kv(to_string(Drop(d)), c.drops[d]);

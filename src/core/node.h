@@ -13,6 +13,7 @@
 #include "common/json.h"
 #include "config/config.h"
 #include "control/key_export.h"
+#include "control/proto_error.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
 #include "core/loop.h"
@@ -28,6 +29,8 @@ namespace lm {
 struct ControlCounters {
     uint64_t tls_accepted = 0, tls_refused = 0, tls_timeouts = 0, protocol_errors = 0;
     uint64_t admitted = 0, disconnected = 0, rekeys = 0, connects = 0;
+    uint64_t protocol_errors_by[kProtoErrorCount] = {};   // their sum is protocol_errors
+    uint64_t output_full_cuts = 0;   // sessions cut: the peer did not read (control/tls_conn.h)
 };
 
 class Node {
@@ -57,6 +60,13 @@ protected:
     void tunnel_json(JsonWriter &j, const struct Tunnel &t) const;
     std::string status_json();
     void counters_json(JsonWriter &j) const;
+    // A peer broke the control protocol after its handshake.
+    void count_protocol_error(ProtoError e) {
+        ctl_counters_.protocol_errors++;
+        ctl_counters_.protocol_errors_by[size_t(e)]++;
+    }
+    // "protocol_errors" by reason and "output_full_cuts", for `link show`.
+    void control_json(JsonWriter &j) const;
     // The data sockets as "listen" array elements: {"proto","address"}.
     void data_sockets_json(JsonWriter &j) const;
 

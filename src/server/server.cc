@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,10 +16,6 @@
 #include "control/tls.h"
 
 namespace lm {
-
-// Unauthenticated connections cost memory; a flood of them must not be able
-// to push out real clients' state.
-static constexpr size_t kMaxPendingHandshakes = 1024;
 
 Server::Server(const Config &cfg)
     : Node(cfg),
@@ -106,6 +103,13 @@ bool Server::start_role(std::string *err) {
                 LM_WARN("raw ESP disabled for IPv%d: %s", a.family == AF_INET ? 4 : 6, e.c_str());
         }
     }
+    // Every client and every pending handshake holds a descriptor; the soft
+    // limit is often 1024.  Raising it to the hard limit needs no privilege.
+    rlimit nofile;
+    if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+        nofile.rlim_cur = nofile.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &nofile);
+    }
     if (!open_listeners(err)) return false;
     LM_INFO("server up: device %s, topology %s, pool %s, control port %u/tcp, data port %u/udp, mtu %d",
             dev_.c_str(), to_string(cfg_.topology), cfg_.pool->str().c_str(), cfg_.control_port,
@@ -149,21 +153,34 @@ bool Server::open_listeners(std::string *err) {
     return true;
 }
 
+// Unauthenticated connections cost memory and a descriptor each: they are
+// limited per source and in total (server/pending_handshakes.h), and the
+// oldest give way to new ones, so silent connections cannot keep a real
+// client out for longer than its own handshake takes.
 void Server::on_accept(int lfd) {
     for (;;) {
         sockaddr_storage ss;
         socklen_t sl = sizeof ss;
         int fd = accept4(lfd, reinterpret_cast<sockaddr *>(&ss), &sl, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) return;
-        size_t pending = this->pending();
-        Endpoint peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss));
-        if (pending >= kMaxPendingHandshakes) {
-            ctl_counters_.tls_refused++;
-            LM_WARN("refused %s: too many handshakes in progress", peer.str().c_str());
-            event_refused("", peer.str(), "too many handshakes in progress");
-            close(fd);
-            continue;
+        if (fd < 0) {
+            if (errno != EMFILE && errno != ENFILE) return;
+            // Out of descriptors: the oldest pending connection gives way.
+            // With none, stop accepting until the next tick rather than spin
+            // on a listening socket that stays readable.
+            if (auto old = pending_.oldest()) {
+                if (hs_counters_.evicted_no_fds++ == 0)
+                    LM_WARN("out of file descriptors: the oldest pending handshakes give way to new connections");
+                close_session(*old, "", false);
+                reap();
+                continue;
+            }
+            if (hs_counters_.refused_no_fds++ == 0)
+                LM_WARN("out of file descriptors: new control connections wait in the backlog");
+            pause_accepting();
+            return;
         }
+        Endpoint peer = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss));
+        limit_pending(peer);
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto s = std::make_unique<Session>(sas_, &keys_);
@@ -172,12 +189,40 @@ void Server::on_accept(int lfd) {
         s->deadline_ms = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
         s->last_rx_ms = EventLoop::now_ms();
         sessions_[fd] = std::move(s);
+        pending_.add(fd, peer.addr);
         loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_session_io(fd); });
     }
 }
 
+void Server::limit_pending(const Endpoint &peer) {
+    auto ev = pending_.make_room(peer.addr);
+    if (!ev) return;
+    if (ev->per_source) {
+        hs_counters_.evicted_per_source++;
+        IpAddr src = PendingHandshakes::source_key(peer.addr);
+        if (ev->first)
+            LM_WARN("pending handshakes from %s%s at the limit of %zu: the oldest give way to new ones",
+                    src.str().c_str(), src.family == AF_INET6 ? "/64" : "", pending_.limits().per_source);
+    } else {
+        hs_counters_.evicted_total++;
+        if (ev->first)
+            LM_WARN("pending handshakes at the limit of %zu: the oldest give way to new ones",
+                    pending_.limits().total);
+    }
+    close_session(ev->fd, "", false);
+    reap();
+}
+
+void Server::pause_accepting() {
+    accept_paused_ = true;
+    for (int lfd : listen_fds_) loop_.modify(lfd, 0);
+}
+
+// Back-pressure: a session whose output queue is full is not read until
+// the peer has read enough of it (control/tls_conn.h).
 void Server::update_interest(Session &s) {
-    loop_.modify(s.conn->fd(), EPOLLIN | (s.conn->wants_write() ? uint32_t(EPOLLOUT) : 0u));
+    uint32_t ev = (s.conn->wants_read() ? uint32_t(EPOLLIN) : 0u) | (s.conn->wants_write() ? uint32_t(EPOLLOUT) : 0u);
+    loop_.modify(s.conn->fd(), ev);
 }
 
 void Server::on_session_io(int fd) {
@@ -189,14 +234,7 @@ void Server::on_session_io(int fd) {
         return on_frame(s, t, p);
     });
     if (!ok) {
-        if (s.phase == Session::Phase::tls) {
-            ctl_counters_.tls_refused++;
-            LM_WARN("refused %s: %s", s.tcp_peer.str().c_str(), s.conn->error().c_str());
-            event_refused("", s.tcp_peer.str(), s.conn->error());
-            close_session(fd, "", false);
-        } else {
-            close_session(fd, s.conn->error(), false);
-        }
+        conn_failed(s);
         reap();
         return;
     }
@@ -206,6 +244,36 @@ void Server::on_session_io(int fd) {
         update_interest(s);
     }
     reap();
+}
+
+// TlsConn gave up on the connection; what it says decides what is counted.
+void Server::conn_failed(Session &s) {
+    int fd = s.conn->fd();
+    // The handshake may have completed in the same read as the failure.
+    if (s.phase == Session::Phase::tls && s.conn->just_established()) established(s);
+    if (s.phase == Session::Phase::tls) {
+        ctl_counters_.tls_refused++;
+        LM_WARN("refused %s: %s", s.tcp_peer.str().c_str(), s.conn->error().c_str());
+        event_refused("", s.tcp_peer.str(), s.conn->error());
+        close_session(fd, "", false);
+    } else if (s.conn->output_overflow()) {
+        cut_not_reading(s, s.conn->error());
+    } else if (auto e = s.conn->proto_error()) {
+        protocol_error(s, *e, s.conn->error());
+    } else {
+        close_session(fd, s.conn->error(), false);
+    }
+}
+
+bool Server::protocol_error(Session &s, ProtoError e, const std::string &why) {
+    count_protocol_error(e);
+    close_session(s.conn->fd(), std::string("protocol error (") + to_string(e) + "): " + why, true);
+    return false;
+}
+
+void Server::cut_not_reading(Session &s, const std::string &why) {
+    ctl_counters_.output_full_cuts++;
+    close_session(s.conn->fd(), why, true);
 }
 
 void Server::established(Session &s) {
@@ -226,35 +294,33 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     int fd = s.conn->fd();
     s.last_rx_ms = EventLoop::now_ms();
     std::string err;
-    auto protocol_error = [&](const std::string &why) {
-        ctl_counters_.protocol_errors++;
-        close_session(fd, "protocol error: " + why, true);
-        return false;
-    };
+    auto unexpected = [&](const std::string &why) { return protocol_error(s, ProtoError::unexpected_type, why); };
+    auto bad_payload = [&](const std::string &why) { return protocol_error(s, ProtoError::bad_payload, why); };
     if (s.phase == Session::Phase::hello) {
-        if (type != MsgType::hello) return protocol_error(std::string("expected hello, got ") + to_string(type));
+        if (type != MsgType::hello) return unexpected(std::string("expected hello, got ") + to_string(type));
         Hello h;
-        if (!decode(payload, &h, &err)) return protocol_error(err);
+        if (!decode(payload, &h, &err)) return bad_payload(err);
         if (!admit(s, h)) return false;
+        pending_.remove(fd);
         return true;
     }
     switch (type) {
     case MsgType::ping: {
         Ping p;
-        if (!decode(payload, &p, &err)) return protocol_error(err);
+        if (!decode(payload, &p, &err)) return bad_payload(err);
         s.conn->send(MsgType::pong, encode(p));
         return true;
     }
     case MsgType::pong: {
         Ping p;
-        if (!decode(payload, &p, &err)) return protocol_error(err);
+        if (!decode(payload, &p, &err)) return bad_payload(err);
         return true;
     }
     case MsgType::rekey: {
         Rekey r, ack;
-        if (!decode(payload, &r, &err)) return protocol_error(err);
+        if (!decode(payload, &r, &err)) return bad_payload(err);
         auto a = s.keying.on_rekey(s.conn->ssl(), r, &ack, &err);
-        if (a == Keying::Answer::error) return protocol_error(err);
+        if (a == Keying::Answer::error) return bad_payload(err);
         if (a == Keying::Answer::send_ack) {
             s.conn->send(MsgType::rekey_ack, encode(ack));
             ctl_counters_.rekeys++;
@@ -265,8 +331,8 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     }
     case MsgType::rekey_ack: {
         Rekey r;
-        if (!decode(payload, &r, &err)) return protocol_error(err);
-        if (!s.keying.on_rekey_ack(s.conn->ssl(), r, &err)) return protocol_error(err);
+        if (!decode(payload, &r, &err)) return bad_payload(err);
+        if (!s.keying.on_rekey_ack(s.conn->ssl(), r, &err)) return bad_payload(err);
         ctl_counters_.rekeys++;
         LM_INFO("%s: rekeyed to epoch %u", s.name.c_str(), r.epoch);
         event_rekey(s.name, r.epoch, true);
@@ -274,24 +340,24 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     }
     case MsgType::bye: {
         Bye b;
-        if (!decode(payload, &b, &err)) return protocol_error(err);
+        if (!decode(payload, &b, &err)) return bad_payload(err);
         close_session(fd, "client said bye: " + b.reason, false);
         return false;
     }
     case MsgType::peer_key: {
         PeerKey k;
-        if (cfg_.client_to_client != ClientToClient::direct) return protocol_error("mesh is off");
-        if (!decode(payload, &k, &err)) return protocol_error(err);
+        if (cfg_.client_to_client != ClientToClient::direct) return unexpected("mesh is off");
+        if (!decode(payload, &k, &err)) return bad_payload(err);
         return on_peer_key(s, k);
     }
     case MsgType::peer_request: {
         PeerRequest r;
-        if (cfg_.client_to_client != ClientToClient::direct) return protocol_error("mesh is off");
-        if (!decode(payload, &r, &err)) return protocol_error(err);
+        if (cfg_.client_to_client != ClientToClient::direct) return unexpected("mesh is off");
+        if (!decode(payload, &r, &err)) return bad_payload(err);
         return on_peer_request(s, r);
     }
     default:
-        return protocol_error(std::string("unexpected ") + to_string(type));
+        return unexpected(std::string("unexpected ") + to_string(type));
     }
 }
 
@@ -402,7 +468,8 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
     auto it = sessions_.find(fd);
     if (it == sessions_.end() || it->second->dead) return;
     Session &s = *it->second;
-    if (send_bye && s.conn->state() == TlsConn::State::established) {
+    pending_.remove(fd);
+    if (send_bye && s.conn->can_send()) {
         Bye b;
         b.reason = why.substr(0, kMaxByeReason);
         s.conn->send(MsgType::bye, encode(b));
@@ -427,20 +494,35 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
 
 void Server::tick_role(int64_t now) {
     leases_.flush();
-    std::vector<std::pair<int, std::string>> doomed;
+    if (accept_paused_) {
+        accept_paused_ = false;
+        for (int lfd : listen_fds_) loop_.modify(lfd, EPOLLIN);
+    }
+    enum class End { quiet, plain, failed, not_reading };
+    struct Doomed {
+        int fd;
+        std::string why;
+        End how;
+    };
+    std::vector<Doomed> doomed;
     time_t wall = time(nullptr);
     for (auto &[fd, sp] : sessions_) {
         Session &s = *sp;
         if (s.dead) continue;
+        if (int64_t full = s.conn->full_since_ms(); full && now - full >= kOutputFullCutMs) {
+            doomed.push_back({fd, "output queue full for " + std::to_string(kOutputFullCutMs / 1000) +
+                                      " s: the peer does not read", End::not_reading});
+            continue;
+        }
         if (s.phase != Session::Phase::up) {
             if (now >= s.deadline_ms) {
                 ctl_counters_.tls_timeouts++;
-                doomed.emplace_back(fd, "handshake timeout");
+                doomed.push_back({fd, "handshake timeout", End::quiet});
             }
             continue;
         }
         if (now - s.last_rx_ms >= int64_t(cfg_.keepalive_timeout) * 1000) {
-            doomed.emplace_back(fd, "keepalive timeout");
+            doomed.push_back({fd, "keepalive timeout", End::plain});
             continue;
         }
         if (now - s.last_ping_ms >= int64_t(cfg_.keepalive_interval) * 1000) {
@@ -453,22 +535,30 @@ void Server::tick_role(int64_t now) {
             if (s.keying.start_rekey(s.conn->ssl(), &r, &err))
                 s.conn->send(MsgType::rekey, encode(r));
             else if (!err.empty())
-                doomed.emplace_back(fd, "rekey failed: " + err);
+                doomed.push_back({fd, "rekey failed: " + err, End::plain});
         }
         if (!s.conn->flush()) {
-            doomed.emplace_back(fd, s.conn->error());
+            doomed.push_back({fd, "", End::failed});
             continue;
         }
         update_interest(s);
     }
-    for (auto &[fd, why] : doomed) {
-        auto it = sessions_.find(fd);
-        bool quiet = it != sessions_.end() && it->second->phase != Session::Phase::up;
-        if (quiet && it->second->conn->state() == TlsConn::State::handshake) {
-            LM_WARN("refused %s: handshake timeout", it->second->tcp_peer.str().c_str());
-            event_refused("", it->second->tcp_peer.str(), "handshake timeout");
+    for (auto &d : doomed) {
+        auto it = sessions_.find(d.fd);
+        if (it == sessions_.end() || it->second->dead) continue;
+        Session &s = *it->second;
+        switch (d.how) {
+        case End::failed: conn_failed(s); break;
+        case End::not_reading: cut_not_reading(s, d.why); break;
+        case End::plain: close_session(d.fd, d.why, true); break;
+        case End::quiet:
+            if (s.conn->state() == TlsConn::State::handshake) {
+                LM_WARN("refused %s: handshake timeout", s.tcp_peer.str().c_str());
+                event_refused("", s.tcp_peer.str(), "handshake timeout");
+            }
+            close_session(d.fd, d.why, false);
+            break;
         }
-        close_session(fd, why, !quiet);
     }
     reap();
 }

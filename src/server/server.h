@@ -18,6 +18,7 @@
 #include "data/route_table.h"
 #include "data/tunnel.h"
 #include "server/leases.h"
+#include "server/pending_handshakes.h"
 #include "server/topology.h"
 
 namespace lm {
@@ -57,6 +58,15 @@ private:
     void on_accept(int lfd);
     void on_session_io(int fd);
     bool on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payload);
+    // The peer broke the protocol after its handshake: counted by reason,
+    // told why with a bye while TLS still works, one log line.  Returns false.
+    bool protocol_error(Session &s, ProtoError e, const std::string &why);
+    // Its output queue stayed full or overflowed (control/tls_conn.h).
+    void cut_not_reading(Session &s, const std::string &why);
+    void conn_failed(Session &s);
+    // Makes room for a new connection from `peer` (PendingHandshakes).
+    void limit_pending(const Endpoint &peer);
+    void pause_accepting();
     // What a client gets pushed: Route, and the networks behind the other
     // clients when clients may talk to each other.
     std::vector<Prefix> pushed_for(const std::string &name) const;
@@ -107,11 +117,12 @@ private:
     std::map<std::string, int> by_name_;                           // admitted only
     std::unordered_map<uint32_t, Tunnel *> forward_;               // pair SPI -> owner
     std::vector<int> dead_fds_;                                    // closed, not yet freed
-    // Sessions not admitted yet (TLS or HELLO pending), for the flood guard.
-    size_t pending() const {
-        size_t gone = by_name_.size() + dead_fds_.size();
-        return sessions_.size() > gone ? sessions_.size() - gone : 0;
-    }
+    PendingHandshakes pending_;                                    // not admitted yet, by fd
+    struct HandshakeCounters {
+        uint64_t evicted_per_source = 0, evicted_total = 0;
+        uint64_t evicted_no_fds = 0, refused_no_fds = 0;
+    } hs_counters_;
+    bool accept_paused_ = false;   // out of file descriptors: retried at the next tick
     std::map<std::pair<std::string, std::string>, uint64_t> intros_;   // (lo, hi) -> intro id
     std::map<std::pair<std::string, std::string>, int64_t> last_reintro_;
     uint64_t mesh_keys_forwarded_ = 0, mesh_keys_refused_ = 0, mesh_intros_ = 0;

@@ -73,6 +73,14 @@ void Server::link_role(JsonWriter &j, int) {
     size_t pending = 0;
     for (auto &[_, s] : sessions_) pending += !s->dead && s->phase != Session::Phase::up;
     j.kv("peer_count", uint64_t(by_name_.size())).kv("pending_handshakes", uint64_t(pending));
+    // The limits on unadmitted connections and what they pushed out.
+    j.begin_object("handshakes");
+    j.kv("pending", uint64_t(pending_.size())).kv("per_source_limit", uint64_t(pending_.limits().per_source));
+    j.kv("limit", uint64_t(pending_.limits().total));
+    j.kv("evicted_per_source", hs_counters_.evicted_per_source).kv("evicted_total", hs_counters_.evicted_total);
+    j.kv("evicted_no_fds", hs_counters_.evicted_no_fds).kv("refused_no_fds", hs_counters_.refused_no_fds);
+    j.end_object();
+    control_json(j);
 }
 
 void Server::collect_peers(std::vector<PeerView> &out) {

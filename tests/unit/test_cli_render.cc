@@ -158,6 +158,28 @@ TEST(CliRender, LinkWithStatistics) {
     EXPECT_EQ(captured([&](FILE *f) { print_link(f, link, 2, 0); }), two);
 }
 
+// Pending handshakes and abuse of the control channel, without -s; the
+// protocol errors list their non-zero reasons, all of them at -s -s.
+TEST(CliRender, LinkControlAbuse) {
+    Json link = doc(R"({"device":"lm-office","role":"server","state":"up","uptime":5,)"
+                    R"("handshakes":{"pending":32,"per_source_limit":32,"limit":1024,"evicted_per_source":1068,)"
+                    R"("evicted_total":0,"evicted_no_fds":0,"refused_no_fds":0},)"
+                    R"("protocol_errors":{"bad_version":1,"bad_length":0,"tls_error":2},"output_full_cuts":3})");
+    std::string out = captured([&](FILE *f) { print_link(f, link, 0, 0); });
+    EXPECT_NE(out.find("    handshakes: pending 32  limit 1024  per-source-limit 32  evicted-per-source 1068  "
+                       "evicted-total 0  evicted-no-fds 0  refused-no-fds 0\n"),
+              std::string::npos)
+        << out;
+    EXPECT_NE(out.find("    protocol-errors 3 (bad-version 1  tls-error 2)  output-full-cuts 3\n"), std::string::npos)
+        << out;
+    out = captured([&](FILE *f) { print_link(f, link, 2, 0); });
+    EXPECT_NE(out.find("protocol-errors 3 (bad-version 1  bad-length 0  tls-error 2)"), std::string::npos) << out;
+    link = doc(R"({"device":"lm-office","role":"server","state":"up","uptime":5,"output_full_cuts":0,)"
+               R"("protocol_errors":{"bad_version":0}})");
+    EXPECT_NE(captured([&](FILE *f) { print_link(f, link, 0, 0); }).find("    protocol-errors 0  output-full-cuts 0\n"),
+              std::string::npos);
+}
+
 TEST(CliRender, LinkOneLinePerWorker) {
     Json link = doc(R"({"device":"lm-office","role":"client","state":"up","uptime":5,)"
                       R"("workers":[{"tun_rx":7,"tun_tx":1,"udp_rx":2,"udp_tx":7,"raw_rx":0,"raw_tx":0,"drops":0},)"

@@ -11,10 +11,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "control/tls.h"
+#include "control/tls_conn.h"
 
 namespace lm {
 namespace {
@@ -351,6 +353,131 @@ TEST_F(Tls, LoadErrors) {
     EXPECT_EQ(fails(f), "cannot load CRL " + path("junk.pem") + ": no CRL found");
     f = files("ca", "server", "crl2.pem");
     EXPECT_EQ(fails(f), "cannot load CRL " + path("crl2.pem") + ": CRL of /CN=Other CA is not signed by the CA");
+}
+
+
+// ---- TlsConn: bounded output, back-pressure, protocol errors ----------------
+
+namespace {
+
+struct ConnPair {
+    std::unique_ptr<TlsConn> server, client;
+};
+
+bool ignore_frames(MsgType, const std::vector<uint8_t> &) { return true; }
+
+// Two non-blocking TlsConns over a socketpair, their handshake done.
+void conn_pair(SSL_CTX *sctx, SSL_CTX *cctx, ConnPair *p) {
+    int fds[2];
+    ASSERT_EQ(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
+    p->server = std::make_unique<TlsConn>(sctx, fds[0], true);
+    p->client = std::make_unique<TlsConn>(cctx, fds[1], false);
+    for (int i = 0; i < 100; i++) {
+        ASSERT_TRUE(p->client->on_io(ignore_frames)) << p->client->error();
+        ASSERT_TRUE(p->server->on_io(ignore_frames)) << p->server->error();
+        if (p->client->state() == TlsConn::State::established &&
+            p->server->state() == TlsConn::State::established)
+            return;
+    }
+    FAIL() << "handshake did not finish";
+}
+
+std::vector<uint8_t> ping_payload() { return {1, 0, 8, 0, 0, 0, 0, 0, 0, 0, 0}; }
+
+}  // namespace
+
+// A peer that sends pings and never reads the pongs: the queue stops
+// growing near kOutputHighWater because reading stops, and resumes once the
+// peer reads.
+TEST_F(Tls, ConnStopsReadingWhileOutputFull) {
+    ConnPair p;
+    conn_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    TlsConn &srv = *p.server;
+    auto answer = [&](MsgType t, const std::vector<uint8_t> &payload) {
+        if (t == MsgType::ping) srv.send(MsgType::pong, payload);
+        return true;
+    };
+    for (int i = 0; i < 400 && srv.wants_read(); i++) {
+        for (int k = 0; k < 1000; k++) p.client->send(MsgType::ping, ping_payload());
+        ASSERT_TRUE(p.client->flush()) << p.client->error();
+        ASSERT_TRUE(srv.on_io(answer)) << srv.error();
+    }
+    ASSERT_FALSE(srv.wants_read()) << "the output queue never filled";
+    EXPECT_NE(srv.full_since_ms(), 0);
+    // At most what one round of reads (kMaxRecordsPerIo records) answered.
+    EXPECT_LT(srv.pending_out(), kOutputHighWater + size_t(kMaxRecordsPerIo) * 16384 + kMaxFrame);
+    uint64_t read = srv.frames_in();
+    size_t queued = srv.pending_out();
+    for (int i = 0; i < 10; i++) {
+        ASSERT_TRUE(srv.on_io(answer));
+        p.client->send(MsgType::ping, ping_payload());
+        p.client->flush();
+    }
+    EXPECT_EQ(srv.frames_in(), read) << "read on with a full output queue";
+    EXPECT_LE(srv.pending_out(), queued);
+
+    // The peer reads: the queue drains and reading resumes.
+    for (int i = 0; i < 2000 && !srv.wants_read(); i++) {
+        ASSERT_TRUE(p.client->on_io(ignore_frames)) << p.client->error();
+        ASSERT_TRUE(srv.on_io(answer)) << srv.error();
+    }
+    EXPECT_TRUE(srv.wants_read());
+    EXPECT_EQ(srv.full_since_ms(), 0);
+    EXPECT_GT(srv.frames_in(), read);
+}
+
+// Our own messages piling up unread end the connection at kOutputHardLimit.
+TEST_F(Tls, ConnOutputHasAHardLimit) {
+    ConnPair p;
+    conn_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    std::vector<uint8_t> big(kMaxPayload, 0);
+    for (size_t sent = 0; sent < 2 * kOutputHardLimit && !p.server->output_overflow(); sent += big.size()) {
+        p.server->send(MsgType::route_update, big);
+        p.server->flush();
+    }
+    EXPECT_TRUE(p.server->output_overflow());
+    EXPECT_LE(p.server->pending_out(), kOutputHardLimit);
+    EXPECT_EQ(p.server->state(), TlsConn::State::closed);
+    EXPECT_FALSE(p.server->flush());
+    EXPECT_TRUE(contains(p.server->error(), "output queue full")) << p.server->error();
+}
+
+// Bad frames after the handshake say which rule was broken, and TLS still
+// works for a bye; garbage outside TLS records is a TLS error without one.
+TEST_F(Tls, ConnReportsProtocolErrors) {
+    struct Case {
+        std::vector<uint8_t> bytes;
+        ProtoError want;
+    } cases[] = {
+        {{9, 5, 0, 0}, ProtoError::bad_version},
+        {{1, 99, 0, 0}, ProtoError::unknown_type},
+        {{1, 5, 0xff, 0xff}, ProtoError::bad_length},
+    };
+    for (const auto &c : cases) {
+        ConnPair p;
+        conn_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+        ASSERT_EQ(SSL_write(p.client->ssl(), c.bytes.data(), int(c.bytes.size())), int(c.bytes.size()));
+        EXPECT_FALSE(p.server->on_io(ignore_frames));
+        ASSERT_TRUE(p.server->proto_error().has_value()) << p.server->error();
+        EXPECT_EQ(*p.server->proto_error(), c.want) << to_string(c.want);
+        EXPECT_TRUE(p.server->can_send());
+        EXPECT_FALSE(p.server->on_io(ignore_frames)) << "read on after a bad frame";
+        p.server->send(MsgType::bye, {1, 0, 1, 'x'});
+        EXPECT_TRUE(p.server->flush());
+        bool bye = false;
+        for (int i = 0; i < 10 && !bye; i++)
+            p.client->on_io([&](MsgType t, const std::vector<uint8_t> &) { return !(bye = t == MsgType::bye); });
+        EXPECT_TRUE(bye) << to_string(c.want);
+    }
+    ConnPair p;
+    conn_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    uint8_t junk[64];
+    std::memset(junk, 0x5a, sizeof junk);
+    ASSERT_EQ(write(p.client->fd(), junk, sizeof junk), ssize_t(sizeof junk));
+    EXPECT_FALSE(p.server->on_io(ignore_frames));
+    ASSERT_TRUE(p.server->proto_error().has_value()) << p.server->error();
+    EXPECT_EQ(*p.server->proto_error(), ProtoError::tls_error);
+    EXPECT_FALSE(p.server->can_send());
 }
 
 }  // namespace
