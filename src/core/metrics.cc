@@ -6,6 +6,7 @@
 
 #include "common/prom.h"
 #include "common/version.h"
+#include "control/proto_error.h"
 #include "core/node.h"
 #include "data/tunnel.h"
 
@@ -124,10 +125,16 @@ std::string Node::metrics_text() {
             .sample(k.connects);
     w.family("lanmesh_disconnects_total", "counter", "Sessions that ended.").sample(k.disconnected);
     w.family("lanmesh_rekeys_total", "counter", "Rekeys of SAs with peers.").sample(k.rekeys);
-    w.family("lanmesh_protocol_errors_total", "counter", "Control frames that broke the protocol.")
-        .sample(k.protocol_errors);
+    w.family("lanmesh_protocol_errors_total", "counter",
+             "Control connections closed for breaking the protocol, by reason.");
+    for (size_t i = 0; i < kProtoErrorCount; i++)
+        w.sample({{"reason", json_key(ProtoError(i))}}, k.protocol_errors_by[i]);
+    w.family("lanmesh_output_full_cuts_total", "counter",
+             "Control connections cut because the peer did not read what it was sent.")
+        .sample(k.output_full_cuts);
     w.family("lanmesh_refusals_total", "counter", "Admissions refused, by reason (as lanmesh monitor refused).");
     for (const auto &[reason, n] : refused_by_reason_) w.sample({{"reason", reason}}, n);
+    metrics_role(w);
     w.family("lanmesh_metrics_refused_total", "counter", "Metrics connections refused: too many at once.")
         .sample(metrics_.refused());
     return w.str();

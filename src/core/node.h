@@ -26,6 +26,8 @@
 
 namespace lm {
 
+class PromWriter;
+
 struct ControlCounters {
     uint64_t tls_accepted = 0, tls_refused = 0, tls_timeouts = 0, protocol_errors = 0;
     uint64_t admitted = 0, disconnected = 0, rekeys = 0, connects = 0;
@@ -89,6 +91,8 @@ protected:
     void event_refused(const std::string &peer, const std::string &from, const std::string &reason);
     // The Prometheus text of MetricsListen (core/metrics.cc).
     std::string metrics_text();
+    // The role's own metrics families (core/metrics.cc calls it last).
+    virtual void metrics_role(PromWriter &) {}
     void count_refusal(const std::string &reason);
     static constexpr size_t kMaxRefusalReasons = 32;
 

@@ -97,6 +97,7 @@ private:
     void link_role(JsonWriter &j, int stats) override;
     void collect_peers(std::vector<PeerView> &out) override;
     void routes_role(JsonWriter &j) override;
+    void metrics_role(PromWriter &w) override;
     void leases_role(JsonWriter &j) override;
     std::string peer_del_role(const std::string &name) override;
     std::string route_change_role(bool add, const Prefix &p, const std::string &via) override;

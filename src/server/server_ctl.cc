@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/prom.h"
 #include "control/tls.h"
 #include "server/server.h"
 
@@ -81,6 +82,16 @@ void Server::link_role(JsonWriter &j, int) {
     j.kv("evicted_no_fds", hs_counters_.evicted_no_fds).kv("refused_no_fds", hs_counters_.refused_no_fds);
     j.end_object();
     control_json(j);
+}
+
+void Server::metrics_role(PromWriter &w) {
+    w.family("lanmesh_pending_handshakes", "gauge", "Connections not admitted yet (TLS or hello pending).")
+        .sample(uint64_t(pending_.size()));
+    w.family("lanmesh_handshakes_evicted_total", "counter",
+             "Pending handshakes pushed out, by limit: per source address, in total, out of file descriptors.")
+        .sample({{"limit", "per_source"}}, hs_counters_.evicted_per_source)
+        .sample({{"limit", "total"}}, hs_counters_.evicted_total)
+        .sample({{"limit", "file_descriptors"}}, hs_counters_.evicted_no_fds);
 }
 
 void Server::collect_peers(std::vector<PeerView> &out) {
