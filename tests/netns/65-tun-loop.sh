@@ -3,7 +3,10 @@
 #
 # carol (behind a NAT, ESP in UDP) seals ESP with her own keys (taken from
 # her DebugKeyFile) and sends it, inside her tunnel, to the server's overlay
-# address: once as ESP in UDP to port 4500, once as raw ESP.  The server
+# address (ESP in UDP to port 4500, and raw ESP).  Sent to the server's
+# public address and port (a policy rule takes what comes from her overlay
+# address into the tunnel), it never leaves carol: that is what her own ESP
+# would look like coming back from her TUN (tun_loop).  The server
 # reads it back from its TUN on its own sockets.  It must drop it as
 # overlay_src and keep carol's real endpoint; had it learned carol's overlay
 # address, every packet for her would circle through the TUN and alice
@@ -43,6 +46,9 @@ hexspi=$(printf '0x%08x' "$spi")
 key=$(grep -F "\"$hexspi\"" "$T/carol-keys" | tail -1 | cut -d, -f6 | tr -d '"')
 [ -n "$key" ] || die "no key for SPI $hexspi in carol's export"
 
+# The server's public address too, for packets from carol's overlay address.
+n c ip rule add from 198.18.0.3 lookup 65 || die "ip rule"
+n c ip route add 192.0.2.1/32 dev lm-carol table 65 || die "ip route"
 n c python3 - "$spi" "$((seq + 100000))" "$key" <<'PY' || die "cannot send the crafted ESP"
 import socket, struct, sys
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -57,10 +63,16 @@ def esp(seq):
 
 u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 r = socket.socket(socket.AF_INET, socket.SOCK_RAW, 50)
+p = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+p.bind(("198.18.0.3", 0))   # the policy rule below takes it into the tunnel
 for i in range(5):
     u.sendto(esp(seq + i), ("198.18.0.1", 4500))
     r.sendto(esp(seq + 100 + i), ("198.18.0.1", 0))
+    p.sendto(esp(seq + 200 + i), ("192.0.2.1", 4500))
 PY
+lm_wait 5 eval '[ "$(lm_json c carol .drops.tun_loop)" -ge 5 ]' \
+    || die "carol sealed ESP for the server's own address and port again ($(lm_json c carol .drops.tun_loop))"
+pass "carol does not tunnel ESP to the server's own address and port (tun_loop $(lm_json c carol .drops.tun_loop))"
 lm_wait 5 eval '[ "$(lm_json srv server .drops.overlay_src)" -ge 10 ]' \
     || die "ESP from carol's overlay address not dropped as overlay_src ($(lm_json srv server .drops.overlay_src))"
 [ "$(peer carol .endpoint)" = "$ep0" ] || die "carol's endpoint moved to $(peer carol .endpoint)"
