@@ -16,6 +16,7 @@
 
 #include <cstring>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "common/bytes.h"
@@ -218,6 +219,29 @@ TEST(DataplaneLoop, EspInsideTheTunnelDiesAtTheSecondPass) {
     EXPECT_EQ(read(s.tun[1], buf, sizeof buf), -1) << "nothing more may reach the TUN";
     close(under);
     close(over);
+}
+
+// Pair ESP the server forwards by SPI comes from the sending client's real
+// address; from inside the network it is dropped, not forwarded.
+TEST(DataplaneLoop, ServerDoesNotForwardPairEspFromInsideTheNetwork) {
+    Server s;
+    int under = udp_on("127.0.0.3");
+    s.client.udp_peer = local_of(under);
+    std::unordered_map<uint32_t, Tunnel *> fwd{{0x5005, &s.client}};
+    s.dp.forward = &fwd;
+    auto pair_esp = seal(key(9), 0x5005, 7);   // keys the server does not have
+    int behind = udp_on("127.0.2.5"), other = udp_on("127.0.0.4");
+    send_to(behind, s.addr(), pair_esp);
+    s.receive();
+    EXPECT_EQ(s.drops(Drop::overlay_src), 1u);
+    EXPECT_EQ(s.c.forwarded, 0u);
+    send_to(other, s.addr(), pair_esp);
+    s.receive();
+    EXPECT_EQ(s.c.forwarded, 1u);
+    EXPECT_TRUE(readable(under));
+    close(under);
+    close(behind);
+    close(other);
 }
 
 // A client whose route sends the server's address into its own TUN reads
