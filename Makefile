@@ -84,7 +84,7 @@ unit-tests: $(BUILD)/unit-tests
 DEB_PKGS := g++ make pkg-config libssl-dev libnl-3-dev libnl-route-3-dev \
             libmnl-dev libcap-dev libgtest-dev iproute2 nftables iperf3 \
             tshark tcpdump openssl easy-rsa jq conntrack iputils-ping \
-            python3 procps groff-base systemd mandoc curl
+            python3 python3-cryptography procps groff-base systemd mandoc curl
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

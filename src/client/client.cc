@@ -302,6 +302,7 @@ void Client::on_route_update(const RouteUpdate &m) {
         }
         now.push_back(r);
     }
+    set_overlay();
     LM_INFO("routes from the server: %zu", now.size());
 }
 
@@ -387,7 +388,25 @@ bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
     for (auto &[dst, gw] : m.routes)
         if (!nl_.route_add(dev_, dst, gw.is_set() ? &gw : nullptr, err)) return false;
     applied_ = m;
+    set_overlay();
     return true;
+}
+
+// Our own networks and the routes into the TUN: outer packets from there
+// came back through the tunnel.  A route that holds the server's address is
+// left out: the server's packets would otherwise be refused whenever
+// something else (a host route, a rule) still takes them past the TUN.
+void Client::set_overlay() {
+    std::vector<Prefix> in;
+    if (!applied_) return;
+    const IpAddr &server = cfg_.server->addr;
+    auto add = [&](const Prefix &p) {
+        if (!p.contains(server)) in.push_back(p);
+    };
+    add(Prefix{applied_->local4, applied_->prefix4});
+    if (applied_->local6.is_set()) add(Prefix{applied_->local6, applied_->prefix6});
+    for (auto &r : applied_->routes) add(r.first);
+    data_.for_each([&](Dataplane &dp) { dp.overlay = in; });
 }
 
 void Client::disconnect(const std::string &why, bool send_bye) {
@@ -458,16 +477,30 @@ void Client::tick_role(int64_t now) {
     } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= current_.nat_keepalive) {
         dp_.send_nat_keepalive(tunnel_);
     }
-    if (keying_.tick(wall)) {
-        Rekey r;
-        std::string err;
-        if (keying_.start_rekey(conn_->ssl(), &r, &err)) {
-            conn_->send(MsgType::rekey, encode(r));
-        } else if (!err.empty()) {
-            disconnect("rekey failed: " + err, true);
-            return;
-        }
+    if (!maybe_rekey(wall)) return;
+    if (!conn_->flush()) {
+        disconnect(conn_->error(), false);
+        return;
     }
+    update_interest();
+}
+
+bool Client::maybe_rekey(time_t wall) {
+    if (!keying_.tick(wall)) return true;
+    Rekey r;
+    std::string err;
+    if (keying_.start_rekey(conn_->ssl(), &r, &err)) {
+        conn_->send(MsgType::rekey, encode(r));
+    } else if (!err.empty()) {
+        disconnect("rekey failed: " + err, true);
+        return false;
+    }
+    return true;
+}
+
+void Client::rekey_role() {
+    if (phase_ != Phase::up || !conn_) return;
+    if (!maybe_rekey(time(nullptr))) return;
     if (!conn_->flush()) {
         conn_failed();
         return;

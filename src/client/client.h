@@ -28,6 +28,11 @@ private:
 
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
+    void rekey_role() override;
+    // Starts the rekey if a limit is reached; false once disconnected.
+    bool maybe_rekey(time_t wall);
+    // Tells the data plane what lies inside the network (Dataplane::overlay).
+    void set_overlay();
     void stop_role() override;
     void status_role(JsonWriter &j) override;
 

@@ -58,6 +58,7 @@ bool Keying::install_outbound(SSL *ssl, uint32_t epoch, uint32_t spi, std::strin
     sa->epoch = epoch;
     sa->cipher = cipher_;
     sa->created = time(nullptr);
+    sa->rekey_at = limits_.after_packets;
     bool ok = sa->keys.set(cipher_, km, true);
     if (export_ && export_->enabled()) export_->write(spi, cipher_, km, outer_v6, ("outbound to " + t_.name).c_str());
     km.wipe();
@@ -130,7 +131,7 @@ bool Keying::tick(time_t now) {
     const OutboundSa *o = t_.out.get();
     if (!o || pending_) return false;
     return now - o->created >= limits_.after_time || o->bytes() >= limits_.after_bytes ||
-           o->packets() >= limits_.after_packets;
+           o->packets() >= limits_.after_packets || o->rekey_due();
 }
 
 void Keying::clear() {

@@ -49,7 +49,11 @@ public:
     ~Keying() { clear(); }
 
     void set_cipher(Cipher c) { cipher_ = c; }
-    void set_limits(const RekeyLimits &l) { limits_ = l; }
+    // Also moves the current outbound SA's packet limit (workers paused).
+    void set_limits(const RekeyLimits &l) {
+        limits_ = l;
+        if (t_.out) t_.out->rekey_at = l.after_packets;
+    }
     Cipher cipher() const { return cipher_; }
     uint32_t epoch() const { return epoch_; }
     bool outer_v6 = false;
@@ -68,7 +72,9 @@ public:
     bool on_rekey_ack(SSL *ssl, const Rekey &ack, std::string *err);
 
     // Housekeeping: retires the old inbound SA after the grace period;
-    // returns true when the outbound SA has reached a rekey limit.
+    // returns true when the outbound SA has reached a rekey limit.  The
+    // packet limit is also watched in the data path, which wakes the
+    // control thread (Node::rekey_role) the moment it is reached.
     bool tick(time_t now);
     bool rekey_pending() const { return pending_; }
     void clear();          // removes every SA of this session

@@ -86,7 +86,17 @@ bool Node::start(std::string *err) {
     if (!nl_.open(err)) return false;
     if (!open_tun(err)) return false;
     if (!start_role(err)) return false;
-    loop_.add(data_.mail_fd(), EPOLLIN, [this](uint32_t) { data_.drain_mail_fd(); });
+    // The mail is delivered when the loop pauses the workers (the guard
+    // below), before this handler runs; a rekey it asks for is started here,
+    // outside the delivery, like one the tick starts.
+    data_.on_rekey_due = [this](Tunnel &) { rekey_due_ = true; };
+    loop_.add(data_.mail_fd(), EPOLLIN, [this](uint32_t) {
+        data_.drain_mail_fd();
+        if (rekey_due_) {
+            rekey_due_ = false;
+            rekey_role();
+        }
+    });
 
     own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
     if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;

@@ -53,6 +53,9 @@ protected:
     virtual void tick_role(int64_t now_ms) = 0;
     virtual void stop_role() = 0;
     virtual void status_role(JsonWriter &j) = 0;
+    // A data-plane worker saw an outbound SA reach RekeyAfterPackets: start
+    // the rekeys that are due now rather than at the next tick.
+    virtual void rekey_role() = 0;
 
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
@@ -127,6 +130,7 @@ protected:
     time_t started_ = 0;
     bool link_configured_ = false;
     bool own_rundir_ = false;   // we created RuntimeDirectory: hand it to cfg_.user
+    bool rekey_due_ = false;    // set from the workers' mail, acted on after it
 };
 
 }  // namespace lm

@@ -23,7 +23,9 @@ namespace lm {
     X(too_big)           /* inner packet larger than the buffer */            \
     X(send_error)        /* sendmmsg / write failed */                      \
     X(probe_bad)         /* hole-punch probe failed authentication */       \
-    X(backlog)           /* control thread behind: a worker's event was lost */
+    X(backlog)           /* control thread behind: a worker's event was lost */ \
+    X(overlay_src)       /* outer packet from inside the network: came through our TUN */ \
+    X(tun_loop)          /* our own outer packet read back from the TUN */
 
 enum class Drop : int {
 #define LM_X(name) name,

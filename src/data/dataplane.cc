@@ -26,11 +26,6 @@ constexpr size_t kEspPayloadOff = kEspHeaderLen + kEspIvLen;   // inner packet i
 // to 4 with its 2-byte trailer, ICV.
 constexpr size_t kEspMin = kEspHeaderLen + kEspIvLen + 4 + kAeadTagLen;
 
-struct InnerInfo {
-    IpAddr src, dst;
-    size_t len;
-};
-
 // A decrypted or TUN-read packet must be one sane IP packet whose version
 // agrees with the ESP next header.  Its own length field decides its size.
 bool parse_inner(const uint8_t *p, size_t len, uint8_t next_header, InnerInfo *info) {
@@ -152,13 +147,19 @@ void Dataplane::on_udp_readable(int idx) {
 
 void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &addr) {
     c_.udp_rx++;
+    Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
+    // Nothing from inside the network is outer traffic: it came through our
+    // own TUN (docs/PROTOCOLS.md §3).
+    if (from_overlay(from.addr)) {
+        drop_overlay_src(from);
+        return;
+    }
     // RFC 3948 §2 demultiplexing, in the kernel's order.
     if (len == 1 && p[0] == 0xff) {
         c_.keepalive_rx++;
         return;
     }
     if (len >= 4 && load_be32(p) == 0) {
-        Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
         if (on_non_esp)
             on_non_esp(p, len, from, idx);
         else
@@ -169,7 +170,6 @@ void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_sto
         c_.drop(Drop::udp_runt);
         return;
     }
-    Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
     handle_esp(p, len, from, idx);
 }
 
@@ -215,6 +215,10 @@ void Dataplane::on_raw_readable(int family) {
             }
             Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&rx_addr_[i]));
             from.port = 0;
+            if (from_overlay(from.addr)) {
+                drop_overlay_src(from);
+                continue;
+            }
             handle_esp(p, len, from, -1);
         }
         tun_flush();   // the next round overwrites the buffers GRO points into
@@ -229,11 +233,26 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
         if (forward) {
             auto it = forward->find(esp_spi(esp));
             if (it != forward->end()) {
+                // Pair ESP comes from its sender's endpoint, which is never
+                // inside the network.
+                if (routes && routes->lookup(from.addr)) {
+                    drop_overlay_src(from);
+                    return;
+                }
                 forward_esp(*it->second, esp, len);
                 return;
             }
         }
         c_.drop(Drop::unknown_spi);
+        return;
+    }
+    Tunnel &t = *sa->tunnel;
+    // Another address than the peer's endpoint (the start of address
+    // learning, or a pair's packets relayed by the server): one route
+    // lookup, so an address inside the network is never taken as outer.
+    bool new_addr = udp_idx >= 0 ? !(t.udp_peer == from) : !(t.raw_peer == from.addr);
+    if (new_addr && routes && routes->lookup(from.addr)) {
+        drop_overlay_src(from);
         return;
     }
     uint32_t seq = esp_seq(esp);
@@ -274,7 +293,6 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
         sa->tunnel->stats[slot_].drops_replay++;
         return;
     }
-    Tunnel &t = *sa->tunnel;
     Tunnel::Stats &ts = t.stats[slot_];
     ts.last_rx = now_;
     sa->stats[slot_].packets++;
@@ -284,12 +302,14 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     // A pair tunnel relayed through the server must not learn the server's
     // address as the peer's, nor must a direct pair whose peer fell back.
     bool via_server = uplink && udp_idx >= 0 && from == uplink->udp_peer;
+    // After a rekey, a late packet on the old SA does not move the endpoint
+    // once the peer uses the new one.
     // The change itself is the control thread's (other workers read the
     // endpoint); it is asked for only when something differs.
-    if (newest && !t.via && !(via_server && &t != uplink) && on_endpoint) {
-        bool moved = udp_idx >= 0 ? !(t.udp_peer == from) || t.udp_sock != udp_idx
-                                  : t.encap == Encapsulation::raw && !(t.raw_peer == from.addr);
-        if (moved) on_endpoint(t, from, udp_idx);
+    bool current = sa == t.in_cur.get() || !t.in_cur || t.in_cur->replay.top() == 0;
+    if (newest && current && !t.via && !(via_server && &t != uplink) && on_endpoint) {
+        bool moved = udp_idx >= 0 ? new_addr || t.udp_sock != udp_idx : t.encap == Encapsulation::raw && new_addr;
+        if (moved) on_endpoint(t, *sa, seq, from, udp_idx);
     }
     if (nh == kNextHeaderDummy) {
         c_.keepalive_rx++;
@@ -300,7 +320,9 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     deliver(t, inner, inner_len, nh);
 }
 
-void Dataplane::apply_endpoint(Tunnel &t, const Endpoint &from, int udp_idx) {
+void Dataplane::apply_endpoint(Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int udp_idx) {
+    if (seq <= sa.endpoint_seq) return;   // a newer packet moved it already
+    sa.endpoint_seq = seq;
     if (udp_idx >= 0) {
         t.udp_peer = from;
         t.udp_sock = udp_idx;
@@ -427,6 +449,10 @@ void Dataplane::tun_packet(uint8_t *p, size_t n) {
         c_.drop(Drop::no_route);
         return;
     }
+    if (is_own_outer(*to, p, info)) {
+        drop_tun_loop(*to);
+        return;
+    }
     send_inner(*to, nh, p, info.len);
 }
 
@@ -454,12 +480,50 @@ void Dataplane::tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h) {
         c_.drops[int(Drop::no_route)] += uint64_t(plan.count);
         return;
     }
+    if (is_own_outer(*to, p, info)) {
+        c_.drops[int(Drop::tun_loop)] += uint64_t(plan.count) - 1;
+        drop_tun_loop(*to);
+        return;
+    }
     for (int s = 0; s < plan.count; s++) {
         if (!can_send(*to)) continue;
         uint8_t *buf = tx_reserve();
         size_t n = gso_segment(p, plan, s, buf + kEspPayloadOff);
         seal_commit(*to, nh, buf + kEspPayloadOff, n, buf);
     }
+}
+
+bool Dataplane::is_own_outer(const Tunnel &to, const uint8_t *p, const InnerInfo &info) const {
+    const Tunnel &path = to.via ? *to.via : to;
+    bool to_udp_peer = info.dst == path.udp_peer.addr;
+    if (!to_udp_peer && !(info.dst == path.raw_peer)) return false;   // the common case ends here
+    size_t l4;
+    uint8_t proto;
+    if (info.dst.family == AF_INET) {
+        l4 = size_t(p[0] & 0x0f) * 4;
+        proto = p[9];
+    } else {
+        l4 = 40;
+        proto = p[6];
+    }
+    if (proto == IPPROTO_ESP) return true;
+    return proto == IPPROTO_UDP && to_udp_peer && info.len >= l4 + 4 && load_be16(p + l4 + 2) == path.udp_peer.port;
+}
+
+void Dataplane::drop_overlay_src(const Endpoint &from) {
+    c_.drop(Drop::overlay_src);
+    if (warned_overlay_) return;
+    warned_overlay_ = true;
+    LM_WARN("data plane: outer packet from %s, an address inside the network (it came back through the TUN): "
+            "dropped, counted as overlay_src; reported once", from.str().c_str());
+}
+
+void Dataplane::drop_tun_loop(const Tunnel &to) {
+    c_.drop(Drop::tun_loop);
+    if (warned_loop_) return;
+    warned_loop_ = true;
+    LM_WARN("data plane: our own outer packet to %s came back from the TUN (does a route send the peer's "
+            "address into the tunnel?): dropped, counted as tun_loop; reported once", to.name.c_str());
 }
 
 uint8_t *Dataplane::tx_reserve() {
@@ -492,10 +556,12 @@ void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t 
     // Without ESN the counter must never wrap (RFC 4303 §3.3.3): the control
     // plane rekeys long before; if it has not, we stop sending.
     uint32_t seq;
-    if (!o->take_seq(slot_, &seq)) {
+    bool rekey_due = false;
+    if (!o->take_seq(slot_, &seq, fresh_seq_, &rekey_due)) {
         c_.drop(Drop::seq_exhausted);
         return;
     }
+    if (rekey_due && on_rekey_due) on_rekey_due(t);
     Aead *aead = o->keys.get(slot_);
     size_t n = aead ? esp_seal(*aead, o->spi, seq, nh, inner, len, buf, kSlot) : 0;
     if (n == 0) {

@@ -39,6 +39,12 @@ struct mmsghdr;
 
 namespace lm {
 
+// An inner IP packet's addresses and length (parsed in dataplane.cc).
+struct InnerInfo {
+    IpAddr src, dst;
+    size_t len;
+};
+
 class Dataplane {
 public:
     static constexpr int kBatch = 64;               // messages per recvmmsg
@@ -87,11 +93,29 @@ public:
     std::function<void(Tunnel &from, Tunnel &to)> on_relay;
     // Non-ESP frames (after the 4-byte zero marker check): hole-punch probes.
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
+    // Addresses inside the network (server: the pools; client: its own
+    // networks and the routes into its TUN).  An outer packet from one of
+    // them came back through our own TUN: taking it as outer ESP would let
+    // a peer make us learn an overlay address as its endpoint, and every
+    // packet to it would loop through the TUN (docs/PROTOCOLS.md §3).  One
+    // check per received packet; `routes` is asked too, but only when a
+    // packet comes from another address than its peer's endpoint.
+    std::vector<Prefix> overlay;
     // An authenticated packet, the newest yet on its SA, came from another
     // outer address than the one we send to (RFC 3948 §3.5 address
-    // learning); udp_idx is -1 for raw ESP.  apply_endpoint() does the change.
-    std::function<void(Tunnel &t, const Endpoint &from, int udp_idx)> on_endpoint;
-    static void apply_endpoint(Tunnel &t, const Endpoint &from, int udp_idx);
+    // learning); udp_idx is -1 for raw ESP.  apply_endpoint() does the
+    // change unless a packet with a higher sequence number on the same SA
+    // moved the endpoint already (workers report in no particular order).
+    std::function<void(Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int udp_idx)> on_endpoint;
+    static void apply_endpoint(Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int udp_idx);
+    // The outbound SA of `t` has reached RekeyAfterPackets: called once per
+    // worker and SA, in the data path, so the control plane starts the
+    // rekey now and not at its next tick.
+    std::function<void(Tunnel &t)> on_rekey_due;
+    // The control thread's engine sends rarely: it takes single fresh
+    // sequence numbers, never a block that could be stale by the time it is
+    // used (OutboundSa::take_seq).
+    void set_fresh_seq(bool on) { fresh_seq_ = on; }
 
     void on_udp_readable(int idx);
     void on_raw_readable(int family);
@@ -126,6 +150,17 @@ private:
     void tun_packet(uint8_t *p, size_t len);   // one IP packet read from the TUN
     void tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h);
     void udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &from);
+    bool from_overlay(const IpAddr &a) const {
+        for (const Prefix &p : overlay)
+            if (p.contains(a)) return true;
+        return false;
+    }
+    // Whether an inner packet for `to` is our own outer packet to that
+    // peer's endpoint: sealing it would send it back into the TUN.
+    bool is_own_outer(const Tunnel &to, const uint8_t *p, const InnerInfo &info) const;
+    // Count the drop; the first of each kind per engine is logged.
+    void drop_overlay_src(const Endpoint &from);
+    void drop_tun_loop(const Tunnel &to);
 
     DataCounters &c_;
     SaTable &sas_;
@@ -151,6 +186,8 @@ private:
     bool udp_gso_ = false;             // UDP_SEGMENT works (off after an EIO)
     TcpGro gro_;                       // TUN writes of one receive round
     time_t now_ = 0;                   // read once per batch, not per packet
+    bool fresh_seq_ = false;
+    bool warned_overlay_ = false, warned_loop_ = false;
 };
 
 }  // namespace lm

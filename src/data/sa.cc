@@ -41,22 +41,35 @@ uint64_t InboundSa::bytes() const {
     return n;
 }
 
-bool OutboundSa::take_seq(int slot, uint32_t *seq) {
+bool OutboundSa::take_seq(int slot, uint32_t *seq, bool fresh, bool *rekey_due) {
     Stats &s = stats[slot];
-    // Reading the shared counter costs no cache-line transfer while nobody
-    // takes a block; it moves once per kSeqBlock packets.
-    uint64_t all = handed_out_.load(std::memory_order_relaxed);
-    if (s.next == s.end || all > s.next + kSeqStale) {
-        uint64_t first = handed_out_.fetch_add(kSeqBlock, std::memory_order_relaxed) + 1;
-        if (first > UINT32_MAX) {
-            s.next = s.end = 0;
-            return false;
+    if (fresh) {
+        uint64_t n = handed_out_.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (n > UINT32_MAX) return false;
+        s.next = s.end = 0;
+        *seq = uint32_t(n);
+    } else {
+        // Reading the shared counter costs no cache-line transfer while
+        // nobody takes a block; it moves once per kSeqBlock packets.
+        uint64_t all = handed_out_.load(std::memory_order_relaxed);
+        if (s.next == s.end || all > s.next + kSeqStale) {
+            uint64_t first = handed_out_.fetch_add(kSeqBlock, std::memory_order_relaxed) + 1;
+            if (first > UINT32_MAX) {
+                s.next = s.end = 0;
+                return false;
+            }
+            s.next = first;
+            s.end = std::min<uint64_t>(first + kSeqBlock, uint64_t(UINT32_MAX) + 1);
         }
-        s.next = first;
-        s.end = std::min<uint64_t>(first + kSeqBlock, uint64_t(UINT32_MAX) + 1);
+        *seq = uint32_t(s.next++);
     }
-    *seq = uint32_t(s.next++);
-    s.last_seq = *seq;
+    if (*seq > s.last_seq) s.last_seq = *seq;
+    // One compare per packet on a line this worker already writes.
+    if (*seq >= rekey_at && !s.rekey_told) {
+        s.rekey_told = true;
+        rekey_due_.store(true, std::memory_order_relaxed);
+        if (rekey_due) *rekey_due = true;
+    }
     return true;
 }
 

@@ -57,6 +57,11 @@ private:
 
 struct InboundSa {
     uint32_t spi = 0;
+    // Control thread only: the sequence number of the packet whose outer
+    // address the peer's endpoint was last set from.  Workers report new
+    // addresses in no particular order; only a newer number may move the
+    // endpoint again (RFC 3948 §3.5).
+    uint32_t endpoint_seq = 0;
     uint32_t epoch = 0;
     Cipher cipher = Cipher::aes256gcm;
     SaKeys keys;
@@ -85,14 +90,29 @@ struct OutboundSa {
     SaKeys keys;
     time_t created = 0;
 
+    // Once a sequence number this high is taken, the SA is due for a rekey
+    // (RekeyAfterPackets; numbers taken are never fewer than packets sent).
+    // Set by the control plane while the workers are paused.
+    uint64_t rekey_at = UINT64_MAX;
+
     // Next sequence number for worker `slot`; false once the SA's 2^32 - 1
     // numbers are used up (no ESN: never wraps, RFC 4303 §3.3.3).
-    bool take_seq(int slot, uint32_t *seq);
+    // `fresh`: a single number above every one handed out so far, for a
+    // sender that sends rarely (the control thread's dummies and
+    // keepalives): a number from an old block would not be the newest the
+    // peer has seen, and the peer learns a new address only from the newest
+    // (RFC 3948 §3.5, docs/PROTOCOLS.md §3).
+    // *rekey_due becomes true for the first number at or above rekey_at this
+    // slot takes: the caller tells the control plane at once.
+    bool take_seq(int slot, uint32_t *seq, bool fresh = false, bool *rekey_due = nullptr);
+    // Whether any sender has taken a number at or above rekey_at.
+    bool rekey_due() const { return rekey_due_.load(std::memory_order_relaxed); }
 
     struct Stats {
         uint64_t next = 0, end = 0;    // this worker's block [next, end)
         uint64_t packets = 0, bytes = 0;
         uint32_t last_seq = 0;
+        bool rekey_told = false;       // this slot has reported rekey_at
     };
     PerWorker<Stats> stats;
     uint64_t packets() const;
@@ -101,6 +121,7 @@ struct OutboundSa {
 
 private:
     alignas(64) std::atomic<uint64_t> handed_out_{0};   // last number of the last block taken
+    std::atomic<bool> rekey_due_{false};
 };
 
 // SPI -> inbound SA.  SPIs are random, at least 256, unique among this host's

@@ -62,11 +62,18 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
             e.b = &to;
             post(*wp, e);
         };
-        w->dp->on_endpoint = [this, wp](Tunnel &t, const Endpoint &from, int idx) {
+        w->dp->on_endpoint = [this, wp](Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int idx) {
             Event e{Event::endpoint};
             e.a = &t;
+            e.sa = &sa;
+            e.seq = seq;
             e.from = from;
             e.udp_idx = idx;
+            post(*wp, e);
+        };
+        w->dp->on_rekey_due = [this, wp](Tunnel &t) {
+            Event e{Event::rekey_due};
+            e.a = &t;
             post(*wp, e);
         };
         w->dp->on_non_esp = [this, wp](const uint8_t *p, size_t len, const Endpoint &from, int idx) {
@@ -87,6 +94,7 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
         w_.push_back(std::move(w));
     }
     control_ = std::make_unique<Dataplane>(control_counters, sas, workers);
+    control_->set_fresh_seq(true);
 }
 
 DataWorkers::~DataWorkers() {
@@ -349,11 +357,17 @@ void DataWorkers::run(Worker &w) {
 
 void DataWorkers::post(Worker &w, const Event &e) {
     // While the control thread has not yet taken a pair or an address, every
-    // packet asks again: keep one entry each.
+    // packet asks again: keep one entry each.  A repeated address keeps the
+    // highest sequence number, so it still wins over an older report of
+    // another address that sits before it in the box.
     if (e.kind != Event::non_esp) {
         for (int i = 0; i < w.box_n; i++) {
-            const Event &o = w.box[i];
-            if (o.kind == e.kind && o.a == e.a && o.b == e.b && o.from == e.from && o.udp_idx == e.udp_idx) return;
+            Event &o = w.box[i];
+            if (o.kind == e.kind && o.a == e.a && o.b == e.b && o.sa == e.sa && o.from == e.from &&
+                o.udp_idx == e.udp_idx) {
+                if (e.seq > o.seq) o.seq = e.seq;
+                return;
+            }
         }
     }
     if (w.box_n == kMailbox) {
@@ -367,7 +381,10 @@ void DataWorkers::deliver(Worker &w) {
     for (int i = 0; i < w.box_n; i++) {
         const Event &e = w.box[i];
         switch (e.kind) {
-        case Event::endpoint: Dataplane::apply_endpoint(*e.a, e.from, e.udp_idx); break;
+        case Event::endpoint: Dataplane::apply_endpoint(*e.a, *e.sa, e.seq, e.from, e.udp_idx); break;
+        case Event::rekey_due:
+            if (on_rekey_due) on_rekey_due(*e.a);
+            break;
         case Event::relay:
             if (on_relay) on_relay(*e.a, *e.b);
             break;

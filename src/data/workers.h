@@ -69,6 +69,8 @@ public:
     // ---- hooks, called on the control thread from pause_all()
     std::function<void(Tunnel &from, Tunnel &to)> on_relay;
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
+    // An outbound SA of `t` reached RekeyAfterPackets (Dataplane::on_rekey_due).
+    std::function<void(Tunnel &t)> on_rekey_due;
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it
@@ -90,8 +92,10 @@ public:
 
 private:
     struct Event {
-        enum Kind : uint8_t { endpoint, relay, non_esp } kind;
+        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due } kind;
         Tunnel *a = nullptr, *b = nullptr;
+        InboundSa *sa = nullptr;
+        uint32_t seq = 0;     // endpoint: the packet's sequence number on sa
         Endpoint from;
         int udp_idx = -1;
         uint16_t len = 0;

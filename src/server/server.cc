@@ -77,6 +77,10 @@ bool Server::start_role(std::string *err) {
         dp.c2c = cfg_.client_to_client;
         dp.routes = &routes_;
         if (cfg_.client_to_client == ClientToClient::direct) dp.forward = &forward_;
+        // Outer packets from the pools came back through our TUN: never
+        // outer ESP (networks behind clients: routes_, data/dataplane.h).
+        if (cfg_.pool) dp.overlay.push_back(*cfg_.pool);
+        if (cfg_.pool6) dp.overlay.push_back(*cfg_.pool6);
     });
     if (cfg_.client_to_client == ClientToClient::direct)
         data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
@@ -529,14 +533,8 @@ void Server::tick_role(int64_t now) {
             s.last_ping_ms = now;
             s.conn->send(MsgType::ping, encode(Ping{uint64_t(now)}));
         }
-        if (s.keying.tick(wall)) {
-            Rekey r;
-            std::string err;
-            if (s.keying.start_rekey(s.conn->ssl(), &r, &err))
-                s.conn->send(MsgType::rekey, encode(r));
-            else if (!err.empty())
-                doomed.push_back({fd, "rekey failed: " + err, End::plain});
-        }
+        std::string why;
+        if (!maybe_rekey(s, wall, &why)) doomed.push_back({fd, why, End::plain});
         if (!s.conn->flush()) {
             doomed.push_back({fd, "", End::failed});
             continue;
@@ -561,6 +559,39 @@ void Server::tick_role(int64_t now) {
         }
     }
     reap();
+}
+
+bool Server::maybe_rekey(Session &s, time_t wall, std::string *why) {
+    if (!s.keying.tick(wall)) return true;
+    Rekey r;
+    std::string err;
+    if (s.keying.start_rekey(s.conn->ssl(), &r, &err))
+        s.conn->send(MsgType::rekey, encode(r));
+    else if (!err.empty()) {
+        *why = "rekey failed: " + err;
+        return false;
+    }
+    return true;
+}
+
+void Server::rekey_role() {
+    std::vector<std::pair<int, std::string>> doomed;
+    time_t wall = time(nullptr);
+    for (auto &[fd, sp] : sessions_) {
+        Session &s = *sp;
+        if (s.dead || s.phase != Session::Phase::up) continue;
+        std::string why;
+        if (!maybe_rekey(s, wall, &why)) {
+            doomed.emplace_back(fd, why);
+            continue;
+        }
+        if (!s.conn->flush()) {
+            doomed.emplace_back(fd, s.conn->error());
+            continue;
+        }
+        update_interest(s);
+    }
+    for (auto &[fd, why] : doomed) close_session(fd, why, true);
 }
 
 void Server::stop_role() {

@@ -51,6 +51,10 @@ private:
 
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
+    void rekey_role() override;
+    // Starts the session's rekey if a limit is reached; false (and *why)
+    // if it could not be started and the session must end.
+    bool maybe_rekey(Session &s, time_t wall, std::string *why);
     void stop_role() override;
     void status_role(JsonWriter &j) override;
 

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "config/config.h"
+#include "data/counters.h"
 
 namespace {
 
@@ -29,6 +30,27 @@ TEST(ConfigManPage, DocumentsEveryKey) {
         }
         EXPECT_TRUE(found) << k << " is not documented as a .TP/.B entry";
         EXPECT_NE(man.find("[" + section + "]"), std::string::npos) << section;
+    }
+}
+
+}  // namespace
+
+namespace {
+
+// Every drop reason `lanmesh -s link show` can print is explained in lanmesh(8).
+TEST(DropReasonsManPage, DocumentsEveryReason) {
+    std::ifstream f("man/lanmesh.8");
+    ASSERT_TRUE(f) << "run from the top of the source tree";
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string man = ss.str();
+    for (int d = 0; d < int(lm::Drop::count_); d++) {
+        std::string name = lm::to_string(lm::Drop(d));
+        bool found = false;
+        // ".B name\n", ".BR name \"", or ", \" name" inside a .BR list.
+        for (const std::string &form : {".B " + name + "\n", ".BR " + name + " ", "\" " + name + " ", "\" " + name + "\n"})
+            found = found || man.find(form) != std::string::npos;
+        EXPECT_TRUE(found) << name << " is not explained in man/lanmesh.8";
     }
 }
 
