@@ -3,6 +3,9 @@
 #include <atomic>
 #include <cstdio>
 #include <cstring>
+#include <string>
+
+#include "common/printable.h"
 
 namespace lm {
 
@@ -16,14 +19,18 @@ void log_set_prefix(const char *p) { std::snprintf(g_prefix, sizeof g_prefix, "%
 void logf(LogLevel l, const char *fmt, ...) {
     if (l < g_level.load(std::memory_order_relaxed)) return;
     static const char *names[] = {"debug", "info", "warning", "error"};
-    char line[1024];
-    int n = std::snprintf(line, sizeof line, "%s: %s: ", g_prefix, names[int(l)]);
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    std::vsnprintf(line + n, sizeof line - n, fmt, ap);
+    std::vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    // Names and reasons from peers end up in messages: escaped, so a line
+    // says what it shows (common/printable.h).
+    std::string line = std::string(g_prefix) + ": " + names[int(l)] + ": ";
+    append_printable(&line, msg);
+    line += '\n';
     // One write per line so concurrent threads do not interleave.
-    std::fprintf(stderr, "%s\n", line);
+    std::fputs(line.c_str(), stderr);
 }
 
 }  // namespace lm
