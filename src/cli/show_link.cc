@@ -6,6 +6,7 @@
 //       ciphers aes-256-gcm chacha20-poly1305  encapsulation auto
 //       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
 //       peers 2  pending-handshakes 0  user lanmesh  uptime 3 minutes
+//       warning: CRL /etc/lanmesh/crl.pem (of /CN=Office CA) expires in 6 days (...)
 //
 // -s adds the counters as `ip -s link` tables, the dropped packets by
 // reason, leaving out what is zero (-s -s shows every counter), and one line
@@ -68,6 +69,9 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
                                     {"user", "user"}});
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
                  human_duration(link.i64("uptime")).c_str());
+    // What the daemon cannot do or will soon stop doing (an expiring CRL).
+    if (const Json *w = link.get("warnings"); w && w->is_array())
+        for (const auto &x : w->items) std::fprintf(f, "    warning: %s\n", x.text().c_str());
     if (stats <= 0) return;
     if (const Json *c = link.get("counters"); c && c->is_object()) print_table(f, nonzero(*c, stats), "    ", 6);
     if (const Json *d = link.get("drops"); d && d->is_object()) print_drops(f, *d, stats);

@@ -155,6 +155,9 @@ CtlReply CtlCommands::link_show(Node &n, const Request &r) {
     j.kv("user", pw ? pw->pw_name : std::to_string(geteuid())).kv("uid", uint64_t(geteuid()));
     j.kv("uptime", int64_t(time(nullptr) - n.started_));
     j.kv("debug_keys", n.keys_.enabled());
+    j.begin_array("warnings");
+    for (const auto &w : n.warnings()) j.value(w);
+    j.end_array();
     if (r.stats) n.counters_json(j);
     j.end_object();
     return json_reply(j);

@@ -11,6 +11,7 @@
 
 #include "common/json.h"
 #include "config/config.h"
+#include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
@@ -42,11 +43,21 @@ public:
 protected:
     friend struct CtlCommands;   // core/ctl_commands.cc
 
+    // Reads the TLS files into the role's context: the first step of
+    // start(), so that a missing or unusable certificate fails before any
+    // device, socket or address exists (lanmeshd(8)).
+    virtual bool load_tls(std::string *err) = 0;
     virtual bool start_role(std::string *err) = 0;
     virtual void tick_role(int64_t now_ms) = 0;
     virtual void stop_role() = 0;
     virtual void status_role(JsonWriter &j) = 0;
 
+    // After every load of the TLS files (start, reload): warns about the
+    // key's file mode and the CRL's validity, and watches the CRL from now on.
+    void tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path);
+    // What `lanmesh link show` lists as warnings: the key's file mode, a CRL
+    // out of (or near the end of) its validity.
+    std::vector<std::string> warnings() const;
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
     // Sizes per-worker state for the configured number of workers (before
@@ -105,6 +116,8 @@ protected:
     time_t started_ = 0;
     bool link_configured_ = false;
     bool own_rundir_ = false;   // we created RuntimeDirectory: hand it to cfg_.user
+    CrlWatch crl_watch_;
+    std::string key_warning_;
 };
 
 }  // namespace lm

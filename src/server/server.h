@@ -48,6 +48,7 @@ private:
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
+    bool load_tls(std::string *err) override;
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void stop_role() override;
@@ -99,6 +100,7 @@ private:
     void event_peer_down(const Session &s, const std::string &why);
 
     SSL_CTX *ctx_ = nullptr;
+    std::string own_name_;   // our certificate's CN: no client may use it
     std::vector<int> listen_fds_;
     TopologyPlan plan_;
     LeaseStore leases_;
