@@ -321,6 +321,7 @@ bool Client::on_config(const ConfigMsg &m) {
     }
     phase_ = Phase::up;
     backoff_s_ = 1;
+    role_warning_.clear();
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
                      m.nat_keepalive);
     mesh_.on_reconnect();
@@ -409,6 +410,12 @@ void Client::disconnect(const std::string &why, bool send_bye) {
         next_connect_ms_ = EventLoop::now_ms() + delay;
         LM_WARN("disconnected: %s: another host may be using this node's certificate; "
                 "not reconnecting for %lld s", why.c_str(), static_cast<long long>(delay / 1000));
+        char until[32] = "";
+        time_t at = time(nullptr) + time_t(delay / 1000);
+        tm tmv;
+        strftime(until, sizeof until, "%H:%M:%S UTC", gmtime_r(&at, &tmv));
+        role_warning_ = why + ": another host may be using this node's certificate; not reconnecting until " +
+                        until;
         return;
     }
     int64_t delay = int64_t(backoff_s_) * 1000 + (int64_t(r) * backoff_s_ * 250) / 255;

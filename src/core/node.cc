@@ -111,6 +111,7 @@ void Node::tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::stri
 std::vector<std::string> Node::warnings() const {
     std::vector<std::string> out = crl_watch_.standing(time(nullptr));
     if (!key_warning_.empty()) out.push_back(key_warning_);
+    if (!role_warning_.empty()) out.push_back(role_warning_);
     return out;
 }
 

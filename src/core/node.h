@@ -118,6 +118,7 @@ protected:
     bool own_rundir_ = false;   // we created RuntimeDirectory: hand it to cfg_.user
     CrlWatch crl_watch_;
     std::string key_warning_;
+    std::string role_warning_;   // the role's standing warning, e.g. a client holding off
 };
 
 }  // namespace lm
