@@ -64,7 +64,8 @@ bool Client::load_tls(std::string *err) {
     return true;
 }
 
-bool Client::start_role(std::string *err) {    // Our own name is our certificate's; pair keys are signed with its key
+bool Client::start_role(std::string *err) {
+    // Our own name is our certificate's; pair keys are signed with its key
     // and peers' certificates checked against the same CA and CRL.
     char cn[256] = "";
     if (X509 *own = SSL_CTX_get0_certificate(ctx_))

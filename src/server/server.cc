@@ -37,10 +37,6 @@ bool Server::load_tls(std::string *err) {
     ctx_ = tls_server_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
     if (!ctx_) return false;
     tls_loaded(ctx_, cfg_.key, cfg_.crl);
-    char cn[256] = "";
-    if (X509 *own = SSL_CTX_get0_certificate(ctx_))
-        X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_commonName, cn, sizeof cn);
-    own_name_ = cn;
     return true;
 }
 
@@ -330,7 +326,10 @@ bool Server::admit(Session &s, const Hello &h) {
     if (s.name.empty()) return refuse("certificate has no common name");
     // A client under the server's own name would be taken for the server by
     // its peers in the mesh and in logs.
-    if (strcasecmp(s.name.c_str(), own_name_.c_str()) == 0) return refuse("certificate name is the server's own");
+    char own[256] = "";
+    if (X509 *mine = SSL_get_certificate(s.conn->ssl()))
+        X509_NAME_get_text_by_NID(X509_get_subject_name(mine), NID_commonName, own, sizeof own);
+    if (strcasecmp(s.name.c_str(), own) == 0) return refuse("certificate name is the server's own");
     // Cipher: the first of ours the client also offers.
     std::optional<Cipher> cipher;
     for (Cipher c : cfg_.ciphers)

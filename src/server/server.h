@@ -100,7 +100,6 @@ private:
     void event_peer_down(const Session &s, const std::string &why);
 
     SSL_CTX *ctx_ = nullptr;
-    std::string own_name_;   // our certificate's CN: no client may use it
     std::vector<int> listen_fds_;
     TopologyPlan plan_;
     LeaseStore leases_;

@@ -7,6 +7,7 @@
 # documents every key the parser knows.
 source "$(dirname "$0")/lib.sh"
 
+lm_user   # --check-config checks that User (default lanmesh) exists
 lm_pki_init
 lm_pki_cert server server
 lm_pki_cert alice client
