@@ -2,7 +2,6 @@
 // RFC 8446 §7.5; PROTOCOLS.md §5).
 #include "control/tls.h"
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
