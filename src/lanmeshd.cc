@@ -11,9 +11,12 @@
 
 #include "client/client.h"
 #include "common/log.h"
+#include "common/printable.h"
 #include "common/version.h"
 #include "config/config.h"
+#include "control/crl_watch.h"
 #include "control/tls.h"
+#include "core/privdrop.h"
 #include "server/server.h"
 
 using namespace lm;
@@ -25,6 +28,37 @@ static void usage(FILE *f) {
                  "      --check-config   check the configuration and certificates, then exit\n"
                  "  -V, --version        print the version and exit\n"
                  "  -h, --help           show this help\n");
+}
+
+// --check-config: everything the daemon would refuse at start is an error
+// (exit 1) -- the file, the user, the TLS files, our certificate's purpose
+// and key type, a CRL that refuses every peer now; what it would only warn
+// about is a warning on stderr (exit 0).
+static int check_config(const Config &cfg, const std::string &path) {
+    auto fail = [&](const std::string &why) {
+        std::fprintf(stderr, "lanmeshd: %s: %s\n", path.c_str(), printable(why).c_str());
+        return 1;
+    };
+    if (std::string why = unusable_user(cfg.user); !why.empty()) return fail(why);
+    // The certificates are part of the configuration: load them too.
+    std::string err;
+    TlsFiles f{cfg.ca, cfg.certificate, cfg.key, cfg.crl, cfg.remote_cert_tls};
+    SSL_CTX *ctx = cfg.role == Role::server ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
+    if (!ctx) return fail(err);
+    CrlWatch crl;
+    crl.set(cfg.crl, tls_crl_times(ctx));
+    SSL_CTX_free(ctx);
+    time_t now = time(nullptr);
+    if (crl.unusable(now)) {
+        std::string all;
+        for (const auto &w : crl.standing(now)) all += (all.empty() ? "" : "; ") + w;
+        return fail(all);
+    }
+    std::vector<std::string> warnings = crl.standing(now);
+    if (std::string w = tls_key_mode_warning(cfg.key); !w.empty()) warnings.push_back(w);
+    for (const auto &w : warnings) std::fprintf(stderr, "lanmeshd: %s: warning: %s\n", path.c_str(), printable(w).c_str());
+    std::printf("%s: configuration OK (%s)\n", path.c_str(), to_string(cfg.role));
+    return 0;
 }
 
 int main(int argc, char **argv) {
@@ -69,19 +103,7 @@ int main(int argc, char **argv) {
     else if (cfg->log_level == "warning") log_set_level(LogLevel::warn);
     else if (cfg->log_level == "error") log_set_level(LogLevel::err);
 
-    if (check) {
-        // The certificates are part of the configuration: load them too.
-        std::string err;
-        TlsFiles f{cfg->ca, cfg->certificate, cfg->key, cfg->crl};
-        SSL_CTX *ctx = cfg->role == Role::server ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
-        if (!ctx) {
-            std::fprintf(stderr, "lanmeshd: %s: %s\n", path.c_str(), err.c_str());
-            return 1;
-        }
-        SSL_CTX_free(ctx);
-        std::printf("%s: configuration OK (%s)\n", path.c_str(), to_string(cfg->role));
-        return 0;
-    }
+    if (check) return check_config(*cfg, path);
 
     LM_INFO("%s starting", version_line("lanmeshd").c_str());
     std::unique_ptr<Node> node;

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "common/printable.h"
+
 namespace lm::cli {
 
 namespace {
@@ -187,22 +189,7 @@ bool Parser::string(std::string *out) {
     }
 }
 
-void quote(std::string *o, const std::string &s) {
-    *o += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            *o += '\\';
-            *o += char(c);
-        } else if (c < 0x20 || c == 0x7f) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            *o += b;
-        } else {
-            *o += char(c);
-        }
-    }
-    *o += '"';
-}
+void quote(std::string *o, const std::string &s) { append_json_string(o, s); }
 
 void dump(std::string *o, const Json &v, bool pretty, int depth) {
     auto newline = [&](int d) {
@@ -244,7 +231,7 @@ const Json *Json::get(std::string_view key) const {
 
 std::string Json::str(std::string_view key, const std::string &fallback) const {
     const Json *v = get(key);
-    return v && v->type == Type::string ? v->s : fallback;
+    return v && v->type == Type::string ? printable(v->s) : fallback;
 }
 
 uint64_t Json::u64(std::string_view key, uint64_t fallback) const {
@@ -266,7 +253,7 @@ bool Json::flag(std::string_view key) const {
 
 std::string Json::text() const {
     switch (type) {
-    case Type::string:
+    case Type::string: return printable(s);
     case Type::number: return s;
     case Type::boolean: return b ? "true" : "false";
     default: return dump_json(*this, false);

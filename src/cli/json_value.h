@@ -23,12 +23,14 @@ struct Json {
     bool is_array() const { return type == Type::array; }
     const Json *get(std::string_view key) const;
     // Renderers' accessors: a missing member or one of another type gives
-    // the fallback.
+    // the fallback.  Strings come back escaped for a terminal
+    // (common/printable.h): the daemon passes on names from certificates.
     std::string str(std::string_view key, const std::string &fallback = "") const;
     uint64_t u64(std::string_view key, uint64_t fallback = 0) const;
     int64_t i64(std::string_view key, int64_t fallback = 0) const;
     bool flag(std::string_view key) const;
-    // A scalar as text: strings as they are, numbers and literals as written.
+    // A scalar as text: strings escaped as str() does, numbers and literals
+    // as written.
     std::string text() const;
 };
 

@@ -8,6 +8,7 @@
 //       peers 2  pending-handshakes 0  user lanmesh  version 0.9.0  uptime 3 minutes
 //       handshakes: pending 0  limit 1024  per-source-limit 32  evicted-per-source 0  ...
 //       protocol-errors 0  output-full-cuts 0
+//       warning: CRL /etc/lanmesh/crl.pem (of /CN=Office CA) expires in 6 days (...)
 //
 // The protocol errors list their reasons that are not zero (all of them
 // with -s -s).
@@ -96,6 +97,9 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
                  human_duration(link.i64("uptime")).c_str());
     print_control(f, link, stats);
+    // What the daemon cannot do or will soon stop doing (an expiring CRL).
+    if (const Json *w = link.get("warnings"); w && w->is_array())
+        for (const auto &x : w->items) std::fprintf(f, "    warning: %s\n", x.text().c_str());
     if (stats <= 0) return;
     if (const Json *c = link.get("counters"); c && c->is_object()) print_table(f, nonzero(*c, stats), "    ", 6);
     if (const Json *d = link.get("drops"); d && d->is_object()) print_drops(f, *d, stats);

@@ -57,9 +57,14 @@ Client::~Client() {
     if (ctx_) SSL_CTX_free(ctx_);
 }
 
-bool Client::start_role(std::string *err) {
-    ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl}, err);
+bool Client::load_tls(std::string *err) {
+    ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
     if (!ctx_) return false;
+    tls_loaded(ctx_, cfg_.key, cfg_.crl);
+    return true;
+}
+
+bool Client::start_role(std::string *err) {
     // Our own name is our certificate's; pair keys are signed with its key
     // and peers' certificates checked against the same CA and CRL.
     char cn[256] = "";
@@ -246,6 +251,7 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     case MsgType::bye: {
         Bye b;
         decode(payload, &b, &err);
+        replaced_ = b.reason.rfind(kByeReplaced, 0) == 0;
         disconnect("server said bye: " + b.reason, false);
         return false;
     }
@@ -336,6 +342,7 @@ bool Client::on_config(const ConfigMsg &m) {
     }
     phase_ = Phase::up;
     backoff_s_ = 1;
+    role_warning_.clear();
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
                      m.nat_keepalive);
     mesh_.on_reconnect();
@@ -434,6 +441,22 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     // every client in the same instant.
     uint8_t r = 0;
     RAND_bytes(&r, 1);
+    if (replaced_) {
+        // Another host holds our name now (kByeReplaced): taking it back at
+        // once would push that one out, and so on every second.
+        replaced_ = false;
+        int64_t delay = int64_t(kReplacedHoldOffSeconds) * 1000 + int64_t(r) * 100;
+        next_connect_ms_ = EventLoop::now_ms() + delay;
+        LM_WARN("disconnected: %s: another host may be using this node's certificate; "
+                "not reconnecting for %lld s", why.c_str(), static_cast<long long>(delay / 1000));
+        char until[32] = "";
+        time_t at = time(nullptr) + time_t(delay / 1000);
+        tm tmv;
+        strftime(until, sizeof until, "%H:%M:%S UTC", gmtime_r(&at, &tmv));
+        role_warning_ = why + ": another host may be using this node's certificate; not reconnecting until " +
+                        until;
+        return;
+    }
     int64_t delay = int64_t(backoff_s_) * 1000 + (int64_t(r) * backoff_s_ * 250) / 255;
     next_connect_ms_ = EventLoop::now_ms() + delay;
     LM_WARN("%s: %s; reconnecting in %.1f s", was_up ? "disconnected" : "connection failed", why.c_str(),

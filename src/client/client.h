@@ -26,6 +26,7 @@ public:
 private:
     enum class Phase { idle, connecting, tls, waiting_config, up };
 
+    bool load_tls(std::string *err) override;
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void rekey_role() override;
@@ -81,6 +82,7 @@ private:
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
     int64_t last_dummy_ms_ = 0;
     int backoff_s_ = 1;
+    bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long
     bool ready_logged_ = false;
 };
 

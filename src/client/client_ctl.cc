@@ -85,8 +85,9 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // must be signed with that key), and is checked against the new CA and
     // CRL, as are mesh peers from now on.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl},
-                                  {next.ca, next.certificate, next.key, next.crl}, false, err, &warning);
+    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
+                                  &warning);
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx;
@@ -96,7 +97,9 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.ca = next.ca;
         cfg_.certificate = next.certificate;
         cfg_.key = next.key;
+        cfg_.remote_cert_tls = next.remote_cert_tls;
     }
+    tls_loaded(ctx_, cfg_.key, next.crl);
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
     mesh_.set_identity(name_in(session_ctx), SSL_CTX_get0_privatekey(session_ctx), store);
     std::string why;

@@ -2,24 +2,11 @@
 
 #include <cstdio>
 
+#include "common/printable.h"
+
 namespace lm {
 
-void JsonWriter::quote(std::string_view s) {
-    out_ += '"';
-    for (unsigned char c : s) {
-        if (c == '"' || c == '\\') {
-            out_ += '\\';
-            out_ += char(c);
-        } else if (c < 0x20 || c == 0x7f) {
-            char b[8];
-            std::snprintf(b, sizeof b, "\\u%04x", c);
-            out_ += b;
-        } else {
-            out_ += char(c);
-        }
-    }
-    out_ += '"';
-}
+void JsonWriter::quote(std::string_view s) { append_json_string(&out_, s); }
 
 void JsonWriter::sep(std::string_view key) {
     if (!first_.back()) out_ += ',';

@@ -8,6 +8,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <ctime>
+#include <string>
+
+#include "common/printable.h"
 
 namespace lm {
 
@@ -58,15 +61,21 @@ void logf(LogLevel l, const char *fmt, ...) {
     if (l < g_level.load(std::memory_order_relaxed)) return;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    char line[1024];
-    size_t n = log_format_head(line, sizeof line, l, g_journal.load(std::memory_order_relaxed),
+    char head[256];
+    size_t n = log_format_head(head, sizeof head, l, g_journal.load(std::memory_order_relaxed),
                                g_prefix, (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    std::vsnprintf(line + n, sizeof line - n, fmt, ap);
+    std::vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    // Names and reasons from peers end up in messages: escaped, so a line
+    // says what it shows (common/printable.h).
+    std::string line(head, n);
+    append_printable(&line, msg);
+    line += '\n';
     // One write per line so concurrent threads do not interleave.
-    std::fprintf(stderr, "%s\n", line);
+    std::fputs(line.c_str(), stderr);
 }
 
 }  // namespace lm

@@ -619,6 +619,11 @@ bool h_certificate(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.ce
 bool h_key(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.key); }
 bool h_crl(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.crl); }
 
+bool h_remote_cert_tls(Parser &p, std::string_view v) {
+    static const std::pair<const char *, bool> t[] = {{"yes", true}, {"no", false}};
+    return p.keyword(v, t, &p.c.remote_cert_tls);
+}
+
 bool h_peer_name(Parser &p, std::string_view v) {
     bool ok = v.size() <= kMaxCommonName;
     for (unsigned char ch : v)
@@ -691,6 +696,7 @@ const KeyDef kKeys[] = {
     {Section::tls, "Certificate", false, kAnyRole, h_certificate},
     {Section::tls, "Key", false, kAnyRole, h_key},
     {Section::tls, "CRL", false, kAnyRole, h_crl},
+    {Section::tls, "RemoteCertTls", false, kAnyRole, h_remote_cert_tls},
     {Section::peer, "Name", false, kServer, h_peer_name},
     {Section::peer, "Address", false, kServer, h_peer_address},
     {Section::peer, "Network", true, kServer, h_peer_network},

@@ -75,6 +75,7 @@ struct Config {
 
     // [TLS]
     std::string ca, certificate, key, crl;  // crl optional
+    bool remote_cert_tls = true;           // peers' certificates must carry their role's extendedKeyUsage
 
     // [Peer] sections (server)
     std::vector<PeerConfig> peers;

@@ -54,6 +54,13 @@ namespace lm {
 
 constexpr size_t kMaxListItems = 64;
 constexpr size_t kMaxByeReason = 256;
+// A bye reason that starts with this tells a client that the server admitted
+// a newer session under its name (two hosts with one certificate): the
+// client waits kReplacedHoldOffSeconds before it connects again instead of
+// taking the session back at once, so the two do not push each other out
+// every second (lanmeshd(8), DUPLICATE NAMES).
+constexpr const char *kByeReplaced = "replaced by a newer session of the same name";
+constexpr int kReplacedHoldOffSeconds = 300;
 constexpr uint32_t kMinSpi = 256;  // 1..255 are reserved by IANA (RFC 4303 §2.1)
 constexpr uint16_t kMinMtu = 576, kMaxMtu = 9000, kMinMtu6 = 1280;
 

@@ -2,12 +2,17 @@
 // RFC 8446 §7.5; PROTOCOLS.md §5).
 #include "control/tls.h"
 
+#include <openssl/crypto.h>
 #include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include <sys/stat.h>
+
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -124,12 +129,82 @@ bool load_crls(const std::string &path, const CertList &cas, CrlList *out, std::
         if (!crl_signer(c.get(), cas))
             return set_err(err, "CRL", path,
                            std::string("CRL of ") + issuer + " is not signed by the CA");
-        const ASN1_TIME *next = X509_CRL_get0_nextUpdate(c.get());
-        if (next && X509_cmp_current_time(next) < 0)
-            LM_WARN("CRL %s of %s has expired: clients of that CA are refused until it is renewed",
-                    path.c_str(), issuer);
     }
     return true;
+}
+
+// ---- what the verify callback learns ----
+//
+// The context says whether peers' certificates must carry their role's
+// extendedKeyUsage; each connection records what its verification found
+// (bits below), for tls_failure_reason() and tls_admission_problem().
+
+enum VerifyMark : uintptr_t { kMarkNoEku = 1, kMarkCrlExpired = 2, kMarkCrlNotYetValid = 4 };
+
+int ctx_index() {
+    static const int i = SSL_CTX_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return i;
+}
+
+int ssl_index() {
+    static const int i = SSL_get_ex_new_index(0, nullptr, nullptr, nullptr, nullptr);
+    return i;
+}
+
+bool requires_eku(SSL *ssl) {
+    return SSL_CTX_get_ex_data(SSL_get_SSL_CTX(ssl), ctx_index()) != nullptr;
+}
+
+uintptr_t marks(SSL *ssl) { return reinterpret_cast<uintptr_t>(SSL_get_ex_data(ssl, ssl_index())); }
+
+void mark(SSL *ssl, uintptr_t m) { SSL_set_ex_data(ssl, ssl_index(), reinterpret_cast<void *>(marks(ssl) | m)); }
+
+// The extendedKeyUsage a peer in the other role must have.
+bool has_eku(X509 *x, bool peer_is_server) {
+    return (X509_get_extension_flags(x) & EXFLAG_XKUSAGE) &&
+           (X509_get_extended_key_usage(x) & (peer_is_server ? XKU_SSL_SERVER : XKU_SSL_CLIENT));
+}
+
+// OpenSSL's own purpose check (ssl_client / ssl_server) accepts a
+// certificate without extendedKeyUsage for every purpose; with RemoteCertTls
+// the leaf must name its role.  A server lets a CRL out of its validity
+// period pass here and refuses the client after the handshake, in words
+// (tls_admission_problem): the alert OpenSSL would send says "certificate
+// expired".  Every other error still fails the handshake, revocation too.
+int verify_callback(int ok, X509_STORE_CTX *x) {
+    SSL *ssl = static_cast<SSL *>(X509_STORE_CTX_get_ex_data(x, SSL_get_ex_data_X509_STORE_CTX_idx()));
+    if (!ssl) return ok;
+    int e = X509_STORE_CTX_get_error(x);
+    if (!ok && SSL_is_server(ssl) && (e == X509_V_ERR_CRL_HAS_EXPIRED || e == X509_V_ERR_CRL_NOT_YET_VALID)) {
+        mark(ssl, e == X509_V_ERR_CRL_HAS_EXPIRED ? kMarkCrlExpired : kMarkCrlNotYetValid);
+        return 1;
+    }
+    if (ok && X509_STORE_CTX_get_error_depth(x) == 0 && requires_eku(ssl) &&
+        !has_eku(X509_STORE_CTX_get_current_cert(x), !SSL_is_server(ssl))) {
+        mark(ssl, kMarkNoEku);
+        X509_STORE_CTX_set_error(x, X509_V_ERR_INVALID_PURPOSE);
+        return 0;
+    }
+    return ok;
+}
+
+time_t to_time(const ASN1_TIME *t) {
+    tm tmv{};
+    if (!t || ASN1_TIME_to_tm(t, &tmv) != 1) return 0;
+    return timegm(&tmv);
+}
+
+CrlTimes crl_times(X509_CRL *c) {
+    char issuer[256] = "";
+    X509_NAME_oneline(X509_CRL_get_issuer(c), issuer, sizeof issuer);
+    return {issuer, to_time(X509_CRL_get0_lastUpdate(c)), to_time(X509_CRL_get0_nextUpdate(c))};
+}
+
+std::string group_name(EVP_PKEY *key) {
+    char name[80] = "";
+    size_t len = 0;
+    if (EVP_PKEY_get_group_name(key, name, sizeof name, &len) != 1) return "";
+    return name;
 }
 
 // A store with the CA certificates and, when there are CRLs, those CRLs with
@@ -203,12 +278,20 @@ bool configure(SSL_CTX *ctx, const TlsFiles &f, bool server, std::string *err) {
     CertList cas;
     if (!load_cas(f.ca, &cas, err)) return false;
     if (!load_cert_and_key(ctx, f, err)) return false;
+    if (std::string why = tls_own_cert_problem(SSL_CTX_get0_certificate(ctx), SSL_CTX_get0_privatekey(ctx),
+                                               server, f.require_eku);
+        !why.empty()) {
+        if (err) *err = "certificate " + f.cert + ": " + why;
+        ERR_clear_error();
+        return false;
+    }
     if (!install_store(ctx, cas, f, err)) return false;
+    SSL_CTX_set_ex_data(ctx, ctx_index(), f.require_eku ? ctx : nullptr);
     if (server) {
         for (const auto &x : cas) SSL_CTX_add_client_CA(ctx, x.get());
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, nullptr);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, verify_callback);
     } else {
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, nullptr);
+        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, verify_callback);
     }
     ERR_clear_error();
     return true;
@@ -240,9 +323,14 @@ std::string verify_reason(long vr, SSL *ssl) {
     case X509_V_ERR_UNABLE_TO_GET_CRL: return "no CRL for the certificate's issuer";
     case X509_V_ERR_CRL_HAS_EXPIRED: return "CRL has expired";
     case X509_V_ERR_CRL_NOT_YET_VALID: return "CRL is not yet valid";
-    case X509_V_ERR_INVALID_PURPOSE:
-        return std::string("certificate is not for a TLS ") +
-               (SSL_is_server(ssl) ? "client" : "server");
+    case X509_V_ERR_INVALID_PURPOSE: {
+        const char *role = SSL_is_server(ssl) ? "client" : "server";
+        std::string r = std::string("certificate is not for a TLS ") + role;
+        if (marks(ssl) & kMarkNoEku)
+            r += std::string(" (it has no extendedKeyUsage ") + (SSL_is_server(ssl) ? "clientAuth" : "serverAuth") +
+                 "; RemoteCertTls = no accepts certificates without extendedKeyUsage)";
+        return r;
+    }
     case X509_V_ERR_HOSTNAME_MISMATCH: {
         const char *want = X509_VERIFY_PARAM_get0_host(SSL_get0_param(ssl), 0);
         return std::string("certificate name mismatch (want '") + (want ? want : "") + "')";
@@ -299,6 +387,80 @@ std::string io_reason(int ssl_err, int saved_errno) {
 }
 
 }  // namespace
+
+std::string tls13_key_problem(EVP_PKEY *key) {
+    if (!key) return "no key";
+    if (EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_is_a(key, "RSA-PSS") || EVP_PKEY_is_a(key, "ED25519") ||
+        EVP_PKEY_is_a(key, "ED448"))
+        return "";
+    if (EVP_PKEY_is_a(key, "EC")) {
+        std::string g = group_name(key);
+        // TLS 1.3 signs with ECDSA only on the three NIST curves (RFC 8446
+        // §4.2.3); the brainpool schemes of RFC 8734 came with OpenSSL 3.2.
+        if (g == "prime256v1" || g == "secp384r1" || g == "secp521r1") return "";
+        bool brainpool = g == "brainpoolP256r1" || g == "brainpoolP384r1" || g == "brainpoolP512r1";
+        if (brainpool && OpenSSL_version_num() >= 0x30200000L) return "";
+        return "its key is on curve " + (g.empty() ? std::string("(unknown)") : g) +
+               ", which cannot sign a TLS 1.3 handshake with " + OpenSSL_version(OPENSSL_VERSION) +
+               ": every handshake would fail; make the key on P-256, P-384 or P-521 (easy-rsa: "
+               "EASYRSA_CURVE=secp384r1), or use Ed25519 or RSA";
+    }
+    const char *type = EVP_PKEY_get0_type_name(key);
+    return std::string("its key is of type ") + (type ? type : "unknown") +
+           ", which cannot sign a TLS 1.3 handshake: use an EC key on P-256, P-384 or P-521, Ed25519 or RSA";
+}
+
+std::string tls_own_cert_problem(X509 *cert, EVP_PKEY *key, bool server, bool require_eku) {
+    if (!cert) return "no certificate";
+    const char *role = server ? "server" : "client";
+    const char *eku = server ? "serverAuth" : "clientAuth";
+    int ok = X509_check_purpose(cert, server ? X509_PURPOSE_SSL_SERVER : X509_PURPOSE_SSL_CLIENT, 0);
+    ERR_clear_error();
+    if (ok != 1)
+        return std::string("it is not for a TLS ") + role + " (its keyUsage or extendedKeyUsage forbids it; a " +
+               role + " needs extendedKeyUsage " + eku + ")";
+    if (require_eku && !has_eku(cert, server))
+        return std::string("it has no extendedKeyUsage ") + eku + ", which " +
+               (server ? "clients require" : "the server requires") +
+               " (RemoteCertTls = no, on every node, accepts certificates without extendedKeyUsage)";
+    return tls13_key_problem(key);
+}
+
+std::string tls_key_mode_warning(const std::string &path) {
+    struct stat st;
+    if (stat(path.c_str(), &st) != 0 || !(st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) return "";
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
+    std::string who = (st.st_mode & S_IROTH) ? "readable by every user" : "writable by others than its owner";
+    return "private key " + path + " is " + who + " (mode " + mode + "): chmod 0600 " + path;
+}
+
+bool tls_crl_file_times(const std::string &path, std::vector<CrlTimes> *out, std::string *err) {
+    CrlList crls;
+    if (!read_crls(path, &crls, err)) return false;
+    for (const auto &c : crls) out->push_back(crl_times(c.get()));
+    return true;
+}
+
+std::vector<CrlTimes> tls_crl_times(SSL_CTX *ctx) {
+    std::vector<CrlTimes> out;
+    X509_STORE *st = SSL_CTX_get_cert_store(ctx);
+    X509_STORE_lock(st);
+    STACK_OF(X509_OBJECT) *objs = X509_STORE_get0_objects(st);
+    for (int i = 0; i < sk_X509_OBJECT_num(objs); i++) {
+        X509_OBJECT *o = sk_X509_OBJECT_value(objs, i);
+        if (X509_OBJECT_get_type(o) == X509_LU_CRL) out.push_back(crl_times(X509_OBJECT_get0_X509_CRL(o)));
+    }
+    X509_STORE_unlock(st);
+    return out;
+}
+
+std::string tls_admission_problem(SSL *ssl) {
+    uintptr_t m = marks(ssl);
+    if (m & kMarkCrlExpired) return "the server's CRL has expired";
+    if (m & kMarkCrlNotYetValid) return "the server's CRL is not yet valid (check the server's clock)";
+    return "";
+}
 
 SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, true, err); }
 SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, false, err); }
@@ -392,6 +554,8 @@ bool tls_recheck_peer(SSL *ssl, std::string *reason, X509_STORE *given) {
         return false;
     }
     X509_STORE_CTX_set_default(x.get(), SSL_is_server(ssl) ? "ssl_client" : "ssl_server");
+    X509_STORE_CTX_set_ex_data(x.get(), SSL_get_ex_data_X509_STORE_CTX_idx(), ssl);
+    X509_STORE_CTX_set_verify_cb(x.get(), verify_callback);
     X509_VERIFY_PARAM_set1(X509_STORE_CTX_get0_param(x.get()), SSL_get0_param(ssl));
     bool ok = X509_verify_cert(x.get()) == 1;
     if (!ok && reason) *reason = verify_reason(X509_STORE_CTX_get_error(x.get()), ssl);

@@ -9,22 +9,64 @@
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <ctime>
 #include <string>
+#include <vector>
 
 namespace lm {
 
 struct TlsFiles {
     std::string ca, cert, key, crl;  // PEM paths; crl may be empty (no revocation check)
+    // RemoteCertTls (lanmesh.conf(5)): the peer's certificate must carry the
+    // extendedKeyUsage of its role -- serverAuth for the server, clientAuth
+    // for clients -- as OpenVPN's remote-cert-tls demands.  Without it any
+    // client certificate of the CA that has no extendedKeyUsage at all
+    // (OpenSSL accepts those for every purpose) could pose as the server.
+    bool require_eku = true;
 };
 
 // Both return a new context (the caller owns it: SSL_CTX_free) or nullptr with
 // *err like "cannot load CA /etc/lanmesh/ca.crt: No such file or directory".
+// Our own certificate must be fit for our role (tls_own_cert_problem), and
+// its key one that can sign in TLS 1.3.
 // The server requires a client certificate; the client verifies the server's
 // chain (call tls_expect_peer_name() on each client SSL to check its name too).
 // Session tickets and the session cache are off: every connection is a full
 // ECDHE handshake.  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set.
 SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err);
 SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err);
+
+// "" or why our own certificate cannot serve `server`'s role: its keyUsage
+// or extendedKeyUsage forbids it, it lacks the extendedKeyUsage the peer
+// demands (require_eku), or its key cannot sign a TLS 1.3 handshake (for
+// example a brainpool curve, which OpenSSL before 3.2 does not offer in
+// TLS 1.3: every handshake would fail).
+std::string tls_own_cert_problem(X509 *cert, EVP_PKEY *key, bool server, bool require_eku);
+
+// "" or why `key` cannot sign a TLS 1.3 CertificateVerify with this OpenSSL.
+std::string tls13_key_problem(EVP_PKEY *key);
+
+// "" or a warning that the private key file is readable by others or
+// writable by its group or others (lanmesh.conf(5) says 0600).  Not an
+// error: the daemon still runs, and --check-config still passes.
+std::string tls_key_mode_warning(const std::string &key_path);
+
+// The validity of each CRL in a file or a context, for CrlWatch.
+struct CrlTimes {
+    std::string issuer;                 // "/CN=lanmesh CA"
+    time_t last_update = 0;
+    time_t next_update = 0;             // 0: none given (never expires)
+};
+bool tls_crl_file_times(const std::string &path, std::vector<CrlTimes> *out, std::string *err);
+std::vector<CrlTimes> tls_crl_times(SSL_CTX *ctx);
+
+// Server side, once the handshake is done: "" when the client's certificate
+// verified, or why it may not be admitted although the handshake was let
+// finish so that the client can be told in a bye: the server's CRL has
+// expired or is not yet valid.  A TLS alert cannot say that -- OpenSSL
+// sends "certificate expired", which the client would read as its own
+// certificate's fault.  Revocation is still checked against such a CRL.
+std::string tls_admission_problem(SSL *ssl);
 
 // Replaces the CRL of a live context: builds a new store with the CA
 // certificates already loaded plus the CRL file (empty path: no CRL, no
@@ -53,7 +95,9 @@ std::string tls_failure_reason(SSL *ssl, int ssl_ret);
 // Verifies an established session's peer again against `store`, or when it
 // is null the session context's current store (after tls_reload_crl, or
 // periodically for expiry).  Returns false with a reason like
-// tls_failure_reason's when the peer is no longer acceptable.
+// tls_failure_reason's when the peer is no longer acceptable.  On a server,
+// a CRL out of its validity period does not end an admitted session (it
+// refuses new ones); a revocation listed in it does.
 bool tls_recheck_peer(SSL *ssl, std::string *reason, X509_STORE *store = nullptr);
 
 // At reload: a context made from the TLS files again (a renewed certificate

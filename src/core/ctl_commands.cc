@@ -157,6 +157,9 @@ CtlReply CtlCommands::link_show(Node &n, const Request &r) {
     j.kv("uptime", int64_t(time(nullptr) - n.started_));
     j.kv("debug_keys", n.keys_.enabled());
     j.kv("version", lanmesh_version());
+    j.begin_array("warnings");
+    for (const auto &w : n.warnings()) j.value(w);
+    j.end_array();
     if (r.stats) n.counters_json(j);
     j.end_object();
     return json_reply(j);

@@ -14,6 +14,7 @@
 
 #include "common/log.h"
 #include "core/privdrop.h"
+#include "control/tls.h"
 #include "control/tls_conn.h"
 #include "core/sd_notify.h"
 #include "data/tunnel.h"
@@ -57,6 +58,7 @@ static bool mkdir_p(const std::string &path, mode_t mode, std::string *err) {
 bool Node::start(std::string *err) {
     started_ = time(nullptr);
     if (geteuid() == 0 && !(*err = unusable_user(cfg_.user)).empty()) return false;
+    if (!load_tls(err)) return false;
     // Signals arrive through the loop, never asynchronously.
     sigset_t set;
     sigemptyset(&set);
@@ -106,11 +108,26 @@ bool Node::start(std::string *err) {
                        [this] { return metrics_text(); }, err))
         return false;
     loop_.set_tick(250, [this] {
+        for (const auto &w : crl_watch_.due(time(nullptr))) LM_WARN("%s", w.c_str());
         tick_role(EventLoop::now_ms());
         ctl_.tick(EventLoop::now_ms());
         metrics_.tick(EventLoop::now_ms());
     });
     return least_privilege(err);
+}
+
+void Node::tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path) {
+    key_warning_ = tls_key_mode_warning(key_path);
+    if (!key_warning_.empty()) LM_WARN("%s", key_warning_.c_str());
+    crl_watch_.set(crl_path, tls_crl_times(ctx));
+    for (const auto &w : crl_watch_.due(time(nullptr))) LM_WARN("%s", w.c_str());
+}
+
+std::vector<std::string> Node::warnings() const {
+    std::vector<std::string> out = crl_watch_.standing(time(nullptr));
+    if (!key_warning_.empty()) out.push_back(key_warning_);
+    if (!role_warning_.empty()) out.push_back(role_warning_);
+    return out;
 }
 
 // One queue per worker; the steering program below spreads flows over the

@@ -12,6 +12,7 @@
 
 #include "common/json.h"
 #include "config/config.h"
+#include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "control/proto_error.h"
 #include "core/ctl_socket.h"
@@ -49,6 +50,10 @@ public:
 protected:
     friend struct CtlCommands;   // core/ctl_commands.cc
 
+    // Reads the TLS files into the role's context: the first step of
+    // start(), so that a missing or unusable certificate fails before any
+    // device, socket or address exists (lanmeshd(8)).
+    virtual bool load_tls(std::string *err) = 0;
     virtual bool start_role(std::string *err) = 0;
     virtual void tick_role(int64_t now_ms) = 0;
     virtual void stop_role() = 0;
@@ -57,6 +62,12 @@ protected:
     // the rekeys that are due now rather than at the next tick.
     virtual void rekey_role() = 0;
 
+    // After every load of the TLS files (start, reload): warns about the
+    // key's file mode and the CRL's validity, and watches the CRL from now on.
+    void tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path);
+    // What `lanmesh link show` lists as warnings: the key's file mode, a CRL
+    // out of (or near the end of) its validity.
+    std::vector<std::string> warnings() const;
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
     // Sizes per-worker state for the configured number of workers (before
@@ -131,6 +142,9 @@ protected:
     bool link_configured_ = false;
     bool own_rundir_ = false;   // we created RuntimeDirectory: hand it to cfg_.user
     bool rekey_due_ = false;    // set from the workers' mail, acted on after it
+    CrlWatch crl_watch_;
+    std::string key_warning_;
+    std::string role_warning_;   // the role's standing warning, e.g. a client holding off
 };
 
 }  // namespace lm

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <strings.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -28,10 +30,14 @@ Server::~Server() {
     if (ctx_) SSL_CTX_free(ctx_);
 }
 
-bool Server::start_role(std::string *err) {
-    ctx_ = tls_server_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl}, err);
+bool Server::load_tls(std::string *err) {
+    ctx_ = tls_server_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
     if (!ctx_) return false;
+    tls_loaded(ctx_, cfg_.key, cfg_.crl);
+    return true;
+}
 
+bool Server::start_role(std::string *err) {
     if (mkdir(cfg_.state_directory.c_str(), 0700) < 0 && errno != EEXIST) {
         *err = "cannot create StateDirectory " + cfg_.state_directory + ": " + strerror(errno);
         return false;
@@ -386,7 +392,14 @@ bool Server::admit(Session &s, const Hello &h) {
         close_session(fd, why, true);
         return false;
     };
+    if (std::string why = tls_admission_problem(s.conn->ssl()); !why.empty()) return refuse(why);
     if (s.name.empty()) return refuse("certificate has no common name");
+    // A client under the server's own name would be taken for the server by
+    // its peers in the mesh and in logs.
+    char own[256] = "";
+    if (X509 *mine = SSL_get_certificate(s.conn->ssl()))
+        X509_NAME_get_text_by_NID(X509_get_subject_name(mine), NID_commonName, own, sizeof own);
+    if (strcasecmp(s.name.c_str(), own) == 0) return refuse("certificate name is the server's own");
     // Cipher: the first of ours the client also offers.
     std::optional<Cipher> cipher;
     for (Cipher c : cfg_.ciphers)
@@ -396,9 +409,19 @@ bool Server::admit(Session &s, const Hello &h) {
         }
     if (!cipher) return refuse("no cipher in common");
 
-    // A second connection under the same name replaces the first (the
-    // client restarted or its old TCP connection is a zombie).
-    if (auto old = by_name_.find(s.name); old != by_name_.end()) close_session(old->second, "replaced by a new connection", true);
+    // A second connection under the same name replaces the first: usually
+    // the client restarted and its old TCP connection is a zombie.  When the
+    // old one is alive, two hosts share one certificate; the bye tells the
+    // older one to stay away for a while (kByeReplaced) rather than take the
+    // name back at once, which would make the two take turns every second.
+    if (auto old = by_name_.find(s.name); old != by_name_.end()) {
+        auto it = sessions_.find(old->second);
+        std::string before = it != sessions_.end() ? it->second->tcp_peer.str() : std::string("?");
+        LM_WARN("%s: new session from %s replaces the one from %s (the same certificate name on two hosts? "
+                "the older is told to wait %d s)",
+                s.name.c_str(), s.tcp_peer.str().c_str(), before.c_str(), kReplacedHoldOffSeconds);
+        close_session(old->second, std::string(kByeReplaced) + " from " + s.tcp_peer.str(), true);
+    }
 
     const PeerConfig *pc = cfg_.find_peer(s.name);
     std::string err;

@@ -49,6 +49,7 @@ private:
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
+    bool load_tls(std::string *err) override;
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void rekey_role() override;

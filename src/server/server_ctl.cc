@@ -227,8 +227,9 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // sessions get the new context; established ones keep the certificate
     // they were admitted with, and are checked against the new CA and CRL.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl},
-                                  {next.ca, next.certificate, next.key, next.crl}, true, err, &warning);
+    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, true, err,
+                                  &warning);
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     if (ctx != ctx_) {
@@ -237,7 +238,9 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.ca = next.ca;
         cfg_.certificate = next.certificate;
         cfg_.key = next.key;
+        cfg_.remote_cert_tls = next.remote_cert_tls;
     }
+    tls_loaded(ctx_, cfg_.key, next.crl);
 
     // Every session the new store refuses ends now, with the reason.
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);

@@ -126,6 +126,7 @@ pass "lanmeshd(8) documents every option of lanmeshd --help:" $opts
 # Each example names its files as /etc/lanmesh/NET/...; a copy under $T gets
 # certificates made for exactly those names: the CN is the file name, server
 # or client by the config's Role.
+lm_user   # --check-config checks that User (default lanmesh) exists
 lm_pki_init
 declare -A server_cn
 key() { sed -n "s/^$1[[:space:]]*=[[:space:]]*//p" "$2" | head -1; }

@@ -203,15 +203,17 @@ lm_pki_crl() {
         -gencrl -out "$PKI/crl.pem" >/dev/null 2>&1 || die "crl"
 }
 
-# A certificate for CN from a CA nobody trusts.
+# A client certificate for CN from a CA nobody trusts.
 lm_pki_other_ca_cert() {
     local cn=$1
     openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 30 \
         -subj "/CN=rogue CA" -keyout "$PKI/other/ca.key" -out "$PKI/other/ca.crt" 2>/dev/null
     openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj "/CN=$cn" \
         -keyout "$PKI/$cn.key" -out "$PKI/$cn.csr" 2>/dev/null
+    # A proper client certificate (extendedKeyUsage clientAuth): only its CA is wrong.
+    printf 'basicConstraints = CA:FALSE\nkeyUsage = digitalSignature\nextendedKeyUsage = clientAuth\n' > "$PKI/other/client.ext"
     openssl x509 -req -in "$PKI/$cn.csr" -CA "$PKI/other/ca.crt" -CAkey "$PKI/other/ca.key" \
-        -CAcreateserial -days 30 -out "$PKI/$cn.crt" 2>/dev/null || die "rogue cert"
+        -CAcreateserial -days 30 -extfile "$PKI/other/client.ext" -out "$PKI/$cn.crt" 2>/dev/null || die "rogue cert"
 }
 
 # ---- daemons -----------------------------------------------------------------

@@ -207,7 +207,23 @@ TEST(ConfigParse, ClientDefaults) {
     EXPECT_EQ(c.certificate, "/etc/lanmesh/alice.crt");
     EXPECT_EQ(c.key, "/etc/lanmesh/alice.key");
     EXPECT_EQ(c.crl, "");
+    EXPECT_TRUE(c.remote_cert_tls);
     EXPECT_TRUE(c.peers.empty());
+}
+
+// RemoteCertTls (OpenVPN's remote-cert-tls): on unless a PKI without
+// extendedKeyUsage needs it off.
+TEST(ConfigParse, RemoteCertTls) {
+    EXPECT_FALSE(ok(kServerBase.substr(0, kServerBase.find("[Network]")) + "RemoteCertTls = no\n" +
+                    kServerBase.substr(kServerBase.find("[Network]")))
+                     .remote_cert_tls);
+    EXPECT_FALSE(ok(kClientBase.substr(0, kClientBase.find("[Network]")) + "RemoteCertTls = no\n" +
+                    kClientBase.substr(kClientBase.find("[Network]")))
+                     .remote_cert_tls);
+    std::string base = kClientBase.substr(0, kClientBase.find("[Network]"));
+    EXPECT_TRUE(ok(base + "RemoteCertTls = yes\n" + kClientBase.substr(base.size())).remote_cert_tls);
+    EXPECT_EQ(error_of(base + "RemoteCertTls = maybe\n" + kClientBase.substr(base.size())),
+              kPath + ":5: bad value 'maybe' for RemoteCertTls (expected yes or no)");
 }
 
 TEST(ConfigParse, ClientServerForms) {
@@ -283,9 +299,9 @@ TEST(ConfigParse, KnownKeys) {
                           "Network.RekeyAfterBytes", "Network.RekeyAfterPackets", "Network.RekeyGrace",
                           "Network.StateDirectory", "Network.RuntimeDirectory", "Network.DebugKeyFile",
                           "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
-                          "Peer.Name", "Peer.Address", "Peer.Network"})
+                          "TLS.RemoteCertTls", "Peer.Name", "Peer.Address", "Peer.Network"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 36u);
+    EXPECT_EQ(keys.size(), 37u);
 }
 
 TEST(ConfigParse, EnumStrings) {

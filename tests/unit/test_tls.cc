@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
 
@@ -22,7 +23,10 @@ namespace lm {
 namespace {
 
 // CA "Test CA" issues server, alice, bob (revoked in crl.pem), carol (expired
-// client), oldserver (expired server); CA "Other CA" issues mallory and server2.
+// client), oldserver (expired server), plain (no extendedKeyUsage) and bp (a
+// server on brainpoolP256r1); CA "Other CA" issues mallory and server2.
+// crl-expired.pem and crl-future.pem revoke bob too, but are out of their
+// validity period.
 const char kPkiScript[] = R"SH(
 set -e
 mkca() {
@@ -53,6 +57,9 @@ extendedKeyUsage = serverAuth
 basicConstraints = CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = clientAuth
+[ noeku_ext ]
+basicConstraints = CA:FALSE
+keyUsage = critical, digitalSignature
 CNF
   openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out $1/ca.key
   openssl req -x509 -new -key $1/ca.key -subj "/CN=$2" -days 30 -out $1/ca.crt \
@@ -73,8 +80,14 @@ mkcert ca carol client_ext -startdate 20200101000000Z -enddate 20200201000000Z
 mkcert ca oldserver server_ext -startdate 20200101000000Z -enddate 20200201000000Z
 mkcert ca2 mallory client_ext
 mkcert ca2 server2 server_ext
+mkcert ca plain noeku_ext
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:brainpoolP256r1 -out bp.key
+openssl req -new -key bp.key -subj "/CN=bp" -out bp.csr
+openssl ca -batch -notext -config ca/ca.cnf -extensions server_ext -in bp.csr -out bp.crt
 openssl ca -config ca/ca.cnf -revoke bob.crt
 openssl ca -config ca/ca.cnf -gencrl -out crl.pem
+openssl ca -config ca/ca.cnf -gencrl -crl_lastupdate 20200101000000Z -crl_nextupdate 20200201000000Z -out crl-expired.pem
+openssl ca -config ca/ca.cnf -gencrl -crl_lastupdate 20990101000000Z -crl_nextupdate 20990201000000Z -out crl-future.pem
 openssl ca -config ca2/ca.cnf -gencrl -out crl2.pem
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -aes256 -pass pass:secret -out locked.key
 echo "not a certificate" > junk.pem
@@ -121,17 +134,22 @@ class Tls : public ::testing::Test {
         return TlsFiles{path(ca + "/ca.crt"), path(name + ".crt"), path(name + ".key"),
                         crl.empty() ? "" : path(crl)};
     }
-    SSL_CTX *server(const std::string &ca, const std::string &name, const std::string &crl = "") {
+    SSL_CTX *server(const std::string &ca, const std::string &name, const std::string &crl = "",
+                    bool require_eku = true) {
         std::string err;
         if (sctx_) SSL_CTX_free(sctx_);
-        sctx_ = tls_server_ctx(files(ca, name, crl), &err);
+        TlsFiles f = files(ca, name, crl);
+        f.require_eku = require_eku;
+        sctx_ = tls_server_ctx(f, &err);
         EXPECT_NE(sctx_, nullptr) << err;
         return sctx_;
     }
-    SSL_CTX *client(const std::string &ca, const std::string &name) {
+    SSL_CTX *client(const std::string &ca, const std::string &name, bool require_eku = true) {
         std::string err;
         if (cctx_) SSL_CTX_free(cctx_);
-        cctx_ = tls_client_ctx(files(ca, name), &err);
+        TlsFiles f = files(ca, name);
+        f.require_eku = require_eku;
+        cctx_ = tls_client_ctx(f, &err);
         EXPECT_NE(cctx_, nullptr) << err;
         return cctx_;
     }
@@ -173,6 +191,15 @@ class Tls : public ::testing::Test {
         t.join();
         close(fds[0]);
         close(fds[1]);
+    }
+
+    // A server context with any certificate, made without our checks.
+    static SSL_CTX *rogue_server(const std::string &name) {
+        SSL_CTX *c = SSL_CTX_new(TLS_server_method());
+        SSL_CTX_set_min_proto_version(c, TLS1_3_VERSION);
+        EXPECT_EQ(SSL_CTX_use_certificate_file(c, path(name + ".crt").c_str(), SSL_FILETYPE_PEM), 1);
+        EXPECT_EQ(SSL_CTX_use_PrivateKey_file(c, path(name + ".key").c_str(), SSL_FILETYPE_PEM), 1);
+        return c;
     }
 
     static inline std::string dir_;
@@ -278,10 +305,152 @@ TEST_F(Tls, ClientChecksServer) {
         EXPECT_EQ(s.client.reason, "certificate name mismatch (want 'gateway')");
     }
     {
-        Session s;  // a client certificate is not a server certificate
-        handshake(server("ca", "bob"), client("ca", "alice"), &s);
+        // A client certificate is not a server certificate.  Our own server
+        // context refuses to use one (OwnCertificatePurpose); a rogue server
+        // is made by hand.
+        SSL_CTX *rogue = rogue_server("bob");
+        Session s;
+        handshake(rogue, client("ca", "alice"), &s);
         EXPECT_EQ(s.client.reason, "certificate is not for a TLS server");
+        SSL_CTX_free(rogue);
     }
+}
+
+// A certificate of the network's CA without extendedKeyUsage passes
+// OpenSSL's purpose checks for every role: with RemoteCertTls (the default)
+// a client does not take it for its server, nor the server for a client.
+TEST_F(Tls, RemoteCertTlsRequiresExtendedKeyUsage) {
+    SSL_CTX *rogue = rogue_server("plain");
+    {
+        Session s;
+        handshake(rogue, client("ca", "alice"), &s);
+        EXPECT_FALSE(s.client.ok);
+        EXPECT_EQ(s.client.reason,
+                  "certificate is not for a TLS server (it has no extendedKeyUsage serverAuth; RemoteCertTls = no "
+                  "accepts certificates without extendedKeyUsage)");
+    }
+    {
+        Session s;  // the switch for PKIs without extendedKeyUsage
+        handshake(rogue, client("ca", "alice", false), &s);
+        EXPECT_TRUE(s.client.ok) << s.client.reason;
+    }
+    SSL_CTX_free(rogue);
+    {
+        Session s;
+        handshake(server("ca", "server"), client("ca", "plain", false), &s);
+        EXPECT_FALSE(s.server.ok);
+        EXPECT_EQ(s.server.reason,
+                  "certificate is not for a TLS client (it has no extendedKeyUsage clientAuth; RemoteCertTls = no "
+                  "accepts certificates without extendedKeyUsage)");
+    }
+    {
+        Session s;
+        handshake(server("ca", "server", "", false), client("ca", "plain", false), &s);
+        EXPECT_TRUE(s.server.ok) << s.server.reason;
+    }
+}
+
+// Our own certificate must fit our role, with the extendedKeyUsage peers
+// demand, and its key must be able to sign in TLS 1.3.
+TEST_F(Tls, OwnCertificatePurpose) {
+    std::string err;
+    auto make = [&](const std::string &name, bool server_side, bool require_eku) {
+        err.clear();
+        TlsFiles f = files("ca", name);
+        f.require_eku = require_eku;
+        SSL_CTX *c = server_side ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
+        bool made = c != nullptr;
+        SSL_CTX_free(c);
+        EXPECT_EQ(ERR_peek_error(), 0u);
+        return made;
+    };
+    EXPECT_FALSE(make("alice", true, true));
+    EXPECT_EQ(err, "certificate " + path("alice.crt") +
+                       ": it is not for a TLS server (its keyUsage or extendedKeyUsage forbids it; a server needs "
+                       "extendedKeyUsage serverAuth)");
+    EXPECT_FALSE(make("server", false, true));
+    EXPECT_TRUE(contains(err, "it is not for a TLS client")) << err;
+    EXPECT_FALSE(make("plain", true, true));
+    EXPECT_EQ(err, "certificate " + path("plain.crt") +
+                       ": it has no extendedKeyUsage serverAuth, which clients require (RemoteCertTls = no, on "
+                       "every node, accepts certificates without extendedKeyUsage)");
+    EXPECT_FALSE(make("plain", false, true));
+    EXPECT_TRUE(contains(err, "it has no extendedKeyUsage clientAuth, which the server requires")) << err;
+    EXPECT_TRUE(make("plain", true, false)) << err;
+    EXPECT_TRUE(make("plain", false, false)) << err;
+    EXPECT_TRUE(make("alice", false, true)) << err;
+}
+
+// OpenSSL before 3.2 has no TLS 1.3 signature scheme for brainpool curves:
+// a server with such a key fails every handshake.  It is refused up front.
+TEST_F(Tls, KeyThatCannotSignInTls13) {
+    std::string err;
+    SSL_CTX *c = tls_server_ctx(files("ca", "bp"), &err);
+    if (OpenSSL_version_num() >= 0x30200000L) {
+        EXPECT_NE(c, nullptr) << err;
+    } else {
+        EXPECT_EQ(c, nullptr);
+        EXPECT_TRUE(contains(err, "certificate " + path("bp.crt") +
+                                      ": its key is on curve brainpoolP256r1, which cannot sign a TLS 1.3 handshake"))
+            << err;
+        EXPECT_TRUE(contains(err, "P-256, P-384 or P-521")) << err;
+    }
+    SSL_CTX_free(c);
+}
+
+// A CRL out of its validity period: the client is refused after the
+// handshake with words (tls_admission_problem), not with the alert
+// "certificate expired" that reads as the client's own fault; revocation
+// still holds; admitted sessions are not cut by a recheck.
+TEST_F(Tls, CrlOutOfItsValidityPeriod) {
+    for (const char *crl : {"crl-expired.pem", "crl-future.pem"}) {
+        SCOPED_TRACE(crl);
+        bool expired = std::string(crl) == "crl-expired.pem";
+        std::string err;
+        SSL_CTX *sctx = server("ca", "server", crl);
+        Session s;
+        handshake(sctx, client("ca", "alice"), &s);
+        ASSERT_TRUE(s.server.ok) << s.server.reason;
+        EXPECT_EQ(tls_admission_problem(s.server.ssl),
+                  expired ? "the server's CRL has expired"
+                          : "the server's CRL is not yet valid (check the server's clock)");
+        EXPECT_EQ(tls_peer_cn(s.server.ssl), "");
+        Session revoked;
+        handshake(sctx, client("ca", "bob"), &revoked);
+        EXPECT_FALSE(revoked.server.ok);
+        EXPECT_EQ(revoked.server.reason, "certificate revoked");
+    }
+    Session good;
+    handshake(server("ca", "server", "crl.pem"), client("ca", "alice"), &good);
+    ASSERT_TRUE(good.server.ok) << good.server.reason;
+    EXPECT_EQ(tls_admission_problem(good.server.ssl), "");
+    // Reloading an expired CRL does not cut admitted sessions.
+    std::string err, why;
+    ASSERT_TRUE(tls_reload_crl(sctx_, path("crl-expired.pem"), &err)) << err;
+    EXPECT_TRUE(tls_recheck_peer(good.server.ssl, &why)) << why;
+
+    std::vector<CrlTimes> t;
+    ASSERT_TRUE(tls_crl_file_times(path("crl-expired.pem"), &t, &err)) << err;
+    ASSERT_EQ(t.size(), 1u);
+    EXPECT_EQ(t[0].issuer, "/CN=Test CA");
+    EXPECT_EQ(t[0].last_update, 1577836800);   // 2020-01-01
+    EXPECT_EQ(t[0].next_update, 1580515200);   // 2020-02-01
+    auto live = tls_crl_times(sctx_);
+    ASSERT_EQ(live.size(), 1u);
+    EXPECT_EQ(live[0].next_update, 1580515200);
+}
+
+TEST_F(Tls, KeyFileModeWarning) {
+    std::string k = path("mode-test.key");
+    std::ofstream(k) << "x";
+    chmod(k.c_str(), 0600);
+    EXPECT_EQ(tls_key_mode_warning(k), "");
+    chmod(k.c_str(), 0640);
+    EXPECT_EQ(tls_key_mode_warning(k), "");   // a group the daemon's user is in may read it
+    chmod(k.c_str(), 0644);
+    EXPECT_EQ(tls_key_mode_warning(k), "private key " + k + " is readable by every user (mode 0644): chmod 0600 " + k);
+    chmod(k.c_str(), 0620);
+    EXPECT_EQ(tls_key_mode_warning(k), "private key " + k + " is writable by others than its owner (mode 0620): chmod 0600 " + k);
 }
 
 TEST_F(Tls, CrlReload) {
