@@ -27,6 +27,7 @@ struct Options {
     bool json = false;      // -j; -p implies it
     bool pretty = false;
     int stats = 0;          // -s, repeatable
+    bool force = false;     // -f: route add via a peer the daemon does not know
     std::string net;        // -n; "" = the only network running
     std::string rundir = kDefaultRunDir;
 };

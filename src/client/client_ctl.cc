@@ -73,7 +73,7 @@ std::string Client::peer_del_role(const std::string &) {
     return "peer del: only a server disconnects peers (this daemon is a client)";
 }
 
-std::string Client::route_change_role(bool add, const Prefix &, const std::string &) {
+std::string Client::route_change_role(bool add, const Prefix &, const std::string &, bool) {
     return std::string("route ") + (add ? "add" : "del") +
            ": a client's routes come from its server; change them there";
 }

@@ -18,6 +18,7 @@
 #include "core/sd_notify.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
+#include "net/tun_probe.h"
 #include "net/tun_steering.h"
 
 namespace lm {
@@ -57,6 +58,11 @@ static bool mkdir_p(const std::string &path, mode_t mode, std::string *err) {
 bool Node::start(std::string *err) {
     started_ = time(nullptr);
     if (geteuid() == 0 && !(*err = unusable_user(cfg_.user)).empty()) return false;
+    // Before anything else: a second daemon for this network must not touch
+    // the first one's device, ports, socket or files.
+    own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
+    if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
+    if (!lock_.acquire(cfg_.runtime_directory + "/" + cfg_.net + ".lock", "network " + cfg_.net, err)) return false;
     // Signals arrive through the loop, never asynchronously.
     sigset_t set;
     sigemptyset(&set);
@@ -88,8 +94,6 @@ bool Node::start(std::string *err) {
     if (!start_role(err)) return false;
     loop_.add(data_.mail_fd(), EPOLLIN, [this](uint32_t) { data_.drain_mail_fd(); });
 
-    own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
-    if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
     if (!open_control(err)) return false;
     loop_.set_tick(250, [this] {
         tick_role(EventLoop::now_ms());
@@ -103,6 +107,7 @@ bool Node::start(std::string *err) {
 // without multi_queue has one queue: the first worker reads it, and every
 // worker still writes to it and handles its own socket.
 bool Node::open_tun(std::string *err) {
+    if (!(*err = tun_device_unusable(cfg_.device)).empty()) return false;
     int n = data_.count();
     for (int i = 0; i < n; i++) {
         int fd = tun_open(i ? dev_ : cfg_.device, true, &dev_, err, /*vnet_hdr=*/true);

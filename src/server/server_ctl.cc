@@ -156,7 +156,7 @@ void Server::remove_network(const std::string &peer, const Prefix &net) {
     }
 }
 
-std::string Server::route_change_role(bool add, const Prefix &p, const std::string &via) {
+std::string Server::route_change_role(bool add, const Prefix &p, const std::string &via, bool force) {
     if (!add) {
         for (auto &pc : cfg_.peers) {
             auto it = std::find(pc.networks.begin(), pc.networks.end(), p);
@@ -170,6 +170,9 @@ std::string Server::route_change_role(bool add, const Prefix &p, const std::stri
         return "no route " + p.str();
     }
     if (!LeaseStore::valid_name(via)) return "bad peer name \"" + via + "\"";
+    // A typo would otherwise make a route that never becomes active.
+    if (!force && !cfg_.find_peer(via) && !session_by_name(via))
+        return "no peer \"" + via + "\" is configured or connected (add -force to route to it anyway)";
     if (std::string c = conflict(p, cfg_, cfg_.peers); !c.empty()) return c;
     // Clients get these routes in one CONFIG message, which has a limit.
     if (pushed_routes(cfg_, cfg_.peers) >= kMaxPushedRoutes)
