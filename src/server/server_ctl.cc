@@ -246,6 +246,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
                 r->routes_removed.push_back(net.str() + " via " + pc.name);
             }
     cfg_.peers = std::move(live);
+    leases_.set_fixed(cfg_.peers);   // a newly fixed address is nobody else's from now on
     for (const auto &pc : cfg_.peers)
         for (const auto &net : pc.networks) {
             if (has_network(old, pc.name, net)) continue;
