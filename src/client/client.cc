@@ -317,7 +317,7 @@ bool Client::on_config(const ConfigMsg &m) {
     phase_ = Phase::up;
     backoff_s_ = 1;
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
-                     m.nat_keepalive);
+                     nat_keepalive_s(cfg_.nat_keepalive));
     mesh_.on_reconnect();
     sd_notify_send("READY=1\nSTATUS=connected to " + cfg_.server->str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
@@ -430,7 +430,7 @@ void Client::tick_role(int64_t now) {
     if (tunnel_.total().last_rx == 0 && now - last_dummy_ms_ >= 1000) {
         dp_.send_dummy(tunnel_);
         last_dummy_ms_ = now;
-    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= current_.nat_keepalive) {
+    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= nat_keepalive_s(cfg_.nat_keepalive)) {
         dp_.send_nat_keepalive(tunnel_);
     }
     if (keying_.tick(wall)) {

@@ -5,6 +5,7 @@
 #pragma once
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -55,6 +56,12 @@ private:
     void event_connected();
     void event_disconnect(const std::string &why);   // before phase_ changes
     std::string own_name() const;
+    // NatKeepalive: the shorter of our own (`own`, the file's) and the
+    // server's pushed value; a NAT in front of us may forget sooner than
+    // the server's admin assumed, and only we can know.
+    int nat_keepalive_s(int own) const {
+        return current_.nat_keepalive ? std::min(own, int(current_.nat_keepalive)) : own;
+    }
 
     SSL_CTX *ctx_ = nullptr;
     Phase phase_ = Phase::idle;
