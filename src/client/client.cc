@@ -430,8 +430,12 @@ void Client::tick_role(int64_t now) {
     if (tunnel_.total().last_rx == 0 && now - last_dummy_ms_ >= 1000) {
         dp_.send_dummy(tunnel_);
         last_dummy_ms_ = now;
-    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= nat_keepalive_s(cfg_.nat_keepalive)) {
+    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
+               wall - std::max(tunnel_.total().last_tx, last_nat_keepalive_) >= nat_keepalive_s(cfg_.nat_keepalive)) {
+        // The one-byte keepalive is no ESP packet and leaves last_tx alone:
+        // without its own time it would go out at every tick once due.
         dp_.send_nat_keepalive(tunnel_);
+        last_nat_keepalive_ = wall;
     }
     if (keying_.tick(wall)) {
         Rekey r;
