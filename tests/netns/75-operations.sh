@@ -7,7 +7,9 @@
 #  5. idle callers of the group cannot lock root out of the control socket,
 #     are timed out after a second, and one over the limit hears "daemon busy";
 #  6. a second `lanmeshd NET`, or a daemon of another network on the same
-#     device, refuses to start and leaves the first one alone.
+#     device, refuses to start and leaves the first one alone;
+#  and through all of it, a [Peer] Address is never leased to another client,
+#  also not one fixed by a reload while another client holds it.
 #
 #            hub (192.0.2.0/24)
 #     srv .1        help .12        nat .21 -- alice 198.51.100.2 (behind NAT)
@@ -20,13 +22,20 @@ lm_public srv 192.0.2.1
 lm_public h 192.0.2.12
 lm_nat nat 192.0.2.21 198.51.100.1/26
 lm_behind a nat 198.51.100.2/26 198.51.100.1
-lm_server_conf server subnet relay "NatKeepalive = 30" "User = nobody" "[Peer]" "Name = alice"
+lm_server_conf server subnet relay "NatKeepalive = 30" "User = nobody" "[Peer]" "Name = alice" \
+    "[Peer]" "Name = branch" "Address = 198.18.0.3"
 lm_client_conf alice 192.0.2.1 "NatKeepalive = 1"
 lm_client_conf help 192.0.2.1
 lm_start srv server
 lm_wait 10 test -S "$T/run-server/server.sock" || die "no control socket"
 lm_start a alice; lm_wait_up a alice
 lm_start h help; lm_wait_up h help
+
+# ---- 0. Fixed addresses --------------------------------------------------------------
+# branch (never connected) has .3: alice gets .2, help the next free one.
+A=$(lm_ctl a alice -j link show | jq -r .address); H=$(lm_ctl h help -j link show | jq -r .address)
+[ "$A" = 198.18.0.2 ] && [ "$H" = 198.18.0.4 ] || die "alice $A, help $H: branch's fixed 198.18.0.3 was leased?"
+pass "the fixed 198.18.0.3 of branch is not leased to the second client ($H)"
 
 # ---- 1. Socket group -------------------------------------------------------------
 group=$(stat -c %G "$T/run-server/server.sock")
@@ -49,6 +58,10 @@ k=$(grep -c 'nat-keep-alive' "$T/natka.txt")
 pass "client's NatKeepalive 1 applies over the server's 30 ($k keepalives in 4 s)"
 
 # ---- 3. A client called "help" ----------------------------------------------------
+# First a reload fixes help's current address for carol: help keeps it while
+# connected, and gets another when it comes back after the `peer del` below.
+printf '[Peer]\nName = carol\nAddress = %s\n' "$H" >>"$T/server.conf"
+lm_ctl srv server reload >/dev/null || die "reload with carol's fixed address"
 out=$(lm_ctl srv server -j peer show help) || die "peer show help failed: $out"
 [ "$(echo "$out" | jq -r '.[0].name')" = help ] || die "peer show help: $out"
 out=$(lm_ctl srv server -j peer del help) || die "peer del help failed: $out"
@@ -64,6 +77,11 @@ lm_ctl srv server -j route show | jq -e 'map(.prefix) | index("198.19.7.0/24") =
     die "the refused route is listed"
 lm_ctl srv server route add 198.19.7.0/24 via alice || die "route add via a configured peer"
 lm_wait_up h help 20
+H2=$(lm_ctl h help -j link show | jq -r .address)
+[ "$H2" = 198.18.0.5 ] || die "help came back with $H2, not the next free address (198.18.0.4 is carol's since the reload)"
+lm_ctl srv server -j lease show | jq -e --arg h "$H" 'map(select(.address == $h)) | length == 0' >/dev/null ||
+    die "carol's fixed $H is still leased: $(lm_ctl srv server -j lease show)"
+pass "an address fixed by a reload left help's lease when help disconnected ($H -> $H2)"
 lm_ctl srv server route add 198.19.8.0/24 via help || die "route add via a connected peer"
 lm_ctl srv server route add 198.19.9.0/24 via later -force || die "route add -force"
 for p in 198.19.7.0/24 198.19.8.0/24 198.19.9.0/24; do lm_ctl srv server route del $p || die "route del $p"; done
