@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -23,9 +22,11 @@ static std::string error_line(const std::string &msg) {
     return j.str() + "\n";
 }
 
-// True when a daemon accepts connections on `path`: then it is not stale.
+// True when a daemon listens on the socket file: then it is not stale.
+// Non-blocking, so a daemon that is stopped with a full backlog (EAGAIN)
+// counts as alive instead of hanging us.
 static bool someone_listens(const sockaddr_un &sa) {
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return false;
     bool alive = connect(fd, reinterpret_cast<const sockaddr *>(&sa), sizeof sa) == 0 || errno == EAGAIN;
     ::close(fd);

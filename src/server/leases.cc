@@ -213,7 +213,6 @@ void LeaseStore::forget_index(size_t index) {
 std::optional<size_t> LeaseStore::first_free() const {
     // by_index_ is ordered, so the first gap in low_free_, low_free_ + 1,
     // ... that is nobody's fixed address is the lowest free slot.
-    // Fixed slots count as taken.
     size_t expect = low_free_;
     while (expect < plan_.capacity() && (by_index_.count(expect) || fixed_.count(expect))) expect++;
     low_free_ = expect;
