@@ -39,7 +39,7 @@ int connect_to(const std::string &path) {
 
 std::string connect_error(const std::string &path, int e) {
     std::string s = "cannot connect to " + path + ": " + strerror(e);
-    if (e == EACCES) s += " (root and group lanmesh only)";
+    if (e == EACCES) s += " (root and the daemon's group only)";
     if (e == ECONNREFUSED) s += " (lanmeshd is not running?)";
     return s;
 }
@@ -99,7 +99,7 @@ bool find_socket(const Options &o, std::string *path, std::string *err) {
     }
     DIR *d = opendir(o.rundir.c_str());
     if (!d && errno == EACCES) {
-        *err = "cannot list " + o.rundir + ": " + strerror(errno) + " (root and group lanmesh only)";
+        *err = "cannot list " + o.rundir + ": " + strerror(errno) + " (root and the daemon's group only)";
         return false;
     }
     if (!d) {
@@ -136,7 +136,11 @@ bool find_socket(const Options &o, std::string *path, std::string *err) {
 bool exchange(const std::string &path, const std::string &request, std::string *answer, std::string *err) {
     int fd = open_or_explain(path, err);
     if (fd < 0) return false;
-    bool ok = send_all(fd, request + "\n", err);
+    // A daemon that is busy answers and closes at once, perhaps before the
+    // request is out: its answer still says why.
+    std::string send_err;
+    bool sent = send_all(fd, request + "\n", &send_err);
+    bool ok = true;
     std::string buf;
     while (ok && buf.find('\n') == std::string::npos) {
         ssize_t n = read_some(fd, &buf, kAnswerTimeoutMs, err);
@@ -150,8 +154,12 @@ bool exchange(const std::string &path, const std::string &request, std::string *
         }
     }
     close(fd);
-    if (!ok) return false;
     size_t nl = buf.find('\n');
+    if (!sent && nl == std::string::npos) {
+        *err = send_err;
+        return false;
+    }
+    if (!ok) return false;
     if (nl == std::string::npos) {
         *err = buf.empty() ? "lanmeshd closed the connection without an answer" : "the answer was cut short";
         return false;

@@ -14,11 +14,20 @@ constexpr int kHelpId = 100;   // "help" in any word table
 
 // Matched after the leading "-" or "--".  -R is capital as in the grammar;
 // "-rundir" is accepted too, the way lanmesh(8) spells the long form.
-enum OptionId { kJson, kPretty, kStats, kNet, kRunDir, kHelp, kVersion, kBrief };
+enum OptionId { kJson, kPretty, kStats, kNet, kRunDir, kHelp, kVersion, kBrief, kForce };
 const Word kOptions[] = {{"json", kJson},        {"pretty", kPretty},  {"statistics", kStats},
                          {"stats", kStats},      {"network", kNet},    {"Rundir", kRunDir},
                          {"rundir", kRunDir},    {"help", kHelp},      {"Version", kVersion},
-                         {"brief", kBrief}};
+                         {"brief", kBrief},      {"force", kForce}};
+
+// "-f", "-force", "--force": also accepted after the arguments of
+// `route add`, where people type it.
+bool is_force_option(const std::string &w) {
+    if (w.size() < 2 || w[0] != '-') return false;
+    std::string_view name = std::string_view(w).substr(w.size() > 2 && w[1] == '-' ? 2 : 1);
+    Match m = match_word(name, kOptions);
+    return m.status == Match::found && m.id == kForce;
+}
 
 const Word kObjects[] = {{"link", int(Object::link)},   {"peer", int(Object::peer)},
                          {"sa", int(Object::sa)},       {"route", int(Object::route)},
@@ -46,7 +55,7 @@ const Production kProductions[] = {
     {Object::peer, "peer del NAME"},
     {Object::sa, "sa show [ peer NAME ]"},
     {Object::route, "route show"},
-    {Object::route, "route add PREFIX via NAME"},
+    {Object::route, "route add PREFIX via NAME [ -force ]"},
     {Object::route, "route del PREFIX"},
     {Object::lease, "lease show"},
     {Object::monitor, "monitor [ all | peer | path | rekey | refused ]..."},
@@ -74,6 +83,7 @@ public:
     ObjectParser(Object o, std::vector<std::string> words, Invocation *inv, std::string *err)
         : o_(o), w_(std::move(words)), inv_(inv), err_(err) {}
     bool run();
+    bool force_allowed();
 
 private:
     bool fail(const std::string &msg) {
@@ -118,6 +128,7 @@ bool ObjectParser::keyword(std::span<const Word> table, const char *name) {
         i_++;
         return true;
     }
+    if (i_ < w_.size() && w_[i_] == "help") return help();
     return fail(std::string("expected \"") + name + "\"" + (i_ < w_.size() ? " instead of \"" + w_[i_] + "\"" : ""));
 }
 
@@ -132,6 +143,7 @@ bool ObjectParser::name_arg(const char *what) {
 bool ObjectParser::prefix_arg() {
     if (i_ == w_.size()) return fail(inv_->what() + ": missing PREFIX");
     const std::string &p = w_[i_++];
+    if (p == "help") return help();
     auto pf = Prefix::parse(p);
     if (!pf) return fail("invalid prefix \"" + p + "\" (ADDRESS/LENGTH without host bits)");
     inv_->args.push_back(pf->str());
@@ -140,6 +152,7 @@ bool ObjectParser::prefix_arg() {
 
 bool ObjectParser::no_more() {
     if (i_ == w_.size()) return true;
+    if (w_[i_] == "help") return help();
     return fail("unexpected argument \"" + w_[i_] + "\"");
 }
 
@@ -160,9 +173,9 @@ bool ObjectParser::monitor() {
 }
 
 bool ObjectParser::run() {
-    // `help` anywhere after the object asks for the object's grammar.
-    for (const auto &w : w_)
-        if (w == "help") return help();
+    // "help" asks for the object's grammar where a command, a keyword or
+    // nothing more is expected; where a NAME is expected it is a name (a
+    // client may be called "help"), and it can never be a PREFIX.
     switch (o_) {
     case Object::link:
     case Object::lease:
@@ -170,22 +183,33 @@ bool ObjectParser::run() {
     case Object::peer:
         if (!verb(kPeerVerbs)) return false;
         if (helped()) return true;
-        if (inv_->verb == Verb::del) return name_arg("NAME") && no_more();
-        return (i_ == w_.size() || name_arg("NAME")) && no_more();
+        if (inv_->verb == Verb::del) return name_arg("NAME") && (helped() || no_more());
+        return (i_ == w_.size() || name_arg("NAME")) && (helped() || no_more());
     case Object::sa:
         if (!verb(kShowVerbs)) return false;
         if (helped()) return true;
-        if (i_ < w_.size() && !(keyword(kPeerKeyword, "peer") && name_arg("NAME"))) return false;
+        if (i_ < w_.size() && !(keyword(kPeerKeyword, "peer") && (helped() || name_arg("NAME")))) return false;
+        if (helped()) return true;
         if (!inv_->args.empty()) inv_->args.insert(inv_->args.begin(), "peer");
         return no_more();
     case Object::route:
         if (!verb(kRouteVerbs)) return false;
         if (helped()) return true;
         if (inv_->verb == Verb::add) {
-            if (!prefix_arg() || !keyword(kViaKeyword, "via") || !name_arg("NAME")) return false;
+            if (!prefix_arg()) return false;
+            if (helped()) return true;
+            if (!keyword(kViaKeyword, "via")) return false;
+            if (helped()) return true;
+            if (!name_arg("NAME")) return false;
             inv_->args.insert(inv_->args.begin() + 1, "via");
-        } else if (inv_->verb == Verb::del && !prefix_arg()) {
-            return false;
+            if (i_ < w_.size() && is_force_option(w_[i_])) {
+                inv_->opt.force = true;
+                i_++;
+            }
+            if (inv_->opt.force) inv_->args.push_back("force");
+        } else if (inv_->verb == Verb::del) {
+            if (!prefix_arg()) return false;
+            if (helped()) return true;
         }
         return no_more();
     case Object::monitor:
@@ -194,6 +218,12 @@ bool ObjectParser::run() {
         return no_more();
     }
     return false;
+}
+
+// -force is for `route add` alone; anywhere else it is a mistake.
+bool ObjectParser::force_allowed() {
+    if (!inv_->opt.force || helped() || (o_ == Object::route && inv_->verb == Verb::add)) return true;
+    return fail("-force applies to \"route add\" only");
 }
 
 // Options come before OBJECT, as in ip(8).  Advances *i past them; returns
@@ -249,6 +279,7 @@ int parse_options(const std::vector<std::string> &argv, size_t *i, Invocation *i
         case kVersion:
             inv->action = Invocation::Action::version;
             return kExitOk;
+        case kForce: o.force = true; break;
         }
     }
     return kExitOk;
@@ -267,7 +298,7 @@ std::string usage_text() {
         "Usage: lanmesh [ OPTIONS ] OBJECT { COMMAND | help }\n"
         "where  OBJECT := { link | peer | sa | route | lease | monitor | reload }\n"
         "       OPTIONS := { -j[son] | -p[retty] | -s[tatistics] | -n[etwork] NET |\n"
-        "                    -R[undir] DIR | -h[elp] | -V[ersion] }\n\n";
+        "                    -R[undir] DIR | -f[orce] | -h[elp] | -V[ersion] }\n\n";
     for (const auto &p : kProductions) s += std::string("       lanmesh ") + p.text + "\n";
     return s;
 }
@@ -319,7 +350,7 @@ int parse_command_line(const std::vector<std::string> &argv, Invocation *inv, st
     }
     inv->object = Object(m.id);
     ObjectParser p(inv->object, std::vector<std::string>(argv.begin() + long(i) + 1, argv.end()), inv, err);
-    return p.run() ? kExitOk : kExitUsage;
+    return p.run() && p.force_allowed() ? kExitOk : kExitUsage;
 }
 
 }  // namespace lm::cli

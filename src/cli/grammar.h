@@ -24,6 +24,7 @@ struct Options {
     bool pretty = false;
     int stats = 0;          // -s, repeatable
     bool brief = false;     // -br: one line per peer, as ip -br
+    bool force = false;     // -f: route add via a peer the daemon does not know
     std::string net;        // -n; "" = the only network running
     std::string rundir = kDefaultRunDir;
 };

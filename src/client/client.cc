@@ -344,7 +344,7 @@ bool Client::on_config(const ConfigMsg &m) {
     backoff_s_ = 1;
     role_warning_.clear();
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
-                     m.nat_keepalive);
+                     nat_keepalive_s(cfg_.nat_keepalive));
     mesh_.on_reconnect();
     sd_notify_send("READY=1\nSTATUS=connected to " + cfg_.server->str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
@@ -497,8 +497,12 @@ void Client::tick_role(int64_t now) {
     if (tunnel_.total().last_rx == 0 && now - last_dummy_ms_ >= 1000) {
         dp_.send_dummy(tunnel_);
         last_dummy_ms_ = now;
-    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp && wall - tunnel_.total().last_tx >= current_.nat_keepalive) {
+    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
+               wall - std::max(tunnel_.total().last_tx, last_nat_keepalive_) >= nat_keepalive_s(cfg_.nat_keepalive)) {
+        // The one-byte keepalive is no ESP packet and leaves last_tx alone:
+        // without its own time it would go out at every tick once due.
         dp_.send_nat_keepalive(tunnel_);
+        last_nat_keepalive_ = wall;
     }
     if (!maybe_rekey(wall)) return;
     if (!conn_->flush()) {

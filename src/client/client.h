@@ -5,6 +5,7 @@
 #pragma once
 #include <openssl/ssl.h>
 
+#include <algorithm>
 #include <memory>
 #include <optional>
 #include <string>
@@ -59,11 +60,17 @@ private:
     void routes_role(JsonWriter &j) override;
     void leases_role(JsonWriter &j) override;
     std::string peer_del_role(const std::string &name) override;
-    std::string route_change_role(bool add, const Prefix &p, const std::string &via) override;
+    std::string route_change_role(bool add, const Prefix &p, const std::string &via, bool force) override;
     bool reload_role(const Config &next, ReloadReport *r, std::string *err) override;
     void event_connected();
     void event_disconnect(const std::string &why);   // before phase_ changes
     std::string own_name() const;
+    // NatKeepalive: the shorter of our own (`own`, the file's) and the
+    // server's pushed value; a NAT in front of us may forget sooner than
+    // the server's admin assumed, and only we can know.
+    int nat_keepalive_s(int own) const {
+        return current_.nat_keepalive ? std::min(own, int(current_.nat_keepalive)) : own;
+    }
 
     SSL_CTX *ctx_ = nullptr;
     Phase phase_ = Phase::idle;
@@ -81,6 +88,7 @@ private:
     ConfigMsg current_;
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
     int64_t last_dummy_ms_ = 0;
+    time_t last_nat_keepalive_ = 0;
     int backoff_s_ = 1;
     bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long
     bool ready_logged_ = false;

@@ -34,6 +34,7 @@ void Client::link_role(JsonWriter &j, int) {
         j.kv("mtu", unsigned(current_.mtu)).kv("address", current_.local4.str());
         if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
         j.kv("epoch", uint64_t(keying_.epoch())).kv("cipher", to_string(current_.cipher));
+        j.kv("nat_keepalive", nat_keepalive_s(cfg_.nat_keepalive));
     }
     j.begin_array("listen");
     data_sockets_json(j);
@@ -74,7 +75,7 @@ std::string Client::peer_del_role(const std::string &) {
     return "peer del: only a server disconnects peers (this daemon is a client)";
 }
 
-std::string Client::route_change_role(bool add, const Prefix &, const std::string &) {
+std::string Client::route_change_role(bool add, const Prefix &, const std::string &, bool) {
     return std::string("route ") + (add ? "add" : "del") +
            ": a client's routes come from its server; change them there";
 }
@@ -100,6 +101,10 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.remote_cert_tls = next.remote_cert_tls;
     }
     tls_loaded(ctx_, cfg_.key, next.crl);
+    if (phase_ == Phase::up)   // a changed NatKeepalive applies to the pairs now
+        mesh_.set_limits({int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
+                          next.rekey_grace},
+                         nat_keepalive_s(next.nat_keepalive));
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
     mesh_.set_identity(name_in(session_ctx), SSL_CTX_get0_privatekey(session_ctx), store);
     std::string why;

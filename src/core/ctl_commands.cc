@@ -89,7 +89,7 @@ const CtlCommands::Entry CtlCommands::kTable[] = {
     {"peer", "del", true, 1, 1, peer_del},
     {"sa", "show", false, 0, 2, sa_show},
     {"route", "show", false, 0, 0, route_show},
-    {"route", "add", true, 3, 3, route_add},
+    {"route", "add", true, 3, 4, route_add},
     {"route", "del", true, 1, 1, route_del},
     {"lease", "show", false, 0, 0, lease_show},
     {"monitor", "", false, 0, kMaxWords, monitor},
@@ -126,7 +126,14 @@ CtlReply Node::handle_request(const std::string &req, uid_t uid) {
 }
 
 bool Node::open_control(std::string *err) {
-    return ctl_.open(loop_, cfg_.runtime_directory + "/" + cfg_.net + ".sock",
+    // The socket's group is User's primary group, the group the daemon
+    // runs as after the drop (core/privdrop.h), also when that user is not
+    // "lanmesh".  Not started as root: the file system's default stands.
+    gid_t group = gid_t(-1);
+    if (geteuid() == 0) {
+        if (const passwd *pw = getpwnam(cfg_.user.c_str())) group = pw->pw_gid;
+    }
+    return ctl_.open(loop_, cfg_.runtime_directory + "/" + cfg_.net + ".sock", group,
                      [this](const std::string &r, uid_t uid) { return handle_request(r, uid); }, err);
 }
 
@@ -280,9 +287,11 @@ CtlReply CtlCommands::route_show(Node &n, const Request &) {
 CtlReply CtlCommands::route_change(Node &n, const Request &r, bool add) {
     auto p = Prefix::parse(r.args[0]);
     if (!p) return error_reply("bad prefix \"" + r.args[0] + "\" (expected ADDRESS/LENGTH without host bits)");
-    if (add && r.args[1] != "via") return error_reply("route add: expected \"PREFIX via NAME\"");
+    if (add && (r.args[1] != "via" || (r.args.size() == 4 && r.args[3] != "force")))
+        return error_reply("route add: expected \"PREFIX via NAME [force]\"");
     std::string via = add ? r.args[2] : "";
-    std::string err = n.route_change_role(add, *p, via);
+    bool force = add && r.args.size() == 4;
+    std::string err = n.route_change_role(add, *p, via, force);
     if (!err.empty()) return error_reply(err);
     JsonWriter j;
     j.begin_object().kv(add ? "added" : "deleted", p->str());

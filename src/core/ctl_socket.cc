@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -17,16 +16,24 @@
 
 namespace lm {
 
-// Members of this group may use the control socket without being root.
-static constexpr const char *kCtlGroup = "lanmesh";
-
 static std::string error_line(const std::string &msg) {
     JsonWriter j;
     j.begin_object().kv("error", msg).end_object();
     return j.str() + "\n";
 }
 
-bool CtlSocket::open(EventLoop &loop, const std::string &path, Handler h, std::string *err) {
+// True when a daemon listens on the socket file: then it is not stale.
+// Non-blocking, so a daemon that is stopped with a full backlog (EAGAIN)
+// counts as alive instead of hanging us.
+static bool someone_listens(const sockaddr_un &sa) {
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool alive = connect(fd, reinterpret_cast<const sockaddr *>(&sa), sizeof sa) == 0 || errno == EAGAIN;
+    ::close(fd);
+    return alive;
+}
+
+bool CtlSocket::open(EventLoop &loop, const std::string &path, gid_t group, Handler h, std::string *err) {
     loop_ = &loop;
     handler_ = std::move(h);
     sockaddr_un sa{};
@@ -41,6 +48,12 @@ bool CtlSocket::open(EventLoop &loop, const std::string &path, Handler h, std::s
         *err = std::string("control socket: ") + strerror(errno);
         return false;
     }
+    if (someone_listens(sa)) {
+        *err = "control socket " + path + " is in use: another lanmeshd runs this network";
+        ::close(fd_);
+        fd_ = -1;
+        return false;
+    }
     unlink(path.c_str());   // a stale socket from a crashed run
     mode_t old = umask(0117);   // born 0660: never a moment of wider access
     int r = bind(fd_, reinterpret_cast<sockaddr *>(&sa), sizeof sa);
@@ -52,14 +65,8 @@ bool CtlSocket::open(EventLoop &loop, const std::string &path, Handler h, std::s
         return false;
     }
     path_ = path;
-    if (geteuid() == 0) {
-        if (const group *g = getgrnam(kCtlGroup)) {
-            if (fchownat(AT_FDCWD, path.c_str(), 0, g->gr_gid, AT_SYMLINK_NOFOLLOW) < 0)
-                LM_WARN("cannot give %s to group %s: %s", path.c_str(), kCtlGroup, strerror(errno));
-        } else {
-            LM_INFO("no group '%s': only root can use %s", kCtlGroup, path.c_str());
-        }
-    }
+    if (group != gid_t(-1) && fchownat(AT_FDCWD, path.c_str(), 0, group, AT_SYMLINK_NOFOLLOW) < 0)
+        LM_WARN("cannot give %s to group %u: %s", path.c_str(), unsigned(group), strerror(errno));
     loop.add(fd_, EPOLLIN, [this](uint32_t) { on_accept(); });
     return true;
 }
@@ -81,18 +88,33 @@ void CtlSocket::on_accept() {
     for (;;) {
         int c = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (c < 0) return;
-        if (conns_.size() >= kMaxCtlConnections) {   // a local flood must not exhaust us
-            ::close(c);
-            continue;
-        }
         Conn conn;
         ucred cred{};
         socklen_t cl = sizeof cred;
         if (getsockopt(c, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) conn.uid = cred.uid;
+        // A local flood must not exhaust us, nor lock root out.
+        size_t limit = conn.uid == 0 ? kMaxCtlConnections : kMaxCtlConnections - kCtlRootSlots;
+        if (conns_.size() >= limit) {
+            refuse_busy(c);
+            continue;
+        }
         conn.deadline_ms = EventLoop::now_ms() + kCtlRequestTimeoutMs;
         conns_.emplace(c, std::move(conn));
         loop_->add(c, EPOLLIN, [this, c](uint32_t ev) { on_event(c, ev); });
     }
+}
+
+// One try to say why, without waiting: the fresh socket's buffer is empty.
+void CtlSocket::refuse_busy(int fd) {
+    // Read what already came, so the caller sees the answer and an end of
+    // file rather than a reset.
+    char tmp[kMaxCtlRequest];
+    if (recv(fd, tmp, sizeof tmp, MSG_DONTWAIT) < 0) {
+    }
+    std::string line = error_line(kCtlBusy);
+    if (send(fd, line.data(), line.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    }
+    ::close(fd);
 }
 
 void CtlSocket::on_event(int fd, uint32_t events) {

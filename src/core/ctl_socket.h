@@ -21,10 +21,16 @@
 //             the client closes it.  A monitor that does not read is cut
 //             once kMaxCtlBacklog bytes are waiting for it.
 //
-// Who may do what: the socket is mode 0660, owned by root and group lanmesh
-// (when that group exists), so the file system decides who may connect.
-// The handler gets the caller's uid from SO_PEERCRED and allows changes to
-// uid 0 only.  Bad input costs one short error line, never the daemon.
+// Who may do what: the socket is mode 0660, owned by root and the primary
+// group of the daemon's User (lanmesh.conf(5)), so the file system decides
+// who may connect.  The handler gets the caller's uid from SO_PEERCRED and
+// allows changes to uid 0 only.  Bad input costs one short error line, never
+// the daemon.
+//
+// Busy: at most kMaxCtlConnections at once, of which kCtlRootSlots only for
+// uid 0, so idle callers of the group cannot lock root out.  A caller has
+// kCtlRequestTimeoutMs to send its whole request line.  A connection over
+// the limit gets {"error":"daemon busy, try again"} and is closed.
 //
 // Control path only; lives on the daemon's event loop.
 #pragma once
@@ -41,8 +47,9 @@ namespace lm {
 
 constexpr size_t kMaxCtlRequest = 4096;
 constexpr size_t kMaxCtlBacklog = 1 << 20;
-constexpr int64_t kCtlRequestTimeoutMs = 5000;   // to send the request line
-constexpr size_t kMaxCtlConnections = 64, kMaxCtlMonitors = 16;
+constexpr int64_t kCtlRequestTimeoutMs = 1000;   // to send the request line
+constexpr size_t kMaxCtlConnections = 64, kCtlRootSlots = 4, kMaxCtlMonitors = 16;
+constexpr const char *kCtlBusy = "daemon busy, try again";
 
 struct CtlReply {
     std::string body;        // newline-terminated JSON line
@@ -53,9 +60,10 @@ class CtlSocket {
 public:
     using Handler = std::function<CtlReply(const std::string &request, uid_t uid)>;
 
-    // Creates the socket (replacing a stale one), mode 0660; when running as
-    // root, hands it to group `lanmesh` if that group exists.
-    bool open(EventLoop &loop, const std::string &path, Handler h, std::string *err);
+    // Creates the socket, mode 0660, and hands it to `group` unless that is
+    // gid_t(-1).  A socket file left by a crash is replaced; one that a
+    // daemon still answers on is not touched, and open() fails.
+    bool open(EventLoop &loop, const std::string &path, gid_t group, Handler h, std::string *err);
     void close();
     ~CtlSocket() { close(); }
     const std::string &path() const { return path_; }
@@ -76,6 +84,7 @@ private:
     };
 
     void on_accept();
+    void refuse_busy(int fd);
     void on_event(int fd, uint32_t events);
     bool read_request(int fd, Conn &c);
     void answer(int fd, Conn &c, bool bad);

@@ -19,6 +19,7 @@
 #include "core/sd_notify.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
+#include "net/tun_probe.h"
 #include "net/tun_steering.h"
 
 namespace lm {
@@ -58,6 +59,11 @@ static bool mkdir_p(const std::string &path, mode_t mode, std::string *err) {
 bool Node::start(std::string *err) {
     started_ = time(nullptr);
     if (geteuid() == 0 && !(*err = unusable_user(cfg_.user)).empty()) return false;
+    // Before anything else: a second daemon for this network must not touch
+    // the first one's device, ports, socket or files.
+    own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
+    if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
+    if (!lock_.acquire(cfg_.runtime_directory + "/" + cfg_.net + ".lock", "network " + cfg_.net, err)) return false;
     if (!load_tls(err)) return false;
     // Signals arrive through the loop, never asynchronously.
     sigset_t set;
@@ -100,8 +106,6 @@ bool Node::start(std::string *err) {
         }
     });
 
-    own_rundir_ = access(cfg_.runtime_directory.c_str(), F_OK) != 0;
-    if (!mkdir_p(cfg_.runtime_directory, 0755, err)) return false;
     if (!open_control(err)) return false;
     if ((cfg_.metrics_tcp || !cfg_.metrics_unix.empty()) &&
         !metrics_.open(loop_, cfg_.metrics_tcp ? &*cfg_.metrics_tcp : nullptr, cfg_.metrics_unix,
@@ -135,6 +139,7 @@ std::vector<std::string> Node::warnings() const {
 // without multi_queue has one queue: the first worker reads it, and every
 // worker still writes to it and handles its own socket.
 bool Node::open_tun(std::string *err) {
+    if (!(*err = tun_device_unusable(cfg_.device)).empty()) return false;
     int n = data_.count();
     for (int i = 0; i < n; i++) {
         int fd = tun_open(i ? dev_ : cfg_.device, true, &dev_, err, /*vnet_hdr=*/true);

@@ -17,6 +17,7 @@
 #include "control/proto_error.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
+#include "core/instance_lock.h"
 #include "core/loop.h"
 #include "core/metrics_http.h"
 #include "data/counters.h"
@@ -118,7 +119,9 @@ protected:
     virtual void leases_role(JsonWriter &j) = 0;
     // Changes return "" or a one-line error.
     virtual std::string peer_del_role(const std::string &name) = 0;
-    virtual std::string route_change_role(bool add, const Prefix &p, const std::string &via) = 0;
+    // `force` adds a route via a peer that is neither configured nor
+    // connected (a client not yet seen); without it that is refused.
+    virtual std::string route_change_role(bool add, const Prefix &p, const std::string &via, bool force) = 0;
     // Applies `next` (already checked: same role) and records what it did.
     // Returns false with *err and nothing changed when the CRL cannot be used.
     virtual bool reload_role(const Config &next, ReloadReport *r, std::string *err) = 0;
@@ -135,6 +138,7 @@ protected:
     CtlSocket ctl_;
     MetricsListener metrics_;
     std::map<std::string, uint64_t> refused_by_reason_;   // bounded, see count_refusal()
+    InstanceLock lock_;        // RUNDIR/NET.lock: one daemon per network
     std::vector<int> tun_fds_;   // one queue per worker
     std::string dev_;
     int signal_fd_ = -1;

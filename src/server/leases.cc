@@ -163,7 +163,46 @@ bool LeaseStore::load(std::string *err) {
     by_index_ = std::move(by_index);
     low_free_ = 0;
     clock_ = clock;
+    yield_fixed();
     return true;
+}
+
+bool LeaseStore::reserved_for_other(size_t index, const std::string &name) const {
+    auto it = fixed_.find(index);
+    return it != fixed_.end() && it->second != name;
+}
+
+void LeaseStore::set_fixed(const std::vector<PeerConfig> &peers) {
+    fixed_.clear();
+    for (const auto &pc : peers) {
+        if (!pc.address) continue;
+        if (auto index = plan_.index_of(*pc.address); index && pc.address->family == AF_INET)
+            fixed_.emplace(*index, pc.name);
+    }
+    low_free_ = 0;   // a slot no longer fixed is free again
+    yield_fixed();
+}
+
+// Leases on another name's fixed address give way (see set_fixed).
+void LeaseStore::yield_fixed() {
+    bool changed = false;
+    for (const auto &[index, owner] : fixed_) {
+        auto holder = by_index_.find(index);
+        if (holder == by_index_.end() || holder->second == owner) continue;
+        auto e = by_name_.find(holder->second);
+        if (e->second.active) {
+            LM_WARN("address %s is fixed for %s but leased to %s, who is connected: %s gets it when %s disconnects",
+                    e->second.lease.addr4.str().c_str(), owner.c_str(), e->first.c_str(), owner.c_str(),
+                    e->first.c_str());
+            continue;
+        }
+        LM_WARN("address %s is fixed for %s: the lease of %s is dropped (it gets a new address)",
+                e->second.lease.addr4.str().c_str(), owner.c_str(), e->first.c_str());
+        forget_index(index);
+        by_name_.erase(e);
+        changed = true;
+    }
+    if (changed) persist();
 }
 
 void LeaseStore::forget_index(size_t index) {
@@ -173,9 +212,9 @@ void LeaseStore::forget_index(size_t index) {
 
 std::optional<size_t> LeaseStore::first_free() const {
     // by_index_ is ordered, so the first gap in low_free_, low_free_ + 1,
-    // ... is the lowest free slot.
+    // ... that is nobody's fixed address is the lowest free slot.
     size_t expect = low_free_;
-    for (auto it = by_index_.lower_bound(expect); it != by_index_.end() && it->first == expect; ++it) expect++;
+    while (expect < plan_.capacity() && (by_index_.count(expect) || fixed_.count(expect))) expect++;
     low_free_ = expect;
     if (expect < plan_.capacity()) return expect;
     return std::nullopt;
@@ -211,6 +250,14 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
         }
     }
 
+    if (auto it = by_name_.find(name); it != by_name_.end() && !want && reserved_for_other(it->second.index, name)) {
+        // Its address has become someone else's fixed address while it was
+        // connected (a reload); it gets a new one now.
+        LM_WARN("address %s is now fixed for %s: %s gets another", it->second.lease.addr4.str().c_str(),
+                fixed_.at(it->second.index).c_str(), name.c_str());
+        forget_index(it->second.index);
+        by_name_.erase(it);
+    }
     if (auto it = by_name_.find(name); it != by_name_.end()) {
         Entry &e = it->second;
         if (want && *want != e.index) {
@@ -234,7 +281,7 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
         // Full: reclaim the inactive lease released longest ago.
         auto victim = by_name_.end();
         for (auto it = by_name_.begin(); it != by_name_.end(); ++it) {
-            if (it->second.active) continue;
+            if (it->second.active || reserved_for_other(it->second.index, name)) continue;
             if (victim == by_name_.end() || it->second.last_used < victim->second.last_used)
                 victim = it;
         }
@@ -263,6 +310,14 @@ std::optional<Lease> LeaseStore::acquire(const std::string &name, const IpAddr *
 void LeaseStore::release(const std::string &name) {
     auto it = by_name_.find(name);
     if (it == by_name_.end() || !it->second.active) return;
+    if (reserved_for_other(it->second.index, name)) {
+        LM_INFO("%s disconnected: its address %s goes to %s, for whom it is fixed", name.c_str(),
+                it->second.lease.addr4.str().c_str(), fixed_.at(it->second.index).c_str());
+        forget_index(it->second.index);
+        by_name_.erase(it);
+        persist();
+        return;
+    }
     it->second.active = false;
     it->second.last_used = ++clock_;
     persist();

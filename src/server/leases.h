@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/addr.h"
 #include "server/topology.h"
@@ -44,16 +45,29 @@ class LeaseStore {
     // a client address of the pool and not held by another active name.  An
     // inactive holder loses it (with a warning) so a newly fixed address
     // cannot be blocked forever by a stale lease.
-    // A new name gets the lowest free slot; when none is free, the inactive
-    // lease released longest ago is reclaimed.  Active leases are never taken.
+    // A new name gets the lowest free slot that is nobody's fixed address
+    // (set_fixed); when none is free, the inactive lease released longest ago
+    // is reclaimed.  Active leases are never taken.  A known name whose
+    // address has since become another name's fixed one gets a new address.
     // Failure: nullopt and *err ("address pool exhausted", ...).
     // A failed save is logged and does not fail the call: a client should not
     // be refused because the state disk is full.
     std::optional<Lease> acquire(const std::string &name, const IpAddr *fixed, std::string *err);
 
     // The client is gone.  The lease stays reserved for `name` but becomes
-    // reclaimable, oldest release first.  Unknown names are ignored.
+    // reclaimable, oldest release first; one on another name's fixed address
+    // is dropped.  Unknown names are ignored.
     void release(const std::string &name);
+
+    // The [Peer] Address of every configured name: those slots are never
+    // handed out to anyone else.  Called at start (after load()) and at
+    // every reload, with the whole list.  An inactive lease of another name
+    // on a fixed address is dropped at once (a lease file or an older
+    // config gave it out); an active one is kept until that client
+    // disconnects, and the owner is refused meanwhile ("in use by").
+    // Addresses that are no client address of the pool are ignored here;
+    // acquire() refuses them with the reason.
+    void set_fixed(const std::vector<PeerConfig> &peers);
 
     // Pointers stay valid until the next acquire() or load().
     const Lease *find_by_name(const std::string &name) const;
@@ -83,6 +97,8 @@ class LeaseStore {
     };
 
     Entry make_entry(const std::string &name, size_t index);
+    bool reserved_for_other(size_t index, const std::string &name) const;
+    void yield_fixed();
     std::optional<size_t> first_free() const;
     bool save(std::string *err) const;
     void persist();
@@ -92,6 +108,7 @@ class LeaseStore {
     std::string file_;
     std::map<std::string, Entry> by_name_;
     std::map<size_t, std::string> by_index_;
+    std::map<size_t, std::string> fixed_;   // slot -> the name it is fixed for
     // Every slot below this one is taken, so the search for a free slot
     // starts here: admitting N clients costs O(N log N), not O(N^2).
     mutable size_t low_free_ = 0;

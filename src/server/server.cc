@@ -43,6 +43,7 @@ bool Server::start_role(std::string *err) {
         return false;
     }
     if (!leases_.load(err)) return false;
+    leases_.set_fixed(cfg_.peers);   // never handed out to anyone else
     leases_.set_deferred(true);
 
     // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6

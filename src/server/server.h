@@ -105,7 +105,7 @@ private:
     void metrics_role(PromWriter &w) override;
     void leases_role(JsonWriter &j) override;
     std::string peer_del_role(const std::string &name) override;
-    std::string route_change_role(bool add, const Prefix &p, const std::string &via) override;
+    std::string route_change_role(bool add, const Prefix &p, const std::string &via, bool force) override;
     bool reload_role(const Config &next, ReloadReport *r, std::string *err) override;
     IpAddr network_gateway(const std::string &peer, const Prefix &net) const;
     bool install_network(const std::string &peer, const Prefix &net, std::string *err);

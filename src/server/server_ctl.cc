@@ -195,7 +195,7 @@ void Server::remove_network(const std::string &peer, const Prefix &net) {
     }
 }
 
-std::string Server::route_change_role(bool add, const Prefix &p, const std::string &via) {
+std::string Server::route_change_role(bool add, const Prefix &p, const std::string &via, bool force) {
     if (!add) {
         for (auto &pc : cfg_.peers) {
             auto it = std::find(pc.networks.begin(), pc.networks.end(), p);
@@ -209,6 +209,9 @@ std::string Server::route_change_role(bool add, const Prefix &p, const std::stri
         return "no route " + p.str();
     }
     if (!LeaseStore::valid_name(via)) return "bad peer name \"" + via + "\"";
+    // A typo would otherwise make a route that never becomes active.
+    if (!force && !cfg_.find_peer(via) && !session_by_name(via))
+        return "no peer \"" + via + "\" is configured or connected (add -force to route to it anyway)";
     if (std::string c = conflict(p, cfg_, cfg_.peers); !c.empty()) return c;
     // Clients get these routes in one CONFIG message, which has a limit.
     if (pushed_routes(cfg_, cfg_.peers) >= kMaxPushedRoutes)
@@ -285,6 +288,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
                 r->routes_removed.push_back(net.str() + " via " + pc.name);
             }
     cfg_.peers = std::move(live);
+    leases_.set_fixed(cfg_.peers);   // a newly fixed address is nobody else's from now on
     for (const auto &pc : cfg_.peers)
         for (const auto &net : pc.networks) {
             if (has_network(old, pc.name, net)) continue;

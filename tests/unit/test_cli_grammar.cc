@@ -127,19 +127,51 @@ TEST(CliGrammar, HelpAtEveryLevel) {
     EXPECT_EQ(help_of("help peer"), object_usage(Object::peer));
     EXPECT_EQ(help_of("peer help"), object_usage(Object::peer));
     EXPECT_EQ(help_of("peer h"), object_usage(Object::peer));
-    EXPECT_EQ(help_of("peer show help"), object_usage(Object::peer));
-    EXPECT_EQ(help_of("peer del help"), object_usage(Object::peer));
+    EXPECT_EQ(help_of("peer show alice help"), object_usage(Object::peer));
+    EXPECT_EQ(help_of("link show help"), object_usage(Object::link));
+    EXPECT_EQ(help_of("sa show help"), object_usage(Object::sa));
     EXPECT_EQ(help_of("route add help"), object_usage(Object::route));
+    EXPECT_EQ(help_of("route add 198.19.5.0/24 help"), object_usage(Object::route));
+    EXPECT_EQ(help_of("route del help"), object_usage(Object::route));
     EXPECT_EQ(help_of("monitor help"), object_usage(Object::monitor));
     EXPECT_EQ(help_of("reload help"), object_usage(Object::reload));
     EXPECT_EQ(object_usage(Object::peer), "Usage: lanmesh peer show [ NAME ]\n       lanmesh peer del NAME\n");
     for (const char *production : {"lanmesh [ OPTIONS ] OBJECT { COMMAND | help }",
                                     "OBJECT := { link | peer | sa | route | lease | monitor | reload }",
                                     "-j[son] | -p[retty] | -s[tatistics] | -n[etwork] NET |",
-                                    "-R[undir] DIR | -h[elp] | -V[ersion] }", "lanmesh link show",
-                                    "lanmesh sa show [ peer NAME ]", "lanmesh route add PREFIX via NAME",
+                                    "-R[undir] DIR | -f[orce] | -h[elp] | -V[ersion] }", "lanmesh link show",
+                                    "lanmesh sa show [ peer NAME ]", "lanmesh route add PREFIX via NAME [ -force ]",
                                     "lanmesh monitor [ all | peer | path | rekey | refused ]..."})
         EXPECT_NE(full.find(production), std::string::npos) << production;
+}
+
+// A client may be called "help": where a NAME goes, the word is the name,
+// so that peer can be shown, deleted and routed to like any other.
+TEST(CliGrammar, HelpIsANameWhereANameGoes) {
+    EXPECT_EQ(request("peer del help"), "peer del help");
+    EXPECT_EQ(request("peer show help"), "peer show help");
+    EXPECT_EQ(request("sa show peer help"), "sa show peer help");
+    EXPECT_EQ(request("route add 198.19.5.0/24 via help"), "route add 198.19.5.0/24 via help");
+    EXPECT_EQ(request("p d help"), "peer del help");
+    // Where a command or keyword goes, it still asks for help.
+    EXPECT_EQ(help_of("peer help"), object_usage(Object::peer));
+    EXPECT_EQ(help_of("peer del help help"), object_usage(Object::peer));
+    EXPECT_EQ(help_of("route add 198.19.5.0/24 via help help"), object_usage(Object::route));
+}
+
+// Routing to a peer the daemon does not know needs -force, before the
+// object as every option, or after the arguments of route add.
+TEST(CliGrammar, Force) {
+    EXPECT_EQ(request("-force route add 198.19.5.0/24 via bob"), "route add 198.19.5.0/24 via bob force");
+    EXPECT_EQ(request("-f route add 198.19.5.0/24 via bob"), "route add 198.19.5.0/24 via bob force");
+    EXPECT_EQ(request("route add 198.19.5.0/24 via bob --force"), "route add 198.19.5.0/24 via bob force");
+    EXPECT_EQ(request("route add 198.19.5.0/24 via bob -f"), "route add 198.19.5.0/24 via bob force");
+    EXPECT_EQ(request("route add 198.19.5.0/24 via bob"), "route add 198.19.5.0/24 via bob");
+    EXPECT_EQ(usage_error("-force peer del bob"), "-force applies to \"route add\" only, try \"lanmesh peer help\"");
+    EXPECT_EQ(usage_error("-f route del 198.19.5.0/24"),
+              "-force applies to \"route add\" only, try \"lanmesh route help\"");
+    EXPECT_EQ(usage_error("route add 198.19.5.0/24 via bob force"),
+              "unexpected argument \"force\", try \"lanmesh route help\"");
 }
 
 TEST(CliGrammar, UsageErrors) {

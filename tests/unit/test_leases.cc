@@ -169,6 +169,95 @@ TEST(Lease, FixedAddresses) {
     EXPECT_EQ(n.acquire("z", nullptr, &err)->addr4, A("198.18.0.14"));
 }
 
+// PeerConfig list with fixed addresses, as in [Peer] sections.
+std::vector<PeerConfig> fixed_peers(std::initializer_list<std::pair<const char *, const char *>> list) {
+    std::vector<PeerConfig> out;
+    for (auto &[name, addr] : list) {
+        PeerConfig pc;
+        pc.name = name;
+        if (addr) pc.address = A(addr);
+        out.push_back(pc);
+    }
+    return out;
+}
+
+// examples/server.conf: net30, branch fixed at 198.18.0.10.  The second
+// dynamic client must not get it, and branch must still get it afterwards.
+TEST(Lease, FixedAddressIsNeverLeasedToAnother) {
+    for (Topology t : {Topology::net30, Topology::subnet}) {
+        LeaseStore s(TopologyPlan(t, P("198.18.0.0/24"), std::nullopt), "");
+        IpAddr fixed = A(t == Topology::net30 ? "198.18.0.10" : "198.18.0.3");
+        s.set_fixed(fixed_peers({{"branch", t == Topology::net30 ? "198.18.0.10" : "198.18.0.3"}, {"laptop", nullptr}}));
+        std::string err;
+        std::vector<IpAddr> got;
+        for (const char *name : {"alice", "bob", "carol"}) {
+            auto l = s.acquire(name, nullptr, &err);
+            ASSERT_TRUE(l) << err;
+            EXPECT_FALSE(l->addr4 == fixed) << name << " got branch's fixed address, " << to_string(t);
+            got.push_back(l->addr4);
+        }
+        if (t == Topology::net30) {
+            EXPECT_EQ(got[0], A("198.18.0.6"));
+            EXPECT_EQ(got[1], A("198.18.0.14"));
+        }
+        auto b = s.acquire("branch", &fixed, &err);
+        ASSERT_TRUE(b) << err;
+        EXPECT_EQ(b->addr4, fixed);
+    }
+}
+
+// Even a full pool does not reclaim a fixed address for someone else.
+TEST(Lease, FixedAddressNotReclaimedWhenFull) {
+    LeaseStore s(subnet29(), "");   // 198.18.0.2 ... .6, five slots
+    s.set_fixed(fixed_peers({{"branch", "198.18.0.4"}}));
+    std::string err;
+    for (const char *name : {"a", "b", "c", "d"}) ASSERT_TRUE(s.acquire(name, nullptr, &err)) << err;
+    EXPECT_FALSE(s.acquire("e", nullptr, &err));
+    EXPECT_EQ(err, "address pool exhausted");
+    s.release("a");
+    auto e = s.acquire("e", nullptr, &err);
+    ASSERT_TRUE(e) << err;
+    EXPECT_EQ(e->addr4, A("198.18.0.2"));   // a's, not branch's
+    IpAddr f = A("198.18.0.4");
+    EXPECT_EQ(s.acquire("branch", &f, &err)->addr4, f);
+}
+
+// A reload that fixes an address someone holds: an inactive holder yields
+// at once, an active one when it disconnects; either way it moves.
+TEST(Lease, ReloadAddingAFixedAddress) {
+    LeaseStore s(TopologyPlan(Topology::net30, P("198.18.0.0/24"), std::nullopt), "");
+    std::string err;
+    IpAddr f = A("198.18.0.10");
+    ASSERT_EQ(s.acquire("alice", nullptr, &err)->addr4, A("198.18.0.6"));
+    ASSERT_EQ(s.acquire("bob", nullptr, &err)->addr4, f);
+    s.release("bob");
+    s.set_fixed(fixed_peers({{"branch", "198.18.0.10"}}));
+    EXPECT_EQ(s.find_by_name("bob"), nullptr);
+    EXPECT_EQ(s.acquire("branch", &f, &err)->addr4, f);
+    auto bob = s.acquire("bob", nullptr, &err);
+    ASSERT_TRUE(bob) << err;
+    EXPECT_EQ(bob->addr4, A("198.18.0.14"));
+
+    // Active holder: branch is refused until the holder leaves.
+    LeaseStore t(TopologyPlan(Topology::net30, P("198.18.0.0/24"), std::nullopt), "");
+    t.acquire("alice", nullptr, &err);
+    t.acquire("bob", nullptr, &err);
+    t.set_fixed(fixed_peers({{"branch", "198.18.0.10"}}));
+    EXPECT_FALSE(t.acquire("branch", &f, &err));
+    EXPECT_EQ(err, "fixed address 198.18.0.10 of branch is in use by bob");
+    t.release("bob");
+    EXPECT_EQ(t.acquire("branch", &f, &err)->addr4, f);
+    EXPECT_EQ(t.acquire("bob", nullptr, &err)->addr4, A("198.18.0.14"));
+
+    // Still connected when the reload came, and back before branch: moves.
+    LeaseStore u(TopologyPlan(Topology::net30, P("198.18.0.0/24"), std::nullopt), "");
+    u.acquire("alice", nullptr, &err);
+    u.acquire("bob", nullptr, &err);
+    u.set_fixed(fixed_peers({{"branch", "198.18.0.10"}}));
+    EXPECT_EQ(u.acquire("bob", nullptr, &err)->addr4, A("198.18.0.14"));   // reconnect without a release
+    EXPECT_EQ(u.acquire("branch", &f, &err)->addr4, f);
+}
+
 TEST_F(LeaseFile, MissingFileIsEmpty) {
     LeaseStore s(subnet24(), path_);
     std::string err;
@@ -278,6 +367,20 @@ TEST_F(LeaseFile, UnwritableStateStillLeases) {
     auto l = s.acquire("alice", nullptr, &err);
     ASSERT_TRUE(l) << err;  // logged, not fatal
     EXPECT_EQ(l->addr4, A("198.18.0.2"));
+}
+
+TEST_F(LeaseFile, LeaseOnAnotherNamesFixedAddressYields) {
+    write("bob 198.18.0.10\nalice 198.18.0.6\n");
+    LeaseStore s(TopologyPlan(Topology::net30, P("198.18.0.0/24"), std::nullopt), path_);
+    std::string err;
+    ASSERT_TRUE(s.load(&err)) << err;
+    s.set_fixed(fixed_peers({{"branch", "198.18.0.10"}}));
+    IpAddr f = A("198.18.0.10");
+    auto b = s.acquire("branch", &f, &err);
+    ASSERT_TRUE(b) << err;
+    EXPECT_EQ(b->addr4, f);
+    EXPECT_EQ(s.acquire("bob", nullptr, &err)->addr4, A("198.18.0.14"));
+    EXPECT_EQ(read().find("bob 198.18.0.10"), std::string::npos) << read();
 }
 
 }  // namespace

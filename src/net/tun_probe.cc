@@ -1,0 +1,122 @@
+#include "net/tun_probe.h"
+
+#include <libmnl/libmnl.h>
+#include <linux/if.h>
+#include <linux/if_link.h>
+#include <linux/if_tun.h>
+#include <linux/rtnetlink.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+namespace lm {
+
+namespace {
+
+struct MnlClose {
+    void operator()(mnl_socket *s) const { mnl_socket_close(s); }
+};
+
+// What the kernel says about one link.
+struct LinkFacts {
+    bool found = false;
+    std::string kind;        // IFLA_INFO_KIND, "" for a device without one
+    bool tun = false;        // IFLA_TUN_TYPE is IFF_TUN (not TAP)
+    bool persistent = false;
+    uint32_t queues = 0, disabled = 0;
+};
+
+int tun_attr(const nlattr *a, void *data) {
+    auto *f = static_cast<LinkFacts *>(data);
+    switch (mnl_attr_get_type(a)) {
+    case IFLA_TUN_TYPE:
+        if (mnl_attr_validate(a, MNL_TYPE_U8) == 0) f->tun = mnl_attr_get_u8(a) == IFF_TUN;
+        break;
+    case IFLA_TUN_PERSIST:
+        if (mnl_attr_validate(a, MNL_TYPE_U8) == 0) f->persistent = mnl_attr_get_u8(a) != 0;
+        break;
+    case IFLA_TUN_NUM_QUEUES:
+        if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) f->queues = mnl_attr_get_u32(a);
+        break;
+    case IFLA_TUN_NUM_DISABLED_QUEUES:
+        if (mnl_attr_validate(a, MNL_TYPE_U32) == 0) f->disabled = mnl_attr_get_u32(a);
+        break;
+    }
+    return MNL_CB_OK;
+}
+
+int linkinfo_attr(const nlattr *a, void *data) {
+    auto *f = static_cast<LinkFacts *>(data);
+    if (mnl_attr_get_type(a) == IFLA_INFO_KIND && mnl_attr_validate(a, MNL_TYPE_STRING) == 0)
+        f->kind = mnl_attr_get_str(a);
+    else if (mnl_attr_get_type(a) == IFLA_INFO_DATA)
+        mnl_attr_parse_nested(a, tun_attr, data);
+    return MNL_CB_OK;
+}
+
+int link_attr(const nlattr *a, void *data) {
+    if (mnl_attr_get_type(a) == IFLA_LINKINFO) mnl_attr_parse_nested(a, linkinfo_attr, data);
+    return MNL_CB_OK;
+}
+
+int on_link(const nlmsghdr *nlh, void *data) {
+    static_cast<LinkFacts *>(data)->found = true;
+    mnl_attr_parse(nlh, sizeof(ifinfomsg), link_attr, data);
+    return MNL_CB_OK;
+}
+
+// False with *err when the kernel could not be asked.
+bool ask_kernel(const std::string &name, LinkFacts *f, std::string *err) {
+    std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
+    if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+        *err = std::string("netlink: ") + strerror(errno);
+        return false;
+    }
+    char buf[MNL_SOCKET_BUFFER_SIZE];
+    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = RTM_GETLINK;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_seq = 1;
+    auto *ifi = static_cast<ifinfomsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
+    ifi->ifi_family = AF_UNSPEC;
+    mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
+    if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
+        *err = std::string("netlink: ") + strerror(errno);
+        return false;
+    }
+    unsigned portid = mnl_socket_get_portid(nl.get());
+    for (;;) {
+        ssize_t n = mnl_socket_recvfrom(nl.get(), buf, sizeof buf);
+        if (n < 0) {
+            *err = std::string("netlink: ") + strerror(errno);
+            return false;
+        }
+        int rc = mnl_cb_run(buf, size_t(n), 1, portid, on_link, f);
+        if (rc == MNL_CB_STOP) return true;   // the ACK: done
+        if (rc < 0) {
+            if (errno == ENODEV) return true;  // no such device: not found
+            *err = std::string("netlink: ") + strerror(errno);
+            return false;
+        }
+    }
+}
+
+}  // namespace
+
+std::string tun_device_unusable(const std::string &name) {
+    if (name.empty()) return "";   // the kernel picks a new name
+    LinkFacts f;
+    std::string err;
+    if (!ask_kernel(name, &f, &err)) return "cannot check whether device " + name + " exists: " + err;
+    if (!f.found) return "";
+    if (f.kind != "tun" || !f.tun)
+        return "device " + name + " exists and is not a TUN device; choose another Device";
+    if (!f.persistent || f.queues + f.disabled > 0)
+        return "device " + name + " is in use (" + std::to_string(f.queues + f.disabled) +
+               " queue(s) attached): another lanmeshd or program runs on it; only a persistent device "
+               "nobody has open (ip tuntap add) may be reused";
+    return "";
+}
+
+}  // namespace lm
