@@ -395,6 +395,7 @@ bool Server::admit(Session &s, const Hello &h) {
             lease->addr6.is_set() ? lease->addr6.str().c_str() : "", to_string(*cipher),
             t.encap == Encapsulation::raw ? "raw ESP" : "ESP in UDP");
     event_peer_up(s);
+    if (cfg_.client_to_client == ClientToClient::direct) mesh_register(s);
     return true;
 }
 
@@ -461,6 +462,7 @@ void Server::tick_role(int64_t now) {
         }
         update_interest(s);
     }
+    if (cfg_.client_to_client == ClientToClient::direct) mesh_announce_moves(now);
     for (auto &[fd, why] : doomed) {
         auto it = sessions_.find(fd);
         bool quiet = it != sessions_.end() && it->second->phase != Session::Phase::up;
