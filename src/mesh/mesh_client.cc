@@ -327,7 +327,7 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
 void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
     if (!p.tunnel.out && !p.next_out) return;
     uint32_t spi = p.next_out ? p.next_out->spi : p.tunnel.out->spi;
-    auto it = probe_keys_.find(p.my_spi);
+    auto it = probe_keys_.find(in_spi(p));
     if (it == probe_keys_.end()) return;
     Probe pr{ProbeType::probe, spi, random_u64()};
     uint8_t buf[kProbeLen];
@@ -362,11 +362,11 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
     Pair &p = *it->second.pair;
     int64_t now = now_ms();
     // A valid probe proves the peer has derived this epoch's keys.
-    if (p.next_out && pr.spi == p.my_spi) p.tunnel.out = std::move(p.next_out);
+    if (p.next_out && pr.spi == in_spi(p)) p.tunnel.out = std::move(p.next_out);
     if (pr.type == ProbeType::probe) {
         if (!p.tunnel.out) return;
         Probe reply{ProbeType::reply, p.tunnel.out->spi, pr.nonce};
-        auto k = probe_keys_.find(p.my_spi);
+        auto k = probe_keys_.find(in_spi(p));
         if (k == probe_keys_.end()) return;
         uint8_t buf[kProbeLen];
         probe_encode(reply, k->second.key, buf);
@@ -457,7 +457,7 @@ void MeshClient::tick(int64_t now) {
             t.out = std::move(p.next_out);
         if (t.in_old && secs >= t.in_old_expires) {
             env_.sas->erase(t.in_old->spi);
-            forget_probe_keys(&p, p.my_spi);
+            forget_probe_keys(&p, in_spi(p));
             t.in_old.reset();
         }
         if (past_hard_limit(p, secs)) {

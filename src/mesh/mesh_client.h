@@ -147,6 +147,9 @@ private:
     void set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now);
     void forget_probe_keys(const Pair *p, uint32_t keep_spi);
     bool i_am_lo(const Pair &p) const { return my_name_ < p.name; }
+    // Our inbound SPI of the installed epoch (my_spi is the pending one's
+    // while a rekey waits for the peer): probes are keyed by it.
+    static uint32_t in_spi(const Pair &p) { return p.tunnel.in_cur ? p.tunnel.in_cur->spi : 0; }
     int64_t now_ms() const;
     time_t wall() const;
     void send_datagram(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl);

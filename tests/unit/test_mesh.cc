@@ -437,8 +437,11 @@ TEST_F(MeshPaths, PendingKeyIsSentAgainUntilAnswered) {
     ASSERT_EQ(field("alice", "bob", "epoch"), "1");
     for (auto &[n, p] : peers) p.node->mesh->set_limits({10, 1ull << 40, 1ull << 30, 5}, 25);
     drop_keys = true;   // as a server that restarted and refuses "not introduced"
+    busy = {{"alice", "bob"}, {"bob", "alice"}};   // probed every second meanwhile
+    int a0 = transitions("alice");
     run(12000);
     EXPECT_EQ(field("alice", "bob", "epoch"), "1");
+    EXPECT_EQ(transitions("alice"), a0) << "the direct path was lost while a key was pending";
     drop_keys = false;
     run(70000);
     EXPECT_EQ(field("alice", "bob", "epoch"), field("bob", "alice", "epoch"));
