@@ -44,11 +44,11 @@ move_alice() {
     n alice ip route add default via 198.51.100.193
 }
 
-# carol pings bob for 40 s; alice pings bob too (so that bob's path to her
+# carol pings bob for 30 s; alice pings bob too (so that bob's path to her
 # is busy and her move is noticed at once); she moves 3 s in.
-n carol ping -q -n -i 0.1 -c 400 -W 1 "$B" > "$T/carol-ping.out" 2>&1 &
+n carol ping -q -n -i 0.1 -c 300 -W 1 "$B" > "$T/carol-ping.out" 2>&1 &
 cping=$!; PIDS+=($cping)
-n alice ping -n -i 0.2 -c 200 -W 1 -D "$B" > "$T/alice-ping.out" 2>&1 &
+n alice ping -n -i 0.2 -c 150 -W 1 -D "$B" > "$T/alice-ping.out" 2>&1 &
 aping=$!; PIDS+=($aping)
 sleep 3
 moved=$(date +%s.%N)
