@@ -18,9 +18,7 @@
 //   3 spi_s2c     u32 >= 256              4 spi_c2s   u32 >= 256 5 epoch  u32
 //   4 local_addrs faddr list, optional    6 local4    addr4      7 prefix4 u8 1..32
 //   5 data_port   u16                     8 peer4     addr4, optional
-//   6 pairs       pair list, optional:     (see below)
-//     the mesh pairs the client holds, each intro_id(u64) | len(u8) | name
-//                                         9 gateway4  addr4
+//   6 pairs       pair list, optional     9 gateway4  addr4
 //                                        10 local6    addr6, optional
 //                                        11 prefix6   u8 1..128, iff local6
 //                                        12 routes    route list, optional
@@ -32,6 +30,8 @@
 //                                        19 rekey_after_bytes 20 rekey_after_packets u64
 //                                        21 observed  endpoint, optional
 //                                        22 c2c       u8 (0 off, 1 relay, 2 direct)
+// Hello's pairs: the mesh pairs the client holds, each intro_id u64 != 0 |
+//   len u8 | name (1..64 bytes, no name twice).
 // Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
 // Route_update (server -> client): 1 routes, route list, optional: the whole
 //   list of routes the client now gets, replacing Config's (routes added or
