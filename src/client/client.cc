@@ -191,6 +191,9 @@ void Client::on_io() {
         h.encap = raw_available_ ? cfg_.encapsulation : Encapsulation::udp;
         h.local_addrs = {local_addr_};
         h.data_port = data_.udp_port(0);
+        // The pairs we hold: a server that restarted, or saw us reconnect,
+        // takes up those our peers hold too.
+        h.pairs = mesh_.held_pairs();
         conn_->send(MsgType::hello, encode(h));
         conn_->flush();
     }
@@ -567,6 +570,8 @@ void Client::status_role(JsonWriter &j) {
     j.kv("introductions", mc.introductions).kv("keys_accepted", mc.keys_accepted);
     j.kv("keys_rejected", mc.keys_rejected).kv("certs_rejected", mc.certs_rejected);
     j.kv("probes_early", mc.probes_early).kv("path_changes", mc.path_changes);
+    j.kv("key_retries", mc.key_retries).kv("hard_limit_rebuilds", mc.hard_limit_rebuilds);
+    j.kv("rebinds", mc.rebinds);
     j.kv("probe_rx", data_.totals().probe_rx).kv("probe_tx", data_.totals().probe_tx);
     j.end_object();
 }

@@ -250,7 +250,8 @@ bool read_faddr(const char *msg, const char *what, const Field &f, size_t *off, 
 
 // ---- Hello ----
 
-enum HelloTag : uint8_t { kHCiphers = 1, kHEncap, kHSpi, kHLocalAddrs, kHDataPort };
+enum HelloTag : uint8_t { kHCiphers = 1, kHEncap, kHSpi, kHLocalAddrs, kHDataPort, kHPairs };
+constexpr size_t kPairEntryMin = 8 + 1 + 1, kPairEntryMax = 8 + 1 + kMaxPeerName;
 
 const FieldSpec kHelloFields[] = {
     {kHCiphers, "ciphers", 2, 2 * kMaxListItems, true},
@@ -258,6 +259,7 @@ const FieldSpec kHelloFields[] = {
     {kHSpi, "spi_s2c", 4, 4, true},
     {kHLocalAddrs, "local_addrs", 5, 17 * kMaxListItems, false},
     {kHDataPort, "data_port", 2, 2, true},
+    {kHPairs, "pairs", kPairEntryMin, kPairEntryMax * kMaxListItems, false},
 };
 
 bool decode_ciphers(const char *msg, const Field &f, std::vector<Cipher> *out, std::string *err) {
@@ -502,6 +504,17 @@ std::vector<uint8_t> encode(const Hello &m) {
         w.bytes(kHLocalAddrs, addrs);
     }
     w.u16(kHDataPort, m.data_port);
+    if (!m.pairs.empty()) {
+        std::vector<uint8_t> v;
+        for (const auto &[name, id] : m.pairs) {
+            uint8_t b[8];
+            store_be64(b, id);
+            v.insert(v.end(), b, b + 8);
+            v.push_back(uint8_t(std::min<size_t>(name.size(), 0xff)));
+            v.insert(v.end(), name.begin(), name.end());
+        }
+        w.bytes(kHPairs, v);
+    }
     return w.take();
 }
 
@@ -527,6 +540,15 @@ bool validate(const Hello &m, std::string *err) {
     for (const IpAddr &a : m.local_addrs)
         if (!is_unicast(a))
             return fail(err, kHello, "local address %s is not a unicast address", a.str().c_str());
+    if (m.pairs.size() > kMaxListItems)
+        return fail(err, kHello, "%zu pairs, at most %zu allowed", m.pairs.size(), kMaxListItems);
+    for (size_t i = 0; i < m.pairs.size(); i++) {
+        if (!valid_peer_name(m.pairs[i].first)) return fail(err, kHello, "pair %zu has a bad peer name", i + 1);
+        if (m.pairs[i].second == 0) return fail(err, kHello, "pair %zu has introduction 0", i + 1);
+        for (size_t j = 0; j < i; j++)
+            if (m.pairs[j].first == m.pairs[i].first)
+                return fail(err, kHello, "pair with %s listed twice", m.pairs[i].first.c_str());
+    }
     return true;
 }
 
@@ -541,6 +563,17 @@ bool decode(const std::vector<uint8_t> &in, Hello *out, std::string *err) {
     if (f[kHLocalAddrs].present && !decode_addr_list(kHello, f[kHLocalAddrs], &m.local_addrs, err))
         return false;
     m.data_port = get_u16(f[kHDataPort]);
+    const Field &pf = f[kHPairs];
+    for (size_t off = 0; pf.present && off < pf.len;) {
+        if (m.pairs.size() == kMaxListItems) return fail(err, kHello, "too many pairs");
+        if (pf.len - off < kPairEntryMin) return fail(err, kHello, "pair %zu is truncated", m.pairs.size() + 1);
+        uint64_t id = load_be64(pf.p + off);
+        size_t nlen = pf.p[off + 8];
+        if (nlen == 0 || nlen > kMaxPeerName || pf.len - off - 9 < nlen)
+            return fail(err, kHello, "pair %zu has a name of bad length %zu", m.pairs.size() + 1, nlen);
+        m.pairs.emplace_back(std::string(reinterpret_cast<const char *>(pf.p + off + 9), nlen), id);
+        off += 9 + nlen;
+    }
     if (!validate(m, err)) return false;
     *out = std::move(m);
     return true;
@@ -753,9 +786,10 @@ const FieldSpec kPeerKeyFields[] = {
     {kPKSpi, "spi", 4, 4, true},        {kPKSig, "sig", 1, kMaxSig, true},
     {kPKAnswer, "answer", 1, 1, true},
 };
-enum PeerRequestTag : uint8_t { kPRName = 1, kPRPort };
+enum PeerRequestTag : uint8_t { kPRName = 1, kPRPort, kPRIntro };
 const FieldSpec kPeerRequestFields[] = {{kPRName, "name", 1, kMaxPeerName, true},
-                                        {kPRPort, "data_port", 2, 2, false}};
+                                        {kPRPort, "data_port", 2, 2, false},
+                                        {kPRIntro, "intro_id", 8, 8, false}};
 enum PeerGoneTag : uint8_t { kPGName = 1, kPGReason };
 const FieldSpec kPeerGoneFields[] = {{kPGName, "name", 1, kMaxPeerName, true},
                                      {kPGReason, "reason", 0, kMaxByeReason, true}};
@@ -890,6 +924,7 @@ std::vector<uint8_t> encode(const PeerRequest &m) {
     Writer w;
     w.put(kPRName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
     if (m.data_port) w.u16(kPRPort, m.data_port);
+    if (m.intro_id) w.u64(kPRIntro, m.intro_id);
     return w.take();
 }
 
@@ -898,6 +933,8 @@ bool decode(const std::vector<uint8_t> &in, PeerRequest *out, std::string *err) 
     if (!parse_fields(kPeerRequest, in, kPeerRequestFields, &f, err)) return false;
     out->name = get_str(f[kPRName]);
     out->data_port = f[kPRPort].present ? get_u16(f[kPRPort]) : 0;
+    out->intro_id = f[kPRIntro].present ? get_u64(f[kPRIntro]) : 0;
+    if (f[kPRIntro].present && out->intro_id == 0) return fail(err, kPeerRequest, "intro_id 0");
     return check_name(kPeerRequest, out->name, err);
 }
 

@@ -18,7 +18,7 @@
 //   3 spi_s2c     u32 >= 256              4 spi_c2s   u32 >= 256 5 epoch  u32
 //   4 local_addrs faddr list, optional    6 local4    addr4      7 prefix4 u8 1..32
 //   5 data_port   u16                     8 peer4     addr4, optional
-//                                         9 gateway4  addr4
+//   6 pairs       pair list, optional     9 gateway4  addr4
 //                                        10 local6    addr6, optional
 //                                        11 prefix6   u8 1..128, iff local6
 //                                        12 routes    route list, optional
@@ -30,6 +30,8 @@
 //                                        19 rekey_after_bytes 20 rekey_after_packets u64
 //                                        21 observed  endpoint, optional
 //                                        22 c2c       u8 (0 off, 1 relay, 2 direct)
+// Hello's pairs: the mesh pairs the client holds, each intro_id u64 != 0 |
+//   len u8 | name (1..64 bytes, no name twice).
 // Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
 // Route_update (server -> client): 1 routes, route list, optional: the whole
 //   list of routes the client now gets, replacing Config's (routes added or
@@ -70,6 +72,10 @@ struct Hello {
     Encapsulation encap = Encapsulation::auto_;
     std::vector<IpAddr> local_addrs;    // the client's own addresses as its sockets see them
     uint16_t data_port = 0;             // client's local UDP port (0 = none)
+    // Mesh pairs the client still holds (peer name, introduction), so that a
+    // server that restarted or saw it reconnect can take them up again
+    // instead of refusing their keys (docs/DESIGN.md §4).
+    std::vector<std::pair<std::string, uint64_t>> pairs;
 };
 
 struct ConfigMsg {
@@ -152,6 +158,8 @@ bool validate(const RouteUpdate &m, std::string *err);
 //   6 sig 1..512 bytes   7 answer u8 (0 = first of the epoch, 1 = answering)
 // PeerRequest (client -> server): re-introduce NAME (path lost, endpoint changed).
 //   1 name   2 data_port u16, optional (the sender moved to a new UDP port)
+//   3 intro_id u64, optional: the introduction the sender holds; absent (or
+//     another than the server's) asks for a fresh one (the pair is rebuilt)
 // PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
 constexpr size_t kMaxPeerName = 64, kMaxCertDer = 8192, kMaxSig = 512;
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
@@ -180,6 +188,7 @@ struct PeerKey {
 struct PeerRequest {
     std::string name;
     uint16_t data_port = 0;   // optional: our UDP port changed (0 = unchanged)
+    uint64_t intro_id = 0;    // optional: the introduction we hold (0 = none)
 };
 
 struct PeerGone {

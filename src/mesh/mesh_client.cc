@@ -23,7 +23,12 @@ constexpr int64_t kRetryAfter[] = {1000, 5000, 15000, 35000, 60000};
 // Holding: a direct path is probed once a second while it carries traffic,
 // once every NatKeepalive when idle, and declared dead after this long
 // without an answer.
+// While a probe is unanswered, probes go once a second, so one lost
+// datagram does not cost the path.
 constexpr int64_t kPathTimeout = 4000, kActiveProbe = 1000;
+// Our key for a new epoch is sent again after these pauses until the peer
+// answers (the server may have dropped it: restarted, or not connected).
+constexpr int64_t kKeyRetry[] = {2000, 4000, 8000, 16000, 30000, 60000};
 constexpr int64_t kSwitchDeadline = 2000;
 constexpr size_t kMaxNonces = 256;
 
@@ -39,6 +44,17 @@ const char *path_name(int p) {
 }
 
 }  // namespace
+
+int64_t MeshClient::now_ms() const { return env_.clock_ms ? env_.clock_ms() : EventLoop::now_ms(); }
+
+time_t MeshClient::wall() const { return env_.wall ? env_.wall() : time(nullptr); }
+
+void MeshClient::send_datagram(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl) {
+    if (env_.send_udp)
+        env_.send_udp(udp_idx, to, p, len, ttl);
+    else
+        env_.dp->send_udp(udp_idx, to, p, len, ttl);
+}
 
 MeshClient::~MeshClient() {
     for (auto &[name, p] : pairs_) {
@@ -91,12 +107,24 @@ void MeshClient::drop_pair(const std::string &name, const char *why) {
 
 void MeshClient::on_peer_info(const PeerInfo &m) {
     if (m.name == my_name_) return;
-    int64_t now = EventLoop::now_ms();
+    int64_t now = now_ms();
     Pair *p = find(m.name);
     if (p && p->intro_id == m.intro_id) {
         // A re-introduction: fresh candidates (the peer may have moved).
         // Keys stay; punching starts again on both sides now.
+        if (m.candidates != p->candidates && p->path != Path::direct) p->peer_moved = true;
         p->candidates = m.candidates;
+        if (p->rekey_on_intro) {
+            // We reconnected: the server forgot the SPIs it forwards for us,
+            // and any key it refused meanwhile.  A new epoch registers ours.
+            p->rekey_on_intro = false;
+            if (p->pending_epoch) {
+                p->key_tries = 0;
+                p->key_retry_at = now;
+            } else if (p->epoch > 0 && !p->next_out) {
+                start_epoch(*p, p->epoch + 1);
+            }
+        }
         if (p->path != Path::direct && p->epoch > 0) start_punch(*p, now);
         return;
     }
@@ -138,7 +166,12 @@ bool MeshClient::prepare_epoch(Pair &p, uint32_t epoch) {
     return true;
 }
 
-bool MeshClient::start_epoch(Pair &p, uint32_t epoch) { return prepare_epoch(p, epoch) && send_key(p, false); }
+bool MeshClient::start_epoch(Pair &p, uint32_t epoch) {
+    if (!prepare_epoch(p, epoch)) return false;
+    p.key_tries = 0;
+    p.key_retry_at = now_ms() + kKeyRetry[0];
+    return send_key(p, false);
+}
 
 bool MeshClient::send_key(Pair &p, bool answer) {
     PeerKey k;
@@ -167,7 +200,7 @@ bool MeshClient::install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, b
     }
     const KeyMaterial &in_km = lo ? keys.hi_to_lo : keys.lo_to_hi;
     const KeyMaterial &out_km = lo ? keys.lo_to_hi : keys.hi_to_lo;
-    time_t now = time(nullptr);
+    time_t now = wall();
     auto in = std::make_unique<InboundSa>();
     in->spi = p.my_spi;
     in->epoch = epoch;
@@ -208,7 +241,7 @@ bool MeshClient::install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, b
         // (old SA, or the plain relay) until it shows it has (a probe or a
         // packet on the new SA), or for kSwitchDeadline at most.
         p.next_out = std::move(out);
-        p.next_out_deadline = EventLoop::now_ms() + kSwitchDeadline;
+        p.next_out_deadline = now_ms() + kSwitchDeadline;
     }
     c_.keys_accepted++;
     if (p.path == Path::relayed) p.path = Path::blind;
@@ -233,6 +266,12 @@ void MeshClient::on_peer_key(const PeerKey &m) {
             if (p->next_out) p->tunnel.out = std::move(p->next_out);
             return;
         }
+        // The peer sends its key again: our answer was lost.  Answer again
+        // (the same signed half; nothing changes here).
+        if (m.epoch == p->epoch && !m.answer && m.pub == p->their_pub) {
+            send_key(*p, true);
+            return;
+        }
         return reject("replayed (old epoch)");
     }
     if (m.epoch != p->epoch + 1) return reject("epoch out of sequence");
@@ -248,12 +287,26 @@ void MeshClient::on_peer_key(const PeerKey &m) {
         if (!install(*p, m.pub, m.spi, false)) return reject("cannot install");
         send_key(*p, true);
     }
-    if (p->epoch == 1 && p->path != Path::direct) start_punch(*p, EventLoop::now_ms());
+    if (p->epoch == 1 && p->path != Path::direct) start_punch(*p, now_ms());
+}
+
+std::vector<std::pair<std::string, uint64_t>> MeshClient::held_pairs() const {
+    std::vector<std::pair<std::string, uint64_t>> v;
+    for (auto &[name, p] : pairs_) {
+        if (v.size() == kMaxListItems) break;
+        v.emplace_back(name, p->intro_id);
+    }
+    return v;
 }
 
 void MeshClient::on_reconnect() {
-    for (auto &[name, p] : pairs_)
-        if (p->path != Path::direct) env_.send(MsgType::peer_request, encode(PeerRequest{name}));
+    std::vector<std::string> unlisted;
+    size_t n = 0;
+    for (auto &[name, p] : pairs_) {
+        if (n++ >= kMaxListItems) unlisted.push_back(name);
+        p->rekey_on_intro = true;
+    }
+    for (auto &name : unlisted) drop_pair(name, "too many pairs to list in our HELLO");
 }
 
 void MeshClient::on_peer_gone(const PeerGone &m) {
@@ -274,14 +327,14 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
 void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
     if (!p.tunnel.out && !p.next_out) return;
     uint32_t spi = p.next_out ? p.next_out->spi : p.tunnel.out->spi;
-    auto it = probe_keys_.find(p.my_spi);
+    auto it = probe_keys_.find(in_spi(p));
     if (it == probe_keys_.end()) return;
     Probe pr{ProbeType::probe, spi, random_u64()};
     uint8_t buf[kProbeLen];
     probe_encode(pr, it->second.key, buf);
     int idx = env_.dp->udp_for_family(to.addr.family);
     if (idx < 0) return;
-    env_.dp->send_udp(idx, to, buf, sizeof buf, ttl);
+    send_datagram(idx, to, buf, sizeof buf, ttl);
     if (p.nonces.size() >= kMaxNonces) p.nonces.clear();
     p.nonces[pr.nonce] = now;
     p.probes_sent++;
@@ -307,17 +360,17 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
     }
     env_.counters->probe_rx++;
     Pair &p = *it->second.pair;
-    int64_t now = EventLoop::now_ms();
+    int64_t now = now_ms();
     // A valid probe proves the peer has derived this epoch's keys.
-    if (p.next_out && pr.spi == p.my_spi) p.tunnel.out = std::move(p.next_out);
+    if (p.next_out && pr.spi == in_spi(p)) p.tunnel.out = std::move(p.next_out);
     if (pr.type == ProbeType::probe) {
         if (!p.tunnel.out) return;
         Probe reply{ProbeType::reply, p.tunnel.out->spi, pr.nonce};
-        auto k = probe_keys_.find(p.my_spi);
+        auto k = probe_keys_.find(in_spi(p));
         if (k == probe_keys_.end()) return;
         uint8_t buf[kProbeLen];
         probe_encode(reply, k->second.key, buf);
-        env_.dp->send_udp(udp_idx, from, buf, sizeof buf);
+        send_datagram(udp_idx, from, buf, sizeof buf, 0);
         env_.counters->probe_tx++;
         // Where the peer's probe came from is a candidate too (a NAT may
         // have given it another port toward us): probe it back at once.
@@ -331,8 +384,15 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
     auto n = p.nonces.find(pr.nonce);
     if (n == p.nonces.end()) return;   // not ours, or already used: confirms nothing
     p.nonces.erase(n);
-    p.last_reply = now;
-    if (p.path != Path::direct) set_path(p, Path::direct, &from, udp_idx, now);
+    if (p.path != Path::direct) {
+        p.last_reply = now;
+        set_path(p, Path::direct, &from, udp_idx, now);
+    } else if (from == p.tunnel.udp_peer) {
+        // Only an answer from where we send proves the path we use (a late
+        // answer from another candidate proves another one).
+        p.last_reply = now;
+        p.unanswered_since = 0;
+    }
 }
 
 void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now) {
@@ -347,6 +407,8 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
         p.punching = false;
         p.rounds = 0;
         p.lost = false;
+        p.peer_moved = false;
+        p.unanswered_since = 0;
         p.direct_since = now;
         was_direct_.insert(p.name);
         if (p.time_to_direct < 0) p.time_to_direct = now - p.introduced_ms;
@@ -368,31 +430,70 @@ void MeshClient::punch_step(Pair &p, int64_t now) {
     for (auto &c : p.candidates) send_probe(p, c, 0, now);
 }
 
+bool MeshClient::other_path_answers(const Pair &p, int64_t now) const {
+    for (auto &[name, q] : pairs_)
+        if (q.get() != &p && q->path == Path::direct &&
+            (!q->unanswered_since || now - q->unanswered_since < kPathTimeout))
+            return true;
+    return false;
+}
+
+// Twice the rekey limits: by then the rekey has failed for as long again.
+bool MeshClient::past_hard_limit(const Pair &p, time_t secs) const {
+    const OutboundSa *o = p.tunnel.out.get();
+    if (!o) return false;
+    auto twice = [](uint64_t v) { return v > UINT64_MAX / 2 ? UINT64_MAX : 2 * v; };
+    return secs - o->created >= 2 * time_t(limits_.after_time) || o->bytes() >= twice(limits_.after_bytes) ||
+           o->packets() >= std::min<uint64_t>(twice(limits_.after_packets), 0xffffff00u);
+}
+
 void MeshClient::tick(int64_t now) {
-    time_t wall = time(nullptr);
+    time_t secs = wall();
+    std::vector<std::string> expired;
     for (auto &[name, pp] : pairs_) {
         Pair &p = *pp;
         Tunnel &t = p.tunnel;
         if (p.next_out && (now >= p.next_out_deadline || (t.in_cur && t.in_cur->packets() > 0)))
             t.out = std::move(p.next_out);
-        if (t.in_old && wall >= t.in_old_expires) {
+        if (t.in_old && secs >= t.in_old_expires) {
             env_.sas->erase(t.in_old->spi);
-            forget_probe_keys(&p, p.my_spi);
+            forget_probe_keys(&p, in_spi(p));
             t.in_old.reset();
+        }
+        if (past_hard_limit(p, secs)) {
+            expired.push_back(name);
+            continue;
         }
         // Rekey on the same limits as the server's SAs.
         if (t.out && !p.pending_epoch && !p.next_out &&
-            (wall - t.out->created >= limits_.after_time || t.out->bytes() >= limits_.after_bytes ||
+            (secs - t.out->created >= limits_.after_time || t.out->bytes() >= limits_.after_bytes ||
              t.out->packets() >= limits_.after_packets))
             start_epoch(p, p.epoch + 1);
+        if (p.pending_epoch && p.key_retry_at && now >= p.key_retry_at) {
+            int i = std::min<int>(p.key_tries, int(std::size(kKeyRetry)) - 1);
+            p.key_tries++;
+            p.key_retry_at = now + kKeyRetry[std::min<int>(i + 1, int(std::size(kKeyRetry)) - 1)];
+            c_.key_retries++;
+            LM_INFO("pair %s: no answer to our key for epoch %u; sending it again (try %d)", p.name.c_str(),
+                    p.pending_epoch, p.key_tries + 1);
+            send_key(p, false);
+        }
 
         if (p.path == Path::direct) {
-            bool active = wall - t.total().last_tx <= 1;
-            int64_t every = active ? kActiveProbe : int64_t(nat_keepalive_) * 1000;
-            if (now - p.last_probe >= every) send_probe(p, t.udp_peer, 0, now);
-            if (p.last_probe > p.last_reply + kPathTimeout || (now - p.last_reply > every + kPathTimeout)) {
+            // Judged by answered probes alone: an idle path is probed once
+            // per NatKeepalive, a busy one (or one with a probe unanswered)
+            // once a second, and lost when a probe stays unanswered for
+            // kPathTimeout -- not when data has been quiet for a while.
+            bool active = secs - t.total().last_tx <= 1;
+            int64_t every = active || p.unanswered_since ? kActiveProbe : int64_t(nat_keepalive_) * 1000;
+            if (now - p.last_probe >= every) {
+                if (!p.unanswered_since) p.unanswered_since = now;
+                send_probe(p, t.udp_peer, 0, now);
+            }
+            if (p.unanswered_since && now - p.unanswered_since > kPathTimeout) {
                 set_path(p, Path::blind, nullptr, -1, now);
                 p.lost = true;
+                p.unanswered_since = 0;
                 p.rounds = 0;
                 p.next_round = 0;
                 // Ask for fresh candidates: the peer (or we) may have moved.
@@ -403,7 +504,7 @@ void MeshClient::tick(int64_t now) {
         }
         if (p.ask_at && now >= p.ask_at) {
             p.ask_at = 0;
-            PeerRequest r{p.name, new_port_};
+            PeerRequest r{p.name, new_port_, p.intro_id};
             env_.send(MsgType::peer_request, encode(r));
             p.next_round = now + kRetryAfter[0] + kRoundLength;   // if no answer comes
         }
@@ -414,12 +515,18 @@ void MeshClient::tick(int64_t now) {
                 // peer's, may hold a stale entry for our old 5-tuple that our
                 // own probes keep alive (PROTOCOLS.md §10).  A fresh port
                 // means fresh mappings on both sides; the server learns it
-                // from our next packet and passes it on.
-                if ((p.lost || was_direct_.count(p.name)) && env_.rebind && now - last_rebind_ > 30000) {
+                // from our next packet and passes it on.  But only when our
+                // own mapping is suspect: not when the peer moved (the server
+                // gave it new endpoints), nor while another pair's direct
+                // path still answers -- a new port would break those.
+                if ((p.lost || was_direct_.count(p.name)) && !p.peer_moved && !other_path_answers(p, now) &&
+                    env_.rebind && now - last_rebind_ > 30000) {
                     last_rebind_ = now;
                     if (uint16_t port = env_.rebind()) {
                         new_port_ = port;
-                        LM_INFO("pair %s: punching failed after the path was lost; data socket moved to port %u",
+                        c_.rebinds++;
+                        LM_INFO("pair %s: punching failed after the path was lost, and no other path answers; "
+                                "data socket moved to port %u",
                                 p.name.c_str(), unsigned(port));
                         p.ask_at = now + 300;   // after the server has seen the new port
                     }
@@ -434,10 +541,22 @@ void MeshClient::tick(int64_t now) {
             start_punch(p, now);
         }
     }
+    for (auto &name : expired) {
+        Pair &p = *pairs_[name];
+        c_.hard_limit_rebuilds++;
+        LM_WARN("pair %s: keys of epoch %u past their hard limit (%lld s, %llu packets) without a new epoch; "
+                "pair torn down and rebuilt",
+                name.c_str(), p.epoch, (long long)(secs - p.tunnel.out->created),
+                (unsigned long long)p.tunnel.out->packets());
+        drop_pair(name, "keys past their hard limit");
+        // No introduction named: the server makes a fresh one, and both
+        // sides start again from epoch 1.
+        env_.send(MsgType::peer_request, encode(PeerRequest{name, new_port_, 0}));
+    }
 }
 
 void MeshClient::status(JsonWriter &j) const {
-    int64_t now = EventLoop::now_ms();
+    int64_t now = now_ms();
     for (auto &[name, pp] : pairs_) {
         const Pair &p = *pp;
         j.begin_object();

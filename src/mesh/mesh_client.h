@@ -7,11 +7,19 @@
 //             it by SPI without being able to decrypt it
 //   direct    a path proved both ways by authenticated probes
 // A direct path that stops answering probes falls back to blind within
-// seconds and punching starts again with backoff.
+// seconds and punching starts again with backoff.  A path is judged by the
+// authenticated probe replies it brings back, never by data seen or not.
+//
+// Keys: each epoch's key is sent again with backoff until the peer answers;
+// keys past twice their rekey limits tear the pair down, and it is built
+// anew.  The pairs we hold go to the server in our HELLO, so that one that
+// restarted (or saw us reconnect) takes them up instead of refusing their
+// keys (docs/DESIGN.md §4).
 #pragma once
 #include <openssl/ssl.h>
 
 #include <cstdint>
+#include <ctime>
 #include <functional>
 #include <map>
 #include <set>
@@ -37,6 +45,7 @@ namespace lm {
 struct MeshCounters {
     uint64_t introductions = 0, keys_accepted = 0, keys_rejected = 0, certs_rejected = 0;
     uint64_t probes_early = 0, path_changes = 0;
+    uint64_t key_retries = 0, hard_limit_rebuilds = 0, rebinds = 0;
 };
 
 class MeshClient {
@@ -52,6 +61,11 @@ public:
         std::function<void(const std::string &peer, const char *path, const std::string &endpoint)> on_path;
         // Moves our data socket to a new port; returns the new port or 0.
         std::function<uint16_t()> rebind;
+        // Sends one datagram from a data socket; unset: dp->send_udp.
+        std::function<void(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl)> send_udp;
+        // Clocks, monotonic milliseconds and wall seconds; unset: the system's.
+        int64_t (*clock_ms)() = nullptr;
+        time_t (*wall)() = nullptr;
     };
 
     MeshClient(Env env) : env_(std::move(env)) {}
@@ -67,9 +81,12 @@ public:
     void on_peer_key(const PeerKey &m);
     void on_peer_gone(const PeerGone &m);
     void on_non_esp(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx);
-    // Back in touch with the server (which may have restarted and forgotten
-    // the pairs it forwards for): ask it to introduce again every pair that
-    // has no direct path.
+    // The pairs we hold, for our HELLO: at most kMaxListItems.
+    std::vector<std::pair<std::string, uint64_t>> held_pairs() const;
+    // Back in touch with the server, which got held_pairs() in our HELLO.
+    // It introduces again each pair the peer holds too; each then starts a
+    // new epoch (the server forgot the SPIs it forwards).  Pairs the HELLO
+    // could not list are dropped.
     void on_reconnect();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;
@@ -96,6 +113,9 @@ private:
         uint32_t my_spi = 0;
         std::unique_ptr<OutboundSa> next_out;   // waits until the peer has its inbound SA
         int64_t next_out_deadline = 0;
+        int64_t key_retry_at = 0;          // send our pending key again then
+        int key_tries = 0;
+        bool rekey_on_intro = false;       // we reconnected: new epoch at the re-introduction
         // Punching.
         bool punching = false;
         int64_t punch_until = 0, next_probe = 0, next_round = 0, probes_from = 0;
@@ -105,8 +125,10 @@ private:
         // Path health and figures.
         int64_t introduced_ms = 0, direct_since = 0, time_to_direct = -1;
         int64_t last_reply = 0, last_probe = 0;
+        int64_t unanswered_since = 0;      // direct: oldest probe not answered yet (0: none)
         int64_t ask_at = 0;                // send a PeerRequest then
         bool lost = false;                 // had a direct path and lost it
+        bool peer_moved = false;           // re-introduced with other endpoints since
     };
     struct ProbeKey {
         Pair *pair;
@@ -125,6 +147,15 @@ private:
     void set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now);
     void forget_probe_keys(const Pair *p, uint32_t keep_spi);
     bool i_am_lo(const Pair &p) const { return my_name_ < p.name; }
+    // Our inbound SPI of the installed epoch (my_spi is the pending one's
+    // while a rekey waits for the peer): probes are keyed by it.
+    static uint32_t in_spi(const Pair &p) { return p.tunnel.in_cur ? p.tunnel.in_cur->spi : 0; }
+    int64_t now_ms() const;
+    time_t wall() const;
+    void send_datagram(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl);
+    // Another pair's direct path still answers: our own NAT mapping is fine.
+    bool other_path_answers(const Pair &p, int64_t now) const;
+    bool past_hard_limit(const Pair &p, time_t wall) const;
 
     Env env_;
     std::string my_name_;

@@ -489,6 +489,7 @@ bool Server::admit(Session &s, const Hello &h) {
             lease->addr6.is_set() ? lease->addr6.str().c_str() : "", to_string(*cipher),
             t.encap == Encapsulation::raw ? "raw ESP" : "ESP in UDP");
     event_peer_up(s);
+    if (cfg_.client_to_client == ClientToClient::direct) mesh_register(s);
     return true;
 }
 
@@ -565,6 +566,7 @@ void Server::tick_role(int64_t now) {
         }
         update_interest(s);
     }
+    if (cfg_.client_to_client == ClientToClient::direct) mesh_announce_moves(now);
     for (auto &d : doomed) {
         auto it = sessions_.find(d.fd);
         if (it == sessions_.end() || it->second->dead) continue;

@@ -44,6 +44,12 @@ private:
         Hello hello;                   // what the client said about itself
         bool nat = false;              // a NAT between it and us
         std::vector<uint32_t> pair_spis;   // its inbound pair SPIs we forward
+        // The mesh pairs it holds as far as we know (peer -> introduction):
+        // those its HELLO listed and those we introduced since.  Kept while
+        // the peer is away, so a peer that comes back is matched against it.
+        std::map<std::string, uint64_t> held;
+        Endpoint announced;            // its UDP endpoint as its pairs last heard it
+        int64_t announced_ms = 0;
         bool cut = false;              // ended for cause: its peers drop their pairs
         std::vector<std::pair<Prefix, IpAddr>> routes;   // last sent (config or route_update)
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
@@ -93,6 +99,13 @@ private:
     PeerInfo peer_info_for(const Session &s, const Session &other, uint64_t intro_id) const;
     bool on_peer_key(Session &s, const PeerKey &m);
     bool on_peer_request(Session &s, const PeerRequest &m);
+    // A client was admitted: each pair both ends hold under one introduction
+    // is taken up again (and re-introduced, so both start a new epoch); a
+    // pair only one end holds is dropped there (peer_gone).
+    void mesh_register(Session &s);
+    // Re-introduces a client whose UDP endpoint moved to the peers it is
+    // introduced to, so that they punch to where it is now.
+    void mesh_announce_moves(int64_t now);
     // A session ends: forget its pairs; when it was cut for cause (revoked,
     // deleted by the administrator), tell its peers to drop their pair SAs.
     void mesh_forget(Session &s, bool cut, const std::string &why);

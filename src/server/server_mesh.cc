@@ -98,6 +98,10 @@ void Server::introduce(Session &a, Session &b) {
         a.tunnel.introduced.push_back(&b.tunnel);
         b.tunnel.introduced.push_back(&a.tunnel);
     }
+    a.held[b.name] = id;
+    b.held[a.name] = id;
+    a.announced = a.tunnel.udp_peer;
+    b.announced = b.tunnel.udp_peer;
     a.conn->send(MsgType::peer_info, encode(peer_info_for(b, a, id)));
     b.conn->send(MsgType::peer_info, encode(peer_info_for(a, b, id)));
     a.conn->flush();
@@ -114,7 +118,9 @@ bool Server::on_peer_key(Session &s, const PeerKey &m) {
     };
     Session *peer = session_by_name(m.name);
     if (!peer) return refuse("no such peer connected");
-    if (!intros_.count(pair_key(s.name, m.name))) return refuse("not introduced");
+    auto intro = intros_.find(pair_key(s.name, m.name));
+    if (intro == intros_.end()) return refuse("not introduced");
+    if (intro->second != m.intro_id) return refuse("stale introduction");
     // The SPI the sender will receive on must route to it alone: never one
     // of our own SAs, never one another client already uses.
     if (sas_.find(m.spi)) return refuse("SPI collides with one of the server's SAs");
@@ -150,6 +156,12 @@ bool Server::on_peer_request(Session &s, const PeerRequest &m) {
     auto &last = last_reintro_[key];
     if (now - last < 300) return true;   // both sides ask at once; one answer serves both
     last = now;
+    // The sender holds another introduction than ours, or none (it tore the
+    // pair down): a fresh one, and both sides build the pair anew.
+    if (auto it = intros_.find(key); it != intros_.end() && it->second != m.intro_id) {
+        LM_INFO("%s asks to rebuild its pair with %s", s.name.c_str(), m.name.c_str());
+        intros_.erase(it);
+    }
     introduce(s, *peer);
     return true;
 }
@@ -172,6 +184,7 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
         it = intros_.erase(it);
     }
     if (!cut || cfg_.client_to_client != ClientToClient::direct) return;
+    for (auto &[fd, other] : sessions_) other->held.erase(s.name);
     // Tell every client, not only those we introduced: pairs outlive a
     // server restart, so our record of who talks to whom may be incomplete.
     // Revocations are rare; one small message per client is cheap.
@@ -180,6 +193,53 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
         other->conn->send(MsgType::peer_gone, encode(PeerGone{s.name, why}));
         other->conn->flush();
         update_interest(*other);
+    }
+}
+
+void Server::mesh_register(Session &s) {
+    s.held.clear();
+    for (const auto &[name, id] : s.hello.pairs)
+        if (name != s.name) s.held[name] = id;
+    auto gone = [this](Session &to, const std::string &name, const std::string &why) {
+        to.held.erase(name);
+        to.conn->send(MsgType::peer_gone, encode(PeerGone{name, why}));
+        to.conn->flush();
+        update_interest(to);
+    };
+    for (auto &[fd, op] : sessions_) {
+        Session &o = *op;
+        if (&o == &s || o.dead || o.phase != Session::Phase::up) continue;
+        auto mine = s.held.find(o.name);
+        auto theirs = o.held.find(s.name);
+        if (mine != s.held.end() && theirs != o.held.end() && mine->second == theirs->second) {
+            // Both ends still hold it (we restarted, or one of them
+            // reconnected): the same introduction again.  The pair's keys
+            // stay; the one that reconnected starts a new epoch.
+            intros_[pair_key(s.name, o.name)] = mine->second;
+            LM_INFO("%s and %s still hold their pair; taken up again", s.name.c_str(), o.name.c_str());
+            introduce(s, o);
+            continue;
+        }
+        // Only one end holds it (the other restarted): that end drops it,
+        // and traffic between them brings a fresh introduction.
+        if (theirs != o.held.end()) gone(o, s.name, s.name + " came back without this pair");
+        if (mine != s.held.end()) gone(s, o.name, o.name + " no longer holds this pair");
+    }
+}
+
+void Server::mesh_announce_moves(int64_t now) {
+    for (auto &[fd, sp] : sessions_) {
+        Session &s = *sp;
+        if (s.dead || s.phase != Session::Phase::up || s.tunnel.introduced.empty()) continue;
+        if (!s.tunnel.udp_peer.port || s.tunnel.udp_peer == s.announced) continue;
+        if (now - s.announced_ms < 1000) continue;   // a NAT that flaps is not followed faster
+        s.announced_ms = now;
+        LM_INFO("%s: UDP endpoint now %s (was %s); introducing it again to its pairs", s.name.c_str(),
+                s.tunnel.udp_peer.str().c_str(), s.announced.port ? s.announced.str().c_str() : "unknown");
+        s.announced = s.tunnel.udp_peer;
+        std::vector<Tunnel *> peers = s.tunnel.introduced;
+        for (Tunnel *t : peers)
+            if (Session *o = session_by_tunnel(t)) introduce(s, *o);
     }
 }
 

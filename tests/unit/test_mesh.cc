@@ -7,6 +7,8 @@
 #include <openssl/x509v3.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <deque>
 #include <fstream>
 #include <map>
@@ -181,12 +183,28 @@ TEST_F(Mesh, BothSidesDeriveTheSameKeysAndRejectReplays) {
         EXPECT_EQ(b[spi], key) << spi;
     }
 
-    // A key message seen before is replayed to bob: rejected, counted.
+    // The first key message comes again while its epoch is current: the
+    // sender did not get our answer, so it is answered again and nothing
+    // else changes.
     PeerKey old;
     std::string err;
     ASSERT_TRUE(decode(seen.front(), &old, &err));
+    ASSERT_FALSE(old.answer);
+    Node *peer = old.name == "alice" ? bob.get() : alice.get();
+    uint64_t accepted = peer->mesh->counters().keys_accepted;
+    peer->mesh->on_peer_key(old);
+    EXPECT_EQ(peer->mesh->counters().keys_accepted, accepted);
+    ASSERT_EQ(peer->out.size(), 1u);
+    peer->out.clear();
+
+    // A new epoch (alice reconnected and was introduced again), then the
+    // old key is replayed: rejected, counted.
+    alice->mesh->on_reconnect();
+    alice->mesh->on_peer_info(alice->info_for(*bob, 42));
+    exchange();
+    ASSERT_EQ(alice->exported().size(), 4u);
     uint64_t before = bob->mesh->counters().keys_rejected + alice->mesh->counters().keys_rejected;
-    (old.name == "alice" ? bob : alice)->mesh->on_peer_key(old);
+    peer->mesh->on_peer_key(old);
     EXPECT_EQ(bob->mesh->counters().keys_rejected + alice->mesh->counters().keys_rejected, before + 1);
 
     // A forged one (the public key swapped) fails its signature.
@@ -197,7 +215,7 @@ TEST_F(Mesh, BothSidesDeriveTheSameKeysAndRejectReplays) {
     uint64_t r0 = target->mesh->counters().keys_rejected;
     target->mesh->on_peer_key(forged);
     EXPECT_EQ(target->mesh->counters().keys_rejected, r0 + 1);
-    EXPECT_EQ(target->exported().size(), 2u);   // nothing new installed
+    EXPECT_EQ(target->exported().size(), 4u);   // nothing new installed
 }
 
 TEST_F(Mesh, IntroductionWithAForeignCertificateIsRefused) {
@@ -215,6 +233,288 @@ TEST_F(Mesh, IntroductionWithAForeignCertificateIsRefused) {
     EXPECT_EQ(alice->mesh->counters().certs_rejected, 2u);
     X509_free(rogue);
     EVP_PKEY_free(rogue_key);
+}
+
+
+// ---- Paths and keys over time: a fake clock, a fake wire and a fake server ----
+
+int64_t g_ms = 0;
+int64_t fake_ms() { return g_ms; }
+time_t fake_wall() { return time_t(1700000000 + g_ms / 1000); }
+
+struct Datagram {
+    Endpoint from, to;
+    std::vector<uint8_t> bytes;
+    int ttl;
+};
+
+// Nodes on one wire: each has a public endpoint; datagrams between blocked
+// endpoints vanish, openers (a small TTL) die on the way as between NATs.
+// The "server" relays key messages (unless told to drop them) and answers a
+// PeerRequest as the real one does when it still knows both endpoints.
+class MeshPaths : public ::testing::Test {
+protected:
+    struct Peer {
+        std::unique_ptr<Node> node;
+        Endpoint ep;
+        int rebinds = 0;
+        std::vector<std::string> paths;   // "peer path" as reported
+        std::vector<PeerRequest> requests;
+    };
+    void SetUp() override {
+        g_ms = 1000000;
+        ca_key = ec_key();
+        ca = make_cert("test CA", ca_key, nullptr, ca_key, true);
+        store = X509_STORE_new();
+        X509_STORE_add_cert(store, ca);
+        add("alice", "203.0.113.1:4500");
+        add("bob", "203.0.113.65:4500");
+        add("carol", "203.0.113.129:4500");
+    }
+    void TearDown() override {
+        peers.clear();
+        X509_STORE_free(store);
+        X509_free(ca);
+        EVP_PKEY_free(ca_key);
+    }
+    void add(const std::string &name, const char *ep) {
+        auto &p = peers[name];
+        p.ep = *Endpoint::parse(ep);
+        p.node = std::make_unique<Node>(name, ca, ca_key, store);
+        Node &n = *p.node;
+        Peer *pp = &p;
+        n.dp.add_udp(-1, AF_INET);
+        MeshClient::Env env{&n.dp, &n.sas, &n.keys, &n.uplink, &n.counters,
+                            [&n](MsgType t, const std::vector<uint8_t> &b) {
+                                n.out.emplace_back(t, b);
+                                return true;
+                            },
+                            [pp](const std::string &peer, const char *path, const std::string &) {
+                                pp->paths.push_back(peer + " " + path);
+                            },
+                            [pp] {   // a new port: the old one hears nothing more
+                                pp->rebinds++;
+                                pp->ep.port = uint16_t(40000 + pp->rebinds);
+                                return pp->ep.port;
+                            },
+                            [this, pp](int, const Endpoint &to, const uint8_t *b, size_t len, int ttl) {
+                                wire.push_back({pp->ep, to, std::vector<uint8_t>(b, b + len), ttl});
+                            },
+                            fake_ms, fake_wall};
+        n.mesh = std::make_unique<MeshClient>(env);
+        n.mesh->set_identity(name, n.key, store);
+    }
+    PeerInfo info(const std::string &about, uint64_t id) {
+        PeerInfo m;
+        m.intro_id = id;
+        m.name = about;
+        m.cert = der(peers[about].node->cert);
+        m.addrs = {*IpAddr::parse(about == "alice" ? "198.18.0.2" : about == "bob" ? "198.18.0.3" : "198.18.0.4")};
+        m.candidates = {peers[about].ep};
+        m.cipher = Cipher::chacha20poly1305;
+        return m;
+    }
+    void introduce(const std::string &a, const std::string &b, uint64_t id) {
+        peers[a].node->mesh->on_peer_info(info(b, id));
+        peers[b].node->mesh->on_peer_info(info(a, id));
+    }
+    bool blocked(const Endpoint &x) const {
+        return std::find(cut.begin(), cut.end(), x) != cut.end();
+    }
+    // One round: control messages, then datagrams.
+    void deliver() {
+        for (auto &[name, p] : peers) {
+            auto &out = p.node->out;
+            while (!out.empty()) {
+                auto [t, b] = out.front();
+                out.pop_front();
+                std::string err;
+                if (t == MsgType::peer_key) {
+                    PeerKey k;
+                    ASSERT_TRUE(decode(b, &k, &err)) << err;
+                    if (drop_keys || !peers.count(k.name)) continue;
+                    std::string to = k.name;
+                    k.name = name;
+                    pending_keys.push_back({to, k});
+                } else if (t == MsgType::peer_request) {
+                    PeerRequest r;
+                    ASSERT_TRUE(decode(b, &r, &err)) << err;
+                    p.requests.push_back(r);
+                }
+            }
+        }
+        auto keys = std::move(pending_keys);
+        pending_keys.clear();
+        for (auto &[to, k] : keys) peers[to].node->mesh->on_peer_key(k);
+        auto dgrams = std::move(wire);
+        wire.clear();
+        for (auto &d : dgrams) {
+            if (d.ttl > 0 || blocked(d.from) || blocked(d.to)) continue;
+            for (auto &[name, p] : peers)
+                if (p.ep == d.to) p.node->mesh->on_non_esp(d.bytes.data(), d.bytes.size(), d.from, 0);
+        }
+    }
+    // Runs the clock for `ms` in steps of 50 ms, every node ticking.
+    void run(int64_t ms) {
+        for (int64_t t = 0; t < ms; t += 50) {
+            g_ms += 50;
+            for (auto &[from, to] : busy) tunnel(from, to).stats[0].last_tx = fake_wall();
+            for (auto &[name, p] : peers) p.node->mesh->tick(g_ms);
+            for (int i = 0; i < 3; i++) deliver();
+        }
+    }
+    std::string field(const std::string &node, const std::string &peer, const char *key) {
+        JsonWriter j;
+        j.begin_array("pairs");
+        peers[node].node->mesh->status(j);
+        j.end_array();
+        std::string s = j.str();
+        size_t at = s.find("\"name\":\"" + peer + "\"");
+        if (at == std::string::npos) return "";
+        size_t k = s.find(std::string("\"") + key + "\":", at);
+        if (k == std::string::npos) return "";
+        k += strlen(key) + 3;
+        size_t e = s.find_first_of(",}", k);
+        std::string v = s.substr(k, e - k);
+        if (!v.empty() && v[0] == '"') v = v.substr(1, v.size() - 2);
+        return v;
+    }
+    std::string path(const std::string &node, const std::string &peer) { return field(node, peer, "path"); }
+    int transitions(const std::string &node) { return int(peers[node].paths.size()); }
+    Tunnel &tunnel(const std::string &node, const std::string &peer) {
+        std::vector<PeerView> v;
+        peers[node].node->mesh->collect_peers(v);
+        for (auto &pv : v)
+            if (pv.tunnel->name == peer) return const_cast<Tunnel &>(*pv.tunnel);
+        ADD_FAILURE() << node << " has no pair with " << peer;
+        static Tunnel none;
+        return none;
+    }
+
+    EVP_PKEY *ca_key = nullptr;
+    X509 *ca = nullptr;
+    X509_STORE *store = nullptr;
+    std::map<std::string, Peer> peers;
+    std::vector<Datagram> wire;
+    std::vector<std::pair<std::string, PeerKey>> pending_keys;
+    std::vector<Endpoint> cut;
+    std::vector<std::pair<std::string, std::string>> busy;   // pairs sending data
+    bool drop_keys = false;
+};
+
+// Issue 9, item 11: a direct pair idle for minutes, probed once per
+// NatKeepalive, never leaves the direct path while its probes are answered,
+// nor when traffic starts again after the pause; a path that stops
+// answering is still declared lost within seconds.
+TEST_F(MeshPaths, IdleDirectPathDoesNotFlap) {
+    introduce("alice", "bob", 11);
+    run(3000);
+    ASSERT_EQ(path("alice", "bob"), "direct");
+    ASSERT_EQ(path("bob", "alice"), "direct");
+    int a0 = transitions("alice"), b0 = transitions("bob");
+    run(80000);   // idle: three keepalive probes
+    EXPECT_EQ(transitions("alice"), a0) << peers["alice"].paths.back();
+    EXPECT_EQ(transitions("bob"), b0) << peers["bob"].paths.back();
+    // The first packet after the pause.
+    tunnel("alice", "bob").stats[0].last_tx = fake_wall();
+    run(300);
+    tunnel("alice", "bob").stats[0].last_tx = fake_wall();
+    run(3000);
+    EXPECT_EQ(transitions("alice"), a0) << peers["alice"].paths.back();
+    EXPECT_EQ(path("alice", "bob"), "direct");
+    // A path that stops answering is lost within seconds, even idle.
+    cut.push_back(peers["bob"].ep);
+    run(30000);
+    EXPECT_EQ(path("alice", "bob"), "relay");
+}
+
+// Issue 9, item 9: a key the server did not pass on is sent again with
+// backoff until the peer answers, and a peer that already took it answers
+// the repeat.
+TEST_F(MeshPaths, PendingKeyIsSentAgainUntilAnswered) {
+    introduce("alice", "bob", 12);
+    run(3000);
+    ASSERT_EQ(field("alice", "bob", "epoch"), "1");
+    for (auto &[n, p] : peers) p.node->mesh->set_limits({10, 1ull << 40, 1ull << 30, 5}, 25);
+    drop_keys = true;   // as a server that restarted and refuses "not introduced"
+    busy = {{"alice", "bob"}, {"bob", "alice"}};   // probed every second meanwhile
+    int a0 = transitions("alice");
+    run(12000);
+    EXPECT_EQ(field("alice", "bob", "epoch"), "1");
+    EXPECT_EQ(transitions("alice"), a0) << "the direct path was lost while a key was pending";
+    drop_keys = false;
+    run(70000);
+    EXPECT_EQ(field("alice", "bob", "epoch"), field("bob", "alice", "epoch"));
+    EXPECT_GE(std::stoi(field("alice", "bob", "epoch")), 2);
+    EXPECT_EQ(path("alice", "bob"), "direct");
+    EXPECT_GE(peers["alice"].node->mesh->counters().key_retries + peers["bob"].node->mesh->counters().key_retries, 1u);
+}
+
+// Issue 9, item 9: keys kept past twice their rekey limit (the peer never
+// answered) tear the pair down; the node asks for a fresh introduction.
+TEST_F(MeshPaths, KeysPastTheHardLimitRebuildThePair) {
+    introduce("alice", "bob", 13);
+    run(3000);
+    for (auto &[n, p] : peers) p.node->mesh->set_limits({10, 1ull << 40, 1ull << 30, 5}, 25);
+    drop_keys = true;
+    run(25000);
+    EXPECT_EQ(path("alice", "bob"), "") << "the pair outlived its hard limit";
+    EXPECT_EQ(peers["alice"].node->mesh->counters().hard_limit_rebuilds, 1u);
+    bool asked = false;
+    for (auto &r : peers["alice"].requests) asked = asked || (r.name == "bob" && r.intro_id == 0);
+    EXPECT_TRUE(asked) << "no request for a fresh introduction";
+}
+
+// Issue 9, item 9: the pairs go into the HELLO; after the reconnect, the
+// re-introduction under the same id starts a new epoch at once.
+TEST_F(MeshPaths, ReintroductionAfterReconnectRekeys) {
+    introduce("alice", "bob", 14);
+    run(3000);
+    auto held = peers["alice"].node->mesh->held_pairs();
+    ASSERT_EQ(held.size(), 1u);
+    EXPECT_EQ(held[0], std::make_pair(std::string("bob"), uint64_t(14)));
+    peers["alice"].node->mesh->on_reconnect();
+    introduce("alice", "bob", 14);
+    run(2000);
+    EXPECT_EQ(field("alice", "bob", "epoch"), "2");
+    EXPECT_EQ(field("bob", "alice", "epoch"), "2");
+    EXPECT_EQ(path("alice", "bob"), "direct");
+}
+
+// Issue 9, item 8: bob's peer alice moves.  Bob's punching toward her fails
+// until the server knows her new endpoint, but his pair with carol answers
+// all along: his own mapping is fine, and his data socket stays where it is.
+TEST_F(MeshPaths, PeerThatMovedDoesNotMoveOurSocket) {
+    introduce("alice", "bob", 15);
+    introduce("carol", "bob", 16);
+    run(3000);
+    ASSERT_EQ(path("bob", "alice"), "direct");
+    ASSERT_EQ(path("bob", "carol"), "direct");
+    int c0 = transitions("carol");
+    busy = {{"bob", "alice"}, {"carol", "bob"}, {"bob", "carol"}};
+    // alice moves: her old endpoint is gone, the server does not know the new one yet.
+    cut.push_back(peers["alice"].ep);
+    peers["alice"].ep = *Endpoint::parse("203.0.113.2:4500");
+    for (int i = 0; i < 40; i++) {
+        run(1000);
+        // The server answers requests with what it knows: her old endpoint
+        // for 20 s, then the new one.
+        for (auto &[name, p] : peers) {
+            for (auto &r : p.requests) {
+                PeerInfo m = info(r.name, r.name == "carol" || name == "carol" ? 16 : 15);
+                if (r.name == "alice" && i < 20) m.candidates = {*Endpoint::parse("203.0.113.1:4500")};
+                p.node->mesh->on_peer_info(m);
+                PeerInfo back = info(name, m.intro_id);
+                peers[r.name].node->mesh->on_peer_info(back);
+            }
+            p.requests.clear();
+        }
+    }
+    EXPECT_EQ(peers["bob"].rebinds, 0) << "bob moved his data socket because alice moved";
+    EXPECT_EQ(transitions("carol"), c0) << "carol's path to bob was disturbed";
+    EXPECT_EQ(path("bob", "carol"), "direct");
+    EXPECT_EQ(path("bob", "alice"), "direct");
+    EXPECT_EQ(field("bob", "alice", "endpoint"), "203.0.113.2:4500");
 }
 
 }  // namespace

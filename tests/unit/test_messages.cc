@@ -63,6 +63,7 @@ Hello full_hello() {
     h.encap = Encapsulation::raw;
     h.local_addrs = {A("192.0.2.10"), A("2001:db8::10")};
     h.data_port = 40000;
+    h.pairs = {{"bob", 0x0102030405060708ull}, {"carol.example", 9}};
     return h;
 }
 
@@ -158,6 +159,7 @@ TEST(Message, HelloRoundTrip) {
     EXPECT_EQ(d.encap, h.encap);
     EXPECT_EQ(d.local_addrs, h.local_addrs);
     EXPECT_EQ(d.data_port, h.data_port);
+    EXPECT_EQ(d.pairs, h.pairs);
 
     Hello m;  // minimal: no local addresses, auto encapsulation
     m.ciphers = {Cipher::aes256gcm};
@@ -239,8 +241,8 @@ TEST(Message, DuplicateField) {
 
 TEST(Message, UnknownField) {
     auto t = split(encode(full_hello()));
-    t.insert(t.begin() + 1, Tlv{6, Bytes{0}});
-    EXPECT_EQ(decode_error<Hello>(join(t)), "hello: unknown field 6 at offset 7");
+    t.insert(t.begin() + 1, Tlv{7, Bytes{0}});
+    EXPECT_EQ(decode_error<Hello>(join(t)), "hello: unknown field 7 at offset 7");
     t = split(encode(Ping{1}));
     t.push_back({0, {}});
     EXPECT_NE(decode_error<Ping>(join(t)).find("unknown field 0"), std::string::npos);
@@ -475,6 +477,58 @@ void fuzz_one(const Bytes &valid, std::mt19937 &rng, int rounds) {
             ASSERT_TRUE(validate(m, &err)) << err;  // whatever decodes is valid
         }
     }
+}
+
+// The mesh pairs a client still holds, listed in its HELLO (issue 9).
+TEST(Message, HelloPairs) {
+    Bytes base = encode(full_hello());
+    auto entry = [](uint64_t id, const std::string &name) {
+        Bytes b(8);
+        for (int i = 0; i < 8; i++) b[i] = uint8_t(id >> (56 - 8 * i));
+        b.push_back(uint8_t(name.size()));
+        b.insert(b.end(), name.begin(), name.end());
+        return b;
+    };
+    auto cat = [](Bytes a, const Bytes &b) {
+        a.insert(a.end(), b.begin(), b.end());
+        return a;
+    };
+    Hello d;
+    std::string err;
+    ASSERT_TRUE(decode(with_field(base, 6, entry(5, "dave")), &d, &err)) << err;
+    ASSERT_EQ(d.pairs.size(), 1u);
+    EXPECT_EQ(d.pairs[0], std::make_pair(std::string("dave"), uint64_t(5)));
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, entry(0, "dave"))), "hello: pair 1 has introduction 0");
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, entry(5, "da ve"))), "hello: pair 1 has a bad peer name");
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, cat(entry(5, "dave"), entry(6, "dave")))),
+              "hello: pair with dave listed twice");
+    Bytes cut = cat(entry(5, "dave"), entry(6, "erin"));
+    cut.pop_back();
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, cut)), "hello: pair 2 has a name of bad length 4");
+    Bytes empty = entry(5, "dave");
+    empty[8] = 0;
+    empty.resize(10);
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, empty)), "hello: pair 1 has a name of bad length 0");
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 6, Bytes(9, 1))),
+              "hello: field 6 (pairs) has length 9, want 10..4672");
+    Hello many = full_hello();
+    many.pairs.clear();
+    for (size_t i = 0; i <= kMaxListItems; i++) many.pairs.emplace_back("n" + std::to_string(i), i + 1);
+    EXPECT_FALSE(validate(many, &err));
+    EXPECT_EQ(err, "hello: 65 pairs, at most 64 allowed");
+}
+
+TEST(Message, PeerRequestIntroduction) {
+    PeerRequest r{"bob", 4501, 77}, d;
+    std::string err;
+    ASSERT_TRUE(decode(encode(r), &d, &err)) << err;
+    EXPECT_EQ(d.name, "bob");
+    EXPECT_EQ(d.data_port, 4501);
+    EXPECT_EQ(d.intro_id, 77u);
+    ASSERT_TRUE(decode(encode(PeerRequest{"bob", 0, 0}), &d, &err)) << err;
+    EXPECT_EQ(d.intro_id, 0u);   // none held: a fresh introduction
+    EXPECT_EQ(decode_error<PeerRequest>(with_field(encode(PeerRequest{"bob", 0, 5}), 3, Bytes(8, 0))),
+              "peer_request: intro_id 0");
 }
 
 TEST(Message, RandomInputNeverCrashes) {
