@@ -55,9 +55,18 @@ FUZZ_BIN := $(BUILD)/fuzz
 FUZZ_MAIN := $(FUZZ_MAIN_SRC:%.cc=$(BUILD)/%.o)
 endif
 FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(FUZZ_BIN)/%,$(FUZZ_SRC))
-# Of the tool's objects only the grammar: the rest (JSON, rendering) is not
-# fuzzed, and clang 14 cannot compile json_value.h's recursive vector of pairs.
-FUZZ_CLI_OBJ := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
+# What the targets link: the library and the tool's grammar (the rest of the
+# tool is not fuzzed, and clang 14 cannot compile json_value.h's recursive
+# vector of pairs).  Under libFuzzer only the objects the fuzzed parsers need
+# are built, instrumented, rather than the whole library.
+FUZZ_LINK := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
+ifeq ($(FUZZ),1)
+FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/log.o config/config.o \
+               control/frame.o control/messages.o crypto/aead.o data/sa.o esp/esp.o esp/replay.o \
+               server/topology.o)
+else
+FUZZ_LINK += $(BUILD)/liblanmesh.a
+endif
 DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d \
             $(FUZZ_OBJ:.o=.d) $(BUILD)/tests/fuzz/seeds/make_seeds.d
 NPROC    := $(shell nproc 2>/dev/null || echo 2)
@@ -86,7 +95,7 @@ $(BUILD)/unit-tests: $(TEST_OBJ) $(CLI_OBJ) $(BUILD)/liblanmesh.a
 
 unit-tests: $(BUILD)/unit-tests
 
-$(FUZZ_BINS): $(FUZZ_BIN)/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_MAIN) $(FUZZ_CLI_OBJ) $(BUILD)/liblanmesh.a
+$(FUZZ_BINS): $(FUZZ_BIN)/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_MAIN) $(FUZZ_LINK)
 	@mkdir -p $(dir $@)
 	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
 
