@@ -7,7 +7,10 @@
 //
 // Each input is copied into a heap block of exactly its size, as libFuzzer
 // does, so ASan sees a read one byte past the end.
+#include <unistd.h>
+
 #include <algorithm>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -31,6 +34,18 @@ std::string g_current;   // the input being run, named when a sanitizer aborts
 
 void name_culprit() { std::fprintf(stderr, "corpus_main: crashed on %s\n", g_current.c_str()); }
 
+// A broken fuzz invariant aborts without the sanitizers' death callback.
+void on_abort(int sig) {
+    const char *p = g_current.c_str();
+    const char msg[] = "corpus_main: aborted on ";
+    ssize_t ignored = write(2, msg, sizeof msg - 1);
+    ignored = write(2, p, std::strlen(p));
+    ignored = write(2, "\n", 1);
+    (void)ignored;
+    std::signal(sig, SIG_DFL);
+    std::raise(sig);
+}
+
 bool read_file(const std::string &path, std::vector<char> *out) {
     std::ifstream f(path, std::ios::binary);
     if (!f) return false;
@@ -44,6 +59,7 @@ int main(int argc, char **argv) {
 #ifdef LM_HAVE_DEATH_CALLBACK
     __sanitizer_set_death_callback(name_culprit);
 #endif
+    std::signal(SIGABRT, on_abort);
     namespace fs = std::filesystem;
     std::vector<std::string> files;
     for (int i = 1; i < argc; i++) {
