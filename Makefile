@@ -22,6 +22,14 @@ else ifeq ($(SANITIZE),thread)
 CXXFLAGS += -fsanitize=thread -fno-omit-frame-pointer -Wno-stringop-overflow  # g++ 12 false positive under TSan
 LDFLAGS  += -fsanitize=thread
 BUILD    := build/tsan
+else ifeq ($(FUZZ),1)
+# make fuzz: libFuzzer needs clang (tests/fuzz/README.md).  Every object gets
+# the coverage instrumentation; only the targets link libFuzzer's main().
+CXX      := clang++-14
+CXXFLAGS += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer \
+            -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
+BUILD    := build/fuzz
 else
 BUILD    := build/release
 endif
@@ -33,7 +41,36 @@ CLI_SRC  := $(sort $(wildcard src/cli/*.cc))
 CLI_OBJ  := $(CLI_SRC:%.cc=$(BUILD)/%.o)
 TEST_SRC := $(sort $(wildcard tests/unit/*.cc))
 TEST_OBJ := $(TEST_SRC:%.cc=$(BUILD)/%.o)
-DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d
+# Fuzz targets, one per tests/fuzz/*.cc.  Built with clang and libFuzzer
+# (FUZZ=1, build/fuzz/TARGET) for `make fuzz`; built with g++ and our corpus
+# runner for `make check` (build/asan/fuzz/TARGET), which runs each seed
+# corpus once.
+FUZZ_MAIN_SRC := tests/fuzz/corpus_main.cc
+FUZZ_SRC := $(filter-out $(FUZZ_MAIN_SRC),$(sort $(wildcard tests/fuzz/*.cc)))
+FUZZ_OBJ := $(FUZZ_SRC:%.cc=$(BUILD)/%.o) $(FUZZ_MAIN_SRC:%.cc=$(BUILD)/%.o)
+ifeq ($(FUZZ),1)
+FUZZ_BIN := $(BUILD)
+FUZZ_MAIN :=
+else
+FUZZ_BIN := $(BUILD)/fuzz
+FUZZ_MAIN := $(FUZZ_MAIN_SRC:%.cc=$(BUILD)/%.o)
+endif
+FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(FUZZ_BIN)/%,$(FUZZ_SRC))
+# What the targets link: the library and the tool's grammar (the rest of the
+# tool is not fuzzed, and clang 14 cannot compile json_value.h's recursive
+# vector of pairs).  Under libFuzzer only the objects the fuzzed parsers need
+# are built, instrumented, rather than the whole library.
+FUZZ_LINK := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
+ifeq ($(FUZZ),1)
+FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/log.o config/config.o \
+               control/frame.o control/messages.o crypto/aead.o data/sa.o esp/esp.o esp/replay.o \
+               server/topology.o)
+else
+FUZZ_LINK += $(BUILD)/liblanmesh.a
+endif
+DEPS     := $(LIB_OBJ:.o=.d) $(CLI_OBJ:.o=.d) $(TEST_OBJ:.o=.d) $(BUILD)/src/lanmeshd.d $(BUILD)/src/lanmesh.d \
+            $(FUZZ_OBJ:.o=.d) $(BUILD)/tests/fuzz/seeds/make_seeds.d
+NPROC    := $(shell nproc 2>/dev/null || echo 2)
 
 # The version: NEWS's newest entry, plus the git revision in a checkout.  Only
 # version.o sees it, rebuilt when the stamp's text changes.
@@ -79,6 +116,19 @@ $(BUILD)/unit-tests: $(TEST_OBJ) $(CLI_OBJ) $(BUILD)/liblanmesh.a
 
 unit-tests: $(BUILD)/unit-tests
 
+$(FUZZ_BINS): $(FUZZ_BIN)/%: $(BUILD)/tests/fuzz/%.o $(FUZZ_MAIN) $(FUZZ_LINK)
+	@mkdir -p $(dir $@)
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz-targets: $(FUZZ_BINS)
+
+# Regenerates the seeds made by the project's own encoders (tests/fuzz/seeds).
+$(BUILD)/make-seeds: $(BUILD)/tests/fuzz/seeds/make_seeds.o $(BUILD)/liblanmesh.a
+	$(CXX) $(LDFLAGS) $^ $(LDLIBS) -o $@
+
+fuzz-seeds: $(BUILD)/make-seeds
+	$(BUILD)/make-seeds tests/fuzz/corpus
+
 # Debian packages for building, testing and the demo.  Idempotent: apt runs
 # only when something is missing.
 DEB_PKGS := g++ make pkg-config libssl-dev libnl-3-dev libnl-route-3-dev \
@@ -93,9 +143,12 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
 
+# The release build, then the unit tests and the fuzz corpora once more under
+# ASan+UBSan in build/asan (its own objects: the two never share a file).
 check: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all unit-tests
-	@tests/run-all $(BUILD)
+	@$(MAKE) --no-print-directory -j$(NPROC) SANITIZE=1 unit-tests fuzz-targets
+	@tests/run-all $(BUILD) build/asan
 
 demo: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) all
@@ -142,6 +195,22 @@ bench: deps all
 	fi
 	@bench/run.sh
 
+# make fuzz: every fuzz target under libFuzzer for FUZZ_SECONDS each
+# (tests/fuzz/README.md).  clang and its fuzzer runtime are installed here
+# only, the way deps does it.  New corpus entries go to FUZZ_WORK, not the tree.
+FUZZ_PKGS    := clang-14 libclang-rt-14-dev
+FUZZ_SECONDS ?= 60
+FUZZ_WORK    ?= build/fuzz-work
+fuzz: deps
+	@missing=$$(for p in $(FUZZ_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "fuzz: installing$$(echo $$missing | sed 's/^/ /')"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+	@$(MAKE) --no-print-directory -j$(NPROC) FUZZ=1 fuzz-targets
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORK=$(FUZZ_WORK) tests/fuzz/run.sh build/fuzz
+
 install: all
 	install -D -m 0755 $(BUILD)/lanmeshd $(DESTDIR)$(SBINDIR)/lanmeshd
 	install -D -m 0755 $(BUILD)/lanmesh $(DESTDIR)$(BINDIR)/lanmesh
@@ -174,5 +243,5 @@ uninstall:
 clean:
 	rm -rf build lanmeshd lanmesh
 
-.PHONY: all deps check demo lanmeshd lanmesh bench install uninstall clean unit-tests
+.PHONY: all deps check demo lanmeshd lanmesh bench fuzz fuzz-targets fuzz-seeds install uninstall clean unit-tests
 -include $(DEPS)

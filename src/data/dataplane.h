@@ -30,6 +30,7 @@
 #include "common/addr.h"
 #include "config/config.h"
 #include "data/counters.h"
+#include "data/inner_packet.h"
 #include "data/offload.h"
 #include "data/route_table.h"
 #include "data/sa.h"
@@ -38,12 +39,6 @@
 struct mmsghdr;
 
 namespace lm {
-
-// An inner IP packet's addresses and length (parsed in dataplane.cc).
-struct InnerInfo {
-    IpAddr src, dst;
-    size_t len;
-};
 
 class Dataplane {
 public:
