@@ -145,7 +145,7 @@ PKG_DIR       := build/package
 DEB_VERSION   := $(shell head -1 debian/changelog 2>/dev/null | tr -d '()' | cut -d' ' -f2)
 DEB_ARCH      := $(shell dpkg --print-architecture 2>/dev/null)
 DEB           := $(PKG_DIR)/lanmesh_$(DEB_VERSION)_$(DEB_ARCH).deb
-PKG_INPUTS    := Makefile NEWS LICENSE README.md debian src man systemd examples docs
+PKG_INPUTS    := Makefile NEWS LICENSE debian src man systemd examples
 PKG_FILES      = $(shell find $(PKG_INPUTS) -type f 2>/dev/null)
 
 package-tools:
@@ -162,7 +162,7 @@ $(DEB): $(PKG_FILES)
 	rm -rf $(PKG_DIR) && mkdir -p $(PKG_DIR)/src
 	tar -cf - $(PKG_INPUTS) | tar -xf - -C $(PKG_DIR)/src
 	cd $(PKG_DIR)/src && \
-	    dpkg-buildpackage -us -uc -b -j$$(nproc) >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	    timeout 1800 dpkg-buildpackage -us -uc -b -j$$(nproc) >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
 	rm -rf $(PKG_DIR)/src
 	@ls -l $@
 

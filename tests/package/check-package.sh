@@ -113,6 +113,6 @@ check "purged: conffile rt_protos.d/lanmesh.conf gone" [ ! -e "$R/etc/iproute2/r
 check "purged: user lanmesh and /etc/lanmesh/office.conf kept" \
     bash -c "grep -q '^lanmesh:' '$R/etc/passwd' && [ -e '$R/etc/lanmesh/office.conf' ]"
 
-echo "check-package: $passed passed, $failed failed"
+echo "check-package: $passed passed, $failed failed ($SECONDS s for the checks)"
 [ "$failed" -eq 0 ] && echo "check-package: PASS" || echo "check-package: FAIL"
 [ "$failed" -eq 0 ]

@@ -16,7 +16,8 @@
 #   - systemctl stop removes the device and the routes;
 #   - the journal has the daemons' priorities: info lines are not at warning,
 #     the client's connection failures are, no line carries a "<N>" prefix;
-#   - purge removes /var/lib/lanmesh and keeps the user.
+#   - purge stops a running network, removes /var/lib/lanmesh and enable
+#     links, keeps the user and /etc/lanmesh.
 # Underlay 192.0.2.0/24, overlay 198.18.0.0/24 and 2001:db8:1::/64 only.
 # Usage: tests/package/check-systemd.sh build/package/lanmesh_VER_ARCH.deb
 source "$(dirname "$0")/../netns/lib.sh"
@@ -61,7 +62,7 @@ finish() {
     fi
     stop_container
     grep -F " $TREE" /proc/mounts >/dev/null && { log "FAIL: mounts left below $TREE"; rc=1; }
-    echo "check-systemd: $passed passed, $failed failed"
+    echo "check-systemd: $passed passed, $failed failed ($SECONDS s)"
     if [ "$rc" -eq 0 ] && [ "$failed" -eq 0 ]; then echo "check-systemd: PASS"; else echo "check-systemd: FAIL"; fi
     [ "$rc" -eq 0 ] && [ "$failed" -ne 0 ] && rc=1
     (exit $rc); cleanup
@@ -101,6 +102,7 @@ Topology = subnet
 Pool = 198.18.0.0/24
 Pool6 = 2001:db8:1::/64
 Listen = 192.0.2.1
+Route = 198.18.100.0/24
 Workers = 2
 Keepalive = 2 10
 [TLS]
@@ -143,20 +145,27 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 [ -n "$LEADER" ] || { cat "$T/nspawn.log"; die "container did not start"; }
-state=$(c timeout 90 systemctl is-system-running --wait 2>&1)
+# The manager's bus exists a moment after PID 1 does.
+for _ in $(seq 150); do
+    state=$(c timeout 90 systemctl is-system-running --wait 2>&1)
+    [[ $state == *"Failed to connect to bus"* ]] || break
+    sleep 0.2
+done
 [ "$state" = running ] || { c systemctl --failed --no-pager; die "container: system is '$state'"; }
 ok "container booted, systemd $(c systemctl --version | awk 'NR == 1 { print $2 }') is PID 1, system running"
 
 # ---- install --------------------------------------------------------------------------
 out=$(c dpkg -i /mnt/lanmesh-test/lanmesh.deb 2>&1) || { echo "$out"; die "dpkg -i"; }
 ok "dpkg -i $(basename "$deb")"
+f0=$failed
 units=$(c systemctl list-units --all --no-legend 'lanmeshd@*')
 [ -z "$units" ] && ! c pidof lanmeshd >/dev/null || bad "installing started something: $units"
 [ "$(c systemctl is-enabled lanmeshd@srv.service 2>&1)" = disabled ] || bad "lanmeshd@srv is $(c systemctl is-enabled lanmeshd@srv.service 2>&1) after install"
-ok "installing enabled and started nothing"
+[ "$failed" = "$f0" ] && ok "installing enabled and started nothing"
+f0=$failed
 c getent passwd lanmesh | grep -q ':/usr/sbin/nologin$' || bad "no system user lanmesh"
 [ "$(c stat -c '%a %U %G' /run/lanmesh)" = "2750 lanmesh lanmesh" ] || bad "/run/lanmesh is $(c stat -c '%a %U %G' /run/lanmesh)"
-ok "postinst made the user lanmesh and /run/lanmesh 2750 lanmesh:lanmesh"
+[ "$failed" = "$f0" ] && ok "postinst made the user lanmesh and /run/lanmesh 2750 lanmesh:lanmesh"
 
 # Setup inside: files, the underlay, the client's namespace.  Debian's udev
 # makes /dev/net/tun 0666; nspawn makes it 0600.
@@ -264,11 +273,12 @@ done
 
 # ---- stop ---------------------------------------------------------------------------------------
 routes() { c ip "$@" route show table all proto 250 2>/dev/null; }
-[ -n "$(routes -n cli)" ] || bad "client has no proto lanmesh routes to remove"
+had=$(routes -n cli | tr '\n' ';')
+[[ $had == *198.18.100.0/24* ]] || bad "client has no proto lanmesh route to the pushed 198.18.100.0/24: $had"
 c timeout 30 systemctl stop lanmeshd@cli.service || bad "systemctl stop lanmeshd@cli"
 c timeout 30 systemctl stop lanmeshd@srv.service || bad "systemctl stop lanmeshd@srv"
 left=$(c ip -n cli -o link show dev lm-cli 2>/dev/null; c ip -o link show dev lm-srv 2>/dev/null; routes -n cli; routes; routes -6 -n cli; routes -6)
-[ -z "$left" ] && ok "systemctl stop: devices lm-srv and lm-cli and their routes gone" || bad "left after stop: $left"
+[ -z "$left" ] && ok "systemctl stop: devices lm-srv and lm-cli and their routes ($had) gone" || bad "left after stop: $left"
 c pidof lanmeshd >/dev/null && bad "lanmeshd still runs after stop"
 
 # ---- the journal's priorities ---------------------------------------------------------------------
@@ -284,14 +294,23 @@ prefixed=$(grep -E '^<[0-7]>' <<<"$info")
 [ -z "$misplaced" ] && [ -z "$prefixed" ] && grep -q 'connection failed' <<<"$warn" &&
     ok "journal: $(wc -l <<<"$warn") lines at warning or above (the client's connection failures), info lines at info, no <N> prefix left"
 
-# ---- purge -----------------------------------------------------------------------------------------
+# ---- purge ---------------------------------------------------------------------------------------
+# With the server enabled and running: prerm stops it, postrm removes its
+# state and its enable link, and keeps the user and /etc/lanmesh.
+f0=$failed
 c test -d /var/lib/lanmesh/srv || bad "no state in /var/lib/lanmesh/srv before purge"
+c systemctl enable lanmeshd@srv.service >/dev/null 2>&1 || bad "systemctl enable lanmeshd@srv"
+c timeout 40 systemctl start lanmeshd@srv.service || bad "systemctl start lanmeshd@srv before purge"
 out=$(c dpkg -P lanmesh 2>&1) || bad "dpkg -P: $out"
+c pidof lanmeshd >/dev/null && bad "purge left lanmeshd running"
+c ip -o link show dev lm-srv >/dev/null 2>&1 && bad "purge left the device lm-srv"
 c test -e /var/lib/lanmesh && bad "purge left /var/lib/lanmesh"
+links=$(c find /etc/systemd/system -path '*.wants/lanmeshd@*')
+[ -z "$links" ] || bad "purge left enable links: $links"
 c getent passwd lanmesh >/dev/null || bad "purge removed the user lanmesh"
 c test -e /etc/lanmesh/srv/server.key || bad "purge removed the administrator's key"
 c test -e /usr/sbin/lanmeshd && bad "purge left the daemon"
-ok "purge: /var/lib/lanmesh gone, user lanmesh and /etc/lanmesh kept"
+[ "$failed" = "$f0" ] && ok "purge of an enabled, running network: stopped, device, state and enable link gone; user lanmesh and /etc/lanmesh kept"
 
 stop_container
 ok "container powered off"
