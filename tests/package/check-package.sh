@@ -58,7 +58,7 @@ want=(usr/sbin/lanmeshd usr/bin/lanmesh lib/systemd/system/lanmeshd@.service
     while read -r f; do grep -qxE "$f(\.gz)?" "$T/files" || echo "$f"; done > "$T/missing-examples"
 missing=$(for f in "${want[@]}"; do grep -qxF "$f" "$T/files" || echo "$f"; done; cat "$T/missing-examples")
 check "files: all $(( ${#want[@]} )) programs, unit, snippets, man pages, completions and the examples${missing:+ -- missing: $missing}" [ -z "$missing" ]
-stray=$(grep -vE '^(usr/(s?bin|lib/(sysusers|tmpfiles)\.d|share/(man|doc|bash-completion))|lib/systemd/system|etc/iproute2)(/|$)|^(usr|usr/lib|usr/share|lib|lib/systemd|etc)$' "$T/files")
+stray=$(grep -vE '^(usr/(s?bin|lib/(sysusers|tmpfiles)\.d|share/(man|doc|bash-completion|lintian))|lib/systemd/system|etc/iproute2)(/|$)|^(usr|usr/lib|usr/share|lib|lib/systemd|etc)$' "$T/files")
 check "no file outside the expected directories${stray:+: $stray}" [ -z "$stray" ]
 check "conffile: /etc/iproute2/rt_protos.d/lanmesh.conf" \
     bash -c "dpkg-deb --ctrl-tarfile '$deb' | tar -xOf - ./conffiles | grep -qx /etc/iproute2/rt_protos.d/lanmesh.conf"
@@ -79,7 +79,7 @@ C=$T/control
 dpkg-deb -e "$deb" "$C"
 check "postinst runs systemd-sysusers lanmesh.conf" grep -qE 'systemd-sysusers .*lanmesh\.conf' "$C/postinst"
 check "postinst runs systemd-tmpfiles --create lanmesh.conf" grep -qE 'systemd-tmpfiles .*--create lanmesh\.conf' "$C/postinst"
-enables=$(cat "$C"/p* | grep -nE 'deb-systemd-helper[^|;]* enable|deb-systemd-invoke[^|;]* start|systemctl[^|;]* (enable|start|restart) ' )
+enables=$(cat "$C"/p* | grep -v '^[[:space:]]*#' | grep -E 'deb-systemd-helper[^|;]* enable|deb-systemd-invoke[^|;]* start|systemctl[^|;]* (enable|start|restart) ' )
 check "no maintainer script enables or starts a unit${enables:+: $enables}" [ -z "$enables" ]
 
 # ---- install, remove and purge in an empty root ---------------------------------------------------

@@ -133,7 +133,7 @@ cp "$PKI/ca.crt" "$PKI/crl.pem" "$PKI/server.crt" "$PKI/server.key" "$PKI/alice.
 nspawn_opts=(--register=no)
 [ -d /run/systemd/system ] || nspawn_opts+=(--keep-unit)
 log "booting $MACHINE with systemd-nspawn (host PID 1: $(ps -p 1 -o comm=))"
-SYSTEMD_NSPAWN_TMPFS_TMP=0 systemd-nspawn -q -D "$TREE" --volatile=overlay --machine="$MACHINE" \
+systemd-nspawn -q -D "$TREE" --volatile=overlay --machine="$MACHINE" \
     "${nspawn_opts[@]}" --private-network --capability=CAP_BPF --system-call-filter=bpf \
     --bind-ro="$S:/mnt/lanmesh-test" --console=passive -b >"$T/nspawn.log" 2>&1 &
 NSPAWN_PID=$!
