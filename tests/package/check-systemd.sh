@@ -293,7 +293,7 @@ grep -q 'connection failed' <<<"$warn" || bad "the client's connection failures 
 prefixed=$(grep -E '^<[0-7]>' <<<"$info")
 [ -z "$prefixed" ] || bad "lines with a literal priority prefix: $prefixed"
 [ -z "$misplaced" ] && [ -z "$prefixed" ] && grep -q 'connection failed' <<<"$warn" &&
-    ok "journal: $(wc -l <<<"$warn") lines at warning or above (the client's connection failures), info lines at info, no <N> prefix left"
+    ok "journal: $(wc -l <<<"$warn") lines at warning or above (the client losing its server), info lines at info, no <N> prefix left"
 
 # ---- purge ---------------------------------------------------------------------------------------
 # With the server enabled and running: prerm stops it, postrm removes its
