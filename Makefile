@@ -139,7 +139,7 @@ bench: deps all
 # lintian, the files, the version, and install/purge into an empty root.
 # make check-systemd: that package installed in a Debian 12 container booted
 # with systemd (tests/package/check-systemd.sh).  Each installs its own tools.
-PKG_TOOLS     := dpkg-dev debhelper lintian
+PKG_TOOLS     := build-essential dpkg-dev debhelper lintian
 SYSTEMD_TOOLS := debootstrap systemd-container
 PKG_DIR       := build/package
 DEB_VERSION   := $(shell head -1 debian/changelog 2>/dev/null | tr -d '()' | cut -d' ' -f2)
