@@ -94,7 +94,7 @@ say = $(if $(Q),printf '  %-7s %s\n' $(1) $(2);)
 
 $(BUILD)/%.o: %.cc
 	@mkdir -p $(dir $@)
-	$(Q)$(call say,CXX,$<) $(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(call say,CXX,$<) $(CXX) $(CPPFLAGS) $(CXXFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/version.stamp: FORCE
 	@mkdir -p $(@D); echo '$(VERSION)' | cmp -s - $@ || echo '$(VERSION)' > $@
@@ -211,6 +211,46 @@ fuzz: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) FUZZ=1 fuzz-targets
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_WORK=$(FUZZ_WORK) tests/fuzz/run.sh build/fuzz
 
+# make check-package: the Debian package (debian/), built with
+# dpkg-buildpackage in a copy of the tree under build/package (its clean step
+# would otherwise remove build/), then checked by tests/package/check-package.sh:
+# lintian, the files, the version, and install/purge into an empty root.
+# make check-systemd: that package installed in a Debian 12 container booted
+# with systemd (tests/package/check-systemd.sh).  Each installs its own tools.
+PKG_TOOLS     := build-essential dpkg-dev debhelper lintian
+SYSTEMD_TOOLS := debootstrap systemd-container
+PKG_DIR       := build/package
+DEB_VERSION   := $(shell head -1 debian/changelog 2>/dev/null | tr -d '()' | cut -d' ' -f2)
+DEB_ARCH      := $(shell dpkg --print-architecture 2>/dev/null)
+DEB           := $(PKG_DIR)/lanmesh_$(DEB_VERSION)_$(DEB_ARCH).deb
+PKG_INPUTS    := Makefile NEWS LICENSE debian src man systemd examples
+PKG_FILES      = $(shell find $(PKG_INPUTS) -type f 2>/dev/null)
+
+package-tools:
+	@missing=$$(for p in $(PKG_TOOLS) $(EXTRA_TOOLS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing$$(echo $$missing | sed 's/^/ /')"; \
+	  export DEBIAN_FRONTEND=noninteractive; \
+	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+
+package: $(DEB)
+$(DEB): $(PKG_FILES)
+	@$(MAKE) --no-print-directory deps package-tools
+	rm -rf $(PKG_DIR) && mkdir -p $(PKG_DIR)/src
+	tar -cf - $(PKG_INPUTS) | tar -xf - -C $(PKG_DIR)/src
+	cd $(PKG_DIR)/src && \
+	    timeout 1800 dpkg-buildpackage -us -uc -b -j$$(nproc) >../build.log 2>&1 || { tail -40 ../build.log; exit 1; }
+	rm -rf $(PKG_DIR)/src
+	@ls -l $@
+
+check-package: package
+	@tests/package/check-package.sh $(DEB)
+
+check-systemd: package
+	@$(MAKE) --no-print-directory package-tools EXTRA_TOOLS="$(SYSTEMD_TOOLS)"
+	@tests/package/check-systemd.sh $(DEB)
+
 install: all
 	install -D -m 0755 $(BUILD)/lanmeshd $(DESTDIR)$(SBINDIR)/lanmeshd
 	install -D -m 0755 $(BUILD)/lanmesh $(DESTDIR)$(BINDIR)/lanmesh
@@ -243,5 +283,6 @@ uninstall:
 clean:
 	rm -rf build lanmeshd lanmesh
 
-.PHONY: all deps check demo lanmeshd lanmesh bench fuzz fuzz-targets fuzz-seeds install uninstall clean unit-tests
+.PHONY: all deps check demo lanmeshd lanmesh bench fuzz fuzz-targets fuzz-seeds install uninstall clean unit-tests \
+        package package-tools check-package check-systemd
 -include $(DEPS)
