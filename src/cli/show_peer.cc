@@ -33,7 +33,11 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
     if (std::string n = joined(p.get("networks"), ", "); !n.empty()) std::fprintf(f, "  networks: %s\n", n.c_str());
     if (std::string ep = p.str("endpoint"); !ep.empty())
         std::fprintf(f, "  endpoint: %s (%s)\n", ep.c_str(), p.str("encapsulation") == "raw" ? "raw ESP" : "ESP in UDP");
-    if (std::string c = p.str("control_endpoint"); !c.empty()) std::fprintf(f, "  control: %s\n", c.c_str());
+    if (std::string c = p.str("control_endpoint"); !c.empty()) {
+        // The round trip of the control channel (keepalive pings), when known.
+        std::string rtt = p.get("rtt_us") ? ", rtt " + rtt_text(p.i64("rtt_us")) : "";
+        std::fprintf(f, "  control: %s%s\n", c.c_str(), rtt.c_str());
+    }
     if (p.get("punch_rounds")) {
         int64_t ttd = p.i64("time_to_direct_ms");
         std::string d = ttd >= 0 ? "direct " + std::to_string(ttd) + " ms after introduction" : "never direct yet";

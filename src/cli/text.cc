@@ -1,6 +1,7 @@
 #include "cli/text.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <vector>
 
 namespace lm::cli {
@@ -28,6 +29,13 @@ std::string human_duration(int64_t secs) {
         s += (s.empty() ? "" : ", ") + std::to_string(n) + " " + name + (n == 1 ? "" : "s");
     }
     return s;
+}
+
+std::string rtt_text(int64_t us) {
+    char b[32];
+    double ms = double(us) / 1000.0;
+    std::snprintf(b, sizeof b, ms < 10 ? "%.2f ms" : ms < 100 ? "%.1f ms" : "%.0f ms", ms);
+    return b;
 }
 
 std::string human_ago(int64_t when, time_t now) {

@@ -17,6 +17,7 @@ namespace lm::cli {
 std::string human_bytes(uint64_t b);                       // "1.21 KiB", as wg(8)
 std::string human_duration(int64_t secs);                  // "1 hour, 2 minutes, 3 seconds"
 std::string human_ago(int64_t when, time_t now);           // "12 seconds ago", "never"
+std::string rtt_text(int64_t us);                          // "0.84 ms", "12.3 ms", "215 ms"
 std::string short_duration(int64_t secs);                  // "1h2m3s", as ip-xfrm lifetimes
 std::string dashed(std::string_view key);                  // "udp_rx" -> "udp-rx"
 std::string word(const std::string &s);                    // quoted if it has spaces or is empty

@@ -227,6 +227,7 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     case MsgType::pong: {
         Ping p;
         if (!decode(payload, &p, &err)) return bad_payload(err);
+        rtt_.pong(p.nonce, EventLoop::now_us());
         return true;
     }
     case MsgType::rekey: {
@@ -491,7 +492,7 @@ void Client::tick_role(int64_t now) {
     }
     if (now - last_ping_ms_ >= int64_t(current_.keepalive_interval) * 1000) {
         last_ping_ms_ = now;
-        conn_->send(MsgType::ping, encode(Ping{uint64_t(now)}));
+        conn_->send(MsgType::ping, encode(Ping{rtt_.ping(EventLoop::now_us())}));
     }
     time_t wall = time(nullptr);
     // Until the server has answered on ESP, repeat the registration once a

@@ -12,6 +12,7 @@
 
 #include "control/keying.h"
 #include "control/messages.h"
+#include "control/rtt.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
@@ -87,6 +88,7 @@ private:
     std::optional<ConfigMsg> applied_;   // what the kernel has now
     ConfigMsg current_;
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
+    RttMeter rtt_;
     int64_t last_dummy_ms_ = 0;
     time_t last_nat_keepalive_ = 0;
     int backoff_s_ = 1;

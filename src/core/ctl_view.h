@@ -20,6 +20,7 @@ struct PeerView {
     // "relay" (pair ESP forwarded by the server without decryption) or
     // "via-server" (the server decrypts and re-encrypts it).
     std::string path = "direct";
+    int64_t rtt_us = -1;              // control channel round trip, -1 if unknown
     IpAddr address, address6;         // overlay addresses, unset if unknown
     std::vector<Prefix> networks;     // networks behind it
     std::string control_endpoint;     // its TLS connection, "" if none

@@ -18,6 +18,12 @@ EventLoop::EventLoop() {
 
 EventLoop::~EventLoop() { close(ep_); }
 
+int64_t EventLoop::now_us() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
+
 int64_t EventLoop::now_ms() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -27,6 +27,7 @@ public:
     void run();                 // until stop()
     void stop() { running_ = false; }
     static int64_t now_ms();    // CLOCK_MONOTONIC
+    static int64_t now_us();
 
 private:
     int ep_ = -1;

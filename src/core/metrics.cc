@@ -79,6 +79,10 @@ std::string Node::metrics_text() {
     time_t now = time(nullptr);
     for (const auto &v : peers)
         if (v.tunnel->out) w.sample({{"peer", v.tunnel->name}}, int64_t(now - v.tunnel->out->created));
+    w.family("lanmesh_peer_rtt_seconds", "gauge",
+             "Smoothed round trip of the control channel to the peer (keepalive pings).");
+    for (const auto &v : peers)
+        if (v.rtt_us >= 0) w.sample({{"peer", v.tunnel->name}}, double(v.rtt_us) / 1e6);
     w.family("lanmesh_peer_key_epoch", "gauge", "Key generation of the peer's SAs (rises with every rekey).");
     for (const auto &v : peers) w.sample({{"peer", v.tunnel->name}}, uint64_t(v.epoch));
 

@@ -325,6 +325,7 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     case MsgType::pong: {
         Ping p;
         if (!decode(payload, &p, &err)) return bad_payload(err);
+        s.rtt.pong(p.nonce, EventLoop::now_us());
         return true;
     }
     case MsgType::rekey: {
@@ -556,7 +557,7 @@ void Server::tick_role(int64_t now) {
         }
         if (now - s.last_ping_ms >= int64_t(cfg_.keepalive_interval) * 1000) {
             s.last_ping_ms = now;
-            s.conn->send(MsgType::ping, encode(Ping{uint64_t(now)}));
+            s.conn->send(MsgType::ping, encode(Ping{s.rtt.ping(EventLoop::now_us())}));
         }
         std::string why;
         if (!maybe_rekey(s, wall, &why)) doomed.push_back({fd, why, End::plain});

@@ -13,6 +13,7 @@
 
 #include "control/keying.h"
 #include "control/messages.h"
+#include "control/rtt.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/route_table.h"
@@ -37,6 +38,7 @@ private:
         Endpoint tcp_peer;
         int64_t deadline_ms = 0;       // handshake + hello must finish by then
         int64_t last_rx_ms = 0, last_ping_ms = 0;
+        RttMeter rtt;
         Tunnel tunnel;
         Keying keying;
         std::optional<Lease> lease;

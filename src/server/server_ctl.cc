@@ -106,6 +106,7 @@ void Server::collect_peers(std::vector<PeerView> &out) {
         }
         if (const PeerConfig *pc = cfg_.find_peer(name)) v.networks = pc->networks;
         v.control_endpoint = s->tcp_peer.str();
+        v.rtt_us = s->rtt.srtt_us();
         v.epoch = s->keying.epoch();
         v.limits = {cfg_.rekey_after_time, cfg_.rekey_after_bytes, cfg_.rekey_after_packets, cfg_.rekey_grace};
         out.push_back(std::move(v));

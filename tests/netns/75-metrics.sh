@@ -56,6 +56,13 @@ done
 workers=$(jq '.workers | length' "$T/link.json")
 [ "$(printf '%s\n' "$m" | grep -c '^lanmesh_worker_dropped_packets_total{')" = "$workers" ] ||
     die "not one worker line per worker ($workers)"
+# The control channel's round trip, from keepalive pings (Keepalive = 2 10 here).
+lm_wait 8 eval '[ -n "$(metric "$(scrape)" "lanmesh_peer_rtt_seconds{peer=\"alice\"}")" ]' ||
+    die "no lanmesh_peer_rtt_seconds for alice"
+rtt=$(lm_ctl srv server -j peer show alice | jq -r '.[0].rtt_us')
+[ "$rtt" -gt 0 ] && [ "$rtt" -lt 1000000 ] || die "alice's rtt_us is '$rtt'"
+lm_ctl srv server peer show alice | grep -Eq '^  control: 192\.0\.2\.11:[0-9]+, rtt [0-9.]+ ms$' ||
+    die "peer show does not give the rtt: $(lm_ctl srv server peer show alice)"
 pass "per-peer packets and bytes, path, admissions, drop reasons and workers agree with lanmesh -j"
 
 # A refused admission (TLS without a client certificate) shows up by reason.

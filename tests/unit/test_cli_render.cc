@@ -68,7 +68,7 @@ TEST(CliRender, MonitorLines) {
 TEST(CliRender, Peers) {
     Json peers = doc(R"([{"name":"alice","state":"up","path":"direct","address":"198.18.0.2",)"
                      R"("address6":"2001:db8:1::2","networks":["198.19.5.0/24"],"endpoint":"192.0.2.11",)"
-                     R"("encapsulation":"raw","control_endpoint":"192.0.2.11:40112","epoch":3,)"
+                     R"("encapsulation":"raw","control_endpoint":"192.0.2.11:40112","rtt_us":1234,"epoch":3,)"
                      R"("last_handshake":988,"rx_bytes":1239,"rx_packets":12,"tx_bytes":3482,"tx_packets":14,)"
                      R"("last_rx":999,"last_tx":999,"drops":{"src_not_allowed":3}},)"
                      R"({"name":"server","state":"connecting","path":"direct","networks":[],"endpoint":"",)"
@@ -80,7 +80,7 @@ TEST(CliRender, Peers) {
               "  address: 198.18.0.2, 2001:db8:1::2\n"
               "  networks: 198.19.5.0/24\n"
               "  endpoint: 192.0.2.11 (raw ESP)\n"
-              "  control: 192.0.2.11:40112\n"
+              "  control: 192.0.2.11:40112, rtt 1.23 ms\n"
               "  latest handshake: 12 seconds ago (epoch 3)\n"
               "  transfer: 1.21 KiB received (12 packets), 3.40 KiB sent (14 packets)\n"
               "  last received: 1 second ago\n"

@@ -54,3 +54,26 @@ TEST(MetricsHttp, ServesOnlyGetMetrics) {
     EXPECT_EQ(metrics_http_answer("\x16\x03\x01 garbage", render).rfind("HTTP/1.0 400", 0), 0u);
     EXPECT_EQ(calls, 2);
 }
+
+#include "control/rtt.h"
+
+// Only the echo of the ping still outstanding is a sample: a peer cannot
+// feed the meter a time of its own making.
+TEST(RttMeter, CountsOnlyTheOutstandingPing) {
+    RttMeter m;
+    EXPECT_EQ(m.srtt_us(), -1);
+    uint64_t n = m.ping(1000000);
+    m.pong(n + 1, 1000500);             // not ours
+    m.pong(0, 1000500);
+    EXPECT_EQ(m.srtt_us(), -1);
+    m.pong(n, 1000800);
+    EXPECT_EQ(m.srtt_us(), 800);
+    m.pong(n, 1009000);                 // the same echo twice: no second sample
+    EXPECT_EQ(m.srtt_us(), 800);
+    n = m.ping(2000000);
+    m.pong(n, 2001600);                 // smoothed: 7/8 old + 1/8 new
+    EXPECT_EQ(m.srtt_us(), (7 * 800 + 1600) / 8);
+    n = m.ping(3000000);
+    m.pong(n, 2999000);                 // from the future: refused
+    EXPECT_EQ(m.srtt_us(), (7 * 800 + 1600) / 8);
+}
