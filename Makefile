@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # lanmesh — build, test and demo.  GNU make, g++ 12, C++20.
 # Sources are found by wildcard: every src/<area>/*.cc goes into the library
 # except src/cli/*.cc, which only the lanmesh tool (and the unit tests) link;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Micro benchmark of lm::Aead, the ESP data plane's per-packet AEAD: seal and
 // open of 1400- and 64-byte packets with both ciphers.  It measures and
 // prints; it asserts nothing about speed.  It does refuse to report numbers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Control-plane load generator for `make bench`: the `load` subcommand of
 // bench/cp_load.py in C++, because the Python one (asyncio + ssl) could not
 // keep the server busy.  Same options, same wire protocol, same result JSON;

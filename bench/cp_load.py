@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Control-plane load generator for `make bench`.
 
 Two subcommands:

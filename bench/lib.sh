@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Helpers of bench/run.sh.  Sourced after tests/netns/lib.sh, whose
 # namespaces, PKI, daemon starter and cleanup it builds on: every process
 # started here is in PIDS (so lib.sh's cleanup ends it) until bg_stop takes it

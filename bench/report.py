@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Turns the raw rows of bench/run.sh into one table: printed, and written as
 Markdown and JSON to the results directory, named by date."""
 import argparse

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make bench: lanmesh against the veth it runs on, OpenVPN 2.6 and wireguard-go,
 # side by side in one run, plus the server's admission rate and memory per
 # client.  A benchmark, not a test: nothing is asserted; every case that cannot

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lanmeshd: the lanmesh daemon, one process per network instance.
 //   lanmeshd [--config FILE] [--check-config] NET
 #include <getopt.h>

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make demo: lanmesh for real, in network namespaces.  A server on the
 # public internet, alice and bob each behind their own NAT; certificates from
 # the openssl command; real TUN devices, real ESP.  The first packets between

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lanmesh(8), the ip-style tool for a running lanmeshd: see cli/grammar.h
 // for the command line and core/ctl_socket.h for the protocol it speaks.
 #pragma once

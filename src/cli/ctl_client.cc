@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "cli/ctl_client.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The tool's side of the control socket (the protocol is described in
 // src/core/ctl_socket.h): find RUNDIR/NET.sock, send one request line, read
 // the answer, or keep reading a monitor's stream.

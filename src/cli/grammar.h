@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The command line of lanmesh(8), iproute2 style:
 //
 //   lanmesh [ OPTIONS ] OBJECT { COMMAND | help }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // JSON as lanmesh(8) receives it from the daemon: parsed strictly (RFC 8259,
 // nesting bounded), kept in document order, and written back out compact
 // (-j) or indented (-p).  Numbers keep their text, so a 64-bit counter

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "cli/match.h"
 
 namespace lm::cli {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Unique-prefix matching of command-line words, the iproute2 way but strict:
 // an exact name always wins, and a prefix is accepted only when every name it
 // starts stands for the same thing.  Aliases ("delete" for "del") share an

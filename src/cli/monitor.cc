@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `lanmesh monitor` lines, like `ip monitor`: the kind, the peer, what
 // happened, then the remaining fields as "key value":
 //

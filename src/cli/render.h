@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Text output of lanmesh(8), one function per answer.  Each takes the JSON
 // the daemon sent (its fields are those of -j, see core/ctl_commands.cc), so
 // text and JSON always come from the same data.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `lanmesh link show`: the device and what the daemon runs it with.
 //
 //   lm-office: server, state up

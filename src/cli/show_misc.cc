@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `lanmesh route show`, `lease show` and what `reload` did, one line per
 // item as `ip route` prints routes:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // `lanmesh peer show` in the manner of `wg show`, and `lanmesh sa show` in
 // the manner of `ip xfrm state`:
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Helpers for lanmesh(8)'s text output, which follows wg(8) for peers and
 // `ip -s` for counters: human units, and "key value" lines that skip what
 // the daemon did not send.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client role: connects to the server over TLS, is admitted, configures
 // the device with what the server hands out, and carries its traffic in ESP.
 // When the server goes away it keeps the device and addresses and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lanmesh(8) on a client: what the show commands list, reload, and the
 // monitor's events for the connection to the server.  A client changes
 // nothing on request: its peers and routes are the server's to give.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/addr.h"
 
 #include <arpa/inet.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // IP addresses, prefixes and UDP endpoints as plain values.  Parsing is strict:
 // no leading zeros games, no trailing garbage, prefix lengths in range.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Big-endian load/store helpers for wire formats.
 #pragma once
 #include <cstdint>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A minimal streaming JSON writer for status output.  Commas and nesting are
 // tracked so callers only say what they mean.
 #pragma once

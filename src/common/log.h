@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One-line logging to stderr.  Where stderr is the journal (systemd sets
 // JOURNAL_STREAM to its device and inode), each line starts with its syslog
 // priority as "<N>" (sd-daemon(3)) and carries no prefix or time: journald

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Text from outside (certificate names, bye reasons, error strings) is shown
 // to people in logs and in lanmesh(8)'s text output, and to programs as
 // JSON.  A name may carry control characters, invalid UTF-8 or Unicode

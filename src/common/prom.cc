@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/prom.h"
 
 #include <cinttypes>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "common/version.h"
 
 #include <openssl/crypto.h>

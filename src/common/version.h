@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The version of this build: the newest entry of NEWS, plus the git
 // revision when built from a checkout (the Makefile passes it in).
 #pragma once

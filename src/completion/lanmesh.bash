@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # bash completion for lanmesh(8) and lanmeshd(8).
 # Installed as .../bash-completion/completions/lanmesh and .../lanmeshd.
 #

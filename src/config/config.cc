@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The configuration file parser: /etc/lanmesh/NET.conf, documented in
 // lanmesh.conf(5).  One pass reads lines and parses each value with its
 // key's own strict parser; a final pass checks what depends on several keys

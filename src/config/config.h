@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The network configuration, /etc/lanmesh/NET.conf.  The format is documented in
 // man/lanmesh.conf.5; the parser is strict and every error names file:line.
 #pragma once

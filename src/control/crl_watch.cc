@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/crl_watch.h"
 
 namespace lm {

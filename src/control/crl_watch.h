@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // When the CRL is out of its validity period, no new peer is admitted: a CRL
 // that expires while the daemon runs would cut the network off silently.
 // CrlWatch says so ahead of time (7 days and 1 day before nextUpdate), when

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Framing of the control channel: the TLS byte stream carries a sequence of
 //   version(u8) | type(u8) | length(u16 BE) | payload[length]
 // frames.  The reader is incremental and bounded; the writer appends to a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/key_export.h"
 
 #include <errno.h>

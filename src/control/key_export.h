@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Debug key export: appends each ESP SA to a file in Wireshark's esp_sa UAT
 // format so tshark can decrypt a capture.  Off unless DebugKeyFile is set;
 // the file is created mode 0600.  This is the only place key bytes leave

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/keying.h"
 
 #include <openssl/crypto.h>

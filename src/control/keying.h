@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The ESP SAs of one TLS session (client <-> server): derivation from the TLS
 // exporter, installation, and make-before-break rekeying.
 //

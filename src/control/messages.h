@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Typed control messages carried in control/frame.h frames.
 //
 // Every body is a list of TLV fields, tag(u8) | len(u16 BE) | value, integers

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/proto_error.h"
 
 namespace lm {

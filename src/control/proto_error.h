@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Why a control connection was closed for breaking the protocol after its
 // TLS handshake completed: one counter per reason (lanmesh(8) link show).
 // Control path only.

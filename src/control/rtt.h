@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Round-trip time of a control connection, from its keepalive pings: a ping
 // carries the sender's monotonic clock in microseconds as its nonce, the
 // peer echoes it in the pong, and only the echo of the ping still

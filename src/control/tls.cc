@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS 1.3 contexts, peer checks and the ESP key exporter (RFC 5705 §4,
 // RFC 8446 §7.5; PROTOCOLS.md §5).
 #include "control/tls.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // OpenSSL 3 setup for the control channel: TLS 1.3 only, mutual X.509
 // authentication against the network's CA, optional CRL (leaf check), and the
 // RFC 5705 / RFC 8446 §7.5 exporter that derives the ESP keys.  No sockets

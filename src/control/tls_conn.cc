@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "control/tls_conn.h"
 
 #include <openssl/err.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One non-blocking TLS 1.3 connection carrying framed control messages.
 // The owner calls on_io() when epoll says the socket is ready and
 // wants_read()/wants_write() to decide what to poll for.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The daemon's side of lanmesh(8): parses one control request (the wire
 // protocol is in core/ctl_socket.h), checks who may run it, and answers with
 // one JSON line.  What is common to both roles lives here; each role adds

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/ctl_socket.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The control socket RUNDIR/NET.sock that lanmesh(8) talks to.
 //
 // Wire protocol (version 1), a stream socket, text in both directions:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the roles hand to the control commands (core/ctl_commands.cc): one
 // PeerView per peer for `peer show` and `sa show`, and the record of a
 // reload.  Plain data; pointers are valid for the duration of one request.

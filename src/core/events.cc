@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/events.h"
 
 #include <ctime>

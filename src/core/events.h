@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Events for `lanmesh monitor`: what happened to peers, paths, keys and
 // refused connections, as one JSON object per line on the control socket of
 // every monitor that asked for that kind.

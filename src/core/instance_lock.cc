@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/instance_lock.h"
 
 #include <errno.h>

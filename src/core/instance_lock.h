@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One daemon per network: RUNDIR/NET.lock, held with flock(2) for the
 // daemon's whole life.  A second `lanmeshd NET` must stop before it touches
 // anything of the first (its TUN queues, ports, control socket, key file).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // A small epoll loop with one periodic tick.  Handlers are looked up by fd at
 // dispatch time, so a handler may remove any fd (its own included) safely.
 #pragma once

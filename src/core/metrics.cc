@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the metrics listener serves (core/metrics_http.h): the same facts as
 // `lanmesh -s link show` and `lanmesh -s peer show`, in the Prometheus text
 // format.  Runs on the control thread with the workers paused, like every

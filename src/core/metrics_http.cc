@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/metrics_http.h"
 
 #include <fcntl.h>

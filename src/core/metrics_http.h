@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The opt-in metrics listener (MetricsListen in lanmesh.conf(5)): a minimal
 // HTTP/1.0 server on the control thread's loop that answers GET /metrics with
 // the Prometheus text format and closes.  It is read-only by construction:

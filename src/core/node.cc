@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/node.h"
 
 #include <errno.h>

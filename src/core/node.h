@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What the server and the client have in common: the event loop, the TUN
 // device and its netlink configuration, the data plane and its sockets, the
 // control socket, signals and status output.  Role-specific work happens in

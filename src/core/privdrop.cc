@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/privdrop.h"
 
 #include <dirent.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Reload (`lanmesh reload`, SIGHUP): the configuration file is read again and
 // checked as strictly as at start, so a broken file changes nothing.  Then
 // the role reads the TLS files again (a renewed certificate, key or CA serves

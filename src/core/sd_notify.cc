@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "core/sd_notify.h"
 
 #include <sys/socket.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // OpenSSL EVP wrapper for the two ESP AEADs.  The cipher is fetched once per
 // process and the key is scheduled once per SA; per packet only the nonce and
 // the tag go in and out.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Data-plane counters.  Every dropped packet increments exactly one drop
 // reason, so "nothing lost silently" can be checked from the outside.
 #pragma once

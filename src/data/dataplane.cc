@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "data/dataplane.h"
 
 #include <errno.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One data-plane worker: moves packets between its TUN queue and its ESP
 // sockets.  It never allocates per packet: receive and transmit buffers are
 // fixed rings, batches go through recvmmsg/sendmmsg, and SAs are looked up by

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The IP packet inside ESP (after decryption) or read from the TUN: the
 // checks the data plane makes before it looks at addresses.  Per packet, so
 // inline and without allocation; a pure function of the bytes, which is what

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Kernel constants the data plane uses that older userspace headers may lack.
 // The kernel itself is probed at start (data/workers.cc); these only let the
 // code name what it asks for.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Userspace GSO/GRO; see offload.h.
 #include "data/offload.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // State that every data-plane worker keeps a private copy of inside a shared
 // object (a tunnel's counters, an SA's cipher context and sequence block).
 // Each copy has cache lines of its own, so workers never write to a line

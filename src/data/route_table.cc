@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "data/route_table.h"
 
 namespace lm {

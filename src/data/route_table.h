@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Inner destination -> peer.  Host routes (leases) in a hash map; networks
 // behind peers in a short list searched longest prefix first.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "data/sa.h"
 
 #include <openssl/rand.h>

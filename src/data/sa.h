@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Security associations as the data plane sees them, and the table that finds
 // an inbound SA by SPI.  The control plane creates and retires SAs; the data
 // plane only reads them and writes its own worker's slot (data/per_worker.h).

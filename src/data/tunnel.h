@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // One peer as the data plane sees it: where to send its ESP, which SAs carry
 // its traffic, which inner source addresses it may use, and its counters.
 // On the server there is one per connected client; on a client one for the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "data/workers.h"
 
 #include <errno.h>

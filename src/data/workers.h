@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The data plane's threads: one Dataplane per worker, each with its own TUN
 // queue (IFF_MULTI_QUEUE: the kernel keeps a flow on one queue), its own UDP
 // socket per address (SO_REUSEPORT: the kernel keeps a peer's 4-tuple on one

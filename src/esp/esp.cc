@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ESP seal and open (RFC 4303 §2-3, RFC 4106 §4-5, RFC 7634 §2).
 #include "esp/esp.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ESP packets in tunnel mode (RFC 4303) with an AEAD transform (RFC 4106,
 // RFC 7634).  Pure functions over caller-owned buffers: no I/O, no
 // allocation, no logging.  See PROTOCOLS.md §1-2 for the layout:

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Slot for seq: block (seq / 32) mod kSlots.  A slot tagged with an older
 // block is simply taken over by the first accepted number of a newer one: the
 // older block lies a whole ring behind and so outside the window.

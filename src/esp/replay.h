@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ESP anti-replay window (RFC 4303 §3.4.3) as a ring of tagged bitmap words
 // (after RFC 6479), safe for several receiving threads without a lock.
 // 32-bit sequence numbers, no ESN: the sender rekeys before wrapping, so

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The client's side of the mesh: pairs with the peers the server introduces,
 // their end-to-end keys, hole punching and the choice of path.
 //

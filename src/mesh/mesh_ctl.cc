@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The mesh's pairs as `lanmesh peer show` and `sa show` list them.
 #include "mesh/mesh_client.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "mesh/pair_crypto.h"
 
 #include <openssl/core_names.h>

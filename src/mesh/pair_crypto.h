@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Cryptography of a client pair (the mesh): ephemeral X25519 keys signed with
 // each node's certificate key, verified against the network's CA, and the
 // pair's ESP and probe keys derived with HKDF.  The server relays the signed

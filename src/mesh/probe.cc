@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "mesh/probe.h"
 
 #include <openssl/crypto.h>

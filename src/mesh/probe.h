@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Hole-punch probes: non-ESP frames on the data socket (RFC 3948 §2.2 marker),
 //   0x00000000 | "LMP1" | type(1: probe, 2: reply) | receiver's pair SPI(4) |
 //   nonce(8) | HMAC-SHA256(probe key, "LMP1".."nonce") truncated to 16

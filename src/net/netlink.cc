@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "net/netlink.h"
 
 #include <linux/rtnetlink.h>

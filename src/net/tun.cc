@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "net/tun.h"
 
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Opening the Linux TUN device (PROTOCOLS.md §6).  Only the creation step lives
 // here; configuring the interface (MTU, addresses, routes) is net/netlink.h.
 #pragma once

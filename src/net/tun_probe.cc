@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "net/tun_probe.h"
 
 #include <libmnl/libmnl.h>

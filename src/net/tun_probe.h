@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Whether an existing network device may be taken as our TUN device, asked
 // before tun_open() (net/tun.h): TUNSETIFF would silently add a queue to a
 // multi-queue device that another daemon is reading, and both would then

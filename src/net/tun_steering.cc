@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The steering program is a socket filter (the type TUN accepts) written as
 // raw eBPF instructions: it is short, and loading it needs no library.  At
 // queue selection skb->data is the IP header (a TUN device has no link

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Which queue of a multi-queue TUN device a packet from the kernel goes to.
 //
 // By default the kernel sends a flow to the queue that last wrote a packet

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Overlay address leases on the server: each client name (certificate CN)
 // keeps its address across reconnects and restarts (DESIGN.md §3).
 //

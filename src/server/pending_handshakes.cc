@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 #include "server/pending_handshakes.h"
 
 namespace lm {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The server's connections that have not been admitted yet (TLS handshake
 // or hello pending), oldest first and by source, so that silent or slow
 // connections cannot fill the server's places: one source holds at most

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The server role: admits clients over TLS, leases addresses per topology,
 // keys one pair of ESP SAs per client and forwards between the TUN device
 // and the clients (and between clients when ClientToClient allows it).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lanmesh(8) on a server: what the show commands list, `peer del`, networks
 // behind clients added and removed at run time, reload, and the peer events
 // of `lanmesh monitor`.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The server's part of the mesh (ClientToClient = direct): it notices which
 // clients talk through it, introduces them to each other, passes their signed
 // key exchange along, and forwards their ESP by SPI.  It never sees a pair

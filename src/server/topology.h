@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Address arithmetic for the three topologies (DESIGN.md §3, PROTOCOLS.md §7):
 // which addresses the pool hands out, and what the server and each client
 // configure on their TUN devices.  The layout is exactly OpenVPN's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the command line grammar of lanmesh(8) (cli/grammar.h).
 //
 // Input: the arguments after the program name, one per line ('\n'

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the configuration file parser (config/config.h), on the text
 // of a whole file as load_config() would read it.  parse_config() touches
 // nothing outside memory: paths in the file are checked as strings, users

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the control channel's byte stream as the TLS layer hands it
 // over -- FrameReader reassembling frames from reads of any size, and every
 // complete frame's body decoded as its type says (fuzz_messages.h).

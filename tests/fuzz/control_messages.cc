@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the body of one control message, decoded as the type byte in
 // front says, with the properties of fuzz_messages.h (validate() agrees with
 // decode(), encode() of what was decoded is canonical).  The frame layer

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The main() a fuzz target gets when it is built without libFuzzer (g++,
 // `make check`): runs LLVMFuzzerTestOneInput once on every file of the
 // directories and files named on the command line, in name order, and fails

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Fuzz target: the receive side of the data plane for one packet, the way
 // Dataplane::handle_esp and deliver() run it -- SA lookup by SPI, replay
 // pre-check, AEAD open and trailer check (esp_open), replay window update,

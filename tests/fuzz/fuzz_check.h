@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // What every fuzz target shares: an invariant check that aborts (a finding
 // for libFuzzer and a failure for corpus_main), and logging turned off so a
 // parser's warnings neither slow the fuzzer down nor fill the terminal.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Decoding one control message body by its frame type, as the server and the
 // client do on their control channel, plus the properties a decoded message
 // must have: validate() agrees with decode(), and encode() of it decodes again

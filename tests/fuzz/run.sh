@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make fuzz: runs each libFuzzer target of BUILD (build/fuzz) for FUZZ_SECONDS
 # on its seed corpus, keeping what it learns in FUZZ_WORK/TARGET (outside the
 # tree's tracked files), and says per target how much CPU time it ran and

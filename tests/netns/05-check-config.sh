@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # lanmeshd --check-config: good files pass, bad ones fail with file:line and
 # exit 1; bad certificates are caught too: a certificate not for the node's
 # role, a key TLS 1.3 cannot sign with (easy-rsa brainpool), a CRL out of its

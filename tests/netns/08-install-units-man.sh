@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The files that make lanmesh an installable system service, checked without
 # namespaces or a running systemd:
 #   - make install / make uninstall into a DESTDIR, for PREFIX=/usr and the

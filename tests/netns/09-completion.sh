@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Bash completion (src/completion/lanmesh.bash): the words of lanmesh(8)'s
 # grammar, peer names from the daemon's JSON, network names from the runtime
 # directory.  The daemon is a stub printing what `lanmesh -j peer show`

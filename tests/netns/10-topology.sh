@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # One server and three clients (alice and bob public, carol behind a NAT) for
 # each topology: the kernel state on every node must be exactly DESIGN.md §3's
 # table, and ping must work in every allowed direction (relay on).

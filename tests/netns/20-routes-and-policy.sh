@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Routing policy: pushed routes, a network behind a client, inner source
 # address enforcement, and ClientToClient = off.
 source "$(dirname "$0")/lib.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # What crosses the wire: the client behind a NAT speaks ESP in UDP 4500, the
 # client without a NAT raw ESP (IP protocol 50); no plaintext ICMP leaves a
 # tunnel endpoint; and tshark, given the keys the server exports in debug

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Admission: revoked, expired and other-CA certificates are refused with a
 # one-line reason.  Hostile input: garbage on UDP 4500, raw ESP with unknown
 # SPIs, random bytes and silence on the TLS port leave the server running,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The control channel against hostile clients (tests/netns/hostile_ctl.py):
 #   silent   1,100 silent TCP connections from one address do not keep a
 #            real client out: pending handshakes are capped per source and

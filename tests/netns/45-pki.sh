@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Names and certificates at run time (lanmeshd(8), lanmesh.conf(5) [TLS]):
 #  - a client whose certificate file is missing fails before it makes its
 #    device (the files are checked first);

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Lifecycle: a restarted server gets its clients back with the same
 # addresses (lease file); keepalives detect a dead peer on either side and
 # the client reconnects with backoff; a persistent single-queue device is

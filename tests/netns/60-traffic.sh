@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Traffic: a 5-second iperf3 TCP run through the tunnel; rekeying under load
 # (a packet limit) and by time, with no ping lost across the switch; the
 # ChaCha20-Poly1305 negotiation; many flows spread over two workers with no

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # No packet loop through the server's own TUN (issue 9, items 1 and 14).
 #
 # carol (behind a NAT, ESP in UDP) seals ESP with her own keys (taken from

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # lanmesh(8) against running daemons: every `show` as JSON through a real
 # parser on the server and a client; monitor events while a peer is cut by
 # `peer del` and comes back, and at rekeys; a network behind a client added and removed at

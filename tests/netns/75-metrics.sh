@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # MetricsListen: the server serves Prometheus text on TCP, a client on a unix
 # socket; curl scrapes both and the values agree with what `lanmesh -j`
 # says; other paths and methods are refused; the listener stays bounded.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Operating a running network (lanmesh(8), lanmeshd(8)):
 #  1. the control socket belongs to User's primary group (User = nobody here);
 #  2. a client's own NatKeepalive applies when shorter than the server's;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The mesh (ClientToClient = direct): clients behind NATs find a direct path
 # within seconds of their first packet and the server stops carrying their
 # traffic; port-randomising NATs fall back to the blind relay (forwarded by

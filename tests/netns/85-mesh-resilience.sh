@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The mesh when things break: a direct pair outlives its server (30 s) and
 # both reconnect when it returns; a NAT that changes its public address sends the pair back to
 # the blind relay and then to direct again; revoking a node

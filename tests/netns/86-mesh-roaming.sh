@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # Roaming in the mesh (issue 9, item 8): alice moves from one NAT to
 # another.  carol, who did not move, keeps talking to bob over their direct
 # path as if nothing happened (bob does not move his data socket because a

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # The mesh across restarts (issue 9, items 9-11):
 #  - a peer restarts: relayed traffic to it (a pair that was never direct)
 #    flows again within seconds, the server telling its pairs;

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Hostile control-channel clients for the netns tests (45-control-limits.sh).
 # Speaks just enough of the framing (docs/PROTOCOLS.md, src/control/frame.h)
 # and the message encoding (src/control/messages.cc: tag u8, length u16 BE,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # Shared helpers for the network-namespace integration tests, in the spirit of
 # WireGuard's netns.sh: every test builds its own little internet, runs real
 # daemons on real TUN devices, and tears everything down on exit.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make check-package: the Debian package that `make package` built, checked
 # without a running system:
 #   - lintian: no error and no warning (overrides, each explained, live in

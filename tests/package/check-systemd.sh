@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # make check-systemd: lanmeshd@.service under a real systemd.  A Debian 12
 # container (debootstrap --variant=minbase, cached in $LM_CACHE) boots with
 # systemd as PID 1 under systemd-nspawn; inside it, the package is installed

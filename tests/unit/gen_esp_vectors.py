@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 """Independent oracle for the ESP known-answer tests in test_esp.cc.
 
 Builds tunnel-mode ESP packets (RFC 4303) with python3-cryptography's AESGCM

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Aead against published vectors: RFC 8439 §2.8.2 and Appendix A.5
 // (ChaCha20-Poly1305), GCM specification test cases 13 and 16 (AES-256-GCM,
 // McGrew/Viega, "The Galois/Counter Mode of Operation").  Each vector's

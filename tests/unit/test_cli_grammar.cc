@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // lanmesh(8)'s command line (src/cli/grammar.h, src/cli/match.h): unique
 // prefixes, ambiguity, help at every level, usage errors and their exit
 // status, and the canonical request each command line becomes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The JSON reader and writer of lanmesh(8) (src/cli/json_value.h): strict
 // parsing, document order, numbers passed through as written.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Golden text for lanmesh(8)'s output (src/cli/render.h, src/cli/text.h):
 // what an administrator reads must not change by accident.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Tests for the configuration parser (src/config): good files land in the
 // struct field by field; every bad one fails with the exact "file:line:" message.
 #include <gtest/gtest.h>

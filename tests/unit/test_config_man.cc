@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Every key the parser accepts is documented in lanmesh.conf(5).
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The User key (least privilege): a default, the accepted spellings, and
 // the exact message for a bad one.
 #include <gtest/gtest.h>

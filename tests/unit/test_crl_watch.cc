@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // CrlWatch: a CRL's end of validity is announced 7 days and 1 day ahead,
 // when it comes, and a CRL not yet valid at once; each once, and standing
 // warnings stay for status output while they hold.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The data plane driven through real sockets on the loopback: a UDP socket
 // for the outer side and a datagram socketpair standing in for the TUN.
 // 127.0.0.0/8 is all local, so a test can send from any address in it: here

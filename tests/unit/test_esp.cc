@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // ESP seal/open.  Known answers come from two places:
 //  - published packets: RFC 7634 Appendix A (ChaCha20-Poly1305) and
 //    draft-mcgrew-gcm-test-01 §4 (AES-256-GCM, SPI 4a2cbfe3), opened here;

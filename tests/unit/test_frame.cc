@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Control-channel framing: round trips, incremental input, and every header
 // error the reader reports.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // LeaseStore: allocation order, stickiness, reclaiming, fixed addresses and
 // the lease file.
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The head of a log line: syslog priority for the journal, time and prefix
 // elsewhere (issue: logs for the journal and the terminal).
 #include <gtest/gtest.h>

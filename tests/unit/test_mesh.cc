@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The mesh key exchange between two clients, with the server's relaying done
 // by hand: both sides derive the same pair keys, and replayed or forged key
 // messages are rejected and counted.

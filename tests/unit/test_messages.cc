@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Control message bodies: round trips, every strictness rule, and random or
 // mutated input that must be rejected without crashing.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The metrics listener's pure parts: the Prometheus text writer and the
 // HTTP answer to a request head.
 #include <gtest/gtest.h>

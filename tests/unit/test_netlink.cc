@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TUN creation and Netlink against the real kernel, each test in a throwaway
 // network namespace (a forked child that calls unshare(CLONE_NEWNET)), with
 // `ip -j` as the independent oracle.  Skipped without the privilege to

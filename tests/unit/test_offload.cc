@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Userspace segmentation offload (data/offload.h): checksums against a plain
 // RFC 1071 reference, TSO/USO splitting of crafted super-packets, UDP_GRO
 // splitting, and TCP GRO coalescing for the TUN write.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The server's limits on connections not admitted yet: per source (IPv6 by
 // /64) and in total, the oldest giving way.
 #include <gtest/gtest.h>

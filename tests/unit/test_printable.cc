@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Escaping of outside text for logs, lanmesh(8)'s text output and JSON
 // (common/printable.h): certificate names with controls, bidi overrides or
 // invalid UTF-8 come out as escapes; printable text, accents included, stays.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Replay window: numbered edge cases, then a randomised comparison with a
 // naive reference (a set of seen numbers plus the highest), the way
 // WireGuard's selftest checks its counter.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Outbound sequence numbers handed out in blocks per worker: never twice,
 // never far behind what other workers already sent.
 #include <gtest/gtest.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TLS setup against a throwaway PKI made with the openssl command: real TLS 1.3
 // handshakes over a socketpair, certificate failures and their one-line
 // reasons, CRL reload, and the ESP key exporter.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // TopologyPlan against the OpenVPN layouts in PROTOCOLS.md §7.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // The TOPOLOGIES section of lanmesh.conf(5) against the topology code: every
 // line of its `ip address` / `ip route` examples, and each "A /24 holds N
 // clients", must be what TopologyPlan computes for the first client of

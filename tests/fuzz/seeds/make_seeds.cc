@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // Writes the generated seed corpora of the fuzz targets from the project's own
 // encoders: valid control messages and frame streams, and ESP records with
 // the fixed test keys of esp_open.cc.  `make fuzz-seeds` runs it; the output
