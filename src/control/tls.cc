@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // TLS 1.3 contexts, peer checks and the ESP key exporter (RFC 5705 §4,
-// RFC 8446 §7.5; PROTOCOLS.md §5).
+// RFC 8446 §7.5; docs/PROTOCOLS.md §5).
 #include "control/tls.h"
 
 #include <openssl/crypto.h>

@@ -140,7 +140,7 @@ bool drop_to_user(const std::string &user, const std::vector<std::string> &dirs,
         *err = sys_error(step);
         return false;
     };
-    // PROTOCOLS.md §8, in the order that keeps each step possible.
+    // docs/PROTOCOLS.md §8, in the order that keeps each step possible.
     if (!cut_bounding_set(err)) return false;
     if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0) return fail("PR_SET_KEEPCAPS");
     if (setgroups(0, nullptr) < 0) return fail("setgroups");

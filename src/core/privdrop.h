@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Least privilege, PROTOCOLS.md §8.  After setup the daemon needs exactly two
+// Least privilege, docs/PROTOCOLS.md §8.  After setup the daemon needs exactly two
 // capabilities: CAP_NET_ADMIN (addresses, routes and the link over netlink,
 // which a client redoes at every reconnect) and CAP_NET_RAW (raw ESP).
 // Everything else it uses was opened while it was root: the TUN fd, the

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // AEAD for the ESP data plane: AES-256-GCM (RFC 4106) and ChaCha20-Poly1305
 // (RFC 7634) through OpenSSL 3 EVP.  Both use a 12-byte nonce built as
-// salt(4) || explicit IV(8) and a 16-byte tag; see PROTOCOLS.md §2.
+// salt(4) || explicit IV(8) and a 16-byte tag; see docs/PROTOCOLS.md §2.
 //
 // Data path only: no allocation, no logging and no exceptions per packet.
 // One Aead is one SA in one direction, used by one thread at a time.

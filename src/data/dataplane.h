@@ -8,7 +8,7 @@
 // lock-free replay windows.  What the control plane must change (a peer's
 // new address, a probe, a pair to introduce) goes out through the hooks.
 //
-// Offloads (PROTOCOLS.md §6), each probed at start with a clean fallback:
+// Offloads (docs/PROTOCOLS.md §6), each probed at start with a clean fallback:
 // - TUN with IFF_VNET_HDR and TSO/USO: one read is a super-packet of up to
 //   64 KiB, split here into MTU-sized packets (data/offload.h) that are
 //   sealed straight into consecutive transmit slots;

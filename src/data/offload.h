@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Segmentation offload in userspace (PROTOCOLS.md §6): the pieces of the
+// Segmentation offload in userspace (docs/PROTOCOLS.md §6): the pieces of the
 // virtio-net header a TUN with IFF_VNET_HDR puts before every packet,
 // Internet checksums, splitting a TCP or UDP super-packet read from the TUN
 // into MTU-sized packets (GSO), coalescing consecutive TCP segments of one

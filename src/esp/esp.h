@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // ESP packets in tunnel mode (RFC 4303) with an AEAD transform (RFC 4106,
 // RFC 7634).  Pure functions over caller-owned buffers: no I/O, no
-// allocation, no logging.  See PROTOCOLS.md §1-2 for the layout:
+// allocation, no logging.  See docs/PROTOCOLS.md §1-2 for the layout:
 //
 //   SPI(4) | seq(4) | IV(8) | inner packet | pad 1,2,3.. | pad len(1) | next header(1) | ICV(16)
 //                           \___________ AEAD plaintext ____________________________/

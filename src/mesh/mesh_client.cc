@@ -321,7 +321,7 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     p.next_probe = p.probes_from;
     p.punch_until = now + kOpenerLead + kRoundLength;
     // Openers first: each creates the mapping in our own NAT and dies before
-    // the peer's, so the peer's NAT keeps no stale entry (PROTOCOLS.md §10).
+    // the peer's, so the peer's NAT keeps no stale entry (docs/PROTOCOLS.md §10).
     for (auto &c : p.candidates) send_probe(p, c, kOpenerTtl, now);
 }
 
@@ -514,7 +514,7 @@ void MeshClient::tick(int64_t now) {
                 p.punching = false;
                 // A path that worked and failed to come back: our NAT, or the
                 // peer's, may hold a stale entry for our old 5-tuple that our
-                // own probes keep alive (PROTOCOLS.md §10).  A fresh port
+                // own probes keep alive (docs/PROTOCOLS.md §10).  A fresh port
                 // means fresh mappings on both sides; the server learns it
                 // from our next packet and passes it on.  But only when our
                 // own mapping is suspect: not when the peer moved (the server

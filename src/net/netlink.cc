@@ -174,7 +174,7 @@ int Netlink::addr_change(bool add, const Added &a) {
 
     int rc;
     if (a.peer.is_set()) {
-        // Order matters (PROTOCOLS.md §7): libnl refuses a local address
+        // Order matters (docs/PROTOCOLS.md §7): libnl refuses a local address
         // with a prefix length once a peer is set, so local goes first as
         // a bare /32 and the peer then carries the prefix length.
         NlAddrPtr local = to_nl(a.local, 0);

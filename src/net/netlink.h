@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Interface configuration over rtnetlink (libnl-route-3), PROTOCOLS.md §7:
+// Interface configuration over rtnetlink (libnl-route-3), docs/PROTOCOLS.md §7:
 // bring the TUN device up, add addresses and routes, and take back exactly
 // what was added when the daemon stops.
 //

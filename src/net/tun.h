@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Opening the Linux TUN device (PROTOCOLS.md §6).  Only the creation step lives
+// Opening the Linux TUN device (docs/PROTOCOLS.md §6).  Only the creation step lives
 // here; configuring the interface (MTU, addresses, routes) is net/netlink.h.
 #pragma once
 #include <string>
@@ -17,7 +17,7 @@ namespace lm {
 // "cannot open /dev/net/tun: <errno text>" or "TUNSETIFF <name>: <errno text>".
 //
 // Needs CAP_NET_ADMIN to create a device, so call it before dropping
-// privileges (PROTOCOLS.md §8).
+// privileges (docs/PROTOCOLS.md §8).
 //
 // `vnet_hdr` adds IFF_VNET_HDR: every read and write then starts with a
 // 10-byte struct virtio_net_hdr (the data plane turns on the offloads with

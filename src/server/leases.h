@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Overlay address leases on the server: each client name (certificate CN)
-// keeps its address across reconnects and restarts (DESIGN.md §3).
+// keeps its address across reconnects and restarts (docs/DESIGN.md §3).
 //
 // The lease file, STATE_DIRECTORY/leases, has one line per name,
 //     name addr4 [addr6]

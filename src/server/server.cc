@@ -51,7 +51,7 @@ bool Server::start_role(std::string *err) {
     // outer headers plus UDP, capped at 1400 so PPPoE paths fit too.
     mtu_ = cfg_.mtu ? cfg_.mtu : 1400;
 
-    // Kernel state per DESIGN.md §3.
+    // Kernel state per docs/DESIGN.md §3.
     if (!configure_link(mtu_, err)) return false;
     IfaceLayout l = plan_.server_layout();
     if (!nl_.addr_add(dev_, l.local4, l.prefix4, l.peer4.is_set() ? &l.peer4 : nullptr, err)) return false;
@@ -377,7 +377,7 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
 Encapsulation Server::choose_encap(const Session &s, const Hello &h) const {
     // A NAT rewrites the source: if the address the client sees on its own
     // socket is not the one we see, something translated it, and raw ESP
-    // cannot cross a NAT reliably (PROTOCOLS.md §4).
+    // cannot cross a NAT reliably (docs/PROTOCOLS.md §4).
     bool nat = std::find(h.local_addrs.begin(), h.local_addrs.end(), s.tcp_peer.addr) == h.local_addrs.end();
     bool raw_ok = dp_.raw_fd(s.tcp_peer.addr.family) >= 0;
     if (cfg_.encapsulation == Encapsulation::udp || h.encap == Encapsulation::udp) return Encapsulation::udp;

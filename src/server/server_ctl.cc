@@ -157,7 +157,7 @@ void Server::leases_role(JsonWriter &j) {
 void Server::cut_session(int fd, const std::string &why) {
     auto it = sessions_.find(fd);
     if (it == sessions_.end() || it->second->dead) return;
-    it->second->cut = true;   // its peers drop their pair SAs too (DESIGN.md §5)
+    it->second->cut = true;   // its peers drop their pair SAs too (docs/DESIGN.md §5)
     close_session(fd, why, true);
 }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// Address arithmetic for the three topologies (DESIGN.md §3, PROTOCOLS.md §7):
+// Address arithmetic for the three topologies (docs/DESIGN.md §3, docs/PROTOCOLS.md §7):
 // which addresses the pool hands out, and what the server and each client
 // configure on their TUN devices.  The layout is exactly OpenVPN's
 // (src/openvpn/helper.c helper_client_server, src/openvpn/pool.c), so a

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # One server and three clients (alice and bob public, carol behind a NAT) for
-# each topology: the kernel state on every node must be exactly DESIGN.md §3's
+# each topology: the kernel state on every node must be exactly docs/DESIGN.md §3's
 # table, and ping must work in every allowed direction (relay on).
 source "$(dirname "$0")/lib.sh"
 

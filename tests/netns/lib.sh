@@ -3,7 +3,7 @@
 # WireGuard's netns.sh: every test builds its own little internet, runs real
 # daemons on real TUN devices, and tears everything down on exit.
 #
-# Addresses (DESIGN.md §6): the public segment is 192.0.2.0/24, NAT LANs are
+# Addresses (docs/DESIGN.md §6): the public segment is 192.0.2.0/24, NAT LANs are
 # slices of 198.51.100.0/24, overlays come from 198.18.0.0/15 and
 # 2001:db8::/32.  Nothing else is ever used.
 set -u

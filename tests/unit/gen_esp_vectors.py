@@ -3,7 +3,7 @@
 """Independent oracle for the ESP known-answer tests in test_esp.cc.
 
 Builds tunnel-mode ESP packets (RFC 4303) with python3-cryptography's AESGCM
-and ChaCha20Poly1305, following PROTOCOLS.md sections 1, 2 and 9: nonce =
+and ChaCha20Poly1305, following docs/PROTOCOLS.md sections 1, 2 and 9: nonce =
 salt || IV, IV = 64-bit big-endian sequence number, AAD = SPI || seq (no ESN),
 pad bytes 1, 2, 3 so that plaintext + 2 is a multiple of 4.  It shares no code
 with the C++ implementation.  Prints the C++ constants for test_esp.cc:
@@ -60,14 +60,14 @@ def cxx(name: str, data: bytes) -> str:
 
 
 def main() -> None:
-    aes_key = bytes(range(0x20, 0x40)) + bytes.fromhex("b0b1b2b3")     # PROTOCOLS.md §9, SPI 0x102
-    chacha_key = bytes(range(0x40, 0x60)) + bytes.fromhex("c0c1c2c3")  # PROTOCOLS.md §9, SPI 0x104
+    aes_key = bytes(range(0x20, 0x40)) + bytes.fromhex("b0b1b2b3")     # docs/PROTOCOLS.md §9, SPI 0x102
+    chacha_key = bytes(range(0x40, 0x60)) + bytes.fromhex("c0c1c2c3")  # docs/PROTOCOLS.md §9, SPI 0x104
     v4 = icmp4_echo(bytes([198, 18, 0, 1]), bytes([198, 18, 0, 2]), 7, 1, b"esp-test-payload")
     a6 = bytes.fromhex("20010db8000000000000000000000001")
     b6 = bytes.fromhex("20010db8000000000000000000000002")
     v6 = icmp6_echo(a6, b6, 7, 1, b"esp-test-v6-pad")  # 63 bytes: three pad bytes
 
-    # Self-check against the AES-128-GCM vector that PROTOCOLS.md §9 verified
+    # Self-check against the AES-128-GCM vector that docs/PROTOCOLS.md §9 verified
     # with scapy and tshark (SPI 0x101, 80 bytes, ICV ending acbfe331): same
     # inner packet bytes, same ESP rules.
     ref = esp(AESGCM, bytes(range(16)) + bytes.fromhex("a0a1a2a3"), 0x101, 1, 4, v4)

@@ -3,7 +3,7 @@
 //  - published packets: RFC 7634 Appendix A (ChaCha20-Poly1305) and
 //    draft-mcgrew-gcm-test-01 §4 (AES-256-GCM, SPI 4a2cbfe3), opened here;
 //  - tests/unit/gen_esp_vectors.py, an independent python3-cryptography
-//    encoder for the PROTOCOLS.md §9 inner packet, sealed and opened here.
+//    encoder for the docs/PROTOCOLS.md §9 inner packet, sealed and opened here.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -32,7 +32,7 @@ KeyMaterial key_range(uint8_t first, const std::string &salt_hex) {
     return km;
 }
 
-// PROTOCOLS.md §9 keys: 20..3f || b0b1b2b3 (AES) and 40..5f || c0c1c2c3 (ChaCha).
+// docs/PROTOCOLS.md §9 keys: 20..3f || b0b1b2b3 (AES) and 40..5f || c0c1c2c3 (ChaCha).
 KeyMaterial aes_km() { return key_range(0x20, "b0b1b2b3"); }
 KeyMaterial chacha_km() { return key_range(0x40, "c0c1c2c3"); }
 

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// TopologyPlan against the OpenVPN layouts in PROTOCOLS.md §7.
+// TopologyPlan against the OpenVPN layouts in docs/PROTOCOLS.md §7.
 #include <gtest/gtest.h>
 
 #include "server/leases.h"
