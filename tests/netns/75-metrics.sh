@@ -87,7 +87,9 @@ s = [socket.create_connection(("127.0.0.1", 9586)) for _ in range(20)]
 time.sleep(0.3)
 ' || die "could not open idle connections"
 lm_wait 5 scrape >/dev/null || die "metrics unreachable after idle connections"
-pass "idle connections do not lock the listener"
+refused=$(metric "$(scrape)" lanmesh_metrics_refused_total)
+[ "${refused:-0}" -ge 12 ] || die "20 idle connections against a bound of 8: $refused refused, want at least 12"
+pass "idle connections are bounded ($refused of 20 refused) and do not lock the listener"
 
 # The client on a unix socket.
 m=$(n a curl -sS --max-time 5 --unix-socket "$T/run-alice/metrics.sock" http://x/metrics) || die "no answer on the unix socket"
