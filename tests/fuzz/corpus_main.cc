@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: MIT
 // The main() a fuzz target gets when it is built without libFuzzer (g++,
-// `make check`): runs LLVMFuzzerTestOneInput once on every file of the
+// `make check`, `make check-asan`): runs LLVMFuzzerTestOneInput once on every file of the
 // directories and files named on the command line, in name order, and fails
 // if any input crashes (the sanitizers abort) or there is no input at all.
 //
-//   build/asan/fuzz/config tests/fuzz/corpus/config
+//   build/release/fuzz/config tests/fuzz/corpus/config
 //
 // Each input is copied into a heap block of exactly its size, as libFuzzer
 // does, so ASan sees a read one byte past the end.
@@ -33,7 +33,9 @@ namespace {
 
 std::string g_current;   // the input being run, named when a sanitizer aborts
 
+#ifdef LM_HAVE_DEATH_CALLBACK
 void name_culprit() { std::fprintf(stderr, "corpus_main: crashed on %s\n", g_current.c_str()); }
+#endif
 
 // A broken fuzz invariant aborts without the sanitizers' death callback.
 void on_abort(int sig) {
