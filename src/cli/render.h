@@ -7,7 +7,7 @@
 #include <ctime>
 #include <string>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 
 namespace lm::cli {
 

@@ -5,7 +5,7 @@
 #include "cli/cli.h"
 #include "cli/ctl_client.h"
 #include "cli/grammar.h"
-#include "cli/json_value.h"
+#include "common/json_value.h"
 #include "cli/render.h"
 #include "common/version.h"
 

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <utility>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 
 namespace lm::cli {
 

@@ -3,7 +3,7 @@
 // parsing, document order, numbers passed through as written.
 #include <gtest/gtest.h>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 
 namespace lm::cli {
 namespace {

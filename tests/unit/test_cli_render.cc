@@ -6,7 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 #include "cli/render.h"
 #include "cli/text.h"
 

@@ -8,7 +8,7 @@
 #include <cstdio>
 #include <string>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 #include "common/json.h"
 #include "common/log.h"
 #include "common/printable.h"
@@ -40,11 +40,11 @@ TEST(Printable, JsonStaysValidJson) {
     JsonWriter j;
     j.begin_object().kv("name", std::string_view("al\xe2\x80\xae" "x\xff\n\"\xf3\xa0\x80\x81", 13)).end_object();
     EXPECT_EQ(j.str(), "{\"name\":\"al\\u202ex\\ufffd\\u000a\\\"\\udb40\\udc01\"}");
-    cli::Json v;
+    Json v;
     std::string err;
-    ASSERT_TRUE(cli::parse_json(j.str(), &v, &err)) << err;
+    ASSERT_TRUE(parse_json(j.str(), &v, &err)) << err;
     // The CLI writes it back out (-j) as valid JSON, and shows it (text) escaped.
-    EXPECT_EQ(cli::dump_json(v, false), "{\"name\":\"al\\u202ex\xef\xbf\xbd\\u000a\\\"\\udb40\\udc01\"}");
+    EXPECT_EQ(dump_json(v, false), "{\"name\":\"al\\u202ex\xef\xbf\xbd\\u000a\\\"\\udb40\\udc01\"}");
     EXPECT_EQ(v.str("name"), "al\\u202Ex\xef\xbf\xbd\\n\"\\U000E0001");  // U+FFFD is printable
     EXPECT_EQ(v.get("name")->text(), v.str("name"));
 }

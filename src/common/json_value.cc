@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: MIT
-#include "cli/json_value.h"
+#include "common/json_value.h"
 
 #include <cstdio>
 #include <cstdlib>
 
 #include "common/printable.h"
 
-namespace lm::cli {
+namespace lm {
 
 namespace {
 
@@ -272,4 +272,4 @@ std::string dump_json(const Json &v, bool pretty) {
     return o;
 }
 
-}  // namespace lm::cli
+}  // namespace lm

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// JSON as lanmesh(8) receives it from the daemon: parsed strictly (RFC 8259,
-// nesting bounded), kept in document order, and written back out compact
-// (-j) or indented (-p).  Numbers keep their text, so a 64-bit counter
+// JSON as others send it to us: lanmesh(8) from the daemon, the daemon from
+// etcd's JSON gateway (registry/).  Parsed strictly (RFC 8259, nesting
+// bounded), kept in document order, and written back out compact (-j) or
+// indented (-p).  Numbers keep their text, so a 64-bit counter
 // passes through unchanged.
 #pragma once
 #include <cstdint>
@@ -10,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-namespace lm::cli {
+namespace lm {
 
 struct Json {
     enum class Type { null, boolean, number, string, array, object };
@@ -40,4 +41,4 @@ constexpr int kMaxJsonDepth = 64;
 bool parse_json(std::string_view in, Json *out, std::string *err);
 std::string dump_json(const Json &v, bool pretty);
 
-}  // namespace lm::cli
+}  // namespace lm
