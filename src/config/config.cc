@@ -88,13 +88,14 @@ constexpr size_t kMaxDevice = 15;       // IFNAMSIZ - 1
 constexpr size_t kMaxCommonName = 64;   // ub-common-name, RFC 5280
 constexpr size_t kQuoteMax = 80;        // longest value echoed in a message
 
-enum class Section { none, network, tls, peer };
+enum class Section { none, network, tls, peer, registry };
 
 const char *section_name(Section s) {
     switch (s) {
     case Section::network: return "Network";
     case Section::tls: return "TLS";
     case Section::peer: return "Peer";
+    case Section::registry: return "Registry";
     case Section::none: break;
     }
     return "";
@@ -272,6 +273,7 @@ private:
     bool validate_required();
     bool validate_server();
     bool validate_peer_address(size_t i);
+    bool validate_registry();
     bool validate_networks();
     void apply_defaults();
 };
@@ -625,6 +627,47 @@ bool h_remote_cert_tls(Parser &p, std::string_view v) {
     return p.keyword(v, t, &p.c.remote_cert_tls);
 }
 
+// [Registry]: etcd endpoints and how this server appears there.
+RegistryConfig &registry(Parser &p) { return *p.c.registry; }
+
+bool h_registry_endpoint(Parser &p, std::string_view v) {
+    for (auto w : split_words(v)) {
+        std::string why;
+        auto u = HttpUrl::parse(w, &why);
+        if (!u) return p.bad("bad Endpoint " + why);
+        registry(p).endpoints.push_back(*u);
+    }
+    return true;
+}
+
+// etcd takes any bytes as a key; lanmesh's keys are read by people with
+// etcdctl, so the prefix is plain text: /name/name/.
+bool h_registry_prefix(Parser &p, std::string_view v) {
+    bool ok = v.size() >= 2 && v.size() <= 128 && v.front() == '/' && v.back() == '/' && v.find("//") == v.npos;
+    for (unsigned char ch : v)
+        if (!is_alnum(ch) && ch != '/' && ch != '_' && ch != '-' && ch != '.') ok = false;
+    if (!ok)
+        return p.bad("bad Prefix " + quote(v) +
+                     " (a key path such as /lanmesh/office/: starts and ends with '/', 2-128 characters of "
+                     "A-Z a-z 0-9 _ - . /)");
+    registry(p).prefix = std::string(v);
+    return true;
+}
+
+bool h_registry_name(Parser &p, std::string_view v) {
+    bool ok = v.size() <= kMaxCommonName;
+    for (unsigned char ch : v)
+        if (!is_alnum(ch) && ch != '_' && ch != '.' && ch != '-') ok = false;
+    if (!ok) return p.bad("bad Name " + quote(v) + " (1-64 characters of A-Z a-z 0-9 _ . -)");
+    registry(p).name = std::string(v);
+    return true;
+}
+
+bool h_registry_ttl(Parser &p, std::string_view v) { return p.integer(v, 5, 300, &registry(p).ttl); }
+bool h_registry_ca(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).ca); }
+bool h_registry_certificate(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).certificate); }
+bool h_registry_key(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).key); }
+
 bool h_peer_name(Parser &p, std::string_view v) {
     bool ok = v.size() <= kMaxCommonName;
     for (unsigned char ch : v)
@@ -701,6 +744,13 @@ const KeyDef kKeys[] = {
     {Section::peer, "Name", false, kServer, h_peer_name},
     {Section::peer, "Address", false, kServer, h_peer_address},
     {Section::peer, "Network", true, kServer, h_peer_network},
+    {Section::registry, "Endpoint", true, kServer, h_registry_endpoint},
+    {Section::registry, "Prefix", false, kServer, h_registry_prefix},
+    {Section::registry, "Name", false, kServer, h_registry_name},
+    {Section::registry, "TTL", false, kServer, h_registry_ttl},
+    {Section::registry, "CA", false, kServer, h_registry_ca},
+    {Section::registry, "Certificate", false, kServer, h_registry_certificate},
+    {Section::registry, "Key", false, kServer, h_registry_key},
 };
 
 const KeyDef *find_key(Section s, std::string_view name) {
@@ -764,15 +814,16 @@ bool Parser::parse_line(std::string_view raw) {
 
 bool Parser::parse_section(std::string_view s) {
     if (s.size() < 2 || s.back() != ']')
-        return bad("bad section header " + quote(s) + " (expected [Network], [TLS] or [Peer])");
+        return bad("bad section header " + quote(s) + " (expected [Network], [TLS], [Peer] or [Registry])");
     auto name = s.substr(1, s.size() - 2);
     Section sec = Section::none;
-    for (Section cand : {Section::network, Section::tls, Section::peer}) {
+    constexpr Section kSections[] = {Section::network, Section::tls, Section::peer, Section::registry};
+    for (Section cand : kSections) {
         if (name == section_name(cand)) sec = cand;
     }
     if (sec == Section::none) {
-        std::string hint = " (expected [Network], [TLS] or [Peer])";
-        for (Section cand : {Section::network, Section::tls, Section::peer})
+        std::string hint = " (expected [Network], [TLS], [Peer] or [Registry])";
+        for (Section cand : kSections)
             if (equal_nocase(name, section_name(cand)))
                 hint = std::string(" (did you mean [") + section_name(cand) + "]?)";
         return bad("unknown section [" + std::string(name.substr(0, kQuoteMax)) + "]" + hint);
@@ -784,6 +835,14 @@ bool Parser::parse_section(std::string_view s) {
             return bad(std::string("duplicate section [") + section_name(sec) + "] (first at line " +
                        std::to_string(first) + ")");
         first = line;
+        return true;
+    }
+    if (sec == Section::registry) {
+        if (c.registry)
+            return bad("duplicate section [Registry] (first at line " + std::to_string(c.registry->line) + ")");
+        c.registry.emplace();
+        c.registry->line = line;
+        role_uses.push_back({line, "[Registry] is", kServer});
         return true;
     }
     c.peers.emplace_back();
@@ -829,7 +888,7 @@ bool Parser::parse_assignment(std::string_view s) {
     if (!fresh && !def->repeatable)
         return bad(std::string("duplicate key '") + def->name + "' in [" + section_name(section) +
                    "] (first at line " + std::to_string(it->second) + ")");
-    if (def->roles != kAnyRole && section != Section::peer)
+    if (def->roles != kAnyRole && section != Section::peer && section != Section::registry)
         role_uses.push_back({line, std::string(def->name) + " is", def->roles});
     key = def;
     return def->handle(*this, v);
@@ -897,7 +956,21 @@ bool Parser::validate_server() {
         if (!peer_info[i].name) return fail_at(c.peers[i].line, "[Peer] without Name");
         if (c.peers[i].address && !validate_peer_address(i)) return false;
     }
+    if (c.registry && !validate_registry()) return false;
     return validate_networks();
+}
+
+bool Parser::validate_registry() {
+    const RegistryConfig &r = *c.registry;
+    if (r.endpoints.empty()) return fail_at(r.line, "[Registry] needs at least one Endpoint (etcd's client URL)");
+    bool https = std::any_of(r.endpoints.begin(), r.endpoints.end(), [](const HttpUrl &u) { return u.tls; });
+    if (https && r.ca.empty())
+        return fail_at(r.line, "[Registry] CA is required for an https:// Endpoint (the CA of etcd's certificates)");
+    if (!https && (!r.ca.empty() || !r.certificate.empty()))
+        return fail_at(r.line, "[Registry] CA and Certificate are for https:// endpoints; every Endpoint is http://");
+    if (r.certificate.empty() != r.key.empty())
+        return fail_at(r.line, "[Registry] Certificate and Key go together (etcd's client certificate)");
+    return true;
 }
 
 // Which pool addresses a client may own depends on the topology; see
@@ -965,6 +1038,7 @@ void Parser::apply_defaults() {
     if (c.state_directory.empty()) c.state_directory = "/var/lib/lanmesh/" + c.net;
     if (c.runtime_directory.empty()) c.runtime_directory = "/run/lanmesh";
     if (c.server && !server_port_given) c.server->port = c.control_port;
+    if (c.registry && c.registry->prefix.empty()) c.registry->prefix = "/lanmesh/" + c.net + "/";
 }
 
 }  // namespace

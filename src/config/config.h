@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/addr.h"
+#include "common/http_url.h"
 
 namespace lm {
 
@@ -33,6 +34,17 @@ struct PeerConfig {
     std::vector<Prefix> networks;          // networks behind this client (iroute)
     std::optional<IpAddr> address;         // fixed overlay IPv4 address, if any
     int line = 0;                          // where the [Peer] section started
+};
+
+// Server side: the etcd cluster that several servers of one network share
+// (lanmesh.conf(5) [Registry], docs/DESIGN.md §10).
+struct RegistryConfig {
+    std::vector<HttpUrl> endpoints;        // etcd client URLs, tried in order
+    std::string prefix;                    // key prefix, ends with '/'; default "/lanmesh/NET/"
+    std::string name;                      // this server in the registry; default: the host name
+    int ttl = 10;                          // seconds a dead server's registrations outlive it
+    std::string ca, certificate, key;      // TLS to etcd (https:// endpoints)
+    int line = 0;                          // where [Registry] started
 };
 
 struct Config {
@@ -80,6 +92,9 @@ struct Config {
 
     // [Peer] sections (server)
     std::vector<PeerConfig> peers;
+
+    // [Registry] (server; absent: the leases stay in StateDirectory)
+    std::optional<RegistryConfig> registry;
 
     const PeerConfig *find_peer(const std::string &name) const;
 };

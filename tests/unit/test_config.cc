@@ -300,9 +300,11 @@ TEST(ConfigParse, KnownKeys) {
                           "Network.RekeyAfterBytes", "Network.RekeyAfterPackets", "Network.RekeyGrace",
                           "Network.StateDirectory", "Network.RuntimeDirectory", "Network.DebugKeyFile",
                           "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
-                          "TLS.RemoteCertTls", "Peer.Name", "Peer.Address", "Peer.Network"})
+                          "TLS.RemoteCertTls", "Peer.Name", "Peer.Address", "Peer.Network", "Registry.Endpoint",
+                          "Registry.Prefix", "Registry.Name", "Registry.TTL", "Registry.CA",
+                          "Registry.Certificate", "Registry.Key"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 37u);
+    EXPECT_EQ(keys.size(), 44u);
 }
 
 TEST(ConfigParse, EnumStrings) {
@@ -345,15 +347,15 @@ TEST(ConfigSyntax, UnknownKey) {
 
 TEST(ConfigSyntax, UnknownSection) {
     EXPECT_EQ(error_of(kServerBase + "[Interface]\n"),
-              "/etc/lanmesh/office.conf:8: unknown section [Interface] (expected [Network], [TLS] or [Peer])");
+              "/etc/lanmesh/office.conf:8: unknown section [Interface] (expected [Network], [TLS], [Peer] or [Registry])");
     EXPECT_EQ(error_of(kServerBase + "[peer]\n"),
               "/etc/lanmesh/office.conf:8: unknown section [peer] (did you mean [Peer]?)");
     EXPECT_EQ(error_of(kServerBase + "[Peer\n"),
-              "/etc/lanmesh/office.conf:8: bad section header '[Peer' (expected [Network], [TLS] or [Peer])");
+              "/etc/lanmesh/office.conf:8: bad section header '[Peer' (expected [Network], [TLS], [Peer] or [Registry])");
     EXPECT_EQ(error_of(kServerBase + "[Peer] # x\n"),
-              "/etc/lanmesh/office.conf:8: bad section header '[Peer] # x' (expected [Network], [TLS] or [Peer])");
+              "/etc/lanmesh/office.conf:8: bad section header '[Peer] # x' (expected [Network], [TLS], [Peer] or [Registry])");
     EXPECT_EQ(error_of(kServerBase + "[]\n"),
-              "/etc/lanmesh/office.conf:8: unknown section [] (expected [Network], [TLS] or [Peer])");
+              "/etc/lanmesh/office.conf:8: unknown section [] (expected [Network], [TLS], [Peer] or [Registry])");
 }
 
 TEST(ConfigSyntax, KeyBeforeSection) {
@@ -906,6 +908,53 @@ TEST_F(ConfigLoad, TooLarge) {
     ConfigError err;
     EXPECT_FALSE(load_config(path, &err));
     EXPECT_EQ(err.message, path + ": file too large (limit 1048576 bytes)");
+}
+
+TEST(ConfigRegistry, EndpointsDefaultsAndTls) {
+    auto c = parse_config(kServerBase +
+                              "[Registry]\n"
+                              "Endpoint = http://192.0.2.9:2379 http://[2001:db8::9]:2379\n"
+                              "Endpoint = http://etcd-3.example:2379\n",
+                          "/etc/lanmesh/office.conf", nullptr);
+    ASSERT_TRUE(c);
+    ASSERT_TRUE(c->registry);
+    ASSERT_EQ(c->registry->endpoints.size(), 3u);
+    EXPECT_EQ(c->registry->endpoints[1].host, "2001:db8::9");
+    EXPECT_EQ(c->registry->prefix, "/lanmesh/office/");
+    EXPECT_EQ(c->registry->ttl, 10);
+    EXPECT_TRUE(c->registry->name.empty());
+    c = parse_config(kServerBase +
+                         "[Registry]\nEndpoint = https://192.0.2.9:2379\nCA = etcd-ca.pem\n"
+                         "Certificate = etcd.crt\nKey = etcd.key\nPrefix = /vpn/corp/\nName = srv-a\nTTL = 20\n",
+                     "/etc/lanmesh/office.conf", nullptr);
+    ASSERT_TRUE(c);
+    EXPECT_EQ(c->registry->ca, "/etc/lanmesh/etcd-ca.pem");
+    EXPECT_EQ(c->registry->prefix, "/vpn/corp/");
+    EXPECT_EQ(c->registry->name, "srv-a");
+    EXPECT_EQ(c->registry->ttl, 20);
+    EXPECT_FALSE(parse_config(kServerBase, "/etc/lanmesh/office.conf", nullptr)->registry);
+}
+
+TEST(ConfigRegistry, RefusedWithTheReason) {
+    const std::string at = "/etc/lanmesh/office.conf:8: ";
+    EXPECT_EQ(error_of(kServerBase + "[Registry]\n"), at + "[Registry] needs at least one Endpoint (etcd's client URL)");
+    EXPECT_EQ(error_of(kServerBase + "[Registry]\nEndpoint = 192.0.2.9:2379\n"),
+              "/etc/lanmesh/office.conf:9: bad Endpoint '192.0.2.9:2379': expected http://HOST:PORT or "
+              "https://HOST:PORT");
+    EXPECT_EQ(error_of(kServerBase + "[Registry]\nEndpoint = https://192.0.2.9:2379\n"),
+              at + "[Registry] CA is required for an https:// Endpoint (the CA of etcd's certificates)");
+    EXPECT_EQ(error_of(kServerBase + "[Registry]\nEndpoint = https://192.0.2.9:2379\nCA = a.pem\nKey = k\n"),
+              at + "[Registry] Certificate and Key go together (etcd's client certificate)");
+    EXPECT_NE(error_of(kServerBase + "[Registry]\nEndpoint = http://192.0.2.9:2379\nPrefix = lanmesh\n")
+                  .find("bad Prefix 'lanmesh'"),
+              std::string::npos);
+    EXPECT_NE(error_of(kServerBase + "[Registry]\nEndpoint = http://192.0.2.9:2379\nTTL = 1\n").find("TTL"),
+              std::string::npos);
+    EXPECT_EQ(error_of(kServerBase + "[Registry]\nEndpoint = http://192.0.2.9:2379\n[Registry]\n"),
+              "/etc/lanmesh/office.conf:10: duplicate section [Registry] (first at line 8)");
+    // A client has no registry: only servers share leases.
+    EXPECT_NE(error_of(kClientBase + "[Registry]\nEndpoint = http://192.0.2.9:2379\n").find("[Registry] is"),
+              std::string::npos);
 }
 
 TEST(ConfigErrorPointer, NullIsAllowed) {
