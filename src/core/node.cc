@@ -182,6 +182,7 @@ void Node::run() {
     // dropped capabilities.  From here on the control thread touches shared
     // data-plane state only with the workers paused (data/workers.h).
     data_.start();
+    start_threads_role();
     loop_.set_guard([this] { data_.pause_all(); }, [this] { data_.resume_all(); });
     TlsConn::set_handshake_hooks([this] { data_.resume_all(); }, [this] { data_.pause_all(); });
     // A server is ready once it listens; a client once its tunnel is up.

@@ -63,6 +63,8 @@ protected:
     // A data-plane worker saw an outbound SA reach RekeyAfterPackets: start
     // the rekeys that are due now rather than at the next tick.
     virtual void rekey_role() = 0;
+    // The role's own threads start here, after the privilege drop.
+    virtual void start_threads_role() {}
 
     // After every load of the TLS files (start, reload): warns about the
     // key's file mode and the CRL's validity, and watches the CRL from now on.

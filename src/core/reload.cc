@@ -15,6 +15,15 @@ namespace lm {
 
 namespace {
 
+// The whole [Registry] as one comparable value: any change needs a restart.
+std::string registry_text(const std::optional<RegistryConfig> &r) {
+    if (!r) return "";
+    std::string t;
+    for (const HttpUrl &u : r->endpoints) t += u.str() + " ";
+    return t + "|" + r->prefix + "|" + r->name + "|" + std::to_string(r->ttl) + "|" + r->ca + "|" +
+           r->certificate + "|" + r->key;
+}
+
 std::vector<std::string> restart_only_changes(const Config &a, const Config &b) {
     std::vector<std::string> out;
     auto changed = [&](bool differ, const char *key) {
@@ -38,6 +47,7 @@ std::vector<std::string> restart_only_changes(const Config &a, const Config &b) 
     changed(a.debug_key_file != b.debug_key_file, "DebugKeyFile");
     changed(a.user != b.user, "User");
     changed(a.metrics_tcp != b.metrics_tcp || a.metrics_unix != b.metrics_unix, "MetricsListen");
+    changed(registry_text(a.registry) != registry_text(b.registry), "[Registry]");
     return out;
 }
 

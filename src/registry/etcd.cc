@@ -94,6 +94,7 @@ bool Etcd::call(std::string_view path, const std::string &body, bool stream, Jso
         return false;
     }
     std::string tried;
+    unreachable_ = false;
     for (size_t i = 0; i < o_.endpoints.size(); i++) {
         size_t idx = (current_ + i) % o_.endpoints.size();
         const HttpUrl &url = o_.endpoints[idx];
@@ -128,6 +129,7 @@ bool Etcd::call(std::string_view path, const std::string &body, bool stream, Jso
         return true;
     }
     *err = "etcd unreachable: " + tried;
+    unreachable_ = true;
     return false;
 }
 

@@ -69,12 +69,15 @@ public:
     bool lease_revoke(int64_t id, std::string *err);
 
     const std::string &endpoint_in_use() const { return in_use_; }
+    // The last call reached no member at all (as opposed to etcd refusing it).
+    bool unreachable() const { return unreachable_; }
 
 private:
     bool call(std::string_view path, const std::string &body, bool stream, Json *out, std::string *err);
     EtcdOptions o_;
     size_t current_ = 0;
     std::string in_use_;
+    bool unreachable_ = false;
 };
 
 // The gateway's encodings (exposed for the unit tests).

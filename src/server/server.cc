@@ -46,6 +46,18 @@ bool Server::start_role(std::string *err) {
     if (!leases_.load(err)) return false;
     leases_.set_fixed(cfg_.peers);   // never handed out to anyone else
     leases_.set_deferred(true);
+    if (cfg_.registry) {
+        std::string name = cfg_.registry->name;
+        if (name.empty()) {
+            char host[256] = "";
+            gethostname(host, sizeof host - 1);
+            name = host;
+        }
+        registry_ = std::make_unique<RegistryThread>(loop_, *cfg_.registry, plan_, name);
+        registry_->set_fixed(fixed_addresses());
+        if (!registry_->start(err)) return false;
+        LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
+    }
 
     // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6
     // outer headers plus UDP, capped at 1400 so PPPoE paths fit too.
@@ -196,6 +208,7 @@ void Server::on_accept(int lfd) {
         int one = 1;
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto s = std::make_unique<Session>(sas_, &keys_);
+        s->serial = ++next_serial_;
         s->conn = std::make_unique<TlsConn>(ctx_, fd, true);
         s->tcp_peer = peer;
         s->deadline_ms = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
@@ -386,9 +399,57 @@ Encapsulation Server::choose_encap(const Session &s, const Hello &h) const {
     return nat ? Encapsulation::udp : Encapsulation::raw;
 }
 
+std::map<IpAddr, std::string> Server::fixed_addresses() const {
+    std::map<IpAddr, std::string> out;
+    for (const PeerConfig &pc : cfg_.peers)
+        if (pc.address) out.emplace(*pc.address, pc.name);
+    return out;
+}
+
+bool Server::ask_registry(Session &s, const Hello &h) {
+    if (s.awaiting_registry) return true;   // a second HELLO while etcd answers the first: ignored
+    int fd = s.conn->fd();
+    uint64_t serial = s.serial;
+    std::string name = s.name;
+    bool queued = registry_->acquire(name, [this, fd, serial, name, h](const RegistryThread::Acquired &r) {
+        auto it = sessions_.find(fd);
+        if (it == sessions_.end() || it->second->serial != serial || it->second->dead) {
+            // It left while etcd answered: take back the registration, unless
+            // a newer session of the same name is admitted here by now.
+            if (r.addr && !by_name_.count(name)) registry_->release(name);
+            return;
+        }
+        Session &s = *it->second;
+        s.awaiting_registry = false;
+        if (!r.addr) {
+            std::string why = r.unavailable ? "registry unavailable" : r.error;
+            ctl_counters_.tls_refused++;
+            LM_WARN("refused %s (%s): %s", s.name.c_str(), s.tcp_peer.str().c_str(),
+                    r.unavailable ? ("registry unavailable: " + r.error).c_str() : why.c_str());
+            event_refused(s.name, s.tcp_peer.str(), why);
+            close_session(fd, why, true);
+            return;
+        }
+        s.registry_addr = r.addr;
+        admit(s, h);
+    });
+    if (!queued) {
+        ctl_counters_.tls_refused++;
+        LM_WARN("refused %s (%s): registry busy (%zu requests waiting)", s.name.c_str(), s.tcp_peer.str().c_str(),
+                RegistryThread::kMaxQueued);
+        event_refused(s.name, s.tcp_peer.str(), "registry busy");
+        close_session(fd, "registry busy", true);
+        return false;
+    }
+    s.awaiting_registry = true;
+    return true;
+}
+
 bool Server::admit(Session &s, const Hello &h) {
     int fd = s.conn->fd();
     auto refuse = [&](const std::string &why) {
+        // etcd registered it online for this answer: take that back.
+        if (registry_ && s.registry_addr) registry_->release(s.name);
         ctl_counters_.tls_refused++;
         LM_WARN("refused %s (%s): %s", s.name.c_str(), s.tcp_peer.str().c_str(), why.c_str());
         event_refused(s.name, s.tcp_peer.str(), why);
@@ -428,7 +489,11 @@ bool Server::admit(Session &s, const Hello &h) {
 
     const PeerConfig *pc = cfg_.find_peer(s.name);
     std::string err;
-    auto lease = leases_.acquire(s.name, pc && pc->address ? &*pc->address : nullptr, &err);
+    // With a registry, etcd decides the address (it is shared with the other
+    // servers); the local store mirrors it for this server's own view.
+    if (registry_ && !s.registry_addr) return ask_registry(s, h);
+    const IpAddr *want = s.registry_addr ? &*s.registry_addr : pc && pc->address ? &*pc->address : nullptr;
+    auto lease = leases_.acquire(s.name, want, &err);
     if (!lease) return refuse(err);
     s.lease = *lease;
     s.hello = h;
@@ -513,6 +578,8 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
         event_peer_down(s, why);
         for (auto &p : s.tunnel.allowed_src) routes_.remove(p, &s.tunnel);
         if (s.lease) leases_.release(s.name);
+        if (s.lease && registry_ && !registry_->release(s.name))
+            LM_WARN("registry: queue full; %s stays registered until this server's etcd lease ends", s.name.c_str());
         auto bn = by_name_.find(s.name);
         if (bn != by_name_.end() && bn->second == fd) by_name_.erase(bn);
     } else if (!why.empty()) {

@@ -19,6 +19,7 @@
 #include "core/node.h"
 #include "data/route_table.h"
 #include "data/tunnel.h"
+#include "registry/registry_thread.h"
 #include "server/leases.h"
 #include "server/pending_handshakes.h"
 #include "server/topology.h"
@@ -55,6 +56,11 @@ private:
         int64_t announced_ms = 0;
         bool cut = false;              // ended for cause: its peers drop their pairs
         std::vector<std::pair<Prefix, IpAddr>> routes;   // last sent (config or route_update)
+        // With a [Registry]: the address etcd gave it (admit() runs again
+        // with it), and whether the question is still out.
+        std::optional<IpAddr> registry_addr;
+        bool awaiting_registry = false;
+        uint64_t serial = 0;           // tells a reused fd's session from the one that asked
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
@@ -62,6 +68,9 @@ private:
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void rekey_role() override;
+    void start_threads_role() override {
+        if (registry_) registry_->launch();
+    }
     // Starts the session's rekey if a limit is reached; false (and *why)
     // if it could not be started and the session must end.
     bool maybe_rekey(Session &s, time_t wall, std::string *why);
@@ -88,6 +97,10 @@ private:
     // (runtime `route add`/`route del`, reload).
     void push_routes();
     bool admit(Session &s, const Hello &h);
+    // With a [Registry]: asks etcd for the session's address; admit() runs
+    // again with the answer (docs/DESIGN.md §10).
+    bool ask_registry(Session &s, const Hello &h);
+    std::map<IpAddr, std::string> fixed_addresses() const;
     void established(Session &s);
     void close_session(int fd, const std::string &why, bool send_bye);
     void reap();
@@ -134,6 +147,8 @@ private:
     std::vector<int> listen_fds_;
     TopologyPlan plan_;
     LeaseStore leases_;
+    std::unique_ptr<RegistryThread> registry_;   // [Registry]: leases shared in etcd
+    uint64_t next_serial_ = 0;
     RouteTable routes_;
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd
     std::map<std::string, int> by_name_;                           // admitted only

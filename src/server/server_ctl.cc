@@ -82,6 +82,14 @@ void Server::link_role(JsonWriter &j, int) {
     j.kv("evicted_per_source", hs_counters_.evicted_per_source).kv("evicted_total", hs_counters_.evicted_total);
     j.kv("evicted_no_fds", hs_counters_.evicted_no_fds).kv("refused_no_fds", hs_counters_.refused_no_fds);
     j.end_object();
+    if (registry_) {
+        std::string endpoint, error = registry_->status(&endpoint);
+        j.begin_object("registry").kv("state", registry_->available() ? "up" : "unavailable");
+        j.kv("server", registry_->server_name()).kv("prefix", cfg_.registry->prefix);
+        if (!endpoint.empty()) j.kv("endpoint", endpoint);
+        if (!error.empty()) j.kv("error", error);
+        j.end_object();
+    }
     control_json(j);
 }
 
@@ -291,6 +299,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
             }
     cfg_.peers = std::move(live);
     leases_.set_fixed(cfg_.peers);   // a newly fixed address is nobody else's from now on
+    if (registry_) registry_->set_fixed(fixed_addresses());
     for (const auto &pc : cfg_.peers)
         for (const auto &net : pc.networks) {
             if (has_network(old, pc.name, net)) continue;

@@ -364,3 +364,44 @@ lm_wait_up() { lm_wait "${3:-15}" lm_is_up "$1" "$2" || die "$2 did not come up"
 lm_json() { lm_show "$1" "$2" | jq -r "$3"; }
 
 lm_ping() { local ns=$1; shift; n "$ns" ping -q -n -c 3 -i 0.2 -W 2 "$@" >/dev/null; }
+
+# lm_etcd NS ADDR: an etcd 3.4 member serving clients on http://ADDR:2379,
+# ADDR already on a device of NS; waits (20 s) until it answers.  etcd comes
+# from Debian's etcd-server package, unpacked into a cache rather than
+# installed: installing it would enable and start an etcd on the machine.
+lm_etcd() {
+    local ns=$1 addr=$2 cache=/var/cache/lanmesh-test/etcd-server etcd
+    etcd=$(command -v etcd || true)
+    if [ -z "$etcd" ]; then
+        etcd=$cache/usr/bin/etcd
+        if [ ! -x "$etcd" ]; then
+            mkdir -p "$T/deb" "$cache"
+            (cd "$T/deb" && { apt-get download etcd-server >/dev/null 2>&1 ||
+                { apt-get update -qq && apt-get download etcd-server >/dev/null; }; }) ||
+                die "cannot download Debian's etcd-server package"
+            dpkg-deb -x "$T"/deb/etcd-server_*.deb "$cache" || die "cannot unpack etcd-server"
+        fi
+    fi
+    [ -x "$etcd" ] || die "no etcd binary at $etcd"
+    ip netns exec "$P-$ns" "$etcd" --name "$ns" --data-dir "$T/etcd-$ns" \
+        --listen-client-urls "http://$addr:2379" --advertise-client-urls "http://$addr:2379" \
+        --listen-peer-urls "http://$addr:2380" --initial-advertise-peer-urls "http://$addr:2380" \
+        --initial-cluster "$ns=http://$addr:2380" >"$T/etcd-$ns.log" 2>&1 &
+    DPID[etcd-$ns]=$!
+    PIDS+=($!)
+    lm_wait 20 lm_etcd_call "$ns" "$addr" range '{"key":"AA=="}' ||
+        die "etcd did not answer within 20 s: $(tail -n 5 "$T/etcd-$ns.log")"
+}
+
+# lm_etcd_call NS ADDR METHOD JSON: one call to etcd's JSON gateway (/v3/kv/METHOD).
+lm_etcd_call() { n "$1" curl -sf -m 2 -X POST "http://$2:2379/v3/kv/$3" -d "$4"; }
+
+# lm_etcd_keys NS ADDR PREFIX/: the keys under PREFIX/ (which ends with a
+# slash, so the range ends where "/" + 1, "0", begins), one per line.
+lm_etcd_keys() {
+    local k e
+    k=$(printf %s "$3" | base64 -w0)
+    e=$(printf %s "${3%/}0" | base64 -w0)
+    lm_etcd_call "$1" "$2" range "{\"key\":\"$k\",\"range_end\":\"$e\"}" |
+        jq -r '.kvs[]?.key' | while read -r b; do printf '%s\n' "$(printf %s "$b" | base64 -d)"; done
+}
