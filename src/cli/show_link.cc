@@ -98,6 +98,12 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",
                  human_duration(link.i64("uptime")).c_str());
     print_control(f, link, stats);
+    // Servers sharing their leases in etcd (lanmesh.conf(5) [Registry]).
+    if (const Json *r = link.get("registry"); r && r->is_object()) {
+        std::fprintf(f, "    registry %s  %s\n", r->str("state", "?").c_str(),
+                     pairs(*r, {{"server", "as"}, {"prefix", "prefix"}, {"endpoint", "via"}}).c_str());
+        if (r->get("error")) std::fprintf(f, "    registry error: %s\n", r->str("error").c_str());
+    }
     // What the daemon cannot do or will soon stop doing (an expiring CRL).
     if (const Json *w = link.get("warnings"); w && w->is_array())
         for (const auto &x : w->items) std::fprintf(f, "    warning: %s\n", x.text().c_str());

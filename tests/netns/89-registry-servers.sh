@@ -73,6 +73,7 @@ lm_client_conf dave 192.0.2.1
 lm_start d dave
 lm_wait 20 grep -q 'refused dave .*registry unavailable' "$T/srva.log" || die "srva did not refuse dave for want of the registry"
 [ "$(lm_ctl sa srva -j link show | jq -r .registry.state)" = unavailable ] || die "link show: $(lm_ctl sa srva -j link show | jq -c .registry)"
+lm_ctl sa srva link show | grep -q '^    registry unavailable  as srva' || die "link show text: $(lm_ctl sa srva link show)"
 lm_ping c 198.18.0.1 || die "carol lost her tunnel while etcd was away"
 sleep 3
 n=$(grep -c 'registry unavailable, new nodes are refused' "$T/srva.log")
