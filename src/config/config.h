@@ -100,4 +100,24 @@ std::optional<Config> parse_config(const std::string &text, const std::string &p
 // Every key the parser accepts, "Section.Key", for the man page coverage check.
 std::vector<std::string> config_known_keys();
 
+// What a reload (docs/DESIGN.md, lanmesh.conf(5)) does with a changed key.
+enum class OnReload {
+    live,      // taken over by config_take_live()
+    restart,   // keeps its running value until restart; config_restart_changes() names it
+    role,      // applied by the role itself: [TLS] files re-read, [Peer] sections
+};
+struct ConfigKeyInfo {
+    std::string key;       // "Section.Key"
+    OnReload reload;
+    bool has_fields;       // the table names the Config fields it sets
+};
+std::vector<ConfigKeyInfo> config_key_info();
+// The live and restart keys whose value differs between a and b.
+std::vector<std::string> config_changed_keys(const Config &a, const Config &b);
+// The restart-only keys whose value differs between the running and the next
+// configuration, by key name, in table order.
+std::vector<std::string> config_restart_changes(const Config &running, const Config &next);
+// Copies every live key's value from `next` into `running`.
+void config_take_live(Config &running, const Config &next);
+
 }  // namespace lm

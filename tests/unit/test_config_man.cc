@@ -2,6 +2,7 @@
 // Every key the parser accepts is documented in lanmesh.conf(5).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -31,6 +32,32 @@ TEST(ConfigManPage, DocumentsEveryKey) {
         }
         EXPECT_TRUE(found) << k << " is not documented as a .TP/.B entry";
         EXPECT_NE(man.find("[" + section + "]"), std::string::npos) << section;
+    }
+}
+
+// The description of each key marks it as restart-only exactly when the key
+// table does (the reload goes by that table).
+TEST(ConfigManPage, MarksRestartOnlyKeys) {
+    std::ifstream f("man/lanmesh.conf.5");
+    ASSERT_TRUE(f) << "run from the top of the source tree";
+    std::stringstream ss;
+    ss << f.rdbuf();
+    const std::string man = ss.str();
+    const std::string mark = "Changing it needs a restart.";
+    for (const auto &k : lm::config_key_info()) {
+        std::string key = k.key.substr(k.key.find('.') + 1);
+        size_t at = std::string::npos;
+        for (const char *tag : {".TP\n.BR ", ".TP\n.B "}) {
+            for (const char *end : {" ", "\n"})
+                if (at == std::string::npos) at = man.find(tag + key + end);
+        }
+        ASSERT_NE(at, std::string::npos) << k.key;
+        size_t end = std::min(man.find("\n.TP\n", at + 1), man.find("\n.SH", at + 1));
+        std::string entry = man.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        bool marked = entry.find(mark) != std::string::npos;
+        EXPECT_EQ(marked, k.reload == lm::OnReload::restart)
+            << k.key << (marked ? " says it needs a restart, but reload takes it over"
+                                : " needs a restart: add \"" + mark + "\" to its description");
     }
 }
 
