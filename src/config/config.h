@@ -8,24 +8,13 @@
 #include <vector>
 
 #include "common/addr.h"
+#include "common/enums.h"
+#include "esp/wire.h"
 
 namespace lm {
 
 // Data-plane threads at most (Workers=).
 constexpr int kMaxWorkers = 64;
-
-enum class Role { server, client };
-enum class Topology { net30, p2p, subnet };
-enum class ClientToClient { off, relay, direct };
-enum class Encapsulation { auto_, udp, raw };
-enum class Cipher : uint16_t { aes256gcm = 1, chacha20poly1305 = 2 };
-
-const char *to_string(Role);
-const char *to_string(Topology);
-const char *to_string(ClientToClient);
-const char *to_string(Encapsulation);
-const char *to_string(Cipher);            // "aes-256-gcm", "chacha20-poly1305"
-std::optional<Cipher> cipher_from_string(const std::string &);
 
 // Server side: what is known about one client by certificate common name.
 struct PeerConfig {
@@ -48,8 +37,8 @@ struct Config {
     std::vector<IpAddr> listen;            // server: addresses to bind (default: any)
     std::optional<Endpoint> server;        // client: server address and control port (required)
     std::string server_name;               // client: expected server CN (required)
-    uint16_t control_port = 4500;          // TCP port of the TLS control channel
-    uint16_t data_port = 4500;             // UDP port of ESP-in-UDP
+    uint16_t control_port = kDefaultPort;  // TCP port of the TLS control channel
+    uint16_t data_port = kDefaultPort;     // UDP port of ESP-in-UDP
     ClientToClient client_to_client = ClientToClient::relay;
     std::vector<Cipher> ciphers{Cipher::aes256gcm, Cipher::chacha20poly1305};
     Encapsulation encapsulation = Encapsulation::auto_;
