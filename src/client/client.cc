@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "core/sd_notify.h"
 #include "control/tls.h"
+#include "esp/wire.h"
 
 namespace lm {
 
@@ -370,7 +371,7 @@ int Client::path_mtu() const {
     int fam = cfg_.server->addr.family;
     int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
-    Endpoint ep{cfg_.server->addr, current_.data_port ? current_.data_port : uint16_t(4500)};
+    Endpoint ep{cfg_.server->addr, current_.data_port ? current_.data_port : kDefaultPort};
     sockaddr_storage ss;
     socklen_t sl = ep.to_sockaddr(&ss);
     int mtu = 0;
@@ -379,8 +380,7 @@ int Client::path_mtu() const {
         getsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, fam == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &ml);
     close(fd);
     if (mtu <= 0) return 0;
-    int overhead = (fam == AF_INET ? 20 : 40) + (current_.encap == Encapsulation::udp ? 8 : 0) + 8 + 8 + 3 + 2 + 16;
-    return mtu - overhead;
+    return mtu - int(esp_path_overhead(fam, current_.encap == Encapsulation::udp));
 }
 
 static bool same_layout(const ConfigMsg &a, const ConfigMsg &b) {

@@ -20,6 +20,7 @@ struct HttpUrl {
 
     static std::optional<HttpUrl> parse(std::string_view s, std::string *err);
     std::string str() const;
+    bool operator==(const HttpUrl &) const = default;
 };
 
 }  // namespace lm

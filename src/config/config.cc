@@ -24,55 +24,6 @@
 
 namespace lm {
 
-const char *to_string(Role r) {
-    switch (r) {
-    case Role::server: return "server";
-    case Role::client: return "client";
-    }
-    return "unknown";
-}
-
-const char *to_string(Topology t) {
-    switch (t) {
-    case Topology::net30: return "net30";
-    case Topology::p2p: return "p2p";
-    case Topology::subnet: return "subnet";
-    }
-    return "unknown";
-}
-
-const char *to_string(ClientToClient c) {
-    switch (c) {
-    case ClientToClient::off: return "off";
-    case ClientToClient::relay: return "relay";
-    case ClientToClient::direct: return "direct";
-    }
-    return "unknown";
-}
-
-const char *to_string(Encapsulation e) {
-    switch (e) {
-    case Encapsulation::auto_: return "auto";
-    case Encapsulation::udp: return "udp";
-    case Encapsulation::raw: return "raw";
-    }
-    return "unknown";
-}
-
-const char *to_string(Cipher c) {
-    switch (c) {
-    case Cipher::aes256gcm: return "aes-256-gcm";
-    case Cipher::chacha20poly1305: return "chacha20-poly1305";
-    }
-    return "unknown";
-}
-
-std::optional<Cipher> cipher_from_string(const std::string &s) {
-    if (s == "aes-256-gcm") return Cipher::aes256gcm;
-    if (s == "chacha20-poly1305") return Cipher::chacha20poly1305;
-    return std::nullopt;
-}
-
 const PeerConfig *Config::find_peer(const std::string &name) const {
     for (const auto &p : peers)
         if (p.name == name) return &p;
@@ -108,12 +59,42 @@ unsigned role_bit(Role r) { return r == Role::server ? kServer : kClient; }
 struct Parser;
 using Handler = bool (*)(Parser &, std::string_view value);
 
+// What a reload does with a key's value: the running configuration's fields
+// for it, compared and copied as one.
+struct Fields {
+    bool (*differ)(const Config &, const Config &);
+    void (*take)(Config &, const Config &);
+};
+
+template <auto... M>
+constexpr Fields fields() {
+    return {[](const Config &a, const Config &b) { return ((a.*M != b.*M) || ...); },
+            [](Config &to, const Config &from) { ((to.*M = from.*M), ...); }};
+}
+
+// The same for a key of [Registry]: one field of the optional section.  A
+// section added or removed is a change of every one of its keys.
+template <auto M>
+constexpr Fields registry_field() {
+    return {[](const Config &a, const Config &b) {
+                if (!a.registry || !b.registry) return a.registry.has_value() != b.registry.has_value();
+                return (*a.registry).*M != (*b.registry).*M;
+            },
+            [](Config &to, const Config &from) {
+                if (!from.registry) to.registry.reset();
+                else if (!to.registry) to.registry = from.registry;
+                else (*to.registry).*M = (*from.registry).*M;
+            }};
+}
+
 struct KeyDef {
     Section section;
     const char *name;
     bool repeatable;
     unsigned roles;
     Handler handle;
+    OnReload reload;
+    Fields value;   // the Config fields the key sets; unused for OnReload::role
 };
 
 // A key or section that only one role may use, checked once Role is known;
@@ -706,52 +687,61 @@ bool h_peer_network(Parser &p, std::string_view v) {
 }
 
 // The one table of keys.  Order is the order of lanmesh.conf(5).
-const KeyDef kKeys[] = {
-    {Section::network, "Role", false, kAnyRole, h_role},
-    {Section::network, "Device", false, kAnyRole, h_device},
-    {Section::network, "Topology", false, kServer, h_topology},
-    {Section::network, "Pool", false, kServer, h_pool},
-    {Section::network, "Pool6", false, kServer, h_pool6},
-    {Section::network, "Listen", true, kServer, h_listen},
-    {Section::network, "Server", false, kClient, h_server},
-    {Section::network, "ServerName", false, kClient, h_server_name},
-    {Section::network, "ControlPort", false, kAnyRole, h_control_port},
-    {Section::network, "DataPort", false, kAnyRole, h_data_port},
-    {Section::network, "ClientToClient", false, kServer, h_client_to_client},
-    {Section::network, "Ciphers", false, kAnyRole, h_ciphers},
-    {Section::network, "Encapsulation", false, kAnyRole, h_encapsulation},
-    {Section::network, "MTU", false, kAnyRole, h_mtu},
-    {Section::network, "Workers", false, kAnyRole, h_workers},
-    {Section::network, "Route", true, kServer, h_route},
-    {Section::network, "Keepalive", false, kAnyRole, h_keepalive},
-    {Section::network, "NatKeepalive", false, kAnyRole, h_nat_keepalive},
-    {Section::network, "HandshakeTimeout", false, kAnyRole, h_handshake_timeout},
-    {Section::network, "RekeyAfterTime", false, kAnyRole, h_rekey_time},
-    {Section::network, "RekeyAfterBytes", false, kAnyRole, h_rekey_bytes},
-    {Section::network, "RekeyAfterPackets", false, kAnyRole, h_rekey_packets},
-    {Section::network, "RekeyGrace", false, kAnyRole, h_rekey_grace},
-    {Section::network, "StateDirectory", false, kAnyRole, h_state_dir},
-    {Section::network, "RuntimeDirectory", false, kAnyRole, h_runtime_dir},
-    {Section::network, "DebugKeyFile", false, kAnyRole, h_debug_key_file},
-    {Section::network, "MetricsListen", false, kAnyRole, h_metrics_listen},
-    {Section::network, "LogLevel", false, kAnyRole, h_log_level},
-    {Section::network, "User", false, kAnyRole, h_user},
-    {Section::tls, "CA", false, kAnyRole, h_ca},
-    {Section::tls, "Certificate", false, kAnyRole, h_certificate},
-    {Section::tls, "Key", false, kAnyRole, h_key},
-    {Section::tls, "CRL", false, kAnyRole, h_crl},
-    {Section::tls, "RemoteCertTls", false, kAnyRole, h_remote_cert_tls},
-    {Section::peer, "Name", false, kServer, h_peer_name},
-    {Section::peer, "Address", false, kServer, h_peer_address},
-    {Section::peer, "Network", true, kServer, h_peer_network},
-    {Section::registry, "Endpoint", true, kServer, h_registry_endpoint},
-    {Section::registry, "Prefix", false, kServer, h_registry_prefix},
-    {Section::registry, "Name", false, kServer, h_registry_name},
-    {Section::registry, "TTL", false, kServer, h_registry_ttl},
-    {Section::registry, "CA", false, kServer, h_registry_ca},
-    {Section::registry, "Certificate", false, kServer, h_registry_certificate},
-    {Section::registry, "Key", false, kServer, h_registry_key},
+constexpr KeyDef kKeys[] = {
+    {Section::network, "Role", false, kAnyRole, h_role, OnReload::restart, fields<&Config::role>()},
+    {Section::network, "Device", false, kAnyRole, h_device, OnReload::restart, fields<&Config::device>()},
+    {Section::network, "Topology", false, kServer, h_topology, OnReload::restart, fields<&Config::topology>()},
+    {Section::network, "Pool", false, kServer, h_pool, OnReload::restart, fields<&Config::pool>()},
+    {Section::network, "Pool6", false, kServer, h_pool6, OnReload::restart, fields<&Config::pool6>()},
+    {Section::network, "Listen", true, kServer, h_listen, OnReload::restart, fields<&Config::listen>()},
+    {Section::network, "Server", false, kClient, h_server, OnReload::restart, fields<&Config::server>()},
+    {Section::network, "ServerName", false, kClient, h_server_name, OnReload::restart, fields<&Config::server_name>()},
+    {Section::network, "ControlPort", false, kAnyRole, h_control_port, OnReload::restart, fields<&Config::control_port>()},
+    {Section::network, "DataPort", false, kAnyRole, h_data_port, OnReload::restart, fields<&Config::data_port>()},
+    {Section::network, "ClientToClient", false, kServer, h_client_to_client, OnReload::restart, fields<&Config::client_to_client>()},
+    {Section::network, "Ciphers", false, kAnyRole, h_ciphers, OnReload::live, fields<&Config::ciphers>()},
+    {Section::network, "Encapsulation", false, kAnyRole, h_encapsulation, OnReload::restart, fields<&Config::encapsulation>()},
+    {Section::network, "MTU", false, kAnyRole, h_mtu, OnReload::restart, fields<&Config::mtu>()},
+    {Section::network, "Workers", false, kAnyRole, h_workers, OnReload::restart, fields<&Config::workers>()},
+    {Section::network, "Route", true, kServer, h_route, OnReload::live, fields<&Config::routes>()},
+    {Section::network, "Keepalive", false, kAnyRole, h_keepalive, OnReload::live, fields<&Config::keepalive_interval, &Config::keepalive_timeout>()},
+    {Section::network, "NatKeepalive", false, kAnyRole, h_nat_keepalive, OnReload::live, fields<&Config::nat_keepalive>()},
+    {Section::network, "HandshakeTimeout", false, kAnyRole, h_handshake_timeout, OnReload::live, fields<&Config::handshake_timeout>()},
+    {Section::network, "RekeyAfterTime", false, kAnyRole, h_rekey_time, OnReload::live, fields<&Config::rekey_after_time>()},
+    {Section::network, "RekeyAfterBytes", false, kAnyRole, h_rekey_bytes, OnReload::live, fields<&Config::rekey_after_bytes>()},
+    {Section::network, "RekeyAfterPackets", false, kAnyRole, h_rekey_packets, OnReload::live, fields<&Config::rekey_after_packets>()},
+    {Section::network, "RekeyGrace", false, kAnyRole, h_rekey_grace, OnReload::live, fields<&Config::rekey_grace>()},
+    {Section::network, "StateDirectory", false, kAnyRole, h_state_dir, OnReload::restart, fields<&Config::state_directory>()},
+    {Section::network, "RuntimeDirectory", false, kAnyRole, h_runtime_dir, OnReload::restart, fields<&Config::runtime_directory>()},
+    {Section::network, "DebugKeyFile", false, kAnyRole, h_debug_key_file, OnReload::restart, fields<&Config::debug_key_file>()},
+    {Section::network, "MetricsListen", false, kAnyRole, h_metrics_listen, OnReload::restart, fields<&Config::metrics_tcp, &Config::metrics_unix>()},
+    {Section::network, "LogLevel", false, kAnyRole, h_log_level, OnReload::live, fields<&Config::log_level>()},
+    {Section::network, "User", false, kAnyRole, h_user, OnReload::restart, fields<&Config::user>()},
+    {Section::tls, "CA", false, kAnyRole, h_ca, OnReload::role, {}},
+    {Section::tls, "Certificate", false, kAnyRole, h_certificate, OnReload::role, {}},
+    {Section::tls, "Key", false, kAnyRole, h_key, OnReload::role, {}},
+    {Section::tls, "CRL", false, kAnyRole, h_crl, OnReload::live, fields<&Config::crl>()},
+    {Section::tls, "RemoteCertTls", false, kAnyRole, h_remote_cert_tls, OnReload::role, {}},
+    {Section::peer, "Name", false, kServer, h_peer_name, OnReload::role, {}},
+    {Section::peer, "Address", false, kServer, h_peer_address, OnReload::role, {}},
+    {Section::peer, "Network", true, kServer, h_peer_network, OnReload::role, {}},
+    {Section::registry, "Endpoint", true, kServer, h_registry_endpoint, OnReload::restart, registry_field<&RegistryConfig::endpoints>()},
+    {Section::registry, "Prefix", false, kServer, h_registry_prefix, OnReload::restart, registry_field<&RegistryConfig::prefix>()},
+    {Section::registry, "Name", false, kServer, h_registry_name, OnReload::restart, registry_field<&RegistryConfig::name>()},
+    {Section::registry, "TTL", false, kServer, h_registry_ttl, OnReload::restart, registry_field<&RegistryConfig::ttl>()},
+    {Section::registry, "CA", false, kServer, h_registry_ca, OnReload::restart, registry_field<&RegistryConfig::ca>()},
+    {Section::registry, "Certificate", false, kServer, h_registry_certificate, OnReload::restart, registry_field<&RegistryConfig::certificate>()},
+    {Section::registry, "Key", false, kServer, h_registry_key, OnReload::restart, registry_field<&RegistryConfig::key>()},
 };
+
+// Every key says what a reload does with it, and a key the reload compares or
+// copies names its fields (a row without them would read as `live`).
+constexpr bool every_key_has_reload_fields() {
+    for (const auto &k : kKeys)
+        if (k.reload != OnReload::role && (!k.value.differ || !k.value.take)) return false;
+    return true;
+}
+static_assert(every_key_has_reload_fields(), "a key in kKeys lacks its OnReload fields");
 
 const KeyDef *find_key(Section s, std::string_view name) {
     for (const auto &k : kKeys)
@@ -1090,6 +1080,33 @@ std::vector<std::string> config_known_keys() {
     std::vector<std::string> out;
     for (const auto &k : kKeys) out.push_back(std::string(section_name(k.section)) + "." + k.name);
     return out;
+}
+
+std::vector<ConfigKeyInfo> config_key_info() {
+    std::vector<ConfigKeyInfo> out;
+    for (const auto &k : kKeys)
+        out.push_back({std::string(section_name(k.section)) + "." + k.name, k.reload,
+                       k.value.differ != nullptr && k.value.take != nullptr});
+    return out;
+}
+
+std::vector<std::string> config_changed_keys(const Config &a, const Config &b) {
+    std::vector<std::string> out;
+    for (const auto &k : kKeys)
+        if (k.reload != OnReload::role && k.value.differ(a, b)) out.push_back(k.name);
+    return out;
+}
+
+std::vector<std::string> config_restart_changes(const Config &running, const Config &next) {
+    std::vector<std::string> out;
+    for (const auto &k : kKeys)
+        if (k.reload == OnReload::restart && k.value.differ(running, next)) out.push_back(k.name);
+    return out;
+}
+
+void config_take_live(Config &running, const Config &next) {
+    for (const auto &k : kKeys)
+        if (k.reload == OnReload::live) k.value.take(running, next);
 }
 
 }  // namespace lm

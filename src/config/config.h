@@ -8,25 +8,14 @@
 #include <vector>
 
 #include "common/addr.h"
+#include "common/enums.h"
 #include "common/http_url.h"
+#include "esp/wire.h"
 
 namespace lm {
 
 // Data-plane threads at most (Workers=).
 constexpr int kMaxWorkers = 64;
-
-enum class Role { server, client };
-enum class Topology { net30, p2p, subnet };
-enum class ClientToClient { off, relay, direct };
-enum class Encapsulation { auto_, udp, raw };
-enum class Cipher : uint16_t { aes256gcm = 1, chacha20poly1305 = 2 };
-
-const char *to_string(Role);
-const char *to_string(Topology);
-const char *to_string(ClientToClient);
-const char *to_string(Encapsulation);
-const char *to_string(Cipher);            // "aes-256-gcm", "chacha20-poly1305"
-std::optional<Cipher> cipher_from_string(const std::string &);
 
 // Server side: what is known about one client by certificate common name.
 struct PeerConfig {
@@ -45,6 +34,11 @@ struct RegistryConfig {
     int ttl = 10;                          // seconds a dead server's registrations outlive it
     std::string ca, certificate, key;      // TLS to etcd (https:// endpoints)
     int line = 0;                          // where [Registry] started
+    // A reload compares what the section says, not where it stands.
+    bool operator==(const RegistryConfig &o) const {
+        return endpoints == o.endpoints && prefix == o.prefix && name == o.name && ttl == o.ttl && ca == o.ca &&
+               certificate == o.certificate && key == o.key;
+    }
 };
 
 struct Config {
@@ -60,8 +54,8 @@ struct Config {
     std::vector<IpAddr> listen;            // server: addresses to bind (default: any)
     std::optional<Endpoint> server;        // client: server address and control port (required)
     std::string server_name;               // client: expected server CN (required)
-    uint16_t control_port = 4500;          // TCP port of the TLS control channel
-    uint16_t data_port = 4500;             // UDP port of ESP-in-UDP
+    uint16_t control_port = kDefaultPort;  // TCP port of the TLS control channel
+    uint16_t data_port = kDefaultPort;     // UDP port of ESP-in-UDP
     ClientToClient client_to_client = ClientToClient::relay;
     std::vector<Cipher> ciphers{Cipher::aes256gcm, Cipher::chacha20poly1305};
     Encapsulation encapsulation = Encapsulation::auto_;
@@ -114,5 +108,25 @@ std::optional<Config> parse_config(const std::string &text, const std::string &p
 
 // Every key the parser accepts, "Section.Key", for the man page coverage check.
 std::vector<std::string> config_known_keys();
+
+// What a reload (docs/DESIGN.md, lanmesh.conf(5)) does with a changed key.
+enum class OnReload {
+    live,      // taken over by config_take_live()
+    restart,   // keeps its running value until restart; config_restart_changes() names it
+    role,      // applied by the role itself: [TLS] files re-read, [Peer] sections
+};
+struct ConfigKeyInfo {
+    std::string key;       // "Section.Key"
+    OnReload reload;
+    bool has_fields;       // the table names the Config fields it sets
+};
+std::vector<ConfigKeyInfo> config_key_info();
+// The live and restart keys whose value differs between a and b.
+std::vector<std::string> config_changed_keys(const Config &a, const Config &b);
+// The restart-only keys whose value differs between the running and the next
+// configuration, by key name, in table order.
+std::vector<std::string> config_restart_changes(const Config &running, const Config &next);
+// Copies every live key's value from `next` into `running`.
+void config_take_live(Config &running, const Config &next);
 
 }  // namespace lm

@@ -7,49 +7,14 @@
 // only steer future behaviour (timers, limits, ciphers, pushed routes, log
 // level) are taken over.  Keys that shape the device, the sockets or the
 // addresses need a restart: they keep their old value and the reload says
-// which they are.
+// which they are.  Which key is which is the key table's column
+// (config/config.cc, OnReload), not a list here.
 #include "common/log.h"
 #include "core/node.h"
 
 namespace lm {
 
 namespace {
-
-// The whole [Registry] as one comparable value: any change needs a restart.
-std::string registry_text(const std::optional<RegistryConfig> &r) {
-    if (!r) return "";
-    std::string t;
-    for (const HttpUrl &u : r->endpoints) t += u.str() + " ";
-    return t + "|" + r->prefix + "|" + r->name + "|" + std::to_string(r->ttl) + "|" + r->ca + "|" +
-           r->certificate + "|" + r->key;
-}
-
-std::vector<std::string> restart_only_changes(const Config &a, const Config &b) {
-    std::vector<std::string> out;
-    auto changed = [&](bool differ, const char *key) {
-        if (differ) out.push_back(key);
-    };
-    changed(a.device != b.device, "Device");
-    changed(a.topology != b.topology, "Topology");
-    changed(a.pool != b.pool, "Pool");
-    changed(a.pool6 != b.pool6, "Pool6");
-    changed(a.listen != b.listen, "Listen");
-    changed(a.server != b.server, "Server");
-    changed(a.server_name != b.server_name, "ServerName");
-    changed(a.control_port != b.control_port, "ControlPort");
-    changed(a.data_port != b.data_port, "DataPort");
-    changed(a.client_to_client != b.client_to_client, "ClientToClient");
-    changed(a.encapsulation != b.encapsulation, "Encapsulation");
-    changed(a.mtu != b.mtu, "MTU");
-    changed(a.workers != b.workers, "Workers");
-    changed(a.state_directory != b.state_directory, "StateDirectory");
-    changed(a.runtime_directory != b.runtime_directory, "RuntimeDirectory");
-    changed(a.debug_key_file != b.debug_key_file, "DebugKeyFile");
-    changed(a.user != b.user, "User");
-    changed(a.metrics_tcp != b.metrics_tcp || a.metrics_unix != b.metrics_unix, "MetricsListen");
-    changed(registry_text(a.registry) != registry_text(b.registry), "[Registry]");
-    return out;
-}
 
 void apply_log_level(const std::string &level) {
     if (level == "debug") log_set_level(LogLevel::debug);
@@ -79,21 +44,10 @@ bool Node::reload(ReloadReport *r, std::string *err) {
                ": restart the daemon";
         return false;
     }
-    r->restart_needed = restart_only_changes(cfg_, *next);
+    r->restart_needed = config_restart_changes(cfg_, *next);
     if (!reload_role(*next, r, err)) return false;
 
-    cfg_.crl = next->crl;
-    cfg_.ciphers = next->ciphers;
-    cfg_.routes = next->routes;
-    cfg_.keepalive_interval = next->keepalive_interval;
-    cfg_.keepalive_timeout = next->keepalive_timeout;
-    cfg_.nat_keepalive = next->nat_keepalive;
-    cfg_.handshake_timeout = next->handshake_timeout;
-    cfg_.rekey_after_time = next->rekey_after_time;
-    cfg_.rekey_after_bytes = next->rekey_after_bytes;
-    cfg_.rekey_after_packets = next->rekey_after_packets;
-    cfg_.rekey_grace = next->rekey_grace;
-    cfg_.log_level = next->log_level;
+    config_take_live(cfg_, *next);   // the key table says which keys these are
     apply_log_level(cfg_.log_level);
 
     LM_INFO("reloaded %s: %zu session(s) cut, %zu network(s) added, %zu removed", cfg_.file.c_str(),

@@ -9,7 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 
-#include "config/config.h"
+#include "common/enums.h"
 
 typedef struct evp_cipher_ctx_st EVP_CIPHER_CTX;
 

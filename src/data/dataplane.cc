@@ -22,11 +22,6 @@ namespace lm {
 namespace {
 
 constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
-constexpr size_t kEspPayloadOff = kEspHeaderLen + kEspIvLen;   // inner packet in a sealed slot
-
-// Smallest ESP packet we can have made: header, IV, an empty payload padded
-// to 4 with its 2-byte trailer, ICV.
-constexpr size_t kEspMin = kEspHeaderLen + kEspIvLen + 4 + kAeadTagLen;
 
 }  // namespace
 
@@ -134,7 +129,7 @@ void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_sto
             c_.drop(Drop::udp_non_esp);
         return;
     }
-    if (len < kEspMin) {
+    if (len < kEspMinLen) {
         c_.drop(Drop::udp_runt);
         return;
     }
@@ -177,7 +172,7 @@ void Dataplane::on_raw_readable(int family) {
                 p += ihl;
                 len = total - ihl;
             }
-            if (len < kEspMin) {
+            if (len < kEspMinLen) {
                 c_.drop(Drop::raw_runt);
                 continue;
             }

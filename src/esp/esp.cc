@@ -10,8 +10,8 @@ namespace lm {
 namespace {
 
 constexpr size_t kIvOff = kEspHeaderLen;            // IV follows SPI and seq
-constexpr size_t kPayloadOff = kIvOff + kEspIvLen;  // AEAD plaintext starts here
-constexpr size_t kTrailerLen = 2;                   // pad length, next header
+constexpr size_t kPayloadOff = kEspPayloadOff;      // AEAD plaintext starts here
+constexpr size_t kTrailerLen = kEspTrailerLen;
 
 }  // namespace
 

@@ -15,13 +15,10 @@
 
 #include "common/bytes.h"
 #include "crypto/aead.h"
+#include "esp/wire.h"
 
 namespace lm {
 
-constexpr size_t kEspHeaderLen = 8;  // SPI + seq
-constexpr size_t kEspOverheadMax = 8 + 8 + 3 + 2 + 16;  // header, IV, max pad, trailer, ICV
-// Smallest well-formed packet: empty inner packet, 2 pad bytes, trailer.
-constexpr size_t kEspMinLen = kEspHeaderLen + kEspIvLen + 4 + kAeadTagLen;
 constexpr uint8_t kNextHeaderIpv4 = 4, kNextHeaderIpv6 = 41, kNextHeaderDummy = 59;
 
 // Builds a whole ESP packet for sequence number `seq` (>= 1; the caller owns
