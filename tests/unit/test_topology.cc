@@ -245,3 +245,23 @@ TEST(Topology, LargePool) {
 
 }  // namespace
 }  // namespace lm
+
+namespace lm {
+namespace {
+
+// The server's gateway for a network behind a client: one rule, used at
+// start and for networks added later.
+TEST(Topology, NetworkGateway) {
+    TopologyPlan net30(Topology::net30, P("198.18.0.0/24"), std::nullopt);
+    TopologyPlan p2p(Topology::p2p, P("198.18.0.0/24"), std::nullopt);
+    TopologyPlan subnet(Topology::subnet, P("198.18.0.0/24"), P("2001:db8:1::/64"));
+    EXPECT_EQ(net30.network_gateway(P("198.51.100.0/24"), A("198.18.0.6")), A("198.18.0.2"));
+    EXPECT_EQ(p2p.network_gateway(P("198.51.100.0/24"), IpAddr()), A("198.18.0.2"));
+    EXPECT_EQ(subnet.network_gateway(P("198.51.100.0/24"), A("198.18.0.7")), A("198.18.0.7"));
+    EXPECT_FALSE(subnet.network_gateway(P("198.51.100.0/24"), IpAddr()).is_set());
+    EXPECT_FALSE(subnet.network_gateway(P("2001:db8:5::/64"), A("198.18.0.7")).is_set());
+    EXPECT_FALSE(net30.network_gateway(P("2001:db8:5::/64"), A("198.18.0.6")).is_set());
+}
+
+}  // namespace
+}  // namespace lm
