@@ -8,7 +8,7 @@
 
 #include "common/names.h"
 
-#include "server/topology.h"
+#include "config/topology.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -19,15 +19,10 @@
 #include <vector>
 
 #include "common/addr.h"
-#include "server/topology.h"
+#include "config/config.h"
+#include "config/topology.h"
 
 namespace lm {
-
-struct Lease {
-    std::string name;
-    IpAddr addr4;
-    IpAddr addr6;  // unset if the plan has no IPv6 pool
-};
 
 class LeaseStore {
   public:

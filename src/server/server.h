@@ -21,7 +21,7 @@
 #include "data/tunnel.h"
 #include "server/leases.h"
 #include "server/pending_handshakes.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 

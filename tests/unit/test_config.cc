@@ -13,7 +13,7 @@
 
 #include "common/names.h"
 #include "config/config.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 namespace {

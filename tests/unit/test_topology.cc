@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "server/leases.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 namespace {

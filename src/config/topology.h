@@ -20,11 +20,16 @@
 #include <vector>
 
 #include "common/addr.h"
-#include "config/config.h"
+#include "common/enums.h"
 
 namespace lm {
 
-struct Lease;  // server/leases.h
+// One client's addresses (server/leases.h keeps them by name).
+struct Lease {
+    std::string name;
+    IpAddr addr4;
+    IpAddr addr6;  // unset if the plan has no IPv6 pool
+};
 
 // Pool bounds, the one rule the parser and the plan share.  The arithmetic is
 // OpenVPN's, but the IPv4 limits are wider: our leases live in a map, not in

@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include "server/topology.h"
+#include "config/topology.h"
 
 #include <algorithm>
 
-#include "server/leases.h"
 
 namespace lm {
 
@@ -29,17 +28,6 @@ uint64_t low64(const IpAddr &a) {
     uint64_t v = 0;
     for (int i = 8; i < 16; i++) v = v << 8 | a.b[i];
     return v;
-}
-
-// config.cc has to_string(Topology), but this file must not need the config
-// parser linked in (tests, the CLI).
-const char *topology_name(Topology t) {
-    switch (t) {
-    case Topology::net30: return "net30";
-    case Topology::p2p: return "p2p";
-    case Topology::subnet: return "subnet";
-    }
-    return "?";
 }
 
 bool check_pool6(const std::optional<Prefix> &pool6, std::string *err) {
@@ -71,7 +59,7 @@ bool check_pool(Topology t, const Prefix &pool, std::string *err) {
     if (pool.len < kMinPoolLen || pool.len > max) {
         *err = "pool " + pool.str() + ": prefix length must be between /" +
                std::to_string(kMinPoolLen) + " and /" + std::to_string(max) + " for topology " +
-               topology_name(t);
+               to_string(t);
         return false;
     }
     return true;
