@@ -65,9 +65,9 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(FUZZ_BIN)/%,$(FUZZ_SRC))
 # are built, instrumented, rather than the whole library.
 FUZZ_LINK := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
 ifeq ($(FUZZ),1)
-FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/enums.o common/log.o config/config.o \
+FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/enums.o common/log.o common/names.o config/config.o \
                control/frame.o control/messages.o crypto/aead.o data/sa.o esp/esp.o esp/replay.o \
-               server/topology.o)
+               config/topology.o)
 else
 FUZZ_LINK += $(BUILD)/liblanmesh.a
 endif

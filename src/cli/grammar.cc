@@ -6,6 +6,7 @@
 
 #include "cli/match.h"
 #include "common/addr.h"
+#include "common/names.h"
 
 namespace lm::cli {
 
@@ -63,20 +64,6 @@ const Production kProductions[] = {
     {Object::reload, "reload"},
 };
 
-bool valid_net(const std::string &n) {
-    if (n.empty() || n.size() > 32 || n[0] == '.' || n[0] == '-') return false;
-    for (unsigned char c : n)
-        if (!std::isalnum(c) && c != '_' && c != '-' && c != '.') return false;
-    return true;
-}
-
-// Certificate common names as the server accepts them (LeaseStore::valid_name).
-bool valid_peer_name(const std::string &n) {
-    if (n.empty() || n.size() > 64) return false;
-    for (unsigned char c : n)
-        if (!std::isalnum(c) && c != '_' && c != '.' && c != '@' && c != '-') return false;
-    return true;
-}
 
 // Parses what follows OBJECT.  Every error is a usage error.
 class ObjectParser {
@@ -136,7 +123,7 @@ bool ObjectParser::keyword(std::span<const Word> table, const char *name) {
 bool ObjectParser::name_arg(const char *what) {
     if (i_ == w_.size()) return fail(inv_->what() + ": missing " + what);
     const std::string &n = w_[i_++];
-    if (!valid_peer_name(n)) return fail("invalid peer name \"" + n + "\" (1-64 of A-Z a-z 0-9 _ . @ -)");
+    if (!valid_peer_name(n)) return fail("invalid peer name \"" + n + "\" (" + kPeerNameRule + ")");
     inv_->args.push_back(n);
     return true;
 }
@@ -261,7 +248,7 @@ int parse_options(const std::vector<std::string> &argv, size_t *i, Invocation *i
         case kBrief: o.brief = true; break;
         case kNet:
             o.net = argv[++*i];
-            if (!valid_net(o.net)) {
+            if (!valid_net_name(o.net)) {
                 *err = "invalid network name \"" + o.net + "\"";
                 return kExitUsage;
             }

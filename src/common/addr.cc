@@ -165,4 +165,22 @@ std::string Endpoint::str() const {
     return addr.str() + ":" + std::to_string(port);
 }
 
+bool is_unspecified(const IpAddr &a) {
+    if (!a.is_set()) return false;
+    for (size_t i = 0; i < a.len(); i++)
+        if (a.b[i]) return false;
+    return true;
+}
+
+bool is_multicast(const IpAddr &a) {
+    if (a.family == AF_INET) return (a.b[0] & 0xf0) == 0xe0;
+    return a.family == AF_INET6 && a.b[0] == 0xff;
+}
+
+bool is_unicast(const IpAddr &a) {
+    if (a.family != AF_INET && a.family != AF_INET6) return false;
+    if (is_unspecified(a) || is_multicast(a)) return false;
+    return !(a.family == AF_INET && a.v4_host() == 0xffffffffu);
+}
+
 }  // namespace lm

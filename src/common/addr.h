@@ -28,6 +28,13 @@ struct IpAddr {
     bool operator<(const IpAddr &o) const;
 };
 
+// Address classes, one rule for the parser and the control messages.
+bool is_unspecified(const IpAddr &a);   // 0.0.0.0, ::
+bool is_multicast(const IpAddr &a);     // 224.0.0.0/4, ff00::/8
+// A set address that is neither unspecified, multicast nor IPv4's limited
+// broadcast 255.255.255.255: something one host can be reached at.
+bool is_unicast(const IpAddr &a);
+
 struct Prefix {
     IpAddr addr;               // host bits cleared by parse()
     int len = 0;

@@ -6,7 +6,9 @@
 // stops the parse and is reported as "PATH:LINE: message".
 #include "config/config.h"
 
-#include "server/topology.h"
+#include "common/names.h"
+
+#include "config/topology.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -34,9 +36,7 @@ namespace {
 
 constexpr size_t kMaxLineBytes = 4096;
 constexpr size_t kMaxFileBytes = 1 << 20;
-constexpr size_t kMaxNetName = 32;
 constexpr size_t kMaxDevice = 15;       // IFNAMSIZ - 1
-constexpr size_t kMaxCommonName = 64;   // ub-common-name, RFC 5280
 constexpr size_t kQuoteMax = 80;        // longest value echoed in a message
 
 enum class Section { none, network, tls, peer, registry };
@@ -163,16 +163,6 @@ NumResult parse_decimal(std::string_view s, uint64_t *out) {
     return NumResult::ok;
 }
 
-bool is_unspecified(const IpAddr &a) {
-    for (size_t i = 0; i < a.len(); i++)
-        if (a.b[i]) return false;
-    return true;
-}
-
-bool is_multicast(const IpAddr &a) {
-    return a.family == AF_INET ? (a.b[0] & 0xf0) == 0xe0 : a.b[0] == 0xff;
-}
-
 bool overlaps(const Prefix &a, const Prefix &b) {
     return a.contains(b.addr) || b.contains(a.addr);
 }
@@ -192,13 +182,6 @@ std::string stem_of(const std::string &path) {
     if (base.size() > ext.size() && base.compare(base.size() - ext.size(), ext.size(), ext) == 0)
         base.resize(base.size() - ext.size());
     return base;
-}
-
-bool valid_net_name(const std::string &n) {
-    if (n.empty() || n.size() > kMaxNetName || n[0] == '.' || n[0] == '-') return false;
-    for (unsigned char ch : n)
-        if (!is_alnum(ch) && ch != '_' && ch != '-' && ch != '.') return false;
-    return true;
 }
 
 struct Parser {
@@ -420,8 +403,9 @@ bool h_pool6(Parser &p, std::string_view v) {
     Prefix pf;
     if (!p.prefix(v, &pf)) return false;
     if (pf.addr.family != AF_INET6) return p.bad("Pool6 must be an IPv6 prefix, got " + quote(v) + " (use Pool)");
-    if (pf.len < 64 || pf.len > 120)
-        return p.bad("Pool6 prefix length /" + std::to_string(pf.len) + " out of range (/64../120)");
+    if (pf.len < kMinPool6Len || pf.len > kMaxPool6Len)
+        return p.bad("Pool6 prefix length /" + std::to_string(pf.len) + " out of range (/" +
+                     std::to_string(kMinPool6Len) + "../" + std::to_string(kMaxPool6Len) + ")");
     p.c.pool6 = pf;
     return true;
 }
@@ -471,7 +455,7 @@ bool h_server(Parser &p, std::string_view v) {
 }
 
 bool h_server_name(Parser &p, std::string_view v) {
-    bool ok = v.size() <= kMaxCommonName;
+    bool ok = v.size() <= kMaxPeerName;
     for (unsigned char ch : v)
         if (ch < 0x20 || ch > 0x7e) ok = false;
     if (!ok) return p.bad("bad ServerName " + quote(v) + " (1-64 printable ASCII characters)");
@@ -650,10 +634,7 @@ bool h_registry_certificate(Parser &p, std::string_view v) { return p.tls_path(v
 bool h_registry_key(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).key); }
 
 bool h_peer_name(Parser &p, std::string_view v) {
-    bool ok = v.size() <= kMaxCommonName;
-    for (unsigned char ch : v)
-        if (!is_alnum(ch) && ch != '_' && ch != '.' && ch != '@' && ch != '-') ok = false;
-    if (!ok) return p.bad("bad peer Name " + quote(v) + " (1-64 characters of A-Z a-z 0-9 _ . @ -)");
+    if (!valid_peer_name(v)) return p.bad("bad peer Name " + quote(v) + " (" + kPeerNameRule + ")");
     std::string name(v);
     auto [it, fresh] = p.peer_names.emplace(name, p.line);
     if (!fresh)
@@ -760,9 +741,8 @@ std::optional<Config> Parser::run(std::string_view text) {
     c.file = path;
     c.net = stem_of(path);
     if (!valid_net_name(c.net)) {
-        fail_at(0, "bad network name " + quote(c.net) +
-                       ": the file must be named NET.conf, NET being 1-32 characters of A-Z a-z 0-9 _ . - "
-                       "and not starting with '.' or '-'");
+        fail_at(0, "bad network name " + quote(c.net) + ": the file must be named NET.conf, NET being " +
+                       kNetNameRule);
         return std::nullopt;
     }
     base_dir = dirname_of(path);
@@ -923,7 +903,7 @@ bool Parser::validate_required() {
 }
 
 bool Parser::validate_server() {
-    int lo = 8, hi = c.topology == Topology::subnet ? 30 : 29;
+    int lo = kMinPoolLen, hi = max_pool_len(c.topology);
     if (c.pool->len < lo || c.pool->len > hi)
         return fail_at(line_of("Pool"), "Pool prefix length /" + std::to_string(c.pool->len) +
                                              " out of range for Topology = " + to_string(c.topology) + " (/" +

@@ -104,18 +104,6 @@ IpAddr make_addr(int family, const uint8_t *p) {
     return a;
 }
 
-bool is_unicast(const IpAddr &a) {
-    if (a.family != AF_INET && a.family != AF_INET6) return false;
-    bool zero = true, ones = true;
-    for (size_t i = 0; i < a.len(); i++) {
-        zero = zero && a.b[i] == 0;
-        ones = ones && a.b[i] == 0xff;
-    }
-    if (zero) return false;
-    if (a.family == AF_INET) return !ones && (a.b[0] & 0xf0) != 0xe0;
-    return a.b[0] != 0xff;
-}
-
 bool is_unicast(const IpAddr &a, int family) { return a.family == family && is_unicast(a); }
 
 bool host_bits_clear(const Prefix &p) {
@@ -806,14 +794,6 @@ bool check_name(const char *msg, const std::string &name, std::string *err) {
 }
 
 }  // namespace
-
-bool valid_peer_name(const std::string &name) {
-    if (name.empty() || name.size() > kMaxPeerName) return false;
-    for (char c : name)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '@' || c == '-'))
-            return false;
-    return true;
-}
 
 std::vector<uint8_t> encode(const PeerInfo &m) {
     Writer w;

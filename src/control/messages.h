@@ -51,6 +51,7 @@
 #include <vector>
 
 #include "common/addr.h"
+#include "common/names.h"
 #include "config/config.h"
 
 namespace lm {
@@ -162,7 +163,7 @@ bool validate(const RouteUpdate &m, std::string *err);
 //   3 intro_id u64, optional: the introduction the sender holds; absent (or
 //     another than the server's) asks for a fresh one (the pair is rebuilt)
 // PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
-constexpr size_t kMaxPeerName = 64, kMaxCertDer = 8192, kMaxSig = 512;
+constexpr size_t kMaxCertDer = 8192, kMaxSig = 512;   // kMaxPeerName: common/names.h
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
 
 struct PeerInfo {
@@ -205,6 +206,5 @@ bool decode(const std::vector<uint8_t> &in, PeerInfo *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, PeerKey *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, PeerRequest *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, PeerGone *out, std::string *err);
-bool valid_peer_name(const std::string &name);
 
 }  // namespace lm

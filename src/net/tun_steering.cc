@@ -133,7 +133,7 @@ std::vector<bpf_insn> flow_hash_program() {
 
 }  // namespace
 
-bool tun_steer_by_flow_hash(int tun_fd, std::string *err) {
+int tun_steering_load(std::string *err) {
     const std::vector<bpf_insn> prog = flow_hash_program();
     static const char license[] = "Dual MIT/GPL";
     union bpf_attr attr;
@@ -143,10 +143,13 @@ bool tun_steer_by_flow_hash(int tun_fd, std::string *err) {
     attr.insn_cnt = uint32_t(prog.size());
     attr.license = uint64_t(uintptr_t(license));
     int fd = int(syscall(SYS_bpf, BPF_PROG_LOAD, &attr, sizeof attr));
-    if (fd < 0) {
-        *err = std::string("loading the TUN steering program: ") + strerror(errno);
-        return false;
-    }
+    if (fd < 0) *err = std::string("loading the TUN steering program: ") + strerror(errno);
+    return fd;
+}
+
+bool tun_steer_by_flow_hash(int tun_fd, std::string *err) {
+    int fd = tun_steering_load(err);
+    if (fd < 0) return false;
     // The device keeps its own reference to the program.
     int rc = ioctl(tun_fd, TUNSETSTEERINGEBPF, &fd);
     int e = errno;

@@ -19,4 +19,8 @@ namespace lm {
 // with *err when the kernel refuses; the device then keeps automq.
 bool tun_steer_by_flow_hash(int tun_fd, std::string *err);
 
+// The program alone, loaded: a BPF program fd the caller closes, or -1 with
+// *err.  For the unit test, which runs it with BPF_PROG_TEST_RUN.
+int tun_steering_load(std::string *err);
+
 }  // namespace lm

@@ -11,12 +11,11 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/names.h"
 
 namespace lm {
 
 namespace {
-
-constexpr size_t kMaxNameLen = 64;
 
 std::vector<std::string_view> split_fields(std::string_view line) {
     std::vector<std::string_view> out;
@@ -69,13 +68,7 @@ bool read_file(const std::string &path, std::string *out) {
 LeaseStore::LeaseStore(const TopologyPlan &plan, std::string state_file)
     : plan_(plan), file_(std::move(state_file)) {}
 
-bool LeaseStore::valid_name(std::string_view name) {
-    if (name.empty() || name.size() > kMaxNameLen) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '.' || c == '@' || c == '-';
-    });
-}
+bool LeaseStore::valid_name(std::string_view name) { return valid_peer_name(name); }
 
 LeaseStore::Entry LeaseStore::make_entry(const std::string &name, size_t index) {
     Entry e;

@@ -19,15 +19,10 @@
 #include <vector>
 
 #include "common/addr.h"
-#include "server/topology.h"
+#include "config/config.h"
+#include "config/topology.h"
 
 namespace lm {
-
-struct Lease {
-    std::string name;
-    IpAddr addr4;
-    IpAddr addr6;  // unset if the plan has no IPv6 pool
-};
 
 class LeaseStore {
   public:
@@ -80,7 +75,7 @@ class LeaseStore {
         for (const auto &[_, e] : by_name_) f(e.lease, e.active);
     }
 
-    // [A-Za-z0-9_.@-]{1,64}: safe in the lease file and in log lines.
+    // valid_peer_name() (common/names.h): safe in the lease file and in log lines.
     static bool valid_name(std::string_view name);
     // Deferred mode: changes are written by flush() (the server calls it a
     // few times a second and at exit) instead of at once, so a burst of

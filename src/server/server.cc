@@ -71,22 +71,10 @@ bool Server::start_role(std::string *err) {
     for (auto &[dst, gw] : l.routes)
         if (!nl_.route_add(dev_, dst, gw.is_set() ? &gw : nullptr, err)) return false;
     // Networks behind clients: the kernel sends them into the tunnel; the
-    // route table below picks the client.  The gateway is only a label on
-    // a TUN device but must be on-link for the kernel to accept it.
+    // route table below picks the client.
     for (auto &p : cfg_.peers) {
         for (auto &net : p.networks) {
-            IpAddr gw;
-            if (net.addr.family == AF_INET) {
-                if (cfg_.topology == Topology::subnet) {
-                    std::string e;
-                    auto lease = p.address ? std::optional<IpAddr>(*p.address) : std::nullopt;
-                    const Lease *known = leases_.find_by_name(p.name);
-                    if (known) gw = known->addr4;
-                    else if (lease) gw = *lease;
-                } else {
-                    gw = l.peer4;
-                }
-            }
+            IpAddr gw = network_gateway(p.name, net);
             if (!nl_.route_add(dev_, net, gw.is_set() ? &gw : nullptr, err)) return false;
         }
     }

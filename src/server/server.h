@@ -22,7 +22,7 @@
 #include "registry/registry_thread.h"
 #include "server/leases.h"
 #include "server/pending_handshakes.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 

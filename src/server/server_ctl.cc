@@ -176,14 +176,13 @@ std::string Server::peer_del_role(const std::string &name) {
     return "";
 }
 
-// Only a label on a TUN device, but the kernel wants it on-link: the
-// client's own address in a subnet, the server's peer address otherwise.
+// The plan's rule, with the client's address as far as it is known: its
+// lease, else the fixed Address of its [Peer] section.
 IpAddr Server::network_gateway(const std::string &peer, const Prefix &net) const {
-    if (net.addr.family != AF_INET) return {};
-    if (cfg_.topology != Topology::subnet) return plan_.server_layout().peer4;
-    if (const Lease *l = leases_.find_by_name(peer)) return l->addr4;
-    if (const PeerConfig *pc = cfg_.find_peer(peer); pc && pc->address) return *pc->address;
-    return {};
+    IpAddr client4;
+    if (const Lease *l = leases_.find_by_name(peer)) client4 = l->addr4;
+    else if (const PeerConfig *pc = cfg_.find_peer(peer); pc && pc->address) client4 = *pc->address;
+    return plan_.network_gateway(net, client4);
 }
 
 bool Server::install_network(const std::string &peer, const Prefix &net, std::string *err) {

@@ -184,7 +184,7 @@ TEST(CliGrammar, UsageErrors) {
     EXPECT_EQ(usage_error("peer show alice bob"), "unexpected argument \"bob\", try \"lanmesh peer help\"");
     EXPECT_EQ(usage_error("peer del"), "peer del: missing NAME, try \"lanmesh peer help\"");
     EXPECT_EQ(usage_error("peer show a/b"),
-              "invalid peer name \"a/b\" (1-64 of A-Z a-z 0-9 _ . @ -), try \"lanmesh peer help\"");
+              "invalid peer name \"a/b\" (1-64 characters of A-Z a-z 0-9 _ . @ -), try \"lanmesh peer help\"");
     EXPECT_EQ(usage_error("sa show alice"), "expected \"peer\" instead of \"alice\", try \"lanmesh sa help\"");
     EXPECT_EQ(usage_error("sa show peer"), "sa show: missing NAME, try \"lanmesh sa help\"");
     EXPECT_EQ(usage_error("route add 198.19.5.1/24 via bob"),

@@ -11,7 +11,9 @@
 #include <set>
 #include <string>
 
+#include "common/names.h"
 #include "config/config.h"
+#include "config/topology.h"
 
 namespace lm {
 namespace {
@@ -495,9 +497,9 @@ TEST(ConfigValues, BadPrefix) {
     EXPECT_EQ(error_of(kServerBase + "Pool6 = 198.18.2.0/24\n"),
               "/etc/lanmesh/office.conf:8: Pool6 must be an IPv6 prefix, got '198.18.2.0/24' (use Pool)");
     EXPECT_EQ(error_of(kServerBase + "Pool6 = 2001:db8::/48\n"),
-              "/etc/lanmesh/office.conf:8: Pool6 prefix length /48 out of range (/64../120)");
-    EXPECT_EQ(error_of(kServerBase + "Pool6 = 2001:db8::/124\n"),
-              "/etc/lanmesh/office.conf:8: Pool6 prefix length /124 out of range (/64../120)");
+              "/etc/lanmesh/office.conf:8: Pool6 prefix length /48 out of range (/64../124)");
+    EXPECT_EQ(error_of(kServerBase + "Pool6 = 2001:db8::/125\n"),
+              "/etc/lanmesh/office.conf:8: Pool6 prefix length /125 out of range (/64../124)");
     EXPECT_EQ(error_of(kServerBase.substr(0, kServerBase.find("Pool")) + "Pool = 2001:db8::/64\n"),
               "/etc/lanmesh/office.conf:7: Pool must be an IPv4 prefix, got '2001:db8::/64' (use Pool6)");
 }
@@ -962,6 +964,72 @@ TEST(ConfigErrorPointer, NullIsAllowed) {
     EXPECT_FALSE(load_config("/nonexistent/lanmesh/x.conf", nullptr));
     ConfigError err;
     EXPECT_TRUE(parse(kServerBase, &err));
+}
+
+}  // namespace
+}  // namespace lm
+
+namespace lm {
+namespace {
+
+// The parser and the address plan share one rule for pool lengths: a file
+// parses exactly when the plan it makes is valid (Pool6 was /120 in the
+// parser and /124 in the plan).
+TEST(ConfigPools, BoundsAreThePlans) {
+    const std::string tls = "[TLS]\nCA = ca.pem\nCertificate = s.crt\nKey = s.key\n[Network]\nRole = server\n";
+    for (Topology t : {Topology::net30, Topology::p2p, Topology::subnet}) {
+        for (int len = 1; len <= 32; len++) {
+            std::string pool = (len < 8 ? "0.0.0.0/" : "10.0.0.0/") + std::to_string(len);
+            ConfigError err;
+            bool parsed = parse_config(tls + "Topology = " + to_string(t) + "\nPool = " + pool + "\n",
+                                       "/etc/lanmesh/office.conf", &err).has_value();
+            std::string why;
+            EXPECT_EQ(parsed, TopologyPlan::validate(t, *Prefix::parse(pool), std::nullopt, &why))
+                << to_string(t) << " " << pool << ": " << err.message << why;
+        }
+    }
+    for (int len = 32; len <= 128; len++) {
+        std::string pool6 = "2001:db8::/" + std::to_string(len);
+        ConfigError err;
+        bool parsed = parse_config(tls + "Pool = 198.18.0.0/24\nPool6 = " + pool6 + "\n", "/etc/lanmesh/office.conf",
+                                   &err).has_value();
+        std::string why;
+        EXPECT_EQ(parsed, TopologyPlan::validate(Topology::subnet, *Prefix::parse("198.18.0.0/24"),
+                                                 Prefix::parse(pool6), &why))
+            << pool6 << ": " << err.message << why;
+    }
+}
+
+// One rule for names: what the parser accepts as a [Peer] Name is what the
+// control messages, the lease file and the CLI accept.
+TEST(ConfigNames, PeerNameRuleIsShared) {
+    const std::string base = "[TLS]\nCA = ca.pem\nCertificate = s.crt\nKey = s.key\n[Network]\nRole = server\n"
+                             "Pool = 198.18.0.0/24\n[Peer]\nName = ";
+    for (const std::string &n : std::vector<std::string>{"alice", "a.b-c_d@e", std::string(64, 'x'), std::string(65, 'x'), "a/b", "a b", "é",
+                          "a:b", "-x", ".x"}) {
+        ConfigError err;
+        bool parsed = parse_config(base + n + "\n", "/etc/lanmesh/office.conf", &err).has_value();
+        EXPECT_EQ(parsed, valid_peer_name(n)) << n << ": " << err.message;
+    }
+}
+
+}  // namespace
+}  // namespace lm
+
+namespace lm {
+namespace {
+
+// One rule for address classes (common/addr.h): the parser's Listen/Server
+// checks and the control messages' unicast check.
+TEST(AddressClasses, OneRule) {
+    auto A = [](const char *s) { return *IpAddr::parse(s); };
+    EXPECT_TRUE(is_unicast(A("192.0.2.1")));
+    EXPECT_TRUE(is_unicast(A("2001:db8::1")));
+    for (const char *s : {"0.0.0.0", "::", "224.0.0.1", "239.255.255.255", "ff02::1", "255.255.255.255"})
+        EXPECT_FALSE(is_unicast(A(s))) << s;
+    EXPECT_TRUE(is_unspecified(A("::")) && is_unspecified(A("0.0.0.0")));
+    EXPECT_TRUE(is_multicast(A("ff02::1")) && is_multicast(A("224.0.0.1")));
+    EXPECT_FALSE(is_unicast(IpAddr()) || is_unspecified(IpAddr()) || is_multicast(IpAddr()));
 }
 
 }  // namespace

@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "server/leases.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 namespace {
@@ -241,6 +241,26 @@ TEST(Topology, LargePool) {
     TopologyPlan both(Topology::subnet, P("198.0.0.0/8"), P("2001:db8:1::/64"));
     EXPECT_EQ(both.capacity(), 65536u);
     EXPECT_EQ(both.nth_client_addr6(65535), A("2001:db8:1::1:0fff"));
+}
+
+}  // namespace
+}  // namespace lm
+
+namespace lm {
+namespace {
+
+// The server's gateway for a network behind a client: one rule, used at
+// start and for networks added later.
+TEST(Topology, NetworkGateway) {
+    TopologyPlan net30(Topology::net30, P("198.18.0.0/24"), std::nullopt);
+    TopologyPlan p2p(Topology::p2p, P("198.18.0.0/24"), std::nullopt);
+    TopologyPlan subnet(Topology::subnet, P("198.18.0.0/24"), P("2001:db8:1::/64"));
+    EXPECT_EQ(net30.network_gateway(P("198.51.100.0/24"), A("198.18.0.6")), A("198.18.0.2"));
+    EXPECT_EQ(p2p.network_gateway(P("198.51.100.0/24"), IpAddr()), A("198.18.0.2"));
+    EXPECT_EQ(subnet.network_gateway(P("198.51.100.0/24"), A("198.18.0.7")), A("198.18.0.7"));
+    EXPECT_FALSE(subnet.network_gateway(P("198.51.100.0/24"), IpAddr()).is_set());
+    EXPECT_FALSE(subnet.network_gateway(P("2001:db8:5::/64"), A("198.18.0.7")).is_set());
+    EXPECT_FALSE(net30.network_gateway(P("2001:db8:5::/64"), A("198.18.0.6")).is_set());
 }
 
 }  // namespace

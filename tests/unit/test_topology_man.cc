@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "server/leases.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 namespace {

@@ -20,11 +20,32 @@
 #include <vector>
 
 #include "common/addr.h"
-#include "config/config.h"
+#include "common/enums.h"
 
 namespace lm {
 
-struct Lease;  // server/leases.h
+// One client's addresses (server/leases.h keeps them by name).
+struct Lease {
+    std::string name;
+    IpAddr addr4;
+    IpAddr addr6;  // unset if the plan has no IPv6 pool
+};
+
+// Pool bounds, the one rule the parser and the plan share.  The arithmetic is
+// OpenVPN's, but the IPv4 limits are wider: our leases live in a map, not in
+// OpenVPN's fixed array of at most 65536 slots (pool.h
+// IFCONFIG_POOL_MIN_NETBITS 16), so any pool from /8 is fine.  At the small
+// end a point-to-point topology needs /29 (OpenVPN's limit for TUN,
+// helper.c); subnet works down to /30, one client.  IPv6 pools are /64 (so a
+// client slot always fits in the low 64 bits) to /124, OpenVPN's bounds for
+// --server-ipv6: a /124 holds 14 clients (from ::2), and as in OpenVPN the
+// smaller of the two pools bounds the number of clients.
+constexpr int kMinPoolLen = 8;
+constexpr int kMaxPoolLenP2p = 29;
+constexpr int kMaxPoolLenSubnet = 30;
+constexpr int kMinPool6Len = 64;
+constexpr int kMaxPool6Len = 124;
+int max_pool_len(Topology t);   // kMaxPoolLenSubnet or kMaxPoolLenP2p
 
 // What one side of the tunnel puts on its TUN device.
 struct IfaceLayout {
@@ -69,6 +90,13 @@ class TopologyPlan {
     // The client's IPv4 next hop towards the server: b+1 of its /30 (net30),
     // the server's .1 (p2p, subnet).
     IpAddr client_gateway(const Lease &l) const;
+
+    // The server's gateway for a network behind a client whose IPv4 address
+    // is `client4` (unset when not known yet).  Only a label on a TUN device,
+    // but the kernel wants it on-link: the client's own address in a subnet,
+    // the server's point-to-point peer otherwise.  Unset for an IPv6 network
+    // (a device route) and for a subnet client without an address.
+    IpAddr network_gateway(const Prefix &net, const IpAddr &client4) const;
 
     // Client address candidates in pool order; index i is the same client
     // slot in IPv4 and IPv6 (as OpenVPN's unified pool).  capacity() is the

@@ -1,24 +1,13 @@
 // SPDX-License-Identifier: MIT
-#include "server/topology.h"
+#include "config/topology.h"
 
 #include <algorithm>
 
-#include "server/leases.h"
 
 namespace lm {
 
 namespace {
 
-// Pool bounds.  The arithmetic is OpenVPN's, but the limits are wider: our
-// leases live in a map, not in OpenVPN's fixed array of at most 65536 slots
-// (pool.h IFCONFIG_POOL_MIN_NETBITS 16), so any pool from /8 is fine.  At the
-// small end a point-to-point topology needs /29 (OpenVPN's limit for TUN,
-// helper.c); subnet works down to /30, one client.
-constexpr int kMinPoolLen = 8;
-constexpr int kMaxPoolLenP2p = 29;
-constexpr int kMaxPoolLenSubnet = 30;
-constexpr int kMinPool6Len = 64;  // so a client slot always fits in the low 64 bits
-constexpr int kMaxPool6Len = 124;
 constexpr size_t kMaxPool6Size = 65536;  // OpenVPN's IFCONFIG_POOL_MAX
 
 // a + n for an IPv6 address, carrying across bytes.
@@ -41,17 +30,6 @@ uint64_t low64(const IpAddr &a) {
     return v;
 }
 
-// config.cc has to_string(Topology), but this file must not need the config
-// parser linked in (tests, the CLI).
-const char *topology_name(Topology t) {
-    switch (t) {
-    case Topology::net30: return "net30";
-    case Topology::p2p: return "p2p";
-    case Topology::subnet: return "subnet";
-    }
-    return "?";
-}
-
 bool check_pool6(const std::optional<Prefix> &pool6, std::string *err) {
     if (!pool6) return true;
     if (pool6->addr.family != AF_INET6) {
@@ -66,16 +44,22 @@ bool check_pool6(const std::optional<Prefix> &pool6, std::string *err) {
     return true;
 }
 
+}  // namespace
+
+int max_pool_len(Topology t) { return t == Topology::subnet ? kMaxPoolLenSubnet : kMaxPoolLenP2p; }
+
+namespace {
+
 bool check_pool(Topology t, const Prefix &pool, std::string *err) {
     if (pool.addr.family != AF_INET) {
         *err = "pool " + pool.str() + " is not an IPv4 prefix";
         return false;
     }
-    int max = t == Topology::subnet ? kMaxPoolLenSubnet : kMaxPoolLenP2p;
+    int max = max_pool_len(t);
     if (pool.len < kMinPoolLen || pool.len > max) {
         *err = "pool " + pool.str() + ": prefix length must be between /" +
                std::to_string(kMinPoolLen) + " and /" + std::to_string(max) + " for topology " +
-               topology_name(t);
+               to_string(t);
         return false;
     }
     return true;
@@ -213,6 +197,12 @@ IfaceLayout TopologyPlan::server_layout() const {
 IpAddr TopologyPlan::client_gateway(const Lease &l) const {
     if (topology_ == Topology::net30) return IpAddr::v4(l.addr4.v4_host() - 1);  // b+1
     return server_addr4();
+}
+
+IpAddr TopologyPlan::network_gateway(const Prefix &net, const IpAddr &client4) const {
+    if (net.addr.family != AF_INET) return {};
+    if (topology_ != Topology::subnet) return server_layout().peer4;
+    return client4;
 }
 
 IfaceLayout TopologyPlan::client_layout(const Lease &l, bool c2c,
