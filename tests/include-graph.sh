@@ -19,7 +19,7 @@ layers=(
   "data"
   "control"
   "core"
-  "mesh"
+  "mesh registry"
   "server client"
   "cli completion"
 )

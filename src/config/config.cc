@@ -620,7 +620,7 @@ bool h_registry_prefix(Parser &p, std::string_view v) {
 }
 
 bool h_registry_name(Parser &p, std::string_view v) {
-    bool ok = v.size() <= kMaxCommonName;
+    bool ok = v.size() <= kMaxPeerName;
     for (unsigned char ch : v)
         if (!is_alnum(ch) && ch != '_' && ch != '.' && ch != '-') ok = false;
     if (!ok) return p.bad("bad Name " + quote(v) + " (1-64 characters of A-Z a-z 0-9 _ . -)");

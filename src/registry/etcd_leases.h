@@ -25,7 +25,7 @@
 
 #include "common/addr.h"
 #include "registry/etcd.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 

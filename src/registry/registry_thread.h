@@ -27,7 +27,7 @@
 #include "config/config.h"
 #include "registry/etcd.h"
 #include "registry/etcd_leases.h"
-#include "server/topology.h"
+#include "config/topology.h"
 
 namespace lm {
 
