@@ -132,6 +132,7 @@ std::vector<std::string> Node::warnings() const {
     std::vector<std::string> out = crl_watch_.standing(time(nullptr));
     if (!key_warning_.empty()) out.push_back(key_warning_);
     if (!role_warning_.empty()) out.push_back(role_warning_);
+    if (!route_warning_.empty()) out.push_back(route_warning_);
     return out;
 }
 

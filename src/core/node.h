@@ -150,6 +150,7 @@ protected:
     CrlWatch crl_watch_;
     std::string key_warning_;
     std::string role_warning_;   // the role's standing warning, e.g. a client holding off
+    std::string route_warning_;  // a client: a pushed route it refused, and why
 };
 
 }  // namespace lm

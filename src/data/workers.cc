@@ -37,6 +37,12 @@ void raise_buffers(int fd) {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
 }
 
+bool mark_socket(int fd, uint32_t mark, std::string *err) {
+    if (!mark || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0) return true;
+    *err = std::string("SO_MARK: ") + strerror(errno);
+    return false;
+}
+
 int make_eventfd() {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
@@ -131,6 +137,7 @@ int DataWorkers::open_one_udp(int family, const IpAddr *bind_addr, uint16_t port
         *err = std::string("UDP socket: ") + strerror(errno);
         return -1;
     }
+    if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("data socket: %s", e.c_str());
     int one = 1;
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     raise_buffers(fd);
@@ -187,6 +194,7 @@ int DataWorkers::open_udp(int family, const IpAddr *bind_addr, uint16_t port, st
                 return fail();
             }
             fds.push_back(fd);
+            if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("data socket: %s", e.c_str());
             if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
             setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
@@ -237,6 +245,19 @@ uint16_t DataWorkers::rebind_udp(int idx, std::string *err) {
     return udp_port(idx);
 }
 
+bool DataWorkers::set_fwmark(uint32_t mark, std::string *err) {
+    fwmark_ = mark;
+    bool ok = true;
+    auto one = [&](int fd) {
+        if (ok && !mark_socket(fd, mark, err)) ok = false;
+    };
+    for (auto &w : w_)
+        for (int fd : w->udp) one(fd);
+    for (int fd : raw_) one(fd);
+    if (!ok) fwmark_ = 0;
+    return ok;
+}
+
 uint16_t DataWorkers::udp_port(int idx) const {
     sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -250,6 +271,7 @@ bool DataWorkers::open_raw(int family, const IpAddr *bind_addr, std::string *err
         *err = std::string("raw ESP socket (needs CAP_NET_RAW): ") + strerror(errno);
         return false;
     }
+    if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("raw ESP socket: %s", e.c_str());
     // Bound to the service address so replies leave from the address peers
     // talk to (an unbound raw socket picks its source by routing).
     if (bind_addr) {

@@ -47,6 +47,12 @@ public:
     void for_each(const std::function<void(Dataplane &)> &f);
 
     // ---- sockets (control thread; workers paused or not started)
+    // Puts `mark` (SO_MARK) on every data socket, open now or later, so the
+    // daemon's own ESP skips a full tunnel's routing table
+    // (net/policy_rules.h).  False with *err if the kernel refused it
+    // (SO_MARK needs CAP_NET_ADMIN); later sockets then go unmarked too.
+    bool set_fwmark(uint32_t mark, std::string *err);
+    uint32_t fwmark() const { return fwmark_; }
     // One UDP socket per worker on bind_addr (null: wildcard of `family`)
     // and port, in one SO_REUSEPORT group.  Returns the index or -1.
     int open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
@@ -131,6 +137,7 @@ private:
     int stop_fd_ = -1, mail_fd_ = -1;
     bool udp_gso_ = false, udp_probed_ = false, started_ = false;
     bool paused_ = false;
+    uint32_t fwmark_ = 0;              // 0: sockets are not marked
 };
 
 }  // namespace lm
