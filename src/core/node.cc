@@ -174,6 +174,8 @@ bool Node::open_tun(std::string *err) {
 
 bool Node::configure_link(int mtu, std::string *err) {
     if (!nl_.link_up(dev_, mtu, err)) return false;
+    // What inner TCP may send (data/pmtu.h); workers are paused here.
+    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.inner_mtu = unsigned(mtu); });
     link_configured_ = true;
     return true;
 }
@@ -270,6 +272,7 @@ void Node::counters_json(JsonWriter &j) const {
     j.kv("forwarded", c.forwarded).kv("probe_rx", c.probe_rx).kv("probe_tx", c.probe_tx);
     j.kv("gso_tx", c.gso_tx).kv("gro_rx", c.gro_rx);
     j.kv("gso_tun_rx", c.gso_tun_rx).kv("gro_tun_tx", c.gro_tun_tx);
+    j.kv("mss_clamped", c.mss_clamped);
     j.kv("tls_accepted", ctl_counters_.tls_accepted).kv("tls_refused", ctl_counters_.tls_refused);
     j.kv("tls_timeouts", ctl_counters_.tls_timeouts).kv("protocol_errors", ctl_counters_.protocol_errors);
     j.kv("admitted", ctl_counters_.admitted).kv("disconnected", ctl_counters_.disconnected);

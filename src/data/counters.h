@@ -49,6 +49,7 @@ struct DataCounters {
     // Offloads: UDP_SEGMENT messages sent, UDP_GRO reads that held several
     // datagrams, TUN super-packets read (GSO) and written (GRO).
     uint64_t gso_tx = 0, gro_rx = 0, gso_tun_rx = 0, gro_tun_tx = 0;
+    uint64_t mss_clamped = 0;        // TCP SYNs whose MSS was lowered to fit the tunnel (data/pmtu.h)
 
     void drop(Drop d) { drops[int(d)]++; }
     uint64_t total_drops() const;

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "data/inner_packet.h"
 #include "data/kernel_compat.h"
+#include "data/pmtu.h"
 #include "esp/esp.h"
 
 namespace lm {
@@ -311,6 +312,7 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
         from.stats[slot_].drops_src++;
         return;
     }
+    if (inner_mtu && clamp_mss(inner, info.len, inner_mtu)) c_.mss_clamped++;
     if (role == Role::server && routes) {
         Tunnel *to = routes->lookup(info.dst);
         if (to == &from) {
@@ -421,6 +423,7 @@ void Dataplane::tun_packet(uint8_t *p, size_t n) {
         drop_tun_loop(*to);
         return;
     }
+    if (inner_mtu && clamp_mss(p, info.len, inner_mtu)) c_.mss_clamped++;
     send_inner(*to, nh, p, info.len);
 }
 

@@ -97,6 +97,9 @@ public:
     // check per received packet; `routes` is asked too, but only when a
     // packet comes from another address than its peer's endpoint.
     std::vector<Prefix> overlay;
+    // The TUN's MTU: TCP SYNs either way get their MSS clamped to it
+    // (data/pmtu.h).  0 = not configured yet, no clamping.
+    unsigned inner_mtu = 0;
     // An authenticated packet, the newest yet on its SA, came from another
     // outer address than the one we send to (RFC 3948 §3.5 address
     // learning); udp_idx is -1 for raw ESP.  apply_endpoint() does the
