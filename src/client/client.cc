@@ -510,6 +510,12 @@ void Client::tick_role(int64_t now) {
         dp_.send_nat_keepalive(tunnel_);
         last_nat_keepalive_ = wall;
     }
+    // The kernel forgets a learnt path MTU after ip route's mtu_expires
+    // (10 min): ask again now and then, so the limit rises with it.
+    if (tunnel_.path_mtu && now - last_pmtu_ms_ >= 30000) {
+        last_pmtu_ms_ = now;
+        learn_path_mtu(tunnel_);
+    }
     if (!maybe_rekey(wall)) return;
     if (!conn_->flush()) {
         disconnect(conn_->error(), false);

@@ -107,7 +107,7 @@ private:
     ConfigMsg current_;
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
     RttMeter rtt_;
-    int64_t last_dummy_ms_ = 0;
+    int64_t last_dummy_ms_ = 0, last_pmtu_ms_ = 0;
     time_t last_nat_keepalive_ = 0;
     int backoff_s_ = 1;
     bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long

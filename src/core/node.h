@@ -72,6 +72,10 @@ protected:
     std::vector<std::string> warnings() const;
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
+    // Asks the kernel for the path MTU to `t`'s outer endpoint (as our
+    // marked sockets see it) and sets the tunnel's inner limit from it
+    // (data/pmtu.h); after an EMSGSIZE, and now and then to notice a rise.
+    void learn_path_mtu(struct Tunnel &t);
     // Sizes per-worker state for the configured number of workers (before
     // any tunnel or SA exists) and returns that number.
     static int size_workers(const Config &cfg);

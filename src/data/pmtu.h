@@ -28,6 +28,15 @@ inline unsigned mss_for_mtu(int ip_version, unsigned mtu) {
     return mtu > hdr ? mtu - hdr : 0;
 }
 
+// The largest inner packet whose ESP fits an outer path MTU of `outer`
+// bytes: outer IP header (20 or 40), UDP (8) when encapsulated, ESP header
+// and IV (16), the payload and its 2-byte trailer padded to 4, ICV (16).
+inline unsigned inner_mtu_for_path(unsigned outer, bool outer_v6, bool udp) {
+    unsigned fixed = (outer_v6 ? 40 : 20) + (udp ? 8 : 0) + 16 + 16;
+    if (outer < fixed + 4 + 68) return 68;   // IPv4's minimum MTU
+    return (outer - fixed) / 4 * 4 - 2;
+}
+
 // If `pkt` (one whole IPv4 or IPv6 packet of `len` bytes) is a TCP segment
 // with SYN set whose MSS option is above mss_for_mtu(version, mtu), lowers
 // it and updates the TCP checksum incrementally (RFC 1624).  True if it

@@ -78,6 +78,8 @@ public:
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
     // An outbound SA of `t` reached RekeyAfterPackets (Dataplane::on_rekey_due).
     std::function<void(Tunnel &t)> on_rekey_due;
+    // A send to `t` failed with EMSGSIZE (Dataplane::on_path_too_big).
+    std::function<void(Tunnel &t)> on_path_too_big;
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it
@@ -99,7 +101,7 @@ public:
 
 private:
     struct Event {
-        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due } kind;
+        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due, path_too_big } kind;
         Tunnel *a = nullptr, *b = nullptr;
         InboundSa *sa = nullptr;
         uint32_t seq = 0;     // endpoint: the packet's sequence number on sa

@@ -191,3 +191,23 @@ TEST(BuildPtb, Ipv6PacketTooBig) {
 }
 
 }  // namespace
+
+namespace {
+
+// The inner limit fills the outer path exactly, padding included.
+TEST(InnerMtuForPath, FillsThePath) {
+    for (bool v6 : {false, true})
+        for (bool udp : {false, true})
+            for (unsigned outer : {1280u, 1400u, 1500u, 9000u}) {
+                unsigned inner = lm::inner_mtu_for_path(outer, v6, udp);
+                unsigned esp = 16 + (inner + 2 + 3) / 4 * 4 + 16;
+                unsigned total = (v6 ? 40 : 20) + (udp ? 8 : 0) + esp;
+                EXPECT_LE(total, outer);
+                EXPECT_GT(total + 4, outer) << "wasted room";
+            }
+    EXPECT_EQ(lm::inner_mtu_for_path(1280, false, false), 1226u);
+    EXPECT_EQ(lm::inner_mtu_for_path(1280, false, true), 1218u);
+    EXPECT_EQ(lm::inner_mtu_for_path(100, false, true), 68u);
+}
+
+}  // namespace
