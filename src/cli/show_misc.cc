@@ -13,7 +13,10 @@ void print_routes(FILE *f, const Json &routes) {
     for (const auto &r : routes.items) {
         std::string s = r.str("prefix") + " via " + r.str("via");
         if (std::string gw = r.str("gateway"); !gw.empty()) s += " gateway " + gw;
-        s += " dev " + r.str("dev") + " origin " + r.str("origin") + (r.flag("active") ? " active" : " inactive");
+        s += " dev " + r.str("dev");
+        if (const Json *t = r.get("table")) s += " table " + t->text();
+        s += " origin " + r.str("origin") + (r.flag("active") ? " active" : " inactive");
+        if (std::string why = r.str("refused"); !why.empty()) s += " refused: " + why;
         std::fprintf(f, "%s\n", s.c_str());
     }
 }

@@ -86,6 +86,7 @@ bool Client::start_role(std::string *err) {
         raw_available_ = data_.open_raw(fam, nullptr, &e);
         if (!raw_available_) LM_WARN("raw ESP unavailable, asking for ESP in UDP: %s", e.c_str());
     }
+    mark_sockets();
     data_.for_each([this](Dataplane &dp) {
         dp.role = Role::client;
         dp.uplink = &tunnel_;
@@ -112,6 +113,7 @@ void Client::connect() {
     }
     int one = 1;
     setsockopt(tcp_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    mark_socket(tcp_fd_, "control socket");
     sockaddr_storage ss;
     socklen_t sl = cfg_.server->to_sockaddr(&ss);
     int r = ::connect(tcp_fd_, reinterpret_cast<sockaddr *>(&ss), sl);
@@ -290,32 +292,11 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
     }
 }
 
-// Only the difference is applied: routes that stay are never removed, so
-// their traffic does not stop for a moment.  A route the kernel refuses is
-// logged and left out; the tunnel stays up.
 void Client::on_route_update(const RouteUpdate &m) {
     if (!applied_) return;
-    auto &now = applied_->routes;
-    std::string err;
-    for (auto it = now.begin(); it != now.end();) {
-        if (std::find(m.routes.begin(), m.routes.end(), *it) != m.routes.end()) {
-            ++it;
-            continue;
-        }
-        if (!nl_.route_del(dev_, it->first, it->second.is_set() ? &it->second : nullptr, &err))
-            LM_WARN("route update: %s", err.c_str());
-        it = now.erase(it);
-    }
-    for (const auto &r : m.routes) {
-        if (std::find(now.begin(), now.end(), r) != now.end()) continue;
-        if (!nl_.route_add(dev_, r.first, r.second.is_set() ? &r.second : nullptr, &err)) {
-            LM_WARN("route update: %s", err.c_str());
-            continue;
-        }
-        now.push_back(r);
-    }
-    set_overlay();
-    LM_INFO("routes from the server: %zu", now.size());
+    applied_->routes = m.routes;
+    sync_routes(m.routes);
+    LM_INFO("routes from the server: %zu", m.routes.size());
 }
 
 bool Client::on_config(const ConfigMsg &m) {
@@ -371,6 +352,9 @@ int Client::path_mtu() const {
     int fam = cfg_.server->addr.family;
     int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
+    // Marked like our data sockets: with a full tunnel, an unmarked lookup
+    // would answer with the TUN's MTU.
+    if (uint32_t mark = data_.fwmark()) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
     Endpoint ep{cfg_.server->addr, current_.data_port ? current_.data_port : kDefaultPort};
     sockaddr_storage ss;
     socklen_t sl = ep.to_sockaddr(&ss);
@@ -383,31 +367,39 @@ int Client::path_mtu() const {
     return mtu - int(esp_path_overhead(fam, current_.encap == Encapsulation::udp));
 }
 
+// Addresses and MTU; the routes are synchronised on their own.
 static bool same_layout(const ConfigMsg &a, const ConfigMsg &b) {
     return a.local4 == b.local4 && a.prefix4 == b.prefix4 && a.peer4 == b.peer4 && a.local6 == b.local6 &&
-           a.prefix6 == b.prefix6 && a.routes == b.routes && a.mtu == b.mtu && a.encap == b.encap;
+           a.prefix6 == b.prefix6 && a.mtu == b.mtu && a.encap == b.encap;
 }
 
+// A reconnect with the same layout keeps the device and its addresses (direct
+// pairs carry on) and only puts the pushed routes back.
 bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
-    if (applied_ && same_layout(*applied_, m)) return true;
+    if (applied_ && same_layout(*applied_, m)) {
+        applied_->routes = m.routes;
+        sync_routes(m.routes);
+        return true;
+    }
     nl_.cleanup();
+    kernel_routes_.clear();
     int mtu = m.mtu;
     if (cfg_.mtu) mtu = std::min(mtu, cfg_.mtu);
     if (int p = path_mtu(); p >= 576) mtu = std::min(mtu, p);
     if (!configure_link(mtu, err)) return false;
     if (!nl_.addr_add(dev_, m.local4, m.prefix4, m.peer4.is_set() ? &m.peer4 : nullptr, err)) return false;
     if (m.local6.is_set() && !nl_.addr_add(dev_, m.local6, m.prefix6, nullptr, err)) return false;
-    for (auto &[dst, gw] : m.routes)
-        if (!nl_.route_add(dev_, dst, gw.is_set() ? &gw : nullptr, err)) return false;
     applied_ = m;
-    set_overlay();
+    sync_routes(m.routes);
     return true;
 }
 
 // Our own networks and the routes into the TUN: outer packets from there
 // came back through the tunnel.  A route that holds the server's address is
 // left out: the server's packets would otherwise be refused whenever
-// something else (a host route, a rule) still takes them past the TUN.
+// something else (a host route, a rule) still takes them past the TUN.  So
+// are a full tunnel's routes: our own marked packets never take them
+// (net/policy_rules.h), and peers' public addresses are in them.
 void Client::set_overlay() {
     std::vector<Prefix> in;
     if (!applied_) return;
@@ -417,7 +409,8 @@ void Client::set_overlay() {
     };
     add(Prefix{applied_->local4, applied_->prefix4});
     if (applied_->local6.is_set()) add(Prefix{applied_->local6, applied_->prefix6});
-    for (auto &r : applied_->routes) add(r.first);
+    for (auto &r : kernel_routes_)
+        if (r.table == kMainTable) add(r.dst);
     data_.for_each([&](Dataplane &dp) { dp.overlay = in; });
 }
 
@@ -430,6 +423,14 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     }
     bool was_up = phase_ == Phase::up;
     event_disconnect(why);
+    // Without the server its routes lead nowhere: a full tunnel would cut
+    // the host off.  The device and its addresses stay (direct pairs carry
+    // on); the routes come back with the next admission.
+    if (!kernel_routes_.empty()) {
+        LM_INFO("removing the server's %zu route%s until it is back", kernel_routes_.size(),
+                kernel_routes_.size() == 1 ? "" : "s");
+        remove_routes();
+    }
     if (conn_) {
         loop_.remove(conn_->fd());
         dying_ = std::move(conn_);
@@ -509,6 +510,12 @@ void Client::tick_role(int64_t now) {
         dp_.send_nat_keepalive(tunnel_);
         last_nat_keepalive_ = wall;
     }
+    // The kernel forgets a learnt path MTU after ip route's mtu_expires
+    // (10 min): ask again now and then, so the limit rises with it.
+    if (tunnel_.path_mtu && now - last_pmtu_ms_ >= 30000) {
+        last_pmtu_ms_ = now;
+        learn_path_mtu(tunnel_);
+    }
     if (!maybe_rekey(wall)) return;
     if (!conn_->flush()) {
         disconnect(conn_->error(), false);
@@ -550,6 +557,8 @@ void Client::stop_role() {
         conn_.reset();
     }
     keying_.clear();
+    remove_routes();
+    rules_.remove();
 }
 
 void Client::status_role(JsonWriter &j) {

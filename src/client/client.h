@@ -18,6 +18,7 @@
 #include "core/node.h"
 #include "data/tunnel.h"
 #include "mesh/mesh_client.h"
+#include "net/policy_rules.h"
 
 namespace lm {
 
@@ -47,6 +48,22 @@ private:
     bool on_config(const ConfigMsg &m);
     void on_route_update(const RouteUpdate &m);
     bool apply_layout(const ConfigMsg &m, std::string *err);
+    // ---- pushed routes and the full tunnel (client/client_routes.cc)
+    // Makes the kernel's pushed routes what `want` says: only the
+    // difference changes, so routes that stay never blink.  A route the
+    // kernel refuses is logged and left out; the tunnel stays up.
+    void sync_routes(const std::vector<std::pair<Prefix, IpAddr>> &want);
+    void remove_routes();
+    // Whether a route would take the daemon's own traffic into the tunnel:
+    // it holds the server's address, or it is a default route or half of
+    // one (it holds every peer's public address too).
+    bool swallows_underlay(const Prefix &p) const;
+    // The table a route goes in: kMainTable, or FwMark's table with the
+    // policy rules in place; 0 (and *why) when the route must be refused.
+    uint32_t route_table_for(const Prefix &p, std::string *why);
+    // SO_MARK on the data sockets (start) and on each control socket.
+    void mark_sockets();
+    void mark_socket(int fd, const char *what);
     void disconnect(const std::string &why, bool send_bye);
     void update_interest();
     void conn_failed();
@@ -90,11 +107,21 @@ private:
     ConfigMsg current_;
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
     RttMeter rtt_;
-    int64_t last_dummy_ms_ = 0;
+    int64_t last_dummy_ms_ = 0, last_pmtu_ms_ = 0;
     time_t last_nat_keepalive_ = 0;
     int backoff_s_ = 1;
     bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long
     bool ready_logged_ = false;
+
+    struct KernelRoute {
+        Prefix dst;
+        IpAddr via;
+        uint32_t table = kMainTable;
+    };
+    std::vector<KernelRoute> kernel_routes_;   // pushed routes in the kernel now
+    std::vector<std::pair<Prefix, std::string>> refused_routes_;   // and why
+    PolicyRules rules_;
+    std::string mark_error_;   // why the daemon's sockets carry no mark ("" = they do)
 };
 
 }  // namespace lm

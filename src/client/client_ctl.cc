@@ -62,7 +62,17 @@ void Client::routes_role(JsonWriter &j) {
     for (const auto &[dst, gw] : applied_->routes) {
         j.begin_object().kv("prefix", dst.str()).kv("via", cfg_.server_name);
         if (gw.is_set()) j.kv("gateway", gw.str());
-        j.kv("dev", dev_).kv("origin", "server").kv("active", phase_ == Phase::up).end_object();
+        j.kv("dev", dev_).kv("origin", "server");
+        // In the kernel (a full tunnel's in its own table), or refused and why.
+        bool in_kernel = false;
+        for (const auto &k : kernel_routes_)
+            if (k.dst == dst && k.via == gw) {
+                in_kernel = true;
+                if (k.table != kMainTable) j.kv("table", uint64_t(k.table));
+            }
+        for (const auto &r : refused_routes_)
+            if (r.first == dst) j.kv("refused", r.second);
+        j.kv("active", phase_ == Phase::up && in_kernel).end_object();
     }
 }
 

@@ -508,6 +508,15 @@ bool h_mtu(Parser &p, std::string_view v) {
     return p.integer(v, 576, 9000, &p.c.mtu, "576..9000, or 0 for automatic");
 }
 
+// A full tunnel's firewall mark and routing table (net/policy_rules.h).
+bool h_fwmark(Parser &p, std::string_view v) {
+    if (v == "off") {
+        p.c.fwmark = 0;
+        return true;
+    }
+    return p.integer(v, 1, 0xffffffffu, &p.c.fwmark, "1..4294967295, or off");
+}
+
 bool h_route(Parser &p, std::string_view v) {
     for (auto w : split_words(v)) {
         Prefix pf;
@@ -685,6 +694,7 @@ constexpr KeyDef kKeys[] = {
     {Section::network, "MTU", false, kAnyRole, h_mtu, OnReload::restart, fields<&Config::mtu>()},
     {Section::network, "Workers", false, kAnyRole, h_workers, OnReload::restart, fields<&Config::workers>()},
     {Section::network, "Route", true, kServer, h_route, OnReload::live, fields<&Config::routes>()},
+    {Section::network, "FwMark", false, kClient, h_fwmark, OnReload::restart, fields<&Config::fwmark>()},
     {Section::network, "Keepalive", false, kAnyRole, h_keepalive, OnReload::live, fields<&Config::keepalive_interval, &Config::keepalive_timeout>()},
     {Section::network, "NatKeepalive", false, kAnyRole, h_nat_keepalive, OnReload::live, fields<&Config::nat_keepalive>()},
     {Section::network, "HandshakeTimeout", false, kAnyRole, h_handshake_timeout, OnReload::live, fields<&Config::handshake_timeout>()},

@@ -61,6 +61,7 @@ struct Config {
     Encapsulation encapsulation = Encapsulation::auto_;
     int mtu = 0;                           // 0 = derive from overhead (1400 cap)
     std::vector<Prefix> routes;            // server: pushed to every client
+    uint32_t fwmark = 0x6c6d;              // client: SO_MARK and table of a full tunnel; 0 = off
     int keepalive_interval = 10;           // seconds
     int keepalive_timeout = 60;            // seconds
     int nat_keepalive = 25;                // seconds, UDP 0xFF when behind NAT

@@ -184,6 +184,9 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     j.kv("endpoint", endpoint_of(t)).kv("encapsulation", to_string(t.encap));
     if (!v.control_endpoint.empty()) j.kv("control_endpoint", v.control_endpoint);
     if (v.rtt_us >= 0) j.kv("rtt_us", v.rtt_us);
+    // The inner MTU the outer path carries, once a send found it smaller
+    // than the TUN's (data/pmtu.h).
+    if (const Tunnel &path = t.via ? *t.via : t; path.path_mtu) j.kv("path_mtu", uint64_t(path.path_mtu));
     j.kv("epoch", uint64_t(v.epoch));
     if (v.pair) {
         j.kv("time_to_direct_ms", v.time_to_direct_ms).kv("punch_rounds", v.punch_rounds);

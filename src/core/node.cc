@@ -2,6 +2,8 @@
 #include "core/node.h"
 
 #include <errno.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
@@ -18,6 +20,7 @@
 #include "control/tls.h"
 #include "control/tls_conn.h"
 #include "core/sd_notify.h"
+#include "data/pmtu.h"
 #include "data/tunnel.h"
 #include "net/tun.h"
 #include "net/tun_probe.h"
@@ -99,6 +102,7 @@ bool Node::start(std::string *err) {
     // below), before this handler runs; a rekey it asks for is started here,
     // outside the delivery, like one the tick starts.
     data_.on_rekey_due = [this](Tunnel &) { rekey_due_ = true; };
+    data_.on_path_too_big = [this](Tunnel &t) { learn_path_mtu(t); };
     loop_.add(data_.mail_fd(), EPOLLIN, [this](uint32_t) {
         data_.drain_mail_fd();
         if (rekey_due_) {
@@ -132,6 +136,7 @@ std::vector<std::string> Node::warnings() const {
     std::vector<std::string> out = crl_watch_.standing(time(nullptr));
     if (!key_warning_.empty()) out.push_back(key_warning_);
     if (!role_warning_.empty()) out.push_back(role_warning_);
+    if (!route_warning_.empty()) out.push_back(route_warning_);
     return out;
 }
 
@@ -173,8 +178,34 @@ bool Node::open_tun(std::string *err) {
 
 bool Node::configure_link(int mtu, std::string *err) {
     if (!nl_.link_up(dev_, mtu, err)) return false;
+    // What inner TCP may send (data/pmtu.h); workers are paused here.
+    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.inner_mtu = unsigned(mtu); });
     link_configured_ = true;
     return true;
+}
+
+void Node::learn_path_mtu(Tunnel &t) {
+    Tunnel &path = t.via ? *t.via : t;
+    bool udp = path.encap == Encapsulation::udp;
+    Endpoint ep = udp ? path.udp_peer : Endpoint{path.raw_peer, 1};
+    if (!ep.addr.is_set() || !ep.port) return;
+    int fam = ep.addr.family;
+    int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return;
+    if (uint32_t mark = data_.fwmark()) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+    sockaddr_storage ss;
+    socklen_t sl = ep.to_sockaddr(&ss);
+    int outer = 0;
+    socklen_t ol = sizeof outer;
+    if (::connect(fd, reinterpret_cast<sockaddr *>(&ss), sl) == 0)
+        getsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, fam == AF_INET ? IP_MTU : IPV6_MTU, &outer, &ol);
+    close(fd);
+    if (outer <= 0) return;
+    unsigned inner = inner_mtu_for_path(unsigned(outer), fam == AF_INET6, udp);
+    if (inner == path.path_mtu) return;
+    LM_INFO("path MTU to %s (%s): %d, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
+            inner);
+    path.path_mtu = inner;
 }
 
 void Node::run() {
@@ -270,6 +301,7 @@ void Node::counters_json(JsonWriter &j) const {
     j.kv("forwarded", c.forwarded).kv("probe_rx", c.probe_rx).kv("probe_tx", c.probe_tx);
     j.kv("gso_tx", c.gso_tx).kv("gro_rx", c.gro_rx);
     j.kv("gso_tun_rx", c.gso_tun_rx).kv("gro_tun_tx", c.gro_tun_tx);
+    j.kv("mss_clamped", c.mss_clamped).kv("ptb_sent", c.ptb_sent).kv("ptb_suppressed", c.ptb_suppressed);
     j.kv("tls_accepted", ctl_counters_.tls_accepted).kv("tls_refused", ctl_counters_.tls_refused);
     j.kv("tls_timeouts", ctl_counters_.tls_timeouts).kv("protocol_errors", ctl_counters_.protocol_errors);
     j.kv("admitted", ctl_counters_.admitted).kv("disconnected", ctl_counters_.disconnected);

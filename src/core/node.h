@@ -74,6 +74,10 @@ protected:
     std::vector<std::string> warnings() const;
     bool open_tun(std::string *err);
     bool configure_link(int mtu, std::string *err);
+    // Asks the kernel for the path MTU to `t`'s outer endpoint (as our
+    // marked sockets see it) and sets the tunnel's inner limit from it
+    // (data/pmtu.h); after an EMSGSIZE, and now and then to notice a rise.
+    void learn_path_mtu(struct Tunnel &t);
     // Sizes per-worker state for the configured number of workers (before
     // any tunnel or SA exists) and returns that number.
     static int size_workers(const Config &cfg);
@@ -152,6 +156,7 @@ protected:
     CrlWatch crl_watch_;
     std::string key_warning_;
     std::string role_warning_;   // the role's standing warning, e.g. a client holding off
+    std::string route_warning_;  // a client: a pushed route it refused, and why
 };
 
 }  // namespace lm

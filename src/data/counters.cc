@@ -39,6 +39,9 @@ DataCounters &DataCounters::operator+=(const DataCounters &o) {
     gro_rx += o.gro_rx;
     gso_tun_rx += o.gso_tun_rx;
     gro_tun_tx += o.gro_tun_tx;
+    mss_clamped += o.mss_clamped;
+    ptb_sent += o.ptb_sent;
+    ptb_suppressed += o.ptb_suppressed;
     return *this;
 }
 

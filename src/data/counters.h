@@ -49,6 +49,9 @@ struct DataCounters {
     // Offloads: UDP_SEGMENT messages sent, UDP_GRO reads that held several
     // datagrams, TUN super-packets read (GSO) and written (GRO).
     uint64_t gso_tx = 0, gro_rx = 0, gso_tun_rx = 0, gro_tun_tx = 0;
+    uint64_t mss_clamped = 0;        // TCP SYNs whose MSS was lowered to fit the tunnel (data/pmtu.h)
+    uint64_t ptb_sent = 0;           // ICMP/ICMPv6 Packet Too Big written into the TUN
+    uint64_t ptb_suppressed = 0;     // ... not written: over the rate limit or none due
 
     void drop(Drop d) { drops[int(d)]++; }
     uint64_t total_drops() const;

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "data/inner_packet.h"
 #include "data/kernel_compat.h"
+#include "data/pmtu.h"
 #include "esp/esp.h"
 
 namespace lm {
@@ -306,6 +307,7 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
         from.stats[slot_].drops_src++;
         return;
     }
+    if (unsigned limit = inner_limit(from); limit && clamp_mss(inner, info.len, limit)) c_.mss_clamped++;
     if (role == Role::server && routes) {
         Tunnel *to = routes->lookup(info.dst);
         if (to == &from) {
@@ -416,6 +418,12 @@ void Dataplane::tun_packet(uint8_t *p, size_t n) {
         drop_tun_loop(*to);
         return;
     }
+    unsigned limit = inner_limit(*to);
+    if (limit && info.len > limit) {
+        too_big_for_path(p, info.len, limit, 1);
+        return;
+    }
+    if (limit && clamp_mss(p, info.len, limit)) c_.mss_clamped++;
     send_inner(*to, nh, p, info.len);
 }
 
@@ -448,6 +456,10 @@ void Dataplane::tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h) {
         drop_tun_loop(*to);
         return;
     }
+    if (unsigned limit = inner_limit(*to); limit && plan.hdr_len + plan.seg_payload > limit) {
+        too_big_for_path(p, len, limit, uint64_t(plan.count));
+        return;
+    }
     for (int s = 0; s < plan.count; s++) {
         if (!can_send(*to)) continue;
         uint8_t *buf = tx_reserve();
@@ -471,6 +483,28 @@ bool Dataplane::is_own_outer(const Tunnel &to, const uint8_t *p, const InnerInfo
     }
     if (proto == IPPROTO_ESP) return true;
     return proto == IPPROTO_UDP && to_udp_peer && info.len >= l4 + 4 && load_be16(p + l4 + 2) == path.udp_peer.port;
+}
+
+void Dataplane::too_big_for_path(const uint8_t *p, size_t len, unsigned limit, uint64_t packets) {
+    c_.drops[int(Drop::too_big)] += packets;
+    if (now_ != ptb_second_) {
+        ptb_second_ = now_;
+        ptb_in_second_ = 0;
+    }
+    size_t n = ptb_in_second_ < kPtbPerSecond ? build_ptb(p, len, limit, ptb_, sizeof ptb_) : 0;
+    if (n == 0) {
+        c_.ptb_suppressed++;
+        return;
+    }
+    ptb_in_second_++;
+    // Written at once, beside TCP GRO (which holds only decrypted packets).
+    uint8_t vnet[kVnetHdrLen] = {};
+    iovec iov[2] = {{vnet, kVnetHdrLen}, {ptb_, n}};
+    if (writev(tun_fd_, vnet_ ? iov : iov + 1, vnet_ ? 2 : 1) < 0) {
+        c_.drop(Drop::send_error);
+        return;
+    }
+    c_.ptb_sent++;
 }
 
 void Dataplane::drop_overlay_src(const Endpoint &from) {
@@ -557,6 +591,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len) {
         c_.raw_tx++;
     }
     t.stats[slot_].last_tx = now_;
+    s.t = &t;
     tx_n_++;
 }
 
@@ -679,6 +714,15 @@ void Dataplane::flush() {
                 restart = msg_first_[done];
                 no_gso_end = restart + msg_slots_[done];
                 break;
+            }
+            // Larger than the path MTU the kernel has learnt (DF is set on
+            // every data socket): counted, and the control plane lowers
+            // the tunnel's limit so the next ones get a Packet Too Big.
+            if (e == EMSGSIZE) {
+                c_.drops[int(Drop::too_big)] += uint64_t(msg_slots_[done]);
+                if (Tunnel *t = tx_[msg_first_[done]].t; t && on_path_too_big) on_path_too_big(*t);
+                done++;
+                continue;
             }
             // A failed message (ICMP-induced ECONNREFUSED, EAGAIN on a full
             // buffer, no route) is counted and skipped; the rest still goes.

@@ -97,6 +97,13 @@ public:
     // check per received packet; `routes` is asked too, but only when a
     // packet comes from another address than its peer's endpoint.
     std::vector<Prefix> overlay;
+    // The TUN's MTU: TCP SYNs either way get their MSS clamped to it
+    // (data/pmtu.h).  0 = not configured yet, no clamping.
+    unsigned inner_mtu = 0;
+    // A send to `t`'s endpoint failed with EMSGSIZE: the kernel knows a
+    // smaller path MTU now (our sockets set DF), and the control plane asks
+    // it for the new value (Node::learn_path_mtu).
+    std::function<void(Tunnel &t)> on_path_too_big;
     // An authenticated packet, the newest yet on its SA, came from another
     // outer address than the one we send to (RFC 3948 §3.5 address
     // learning); udp_idx is -1 for raw ESP.  apply_endpoint() does the
@@ -128,7 +135,16 @@ public:
 
 private:
     struct UdpSock { int fd; int family; };
-    struct TxSlot { int fd; bool udp; socklen_t alen; sockaddr_storage to; size_t len; };
+    struct TxSlot { int fd; bool udp; socklen_t alen; sockaddr_storage to; size_t len; Tunnel *t; };
+    // What inner packets to `t` may be: the TUN's MTU or the path's.
+    unsigned inner_limit(const Tunnel &t) const {
+        const Tunnel &path = t.via ? *t.via : t;
+        if (path.path_mtu && (!inner_mtu || path.path_mtu < inner_mtu)) return path.path_mtu;
+        return inner_mtu;
+    }
+    // An inner packet read from the TUN that the path cannot carry: dropped,
+    // and its sender told with a Packet Too Big (rate-limited).
+    void too_big_for_path(const uint8_t *p, size_t len, unsigned limit, uint64_t packets);
 
     void handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int udp_idx);
     void deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t next_header);
@@ -184,6 +200,10 @@ private:
     time_t now_ = 0;                   // read once per batch, not per packet
     bool fresh_seq_ = false;
     bool warned_overlay_ = false, warned_loop_ = false;
+    static constexpr int kPtbPerSecond = 100;   // per engine, as the kernel's icmp_ratelimit
+    uint8_t ptb_[1280];                // kPtbMax: the Packet Too Big being written
+    time_t ptb_second_ = 0;
+    int ptb_in_second_ = 0;
 };
 
 }  // namespace lm

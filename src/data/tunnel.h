@@ -23,6 +23,10 @@ struct Tunnel {
     Endpoint udp_peer;                 // port 0 until the peer's first packet
     int udp_sock = -1;                 // index into Dataplane's UDP sockets
     IpAddr raw_peer;                   // outer address for raw ESP
+    // Inner bytes the outer path to the peer carries, learnt from the
+    // kernel's path MTU when a send failed with EMSGSIZE (data/pmtu.h);
+    // 0 = unknown, the TUN's MTU applies.  Control thread, workers paused.
+    unsigned path_mtu = 0;
 
     std::unique_ptr<OutboundSa> out;
     std::unique_ptr<InboundSa> in_cur, in_old;   // in_old lives on after a rekey

@@ -37,6 +37,27 @@ void raise_buffers(int fd) {
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &buf, sizeof buf);
 }
 
+// Never fragment our ESP (docs/PROTOCOLS.md §4): DF on every packet, and a
+// send larger than the path MTU the kernel knows fails with EMSGSIZE, which
+// lowers that tunnel's limit (Dataplane::on_path_too_big) instead of the
+// kernel splitting it silently.
+void never_fragment(int fd, int family) {
+    int v = family == AF_INET6 ? IPV6_PMTUDISC_DO : IP_PMTUDISC_DO;
+    if (family == AF_INET6) {
+        int one = 1;
+        setsockopt(fd, IPPROTO_IPV6, IPV6_MTU_DISCOVER, &v, sizeof v);
+        setsockopt(fd, IPPROTO_IPV6, IPV6_DONTFRAG, &one, sizeof one);
+    } else {
+        setsockopt(fd, IPPROTO_IP, IP_MTU_DISCOVER, &v, sizeof v);
+    }
+}
+
+bool mark_socket(int fd, uint32_t mark, std::string *err) {
+    if (!mark || setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark) == 0) return true;
+    *err = std::string("SO_MARK: ") + strerror(errno);
+    return false;
+}
+
 int make_eventfd() {
     int fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (fd < 0) throw std::runtime_error(std::string("eventfd: ") + strerror(errno));
@@ -77,6 +98,11 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
             e.a = &t;
             post(*wp, e);
         };
+        w->dp->on_path_too_big = [this, wp](Tunnel &t) {
+            Event e{Event::path_too_big};
+            e.a = &t;
+            post(*wp, e);
+        };
         w->dp->on_non_esp = [this, wp](const uint8_t *p, size_t len, const Endpoint &from, int idx) {
             // Only a client speaks anything but ESP on its data port, and
             // nothing it speaks is this long.
@@ -96,6 +122,9 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
     }
     control_ = std::make_unique<Dataplane>(control_counters, sas, workers);
     control_->set_fresh_seq(true);
+    control_->on_path_too_big = [this](Tunnel &t) {   // the control thread itself
+        if (on_path_too_big) on_path_too_big(t);
+    };
 }
 
 DataWorkers::~DataWorkers() {
@@ -131,6 +160,8 @@ int DataWorkers::open_one_udp(int family, const IpAddr *bind_addr, uint16_t port
         *err = std::string("UDP socket: ") + strerror(errno);
         return -1;
     }
+    if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("data socket: %s", e.c_str());
+    never_fragment(fd, family);
     int one = 1;
     if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     raise_buffers(fd);
@@ -187,6 +218,8 @@ int DataWorkers::open_udp(int family, const IpAddr *bind_addr, uint16_t port, st
                 return fail();
             }
             fds.push_back(fd);
+            if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("data socket: %s", e.c_str());
+            never_fragment(fd, family);
             if (family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
             setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
             setsockopt(fd, SOL_UDP, UDP_GRO, &one, sizeof one);
@@ -237,6 +270,19 @@ uint16_t DataWorkers::rebind_udp(int idx, std::string *err) {
     return udp_port(idx);
 }
 
+bool DataWorkers::set_fwmark(uint32_t mark, std::string *err) {
+    fwmark_ = mark;
+    bool ok = true;
+    auto one = [&](int fd) {
+        if (ok && !mark_socket(fd, mark, err)) ok = false;
+    };
+    for (auto &w : w_)
+        for (int fd : w->udp) one(fd);
+    for (int fd : raw_) one(fd);
+    if (!ok) fwmark_ = 0;
+    return ok;
+}
+
 uint16_t DataWorkers::udp_port(int idx) const {
     sockaddr_storage ss;
     socklen_t sl = sizeof ss;
@@ -250,6 +296,8 @@ bool DataWorkers::open_raw(int family, const IpAddr *bind_addr, std::string *err
         *err = std::string("raw ESP socket (needs CAP_NET_RAW): ") + strerror(errno);
         return false;
     }
+    if (std::string e; !mark_socket(fd, fwmark_, &e)) LM_WARN("raw ESP socket: %s", e.c_str());
+    never_fragment(fd, family);
     // Bound to the service address so replies leave from the address peers
     // talk to (an unbound raw socket picks its source by routing).
     if (bind_addr) {
@@ -385,6 +433,9 @@ void DataWorkers::deliver(Worker &w) {
         case Event::endpoint: Dataplane::apply_endpoint(*e.a, *e.sa, e.seq, e.from, e.udp_idx); break;
         case Event::rekey_due:
             if (on_rekey_due) on_rekey_due(*e.a);
+            break;
+        case Event::path_too_big:
+            if (on_path_too_big) on_path_too_big(*e.a);
             break;
         case Event::relay:
             if (on_relay) on_relay(*e.a, *e.b);

@@ -47,6 +47,12 @@ public:
     void for_each(const std::function<void(Dataplane &)> &f);
 
     // ---- sockets (control thread; workers paused or not started)
+    // Puts `mark` (SO_MARK) on every data socket, open now or later, so the
+    // daemon's own ESP skips a full tunnel's routing table
+    // (net/policy_rules.h).  False with *err if the kernel refused it
+    // (SO_MARK needs CAP_NET_ADMIN); later sockets then go unmarked too.
+    bool set_fwmark(uint32_t mark, std::string *err);
+    uint32_t fwmark() const { return fwmark_; }
     // One UDP socket per worker on bind_addr (null: wildcard of `family`)
     // and port, in one SO_REUSEPORT group.  Returns the index or -1.
     int open_udp(int family, const IpAddr *bind_addr, uint16_t port, std::string *err);
@@ -72,6 +78,8 @@ public:
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
     // An outbound SA of `t` reached RekeyAfterPackets (Dataplane::on_rekey_due).
     std::function<void(Tunnel &t)> on_rekey_due;
+    // A send to `t` failed with EMSGSIZE (Dataplane::on_path_too_big).
+    std::function<void(Tunnel &t)> on_path_too_big;
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it
@@ -93,7 +101,7 @@ public:
 
 private:
     struct Event {
-        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due } kind;
+        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due, path_too_big } kind;
         Tunnel *a = nullptr, *b = nullptr;
         InboundSa *sa = nullptr;
         uint32_t seq = 0;     // endpoint: the packet's sequence number on sa
@@ -131,6 +139,7 @@ private:
     int stop_fd_ = -1, mail_fd_ = -1;
     bool udp_gso_ = false, udp_probed_ = false, started_ = false;
     bool paused_ = false;
+    uint32_t fwmark_ = 0;              // 0: sockets are not marked
 };
 
 }  // namespace lm

@@ -61,10 +61,12 @@ std::string describe_addr(const std::string &dev, const IpAddr &local, int prefi
     return local.str() + "/" + std::to_string(prefixlen) + " dev " + dev;
 }
 
-std::string describe_route(const std::string &dev, const Prefix &dst, const IpAddr *via) {
+std::string describe_route(const std::string &dev, const Prefix &dst, const IpAddr *via, uint32_t table) {
     std::string s = dst.str();
     if (via && via->is_set()) s += " via " + via->str();
-    return s + " dev " + dev + " proto " + std::to_string(kRouteProto);
+    s += " dev " + dev + " proto " + std::to_string(kRouteProto);
+    if (table != kMainTable) s += " table " + std::to_string(table);
+    return s;
 }
 
 }  // namespace
@@ -234,7 +236,7 @@ int Netlink::route_change(bool add, const Added &r) {
     if (!obj) return -NLE_NOMEM;
     int family = r.dst.addr.family;
     rtnl_route_set_family(obj.get(), uint8_t(family));
-    rtnl_route_set_table(obj.get(), RT_TABLE_MAIN);
+    rtnl_route_set_table(obj.get(), r.table);
     rtnl_route_set_protocol(obj.get(), uint8_t(kRouteProto));
     rtnl_route_set_type(obj.get(), RTN_UNICAST);
     // Scope as ip(8) chooses it, set explicitly so add and delete agree (an
@@ -267,8 +269,8 @@ int Netlink::route_change(bool add, const Added &r) {
 }
 
 bool Netlink::route_add(const std::string &dev, const Prefix &dst, const IpAddr *via,
-                        std::string *err) {
-    std::string what = "route add " + describe_route(dev, dst, via);
+                        std::string *err, uint32_t table) {
+    std::string what = "route add " + describe_route(dev, dst, via, table);
     if (!dst.addr.is_set() || (via && via->is_set() && via->family != dst.addr.family)) {
         *err = what + ": gateway and destination differ in address family";
         return false;
@@ -277,6 +279,7 @@ bool Netlink::route_add(const std::string &dev, const Prefix &dst, const IpAddr 
     r.is_route = true;
     r.dev = dev;
     r.dst = dst;
+    r.table = table;
     if (via) r.via = *via;
     if (!ifindex(dev, &r.ifindex, err)) return false;
     if (int rc = route_change(true, r); rc < 0) {
@@ -289,12 +292,13 @@ bool Netlink::route_add(const std::string &dev, const Prefix &dst, const IpAddr 
 }
 
 bool Netlink::route_del(const std::string &dev, const Prefix &dst, const IpAddr *via,
-                        std::string *err) {
-    std::string what = "route del " + describe_route(dev, dst, via);
+                        std::string *err, uint32_t table) {
+    std::string what = "route del " + describe_route(dev, dst, via, table);
     Added r;
     r.is_route = true;
     r.dev = dev;
     r.dst = dst;
+    r.table = table;
     if (via) r.via = *via;
     if (!ifindex(dev, &r.ifindex, err)) return false;
     if (int rc = route_change(false, r); rc < 0) {
@@ -305,7 +309,8 @@ bool Netlink::route_del(const std::string &dev, const Prefix &dst, const IpAddr 
     // Forget it so cleanup() does not try again.  Newest match first, in the
     // unlikely case the same route was added, deleted and added again.
     for (auto it = added_.rbegin(); it != added_.rend(); ++it) {
-        if (it->is_route && it->ifindex == r.ifindex && it->dst == r.dst && it->via == r.via) {
+        if (it->is_route && it->ifindex == r.ifindex && it->dst == r.dst && it->via == r.via &&
+            it->table == r.table) {
             added_.erase(std::next(it).base());
             break;
         }
@@ -317,7 +322,7 @@ bool Netlink::route_del(const std::string &dev, const Prefix &dst, std::string *
     for (auto it = added_.rbegin(); it != added_.rend(); ++it)
         if (it->is_route && it->dev == dev && it->dst == dst) {
             IpAddr via = it->via;
-            return route_del(dev, dst, via.is_set() ? &via : nullptr, err);
+            return route_del(dev, dst, via.is_set() ? &via : nullptr, err, it->table);
         }
     return route_del(dev, dst, nullptr, err);
 }
@@ -332,7 +337,7 @@ void Netlink::cleanup() {
     for (auto it = added_.rbegin(); it != added_.rend(); ++it) {
         const Added &a = *it;
         std::string what = a.is_route
-                               ? "route del " + describe_route(a.dev, a.dst, &a.via)
+                               ? "route del " + describe_route(a.dev, a.dst, &a.via, a.table)
                                : "addr del " + describe_addr(a.dev, a.local, a.prefixlen, &a.peer);
         int rc = a.is_route ? route_change(false, a) : addr_change(false, a);
         if (rc == 0)

@@ -5,6 +5,7 @@
 //
 // Control path only; one Netlink object is not safe to share between threads.
 #pragma once
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,7 @@ namespace lm {
 // 250 is unassigned in iproute2's rt_protos and far from the well-known
 // routing daemons (bird 12, babel 42, bgp 186, ...).
 inline constexpr int kRouteProto = 250;
+inline constexpr uint32_t kMainTable = 254;   // RT_TABLE_MAIN
 
 class Netlink {
   public:
@@ -46,17 +48,19 @@ class Netlink {
     bool addr_add(const std::string &dev, const IpAddr &local, int prefixlen,
                   const IpAddr *peer, std::string *err);
 
-    // `ip route add DST [via VIA] dev DEV proto 250`, table main.  Exclusive:
+    // `ip route add DST [via VIA] dev DEV proto 250 [table TABLE]`, table
+    // main unless given (kMainTable); a full tunnel's routes go in a table
+    // of their own (net/policy_rules.h).  Exclusive:
     // an existing identical route fails with "...: File exists" and is not
     // recorded, so cleanup() never removes a route someone else owns.
     // Add gateway routes after link_up() (the kernel wants the device up).
     bool route_add(const std::string &dev, const Prefix &dst, const IpAddr *via,
-                   std::string *err);
+                   std::string *err, uint32_t table = kMainTable);
     // Deletes a route (only one with protocol kRouteProto) and forgets it.
     bool route_del(const std::string &dev, const Prefix &dst, const IpAddr *via,
-                   std::string *err);
+                   std::string *err, uint32_t table = kMainTable);
     // The same for a route this object added to `dst` on `dev`, with the
-    // gateway it was added with (none if it was not added here).
+    // gateway and table it was added with (none, main if it was not added here).
     bool route_del(const std::string &dev, const Prefix &dst, std::string *err);
 
     // Removes every address and route this object added, newest first.
@@ -76,6 +80,7 @@ class Netlink {
         IpAddr peer;
         Prefix dst;           // route entries
         IpAddr via;
+        uint32_t table = kMainTable;
     };
 
     bool ifindex(const std::string &dev, int *index, std::string *err);

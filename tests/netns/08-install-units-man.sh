@@ -198,6 +198,10 @@ python3 - "$ROOT"/examples/*.conf "$ROOT"/examples/*/*.conf "$ROOT"/examples/*.m
 import ipaddress, re, sys
 ok = [ipaddress.ip_network(n) for n in
       ("192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24", "198.18.0.0/15", "2001:db8::/32")]
+# A full tunnel's routes (the default route and OpenVPN's def1 halves) name
+# everything, no one's address.
+everything = {ipaddress.ip_network(n) for n in
+              ("0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1", "::/0", "::/1", "8000::/1")}
 bad = []
 for path in sys.argv[1:]:
     text = open(path).read()
@@ -206,7 +210,7 @@ for path in sys.argv[1:]:
             a = ipaddress.ip_network(m.group(0), strict=False)
         except ValueError:
             continue
-        if not any(a.version == n.version and a.subnet_of(n) for n in ok):
+        if a not in everything and not any(a.version == n.version and a.subnet_of(n) for n in ok):
             bad.append(f"{path}: {m.group(0)}")
 for b in bad:
     print(b)

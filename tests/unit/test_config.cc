@@ -175,6 +175,20 @@ TEST(ConfigParse, FullServer) {
     EXPECT_EQ(c.find_peer("Alice"), nullptr);
 }
 
+// A full tunnel's mark and table (net/policy_rules.h): a number or off.
+TEST(ConfigParse, FwMark) {
+    EXPECT_EQ(ok(kClientBase).fwmark, 0x6c6du);
+    EXPECT_EQ(ok(kClientBase + "FwMark = 51820\n").fwmark, 51820u);
+    EXPECT_EQ(ok(kClientBase + "FwMark = 4294967295\n").fwmark, 4294967295u);
+    EXPECT_EQ(ok(kClientBase + "FwMark = off\n").fwmark, 0u);
+    EXPECT_EQ(error_of(kClientBase + "FwMark = 0\n"),
+              "/etc/lanmesh/office.conf:9: FwMark 0 out of range (1..4294967295, or off)");
+    EXPECT_EQ(error_of(kClientBase + "FwMark = 4294967296\n"),
+              "/etc/lanmesh/office.conf:9: FwMark 4294967296 out of range (1..4294967295, or off)");
+    EXPECT_NE(error_of(kClientBase + "FwMark = 0x6c6d\n").find("bad integer"), std::string::npos);
+    EXPECT_NE(error_of(kServerBase + "FwMark = 1\n").find("FwMark"), std::string::npos);
+}
+
 TEST(ConfigParse, ClientDefaults) {
     // ControlPort after Server still becomes Server's default port.
     Config c = ok(kClientBase + "ControlPort = 4443\n");
@@ -297,7 +311,7 @@ TEST(ConfigParse, KnownKeys) {
     for (const char *k : {"Network.Role", "Network.Device", "Network.Topology", "Network.Pool", "Network.Pool6",
                           "Network.Listen", "Network.Server", "Network.ServerName", "Network.ControlPort",
                           "Network.DataPort", "Network.ClientToClient", "Network.Ciphers",
-                          "Network.Encapsulation", "Network.MTU", "Network.Workers", "Network.Route", "Network.Keepalive",
+                          "Network.Encapsulation", "Network.MTU", "Network.Workers", "Network.Route", "Network.FwMark", "Network.Keepalive",
                           "Network.NatKeepalive", "Network.HandshakeTimeout", "Network.RekeyAfterTime",
                           "Network.RekeyAfterBytes", "Network.RekeyAfterPackets", "Network.RekeyGrace",
                           "Network.StateDirectory", "Network.RuntimeDirectory", "Network.DebugKeyFile",
@@ -306,7 +320,7 @@ TEST(ConfigParse, KnownKeys) {
                           "Registry.Prefix", "Registry.Name", "Registry.TTL", "Registry.CA",
                           "Registry.Certificate", "Registry.Key"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 44u);
+    EXPECT_EQ(keys.size(), 45u);
 }
 
 TEST(ConfigParse, EnumStrings) {

@@ -44,6 +44,7 @@ const std::map<std::string, Variant> kVariants = {
     {"Network.MTU", {true, "MTU = 1300"}},
     {"Network.Workers", {true, "Workers = 3"}},
     {"Network.Route", {true, "Route = 198.51.100.0/24"}},
+    {"Network.FwMark", {false, "FwMark = 51820"}},
     {"Network.Keepalive", {true, "Keepalive = 5 30"}},
     {"Network.NatKeepalive", {true, "NatKeepalive = 15"}},
     {"Network.HandshakeTimeout", {true, "HandshakeTimeout = 20"}},
