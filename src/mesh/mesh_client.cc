@@ -14,11 +14,10 @@ namespace lm {
 
 namespace {
 
-// Punching: openers with a TTL that dies between the two NATs, then probes
-// every 200 ms for 5 s.  Rounds that fail are retried after these pauses;
+// Punching: openers with a TTL that dies between the two NATs (learnt from
+// our NAT depth, nat_depth.h), then probes every 200 ms for 5 s.  Rounds that fail are retried after these pauses;
 // the later ones are longer than Linux's 30 s for unreplied UDP, so a stale
 // conntrack entry left by an early probe is gone before we try again.
-constexpr int kOpenerTtl = 2;
 constexpr int64_t kOpenerLead = 400, kProbeEvery = 200, kRoundLength = 5000;
 constexpr int64_t kRetryAfter[] = {1000, 5000, 15000, 35000, 60000};
 // Holding: a direct path is probed once a second while it carries traffic,
@@ -314,7 +313,29 @@ void MeshClient::on_peer_gone(const PeerGone &m) {
     if (find(m.name)) drop_pair(m.name, ("server: " + m.reason).c_str());
 }
 
+void MeshClient::set_public_addr(const IpAddr &a) {
+    if (a.is_set()) nat_depth_.start(a, now_ms());
+}
+
+void MeshClient::repunch_all() {
+    int64_t now = now_ms();
+    for (auto &[name, pp] : pairs_) {
+        Pair &p = *pp;
+        if (p.epoch == 0) continue;
+        // Our endpoint changed: ask the server to pass the new one on (its
+        // answer starts punching on both sides), and punch at once.
+        p.ask_at = now;
+        if (p.path == Path::direct) {
+            p.last_probe = 0;   // probed on this tick; lost within kPathTimeout if the path died
+        } else {
+            p.rounds = 0;
+            start_punch(p, now);
+        }
+    }
+}
+
 void MeshClient::start_punch(Pair &p, int64_t now) {
+    nat_depth_.poll(now);
     p.punching = true;
     p.rounds++;
     p.probes_from = now + kOpenerLead;
@@ -322,7 +343,7 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     p.punch_until = now + kOpenerLead + kRoundLength;
     // Openers first: each creates the mapping in our own NAT and dies before
     // the peer's, so the peer's NAT keeps no stale entry (docs/PROTOCOLS.md §10).
-    for (auto &c : p.candidates) send_probe(p, c, kOpenerTtl, now);
+    for (auto &c : p.candidates) send_probe(p, c, nat_depth_.opener_ttl(), now);
 }
 
 void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
@@ -449,6 +470,7 @@ bool MeshClient::past_hard_limit(const Pair &p, time_t secs) const {
 }
 
 void MeshClient::tick(int64_t now) {
+    nat_depth_.poll(now);
     time_t secs = wall();
     std::vector<std::string> expired;
     for (auto &[name, pp] : pairs_) {
@@ -566,7 +588,7 @@ void MeshClient::status(JsonWriter &j) const {
         j.kv("epoch", uint64_t(p.epoch)).kv("cipher", to_string(p.cipher));
         j.kv("time_to_direct_ms", int64_t(p.time_to_direct));
         j.kv("punch_rounds", p.rounds).kv("probes_sent", p.probes_sent);
-        j.kv("punching", p.punching);
+        j.kv("punching", p.punching).kv("opener_ttl", nat_depth_.opener_ttl());
         j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
         Tunnel::Stats st = p.tunnel.total();
         j.kv("rx_packets", st.rx_packets).kv("rx_bytes", st.rx_bytes);

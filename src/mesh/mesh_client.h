@@ -38,6 +38,7 @@
 #include "data/dataplane.h"
 #include "data/route_table.h"
 #include "data/tunnel.h"
+#include "mesh/nat_depth.h"
 #include "mesh/pair_crypto.h"
 #include "mesh/probe.h"
 
@@ -89,6 +90,12 @@ public:
     // new epoch (the server forgot the SPIs it forwards).  Pairs the HELLO
     // could not list are dropped.
     void on_reconnect();
+    // Connected behind a NAT whose public address the server saw: measure
+    // how many NATs we sit behind, for the openers' TTL (nat_depth.h).
+    void set_public_addr(const IpAddr &a);
+    // The underlay changed (new address, new default route): every pair
+    // punches again now, with fresh candidates from the server.
+    void repunch_all();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;
     // One view per pair for `lanmesh peer show` and `sa show` (mesh_ctl.cc).
@@ -174,6 +181,7 @@ private:
     // across re-introductions, which replace the Pair.
     std::set<std::string> was_direct_;
     int64_t last_rebind_ = -1000000;
+    NatDepth nat_depth_;
 };
 
 }  // namespace lm
