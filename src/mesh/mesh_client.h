@@ -41,6 +41,7 @@
 #include "mesh/nat_depth.h"
 #include "mesh/pair_crypto.h"
 #include "mesh/probe.h"
+#include "mesh/punch_reason.h"
 
 namespace lm {
 
@@ -137,6 +138,12 @@ private:
         int64_t ask_at = 0;                // send a PeerRequest then
         bool lost = false;                 // had a direct path and lost it
         bool peer_moved = false;           // re-introduced with other endpoints since
+        // For the reason shown in `peer show` (punch_reason.h).
+        int server_candidates = 0;
+        uint16_t peer_local_port = 0, peer_public_port = 0;
+        uint64_t replies = 0, probes_heard = 0;
+        bool reflexive = false;
+        std::string logged_reason;         // the last failure reason logged
     };
     struct ProbeKey {
         Pair *pair;
@@ -164,6 +171,8 @@ private:
     // Another pair's direct path still answers: our own NAT mapping is fine.
     bool other_path_answers(const Pair &p, int64_t now) const;
     bool past_hard_limit(const Pair &p, time_t wall) const;
+    void learn_candidates(Pair &p, const std::vector<Endpoint> &c);
+    PunchFacts facts(const Pair &p, int64_t now) const;
 
     Env env_;
     std::string my_name_;
