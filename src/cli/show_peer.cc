@@ -48,6 +48,7 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
         std::fprintf(f, "  punching: %s, %llu round(s) since, %llu probes sent\n", d.c_str(),
                      static_cast<unsigned long long>(p.u64("punch_rounds")),
                      static_cast<unsigned long long>(p.u64("probes_sent")));
+        if (std::string r = p.str("punch_reason"); !r.empty()) std::fprintf(f, "  reason: %s\n", r.c_str());
     }
     std::fprintf(f, "  latest handshake: %s (epoch %llu)\n", human_ago(p.i64("last_handshake"), now).c_str(),
                  static_cast<unsigned long long>(p.u64("epoch")));

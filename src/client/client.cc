@@ -333,6 +333,7 @@ bool Client::on_config(const ConfigMsg &m) {
     mesh_.set_limits({int(m.rekey_after_time), m.rekey_after_bytes, m.rekey_after_packets, cfg_.rekey_grace},
                      nat_keepalive_s(cfg_.nat_keepalive));
     mesh_.on_reconnect();
+    if (behind_nat_) mesh_.set_public_addr(m.observed.addr);
     sd_notify_send("READY=1\nSTATUS=connected to " + cfg_.server->str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
     // Register our outer address with the server right away.

@@ -190,7 +190,7 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     j.kv("epoch", uint64_t(v.epoch));
     if (v.pair) {
         j.kv("time_to_direct_ms", v.time_to_direct_ms).kv("punch_rounds", v.punch_rounds);
-        j.kv("probes_sent", v.probes_sent);
+        j.kv("probes_sent", v.probes_sent).kv("punch_reason", v.punch_reason);
     }
     // Like wg's "latest handshake": when the current keys were made.
     j.kv("last_handshake", int64_t(t.out ? t.out->created : 0));

@@ -32,6 +32,7 @@ struct PeerView {
     int64_t time_to_direct_ms = -1;   // from introduction to direct, -1 if never
     int punch_rounds = 0;             // rounds since the path was last direct
     uint64_t probes_sent = 0;
+    std::string punch_reason;         // why the path is what it is (mesh/punch_reason.h)
 };
 
 struct ReloadReport {

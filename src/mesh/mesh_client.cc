@@ -14,11 +14,10 @@ namespace lm {
 
 namespace {
 
-// Punching: openers with a TTL that dies between the two NATs, then probes
-// every 200 ms for 5 s.  Rounds that fail are retried after these pauses;
+// Punching: openers with a TTL that dies between the two NATs (learnt from
+// our NAT depth, nat_depth.h), then probes every 200 ms for 5 s.  Rounds that fail are retried after these pauses;
 // the later ones are longer than Linux's 30 s for unreplied UDP, so a stale
 // conntrack entry left by an early probe is gone before we try again.
-constexpr int kOpenerTtl = 2;
 constexpr int64_t kOpenerLead = 400, kProbeEvery = 200, kRoundLength = 5000;
 constexpr int64_t kRetryAfter[] = {1000, 5000, 15000, 35000, 60000};
 // Holding: a direct path is probed once a second while it carries traffic,
@@ -114,7 +113,7 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
         // A re-introduction: fresh candidates (the peer may have moved).
         // Keys stay; punching starts again on both sides now.
         if (m.candidates != p->candidates && p->path != Path::direct) p->peer_moved = true;
-        p->candidates = m.candidates;
+        learn_candidates(*p, m.candidates);
         if (p->rekey_on_intro) {
             // We reconnected: the server forgot the SPIs it forwards for us,
             // and any key it refused meanwhile.  A new epoch registers ours.
@@ -143,7 +142,7 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
     q.intro_id = m.intro_id;
     q.cipher = m.cipher;
     q.cert = std::move(cert);
-    q.candidates = m.candidates;
+    learn_candidates(q, m.candidates);
     q.flags = m.flags;
     q.introduced_ms = now;
     q.tunnel.name = m.name;
@@ -157,6 +156,37 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
     c_.introductions++;
     LM_INFO("introduced to %s (%zu candidate endpoints)", m.name.c_str(), m.candidates.size());
     start_epoch(q, 1);
+}
+
+// The server lists where it saw the peer's UDP (its NAT's public side)
+// first, then the peer's own addresses with its socket's port
+// (server_mesh.cc, peer_info_for): the two ports tell whether its NAT
+// rewrote the port.
+void MeshClient::learn_candidates(Pair &p, const std::vector<Endpoint> &c) {
+    p.candidates = c;
+    p.server_candidates = int(c.size());
+    p.peer_public_port = c.empty() ? 0 : c[0].port;
+    p.peer_local_port = c.size() > 1 ? c[1].port : 0;
+}
+
+PunchFacts MeshClient::facts(const Pair &p, int64_t now) const {
+    PunchFacts f;
+    f.keys = p.epoch > 0;
+    f.direct = p.path == Path::direct;
+    f.punching = p.punching;
+    f.lost = p.lost;
+    f.reflexive = p.reflexive;
+    f.endpoint = p.tunnel.udp_peer;
+    f.candidates = p.server_candidates;
+    f.peer_local_port = p.peer_local_port;
+    f.peer_public_port = p.peer_public_port;
+    f.rounds = p.rounds;
+    f.probes_sent = p.probes_sent;
+    f.replies = p.replies;
+    f.probes_heard = p.probes_heard;
+    f.next_round_in_ms = !p.punching && p.next_round ? std::max<int64_t>(0, p.next_round - now) : -1;
+    f.opener_ttl = nat_depth_.opener_ttl();
+    return f;
 }
 
 bool MeshClient::prepare_epoch(Pair &p, uint32_t epoch) {
@@ -314,7 +344,29 @@ void MeshClient::on_peer_gone(const PeerGone &m) {
     if (find(m.name)) drop_pair(m.name, ("server: " + m.reason).c_str());
 }
 
+void MeshClient::set_public_addr(const IpAddr &a) {
+    if (a.is_set()) nat_depth_.start(a, now_ms());
+}
+
+void MeshClient::repunch_all() {
+    int64_t now = now_ms();
+    for (auto &[name, pp] : pairs_) {
+        Pair &p = *pp;
+        if (p.epoch == 0) continue;
+        // Our endpoint changed: ask the server to pass the new one on (its
+        // answer starts punching on both sides), and punch at once.
+        p.ask_at = now;
+        if (p.path == Path::direct) {
+            p.last_probe = 0;   // probed on this tick; lost within kPathTimeout if the path died
+        } else {
+            p.rounds = 0;
+            start_punch(p, now);
+        }
+    }
+}
+
 void MeshClient::start_punch(Pair &p, int64_t now) {
+    nat_depth_.poll(now);
     p.punching = true;
     p.rounds++;
     p.probes_from = now + kOpenerLead;
@@ -322,7 +374,7 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     p.punch_until = now + kOpenerLead + kRoundLength;
     // Openers first: each creates the mapping in our own NAT and dies before
     // the peer's, so the peer's NAT keeps no stale entry (docs/PROTOCOLS.md §10).
-    for (auto &c : p.candidates) send_probe(p, c, kOpenerTtl, now);
+    for (auto &c : p.candidates) send_probe(p, c, nat_depth_.opener_ttl(), now);
 }
 
 void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
@@ -362,6 +414,7 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
     env_.counters->probe_rx++;
     Pair &p = *it->second.pair;
     int64_t now = now_ms();
+    if (pr.type == ProbeType::probe) p.probes_heard++;
     // A valid probe proves the peer has derived this epoch's keys.
     if (p.next_out && pr.spi == in_spi(p)) p.tunnel.out = std::move(p.next_out);
     if (pr.type == ProbeType::probe) {
@@ -385,8 +438,13 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
     auto n = p.nonces.find(pr.nonce);
     if (n == p.nonces.end()) return;   // not ours, or already used: confirms nothing
     p.nonces.erase(n);
+    p.replies++;
     if (p.path != Path::direct) {
         p.last_reply = now;
+        // Not where the server said: the peer's NAT chose another port
+        // toward us, learnt from its probe (a peer-reflexive candidate).
+        auto given = p.candidates.begin() + std::min<ptrdiff_t>(p.candidates.size(), p.server_candidates);
+        p.reflexive = std::find(p.candidates.begin(), given, from) == given;
         set_path(p, Path::direct, &from, udp_idx, now);
     } else if (from == p.tunnel.udp_peer) {
         // Only an answer from where we send proves the path we use (a late
@@ -449,6 +507,7 @@ bool MeshClient::past_hard_limit(const Pair &p, time_t secs) const {
 }
 
 void MeshClient::tick(int64_t now) {
+    nat_depth_.poll(now);
     time_t secs = wall();
     std::vector<std::string> expired;
     for (auto &[name, pp] : pairs_) {
@@ -534,6 +593,14 @@ void MeshClient::tick(int64_t now) {
                 }
                 int i = std::min<int>(p.rounds - 1, int(std::size(kRetryAfter)) - 1);
                 p.next_round = now + kRetryAfter[std::max(0, i)];
+                // Said once per reason, not once per round.
+                PunchFacts f = facts(p, now);
+                f.next_round_in_ms = -1;
+                std::string why = punch_reason(f);
+                if (why != p.logged_reason) {
+                    p.logged_reason = why;
+                    LM_INFO("pair %s: no direct path: %s", p.name.c_str(), why.c_str());
+                }
             } else if (now >= p.probes_from) {
                 punch_step(p, now);
             }
@@ -566,7 +633,8 @@ void MeshClient::status(JsonWriter &j) const {
         j.kv("epoch", uint64_t(p.epoch)).kv("cipher", to_string(p.cipher));
         j.kv("time_to_direct_ms", int64_t(p.time_to_direct));
         j.kv("punch_rounds", p.rounds).kv("probes_sent", p.probes_sent);
-        j.kv("punching", p.punching);
+        j.kv("punching", p.punching).kv("opener_ttl", nat_depth_.opener_ttl());
+        j.kv("punch_reason", punch_reason(facts(p, now)));
         j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
         Tunnel::Stats st = p.tunnel.total();
         j.kv("rx_packets", st.rx_packets).kv("rx_bytes", st.rx_bytes);

@@ -38,8 +38,10 @@
 #include "data/dataplane.h"
 #include "data/route_table.h"
 #include "data/tunnel.h"
+#include "mesh/nat_depth.h"
 #include "mesh/pair_crypto.h"
 #include "mesh/probe.h"
+#include "mesh/punch_reason.h"
 
 namespace lm {
 
@@ -89,6 +91,12 @@ public:
     // new epoch (the server forgot the SPIs it forwards).  Pairs the HELLO
     // could not list are dropped.
     void on_reconnect();
+    // Connected behind a NAT whose public address the server saw: measure
+    // how many NATs we sit behind, for the openers' TTL (nat_depth.h).
+    void set_public_addr(const IpAddr &a);
+    // The underlay changed (new address, new default route): every pair
+    // punches again now, with fresh candidates from the server.
+    void repunch_all();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;
     // One view per pair for `lanmesh peer show` and `sa show` (mesh_ctl.cc).
@@ -130,6 +138,12 @@ private:
         int64_t ask_at = 0;                // send a PeerRequest then
         bool lost = false;                 // had a direct path and lost it
         bool peer_moved = false;           // re-introduced with other endpoints since
+        // For the reason shown in `peer show` (punch_reason.h).
+        int server_candidates = 0;
+        uint16_t peer_local_port = 0, peer_public_port = 0;
+        uint64_t replies = 0, probes_heard = 0;
+        bool reflexive = false;
+        std::string logged_reason;         // the last failure reason logged
     };
     struct ProbeKey {
         Pair *pair;
@@ -157,6 +171,8 @@ private:
     // Another pair's direct path still answers: our own NAT mapping is fine.
     bool other_path_answers(const Pair &p, int64_t now) const;
     bool past_hard_limit(const Pair &p, time_t wall) const;
+    void learn_candidates(Pair &p, const std::vector<Endpoint> &c);
+    PunchFacts facts(const Pair &p, int64_t now) const;
 
     Env env_;
     std::string my_name_;
@@ -174,6 +190,7 @@ private:
     // across re-introductions, which replace the Pair.
     std::set<std::string> was_direct_;
     int64_t last_rebind_ = -1000000;
+    NatDepth nat_depth_;
 };
 
 }  // namespace lm

@@ -6,6 +6,7 @@ namespace lm {
 
 void MeshClient::collect_peers(std::vector<PeerView> &out) const {
     static const char *const paths[] = {"via-server", "relay", "direct"};
+    int64_t now = now_ms();
     for (const auto &[name, pp] : pairs_) {
         const Pair &p = *pp;
         PeerView v;
@@ -25,6 +26,7 @@ void MeshClient::collect_peers(std::vector<PeerView> &out) const {
         v.time_to_direct_ms = p.time_to_direct;
         v.punch_rounds = p.rounds;
         v.probes_sent = p.probes_sent;
+        v.punch_reason = punch_reason(facts(p, now));
         out.push_back(std::move(v));
     }
 }

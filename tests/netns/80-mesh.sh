@@ -93,7 +93,13 @@ for spi in $(lm_json carol carol '.pairs[] | select(.name=="dave") | .spis[]'); 
     grep -q "$hex" "$T/server-keys" && die "the server holds a key for pair SPI $hex"
     grep -q "$hex" "$T/carol-keys" || die "carol's own key export lacks $hex (the check would prove nothing)"
 done
-pass "carol<->dave: blind relay, forwarded by SPI, never decrypted; no pair key on the server"
+# Both NATs change the port per destination: peer show says so, in text and JSON.
+why=$(lm_ctl carol carol -j peer show dave | jq -r '.[0].punch_reason')
+[[ $why == *"peer's NAT changes port per destination"*"using the relay"* ]] || die "carol's reason for the relay to dave: $why"
+lm_ctl dave dave peer show carol | grep -q "reason: peer's NAT changes port per destination" ||
+    die "dave's peer show gives no reason: $(lm_ctl dave dave peer show carol)"
+log "carol on dave: $why"
+pass "carol<->dave: blind relay, forwarded by SPI, never decrypted; no pair key on the server; reason shown"
 
 # 5. Forged probes are rejected and counted.
 bad0=$(lm_json alice alice .drops.probe_bad)

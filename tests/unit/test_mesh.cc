@@ -518,5 +518,31 @@ TEST_F(MeshPaths, PeerThatMovedDoesNotMoveOurSocket) {
     EXPECT_EQ(field("bob", "alice", "endpoint"), "203.0.113.2:4500");
 }
 
+// Issue 10, item 3: the server saw bob's port as 4500, but his NAT gave him
+// another one toward alice.  Alice learns it from bob's authenticated probe
+// (a peer-reflexive candidate), answers and probes it, and goes direct
+// there; peer show says where the endpoint came from.
+TEST_F(MeshPaths, PeerReflexivePortLearntFromItsProbe) {
+    peers["bob"].ep = *Endpoint::parse("203.0.113.65:43148");
+    PeerInfo to_alice = info("bob", 21);
+    to_alice.candidates = {*Endpoint::parse("203.0.113.65:4500")};
+    peers["alice"].node->mesh->on_peer_info(to_alice);
+    peers["bob"].node->mesh->on_peer_info(info("alice", 21));
+    run(3000);
+    ASSERT_EQ(path("alice", "bob"), "direct");
+    EXPECT_EQ(path("bob", "alice"), "direct");
+    EXPECT_EQ(field("alice", "bob", "endpoint"), "203.0.113.65:43148");
+    JsonWriter j;
+    j.begin_array("pairs");
+    peers["alice"].node->mesh->status(j);
+    j.end_array();
+    EXPECT_NE(j.str().find("a port the peer's NAT chose toward us (learnt from its probe)"), std::string::npos) << j.str();
+    j = JsonWriter();
+    j.begin_array("pairs");
+    peers["bob"].node->mesh->status(j);
+    j.end_array();
+    EXPECT_EQ(j.str().find("learnt from its probe"), std::string::npos) << j.str();
+}
+
 }  // namespace
 }  // namespace lm

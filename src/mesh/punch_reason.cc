@@ -1,0 +1,44 @@
+// SPDX-License-Identifier: MIT
+#include "mesh/punch_reason.h"
+
+namespace lm {
+
+static std::string retry_text(const PunchFacts &f) {
+    if (f.next_round_in_ms < 0) return "";
+    return "; punching again in " + std::to_string((f.next_round_in_ms + 999) / 1000) + " s";
+}
+
+std::string punch_reason(const PunchFacts &f) {
+    if (!f.keys) return "waiting for the pair's keys (exchanged through the server)";
+    if (f.direct) {
+        std::string s = "probes answered both ways via " + f.endpoint.str();
+        if (f.reflexive) s += ", a port the peer's NAT chose toward us (learnt from its probe)";
+        return s;
+    }
+    if (f.punching)
+        return "punching (round " + std::to_string(f.rounds) + ", openers with TTL " + std::to_string(f.opener_ttl) +
+               ")";
+    std::string s;
+    bool port_changed = f.peer_local_port && f.peer_public_port && f.peer_local_port != f.peer_public_port;
+    if (f.candidates == 0) {
+        s = "the server knows no UDP endpoint of the peer";
+    } else if (f.lost && f.replies == 0 && f.probes_heard == 0) {
+        s = "the direct path stopped answering probes";
+    } else if (port_changed && f.replies == 0) {
+        // A NAT that keeps the port for one destination keeps it for all
+        // (docs/PROTOCOLS.md §10, T1); one that changed it toward the
+        // server most likely maps each destination to a new port.
+        s = "peer's NAT changes port per destination (its port " + std::to_string(f.peer_local_port) +
+            " was seen as " + std::to_string(f.peer_public_port) + " by the server), so our probes find no mapping";
+    } else if (f.probes_heard > 0 && f.replies == 0) {
+        s = "the peer's probes reach us but none of ours is answered";
+    } else if (f.probes_sent == 0) {
+        s = "no probe sent yet";
+    } else {
+        s = "no answer to " + std::to_string(f.probes_sent) +
+            " probes: a NAT or firewall on the way drops them, or keeps a stale entry from an early probe";
+    }
+    return s + "; using the relay" + retry_text(f);
+}
+
+}  // namespace lm

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: MIT
+// Why a pair is where it is, in plain words for `lanmesh peer show`
+// ("punching" line): every outcome of hole punching has a reason an admin can
+// act on.  Pure: the facts in, the sentence out.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "common/addr.h"
+
+namespace lm {
+
+struct PunchFacts {
+    bool keys = false;              // the pair's keys are installed
+    bool direct = false;
+    bool punching = false;
+    bool lost = false;              // was direct, stopped answering
+    bool reflexive = false;         // direct endpoint learnt from the peer's probe
+    Endpoint endpoint;              // direct: where we send
+    int candidates = 0;             // endpoints the server gave
+    // The peer's port as its own socket has it and as the server saw it
+    // through the peer's NAT (0: unknown, no local address reported).
+    uint16_t peer_local_port = 0, peer_public_port = 0;
+    int rounds = 0;
+    uint64_t probes_sent = 0, replies = 0, probes_heard = 0;
+    int64_t next_round_in_ms = -1;  // -1: none scheduled
+    int opener_ttl = 0;
+};
+
+std::string punch_reason(const PunchFacts &f);
+
+}  // namespace lm
