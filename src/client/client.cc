@@ -2,6 +2,7 @@
 #include "client/client.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
@@ -95,12 +96,61 @@ bool Client::start_role(std::string *err) {
     };
     tunnel_.name = cfg_.server_name;
     tunnel_.udp_sock = 0;
+    tun_ifindex_ = int(if_nametoindex(dev_.c_str()));
+    std::string werr;
+    underlay_watched_ = underlay_.start(loop_, tun_ifindex_, kRouteProto, [this] { on_underlay_change(); }, &werr);
+    if (!underlay_watched_)
+        LM_WARN("roaming: %s; a change of address or route is noticed only when keepalives time out",
+                werr.c_str());
     next_connect_ms_ = EventLoop::now_ms();
     connect();
     return true;
 }
 
+void Client::on_underlay_change() {
+    UnderlayRoute now;
+    std::string err;
+    const IpAddr &server = cfg_.server->addr;
+    if (!underlay_route_to(server, &now, &err)) {
+        LM_WARN("underlay changed, but the route to the server is unknown: %s", err.c_str());
+        return;
+    }
+    // Through our own device (a full tunnel without protection): not the
+    // underlay's doing, and registering again would not help.
+    if (now.found && now.oif == tun_ifindex_) return;
+    if (now == route_) return;   // not on our way to the server
+    UnderlayRoute was = route_;
+    route_ = now;
+    underlay_changes_++;
+    if (!now.found) {
+        LM_WARN("underlay changed: no route to the server %s any more (was %s)", server.str().c_str(),
+                was.str().c_str());
+        if (phase_ != Phase::idle) disconnect("underlay changed: no route to the server", false);
+        // The next change that brings a route connects at once.
+        backoff_s_ = 1;
+        return;
+    }
+    LM_INFO("underlay changed: route to the server %s now %s (was %s); registering again", server.str().c_str(),
+            now.str().c_str(), was.str().c_str());
+    // Pairs' direct paths left with the old address or route; traffic goes
+    // through the server until punching from here finds them again.
+    mesh_.repunch_all();
+    // A fresh port: no NAT on the way keeps state for it (docs/PROTOCOLS.md §10).
+    std::string e;
+    if (!data_.rebind_udp(0, &e)) LM_WARN("cannot move the data socket: %s", e.c_str());
+    // No bye: the server keeps our pairs for the session that replaces this one.
+    reconnect_now_ = true;
+    if (phase_ != Phase::idle) disconnect("underlay changed", false);
+    reconnect_now_ = false;
+    backoff_s_ = 1;
+    connect();
+}
+
 void Client::connect() {
+    // The route this connection takes, to tell a later change from it.
+    std::string rerr;
+    if (underlay_watched_ && !underlay_route_to(cfg_.server->addr, &route_, &rerr))
+        LM_DEBUG("route to the server: %s", rerr.c_str());
     phase_ = Phase::connecting;
     ctl_counters_.connects++;
     deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
@@ -442,6 +492,11 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     keying_.clear();
     if (was_up) ctl_counters_.disconnected++;
     phase_ = Phase::idle;
+    if (reconnect_now_) {
+        LM_WARN("%s: %s; connecting again now", was_up ? "disconnected" : "connection given up", why.c_str());
+        next_connect_ms_ = EventLoop::now_ms();
+        return;
+    }
     // Exponential backoff with jitter so a restarted server is not hit by
     // every client in the same instant.
     uint8_t r = 0;
@@ -541,6 +596,7 @@ void Client::rekey_role() {
 }
 
 void Client::stop_role() {
+    underlay_.stop();
     if (conn_) {
         Bye b;
         b.reason = "client shutting down";
@@ -556,6 +612,7 @@ void Client::status_role(JsonWriter &j) {
     static const char *phases[] = {"idle", "connecting", "tls", "waiting-config", "up"};
     j.kv("state", phases[int(phase_)]).kv("server", cfg_.server->str());
     j.kv("behind_nat", behind_nat_);
+    j.kv("underlay_changes", underlay_changes_);
     if (phase_ == Phase::up) {
         j.kv("address", current_.local4.str());
         if (current_.local6.is_set()) j.kv("address6", current_.local6.str());

@@ -18,6 +18,7 @@
 #include "core/node.h"
 #include "data/tunnel.h"
 #include "mesh/mesh_client.h"
+#include "net/underlay_watch.h"
 
 namespace lm {
 
@@ -54,6 +55,10 @@ private:
     bool protocol_error(ProtoError e, const std::string &why);
     int path_mtu() const;
     uint16_t rebind_data_socket();
+    // Roaming (net/underlay_watch.h): our addresses or routes changed.  If
+    // the route to the server is another now, register again at once on a
+    // new connection and data socket, and punch every pair again.
+    void on_underlay_change();
 
     // lanmesh(8) (client_ctl.cc): what `show` prints, reload, and the
     // monitor's events for the connection to the server.
@@ -95,6 +100,12 @@ private:
     int backoff_s_ = 1;
     bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long
     bool ready_logged_ = false;
+    UnderlayWatch underlay_;
+    bool underlay_watched_ = false;
+    int tun_ifindex_ = 0;
+    UnderlayRoute route_;            // to the server, as of the last connect or change
+    bool reconnect_now_ = false;     // disconnect(): no backoff, we connect at once
+    uint64_t underlay_changes_ = 0;  // times the route to the server changed
 };
 
 }  // namespace lm

@@ -30,6 +30,12 @@ void Client::link_role(JsonWriter &j, int) {
     bool up = phase_ == Phase::up;
     j.kv("state", phase_name(int(phase_))).kv("server", cfg_.server->str()).kv("server_name", cfg_.server_name);
     j.kv("name", own_name()).kv("behind_nat", behind_nat_);
+    // Roaming: how often the route to the server changed under us, or why
+    // such changes go unnoticed (net/underlay_watch.h).
+    if (underlay_watched_)
+        j.kv("underlay_changes", underlay_changes_);
+    else
+        j.kv("roaming", "off: address and route changes are not watched");
     if (up) {
         j.kv("topology", to_string(current_.topology)).kv("client_to_client", to_string(current_.c2c));
         j.kv("mtu", unsigned(current_.mtu)).kv("address", current_.local4.str());

@@ -89,6 +89,11 @@ public:
     // new epoch (the server forgot the SPIs it forwards).  Pairs the HELLO
     // could not list are dropped.
     void on_reconnect();
+    // Our own address or route changed (roaming): every direct path left
+    // with the old one.  Traffic goes through the server, and the
+    // re-introduction that follows our new registration starts punching on
+    // both sides at once, with no backoff left from before.
+    void repunch_all();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;
     // One view per pair for `lanmesh peer show` and `sa show` (mesh_ctl.cc).
