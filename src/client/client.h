@@ -17,6 +17,7 @@
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
+#include "client/name_resolver.h"
 #include "mesh/mesh_client.h"
 #include "net/underlay_watch.h"
 
@@ -59,6 +60,11 @@ private:
     // the route to the server is another now, register again at once on a
     // new connection and data socket, and punch every pair again.
     void on_underlay_change();
+    // `Server = NAME`: looked up off the control thread (name_resolver.h).
+    void start_resolve();
+    void on_resolved(const std::vector<IpAddr> &addrs, const std::string &err);
+    // The server as the log names it: "192.0.2.1:4500 (vpn.example)".
+    std::string server_str() const;
 
     // lanmesh(8) (client_ctl.cc): what `show` prints, reload, and the
     // monitor's events for the connection to the server.
@@ -106,6 +112,11 @@ private:
     UnderlayRoute route_;            // to the server, as of the last connect or change
     bool reconnect_now_ = false;     // disconnect(): no backoff, we connect at once
     uint64_t underlay_changes_ = 0;  // times the route to the server changed
+    NameResolver resolver_{loop_};
+    bool resolving_ = false;
+    Endpoint server_;                       // the server's address in use (or last tried)
+    std::vector<Endpoint> server_addrs_;    // the addresses still to try in this round
+    std::string last_resolved_;             // the last answer for the name, as logged
 };
 
 }  // namespace lm

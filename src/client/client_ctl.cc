@@ -54,7 +54,7 @@ void Client::collect_peers(std::vector<PeerView> &out) {
     v.tunnel = &tunnel_;
     v.state = phase_name(int(phase_));
     if (phase_ == Phase::up) v.address = current_.gateway4;
-    v.control_endpoint = cfg_.server->str();
+    v.control_endpoint = server_str();
     v.rtt_us = phase_ == Phase::up ? rtt_.srtt_us() : -1;
     v.epoch = keying_.epoch();
     v.limits = {int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
