@@ -87,7 +87,8 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     std::fprintf(f, "%s: %s, state %s\n", link.str("device", "?").c_str(), link.str("role", "?").c_str(),
                  link.str("state", "?").c_str());
     print_pairs(f, link, {{"network", "network"}, {"name", "name"}, {"server", "server"}, {"server_name", "server-name"},
-                          {"behind_nat", "behind-nat"}});
+                          {"behind_nat", "behind-nat"}, {"underlay_changes", "underlay-changes"},
+                          {"roaming", "roaming"}});
     print_pairs(f, link, {{"topology", "topology"}, {"client_to_client", "client-to-client"}, {"mtu", "mtu"},
                           {"cipher", "cipher"}, {"epoch", "epoch"}});
     print_pairs(f, link, {{"address", "address"}, {"address6", "address6"}, {"pool", "pool"}, {"pool6", "pool6"}});

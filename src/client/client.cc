@@ -2,6 +2,7 @@
 #include "client/client.h"
 
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <openssl/rand.h>
@@ -43,7 +44,7 @@ Client::Client(const Config &cfg)
 
 uint16_t Client::rebind_data_socket() {
     std::string err;
-    uint16_t port = data_.rebind_udp(0, &err);
+    uint16_t port = data_.rebind_udp(tunnel_.udp_sock, &err);
     if (!port) {
         LM_WARN("cannot move the data socket: %s", err.c_str());
         return 0;
@@ -73,18 +74,30 @@ bool Client::start_role(std::string *err) {
     if (X509 *own = SSL_CTX_get0_certificate(ctx_))
         X509_NAME_get_text_by_NID(X509_get_subject_name(own), NID_commonName, cn, sizeof cn);
     mesh_.set_identity(cn, SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
-    int fam = cfg_.server->addr.family;
-    keying_.outer_v6 = fam == AF_INET6;
-    // ESP in UDP from the data port, like RFC 3948's 4500 -> 4500; if that
-    // is taken on this host, any port does (the server learns it).
-    std::string e;
-    if (data_.open_udp(fam, nullptr, cfg_.data_port, &e) < 0) {
-        LM_WARN("%s; using an ephemeral port", e.c_str());
-        if (data_.open_udp(fam, nullptr, 0, err) < 0) return false;
-    }
-    if (cfg_.encapsulation != Encapsulation::udp) {
-        raw_available_ = data_.open_raw(fam, nullptr, &e);
-        if (!raw_available_) LM_WARN("raw ESP unavailable, asking for ESP in UDP: %s", e.c_str());
+    // A server name may resolve to either family: sockets for both, the
+    // first one required.
+    std::vector<int> families{cfg_.server->addr.family};
+    if (cfg_.server->is_name()) families = {AF_INET, AF_INET6};
+    for (size_t i = 0; i < families.size(); i++) {
+        int fam = families[i];
+        const char *fname = fam == AF_INET ? "IPv4" : "IPv6";
+        // ESP in UDP from the data port, like RFC 3948's 4500 -> 4500; if
+        // that is taken on this host, any port does (the server learns it).
+        std::string e;
+        if (data_.open_udp(fam, nullptr, cfg_.data_port, &e) < 0) {
+            LM_WARN("%s; using an ephemeral port", e.c_str());
+            if (data_.open_udp(fam, nullptr, 0, &e) < 0) {
+                if (i == 0) {
+                    *err = e;
+                    return false;
+                }
+                LM_WARN("no %s data socket, %s addresses of %s are skipped: %s", fname, fname,
+                        cfg_.server->host.c_str(), e.c_str());
+                continue;
+            }
+        }
+        if (cfg_.encapsulation != Encapsulation::udp && !data_.open_raw(fam, nullptr, &e))
+            LM_WARN("raw ESP unavailable over %s, asking for ESP in UDP: %s", fname, e.c_str());
     }
     mark_sockets();
     data_.for_each([this](Dataplane &dp) {
@@ -97,16 +110,135 @@ bool Client::start_role(std::string *err) {
     };
     tunnel_.name = cfg_.server_name;
     tunnel_.udp_sock = 0;
+    tun_ifindex_ = int(if_nametoindex(dev_.c_str()));
+    std::string werr;
+    underlay_watched_ = underlay_.start(loop_, tun_ifindex_, kRouteProto, [this] { on_underlay_change(); }, &werr);
+    if (!underlay_watched_)
+        LM_WARN("roaming: %s; a change of address or route is noticed only when keepalives time out",
+                werr.c_str());
     next_connect_ms_ = EventLoop::now_ms();
-    connect();
+    // A name is looked up in a thread, and threads start only after the
+    // privileges are dropped: the first tick connects.
+    if (!cfg_.server->is_name()) connect();
     return true;
 }
 
+std::string Client::server_str() const {
+    if (!cfg_.server->is_name()) return cfg_.server->str();
+    if (!server_.is_set()) return cfg_.server->str();
+    return server_.str() + " (" + cfg_.server->host + ")";
+}
+
+void Client::start_resolve() {
+    phase_ = Phase::connecting;
+    resolving_ = true;
+    deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
+    std::string err;
+    bool ok = resolver_.resolve(
+        cfg_.server->host,
+        [this](const std::vector<IpAddr> &addrs, const std::string &e) { on_resolved(addrs, e); }, &err);
+    if (!ok) {
+        resolving_ = false;
+        disconnect(err, false);
+    }
+}
+
+void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &err) {
+    resolving_ = false;
+    const std::string &host = cfg_.server->host;
+    if (!err.empty()) {
+        disconnect("cannot resolve " + host + ": " + err, false);
+        return;
+    }
+    std::string list;
+    server_addrs_.clear();
+    for (const IpAddr &a : addrs) {
+        list += (list.empty() ? "" : ", ") + a.str();
+        server_addrs_.push_back(Endpoint{a, cfg_.server->port});
+    }
+    // Said once per answer that differs from the last one.
+    if (list != last_resolved_) LM_INFO("server name %s resolved to %s", host.c_str(), list.c_str());
+    last_resolved_ = list;
+    connect();
+}
+
+void Client::on_underlay_change() {
+    UnderlayRoute now;
+    std::string err;
+    const IpAddr &server = server_.addr;
+    if (!server.is_set()) {
+        // No address yet (a name not resolved): try again now.
+        if (phase_ == Phase::idle) {
+            backoff_s_ = 1;
+            connect();
+        }
+        return;
+    }
+    if (!underlay_route_to(server, &now, &err)) {
+        LM_WARN("underlay changed, but the route to the server is unknown: %s", err.c_str());
+        return;
+    }
+    // Through our own device (a full tunnel without protection): not the
+    // underlay's doing, and registering again would not help.
+    if (now.found && now.oif == tun_ifindex_) return;
+    if (now == route_) return;   // not on our way to the server
+    UnderlayRoute was = route_;
+    route_ = now;
+    underlay_changes_++;
+    if (!now.found) {
+        LM_WARN("underlay changed: no route to the server %s any more (was %s)", server.str().c_str(),
+                was.str().c_str());
+        if (phase_ != Phase::idle) disconnect("underlay changed: no route to the server", false);
+        // The next change that brings a route connects at once.
+        backoff_s_ = 1;
+        return;
+    }
+    LM_INFO("underlay changed: route to the server %s now %s (was %s); registering again", server.str().c_str(),
+            now.str().c_str(), was.str().c_str());
+    // Pairs' direct paths left with the old address or route; traffic goes
+    // through the server until punching from here finds them again.
+    mesh_.repunch_all();
+    // A fresh port: no NAT on the way keeps state for it (docs/PROTOCOLS.md §10).
+    std::string e;
+    if (!data_.rebind_udp(tunnel_.udp_sock, &e)) LM_WARN("cannot move the data socket: %s", e.c_str());
+    // No bye: the server keeps our pairs for the session that replaces this one.
+    reconnect_now_ = true;
+    if (phase_ != Phase::idle) disconnect("underlay changed", false);
+    reconnect_now_ = false;
+    backoff_s_ = 1;
+    server_addrs_.clear();   // a name is looked up again
+    connect();
+}
+
 void Client::connect() {
+    // Each round of attempts takes the server's addresses anew: a name is
+    // looked up again, as its addresses may have changed.  The addresses
+    // are tried in order; the backoff starts when none answered.
+    if (server_addrs_.empty()) {
+        if (cfg_.server->is_name()) {
+            start_resolve();
+            return;
+        }
+        server_addrs_.push_back(Endpoint{cfg_.server->addr, cfg_.server->port});
+    }
+    server_ = server_addrs_.front();
+    server_addrs_.erase(server_addrs_.begin());
+    int fam = server_.addr.family;
+    tunnel_.udp_sock = std::max(0, data_.udp_for_family(fam));
+    raw_available_ = cfg_.encapsulation != Encapsulation::udp && data_.raw_fd(fam) >= 0;
+    keying_.outer_v6 = fam == AF_INET6;
+    // The route this connection takes, to tell a later change from it.
+    std::string rerr;
+    if (underlay_watched_ && !underlay_route_to(server_.addr, &route_, &rerr))
+        LM_DEBUG("route to the server: %s", rerr.c_str());
     phase_ = Phase::connecting;
     ctl_counters_.connects++;
     deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
-    tcp_fd_ = socket(cfg_.server->addr.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (data_.udp_for_family(fam) < 0) {
+        disconnect("no data socket for " + server_.str(), false);
+        return;
+    }
+    tcp_fd_ = socket(fam, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (tcp_fd_ < 0) {
         disconnect(std::string("socket: ") + strerror(errno), false);
         return;
@@ -115,10 +247,10 @@ void Client::connect() {
     setsockopt(tcp_fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     mark_socket(tcp_fd_, "control socket");
     sockaddr_storage ss;
-    socklen_t sl = cfg_.server->to_sockaddr(&ss);
+    socklen_t sl = server_.to_sockaddr(&ss);
     int r = ::connect(tcp_fd_, reinterpret_cast<sockaddr *>(&ss), sl);
     if (r < 0 && errno != EINPROGRESS) {
-        disconnect("connect " + cfg_.server->str() + ": " + strerror(errno), false);
+        disconnect("connect " + server_str() + ": " + strerror(errno), false);
         return;
     }
     loop_.add(tcp_fd_, EPOLLOUT, [this](uint32_t) { on_tcp_connected(); });
@@ -130,7 +262,7 @@ void Client::on_tcp_connected() {
     getsockopt(tcp_fd_, SOL_SOCKET, SO_ERROR, &soerr, &l);
     loop_.remove(tcp_fd_);
     if (soerr) {
-        disconnect("connect " + cfg_.server->str() + ": " + strerror(soerr), false);
+        disconnect("connect " + server_str() + ": " + strerror(soerr), false);
         return;
     }
     sockaddr_storage ss;
@@ -194,7 +326,7 @@ void Client::on_io() {
         h.spi_s2c = my_spi_;
         h.encap = raw_available_ ? cfg_.encapsulation : Encapsulation::udp;
         h.local_addrs = {local_addr_};
-        h.data_port = data_.udp_port(0);
+        h.data_port = data_.udp_port(tunnel_.udp_sock);
         // The pairs we hold: a server that restarted, or saw us reconnect,
         // takes up those our peers hold too.
         h.pairs = mesh_.held_pairs();
@@ -317,9 +449,10 @@ bool Client::on_config(const ConfigMsg &m) {
         return false;
     }
     tunnel_.encap = m.encap;
-    tunnel_.udp_peer = Endpoint{cfg_.server->addr, m.data_port};
+    tunnel_.udp_peer = Endpoint{server_.addr, m.data_port};
     tunnel_.udp_sock = 0;
-    tunnel_.raw_peer = cfg_.server->addr;
+    tunnel_.raw_peer = server_.addr;
+    server_addrs_.clear();   // the next reconnect starts a new round
     tunnel_.clear_last_rx();
     behind_nat_ = m.observed.is_set() && !(m.observed.addr == local_addr_);
     if (!apply_layout(m, &err)) {
@@ -334,12 +467,12 @@ bool Client::on_config(const ConfigMsg &m) {
                      nat_keepalive_s(cfg_.nat_keepalive));
     mesh_.on_reconnect();
     if (behind_nat_) mesh_.set_public_addr(m.observed.addr);
-    sd_notify_send("READY=1\nSTATUS=connected to " + cfg_.server->str() + " as " + m.local4.str());
+    sd_notify_send("READY=1\nSTATUS=connected to " + server_str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
     // Register our outer address with the server right away.
     dp_.send_dummy(tunnel_);
     last_dummy_ms_ = EventLoop::now_ms();
-    LM_INFO("connected to %s: %s%s%s via %s, %s, %s, mtu %u", cfg_.server->str().c_str(), m.local4.str().c_str(),
+    LM_INFO("connected to %s: %s%s%s via %s, %s, %s, mtu %u", server_str().c_str(), m.local4.str().c_str(),
             m.local6.is_set() ? " " : "", m.local6.is_set() ? m.local6.str().c_str() : "", dev_.c_str(),
             to_string(m.cipher), m.encap == Encapsulation::raw ? "raw ESP" : (behind_nat_ ? "ESP in UDP (NAT)" : "ESP in UDP"),
             unsigned(m.mtu));
@@ -350,13 +483,13 @@ bool Client::on_config(const ConfigMsg &m) {
 int Client::path_mtu() const {
     // Ask the kernel for the MTU of the route to the server and subtract the
     // worst-case ESP overhead for our encapsulation.
-    int fam = cfg_.server->addr.family;
+    int fam = server_.addr.family;
     int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return 0;
     // Marked like our data sockets: with a full tunnel, an unmarked lookup
     // would answer with the TUN's MTU.
     if (uint32_t mark = data_.fwmark()) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-    Endpoint ep{cfg_.server->addr, current_.data_port ? current_.data_port : kDefaultPort};
+    Endpoint ep{server_.addr, current_.data_port ? current_.data_port : kDefaultPort};
     sockaddr_storage ss;
     socklen_t sl = ep.to_sockaddr(&ss);
     int mtu = 0;
@@ -404,7 +537,7 @@ bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
 void Client::set_overlay() {
     std::vector<Prefix> in;
     if (!applied_) return;
-    const IpAddr &server = cfg_.server->addr;
+    const IpAddr &server = server_.addr;
     auto add = [&](const Prefix &p) {
         if (!p.contains(server)) in.push_back(p);
     };
@@ -444,6 +577,20 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     keying_.clear();
     if (was_up) ctl_counters_.disconnected++;
     phase_ = Phase::idle;
+    resolver_.cancel();
+    resolving_ = false;
+    if (!was_up && !reconnect_now_ && !replaced_ && !server_addrs_.empty()) {
+        // Another address of the server's name: tried at the next tick.
+        LM_WARN("connection failed: %s; trying %s next", why.c_str(), server_addrs_.front().str().c_str());
+        next_connect_ms_ = EventLoop::now_ms();
+        return;
+    }
+    server_addrs_.clear();
+    if (reconnect_now_) {
+        LM_WARN("%s: %s; connecting again now", was_up ? "disconnected" : "connection given up", why.c_str());
+        next_connect_ms_ = EventLoop::now_ms();
+        return;
+    }
     // Exponential backoff with jitter so a restarted server is not hit by
     // every client in the same instant.
     uint8_t r = 0;
@@ -480,7 +627,15 @@ void Client::tick_role(int64_t now) {
         return;
     }
     if (phase_ != Phase::up) {
-        if (now >= deadline_ms_) disconnect("handshake timeout", false);
+        if (now >= deadline_ms_) {
+            std::string secs = std::to_string(cfg_.handshake_timeout) + " s";
+            if (resolving_)
+                disconnect("no answer looking up " + cfg_.server->host + " in " + secs, false);
+            else if (tcp_fd_ >= 0)
+                disconnect("connect " + server_str() + ": no answer in " + secs, false);
+            else
+                disconnect("handshake timeout", false);
+        }
         return;
     }
     if (now - last_rx_ms_ >= int64_t(current_.keepalive_timeout) * 1000) {
@@ -549,6 +704,8 @@ void Client::rekey_role() {
 }
 
 void Client::stop_role() {
+    underlay_.stop();
+    resolver_.cancel();
     if (conn_) {
         Bye b;
         b.reason = "client shutting down";
@@ -565,7 +722,9 @@ void Client::stop_role() {
 void Client::status_role(JsonWriter &j) {
     static const char *phases[] = {"idle", "connecting", "tls", "waiting-config", "up"};
     j.kv("state", phases[int(phase_)]).kv("server", cfg_.server->str());
+    if (server_.is_set()) j.kv("server_address", server_.str());
     j.kv("behind_nat", behind_nat_);
+    j.kv("underlay_changes", underlay_changes_);
     if (phase_ == Phase::up) {
         j.kv("address", current_.local4.str());
         if (current_.local6.is_set()) j.kv("address6", current_.local6.str());

@@ -17,8 +17,10 @@
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
+#include "client/name_resolver.h"
 #include "mesh/mesh_client.h"
 #include "net/policy_rules.h"
+#include "client/underlay_watch.h"
 
 namespace lm {
 
@@ -71,6 +73,15 @@ private:
     bool protocol_error(ProtoError e, const std::string &why);
     int path_mtu() const;
     uint16_t rebind_data_socket();
+    // Roaming (client/underlay_watch.h): our addresses or routes changed.  If
+    // the route to the server is another now, register again at once on a
+    // new connection and data socket, and punch every pair again.
+    void on_underlay_change();
+    // `Server = NAME`: looked up off the control thread (name_resolver.h).
+    void start_resolve();
+    void on_resolved(const std::vector<IpAddr> &addrs, const std::string &err);
+    // The server as the log names it: "192.0.2.1:4500 (vpn.example)".
+    std::string server_str() const;
 
     // lanmesh(8) (client_ctl.cc): what `show` prints, reload, and the
     // monitor's events for the connection to the server.
@@ -122,6 +133,17 @@ private:
     std::vector<std::pair<Prefix, std::string>> refused_routes_;   // and why
     PolicyRules rules_;
     std::string mark_error_;   // why the daemon's sockets carry no mark ("" = they do)
+    UnderlayWatch underlay_;
+    bool underlay_watched_ = false;
+    int tun_ifindex_ = 0;
+    UnderlayRoute route_;            // to the server, as of the last connect or change
+    bool reconnect_now_ = false;     // disconnect(): no backoff, we connect at once
+    uint64_t underlay_changes_ = 0;  // times the route to the server changed
+    NameResolver resolver_{loop_};
+    bool resolving_ = false;
+    Endpoint server_;                       // the server's address in use (or last tried)
+    std::vector<Endpoint> server_addrs_;    // the addresses still to try in this round
+    std::string last_resolved_;             // the last answer for the name, as logged
 };
 
 }  // namespace lm

@@ -30,6 +30,12 @@ void Client::link_role(JsonWriter &j, int) {
     bool up = phase_ == Phase::up;
     j.kv("state", phase_name(int(phase_))).kv("server", cfg_.server->str()).kv("server_name", cfg_.server_name);
     j.kv("name", own_name()).kv("behind_nat", behind_nat_);
+    // Roaming: how often the route to the server changed under us, or why
+    // such changes go unnoticed (client/underlay_watch.h).
+    if (underlay_watched_)
+        j.kv("underlay_changes", underlay_changes_);
+    else
+        j.kv("roaming", "off: address and route changes are not watched");
     if (up) {
         j.kv("topology", to_string(current_.topology)).kv("client_to_client", to_string(current_.c2c));
         j.kv("mtu", unsigned(current_.mtu)).kv("address", current_.local4.str());
@@ -48,7 +54,7 @@ void Client::collect_peers(std::vector<PeerView> &out) {
     v.tunnel = &tunnel_;
     v.state = phase_name(int(phase_));
     if (phase_ == Phase::up) v.address = current_.gateway4;
-    v.control_endpoint = cfg_.server->str();
+    v.control_endpoint = server_str();
     v.rtt_us = phase_ == Phase::up ? rtt_.srtt_us() : -1;
     v.epoch = keying_.epoch();
     v.limits = {int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,

@@ -39,7 +39,8 @@ void Client::mark_socket(int fd, const char *what) {
 }
 
 bool Client::swallows_underlay(const Prefix &p) const {
-    return p.len <= 1 || p.contains(cfg_.server->addr);
+    // The address in use: with a host name, what it resolved to this time.
+    return p.len <= 1 || (server_.addr.is_set() && p.contains(server_.addr));
 }
 
 uint32_t Client::route_table_for(const Prefix &p, std::string *why) {
@@ -111,7 +112,7 @@ void Client::sync_routes(const std::vector<std::pair<Prefix, IpAddr>> &want) {
         if (!known)
             LM_WARN("route %s from the server refused: it would take this daemon's own traffic to %s into the "
                     "tunnel, and that traffic cannot be kept out (%s)",
-                    r.first.str().c_str(), cfg_.server->addr.str().c_str(), r.second.c_str());
+                    r.first.str().c_str(), server_str().c_str(), r.second.c_str());
     }
     refused_routes_ = std::move(refused);
     route_warning_.clear();

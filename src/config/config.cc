@@ -26,6 +26,11 @@
 
 namespace lm {
 
+std::string ServerAddress::str() const {
+    if (is_name()) return host + ":" + std::to_string(port);
+    return Endpoint{addr, port}.str();
+}
+
 const PeerConfig *Config::find_peer(const std::string &name) const {
     for (const auto &p : peers)
         if (p.name == name) return &p;
@@ -434,6 +439,29 @@ static bool ambiguous_v6_with_port(std::string_view v) {
     return n >= 1 && n <= 65535 && IpAddr::parse(v.substr(0, colon)).has_value();
 }
 
+// A DNS host name as RFC 1123 allows it (letters, digits, hyphens; labels
+// of 1-63, 253 in all, an optional final dot), whose last label is not all
+// digits (RFC 3696 §2): "192.0.2" must not be read as a name.
+static bool valid_host_name(std::string_view v) {
+    if (!v.empty() && v.back() == '.') v.remove_suffix(1);
+    if (v.empty() || v.size() > 253) return false;
+    size_t start = 0;
+    bool last_numeric = true;
+    while (start <= v.size()) {
+        size_t dot = v.find('.', start);
+        if (dot == std::string_view::npos) dot = v.size();
+        std::string_view label = v.substr(start, dot - start);
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        last_numeric = true;
+        for (unsigned char ch : label) {
+            if (!is_alnum(ch) && ch != '-') return false;
+            if (ch < '0' || ch > '9') last_numeric = false;
+        }
+        start = dot + 1;
+    }
+    return !last_numeric;
+}
+
 bool h_server(Parser &p, std::string_view v) {
     if (ambiguous_v6_with_port(v)) {
         size_t colon = v.rfind(':');
@@ -446,11 +474,28 @@ bool h_server(Parser &p, std::string_view v) {
     auto e = Endpoint::parse(v);
     p.server_port_given = e.has_value();
     if (!e) e = Endpoint::parse(v, 1);
-    if (!e)
-        return p.bad("bad endpoint " + quote(v) + " for Server (expected ADDRESS, IPv4:PORT or [IPv6]:PORT)");
-    if (is_unspecified(e->addr) || is_multicast(e->addr))
-        return p.bad("Server address " + e->addr.str() + " is not a unicast address");
-    p.c.server = *e;
+    if (e) {
+        if (is_unspecified(e->addr) || is_multicast(e->addr))
+            return p.bad("Server address " + e->addr.str() + " is not a unicast address");
+        p.c.server = ServerAddress{"", e->addr, e->port};
+        return true;
+    }
+    // A host name, with or without a port: names have no colon.
+    std::string_view host = v;
+    uint16_t n = 1;
+    bool ok = true;
+    if (size_t colon = v.find(':'); colon != std::string_view::npos) {
+        host = v.substr(0, colon);
+        std::string_view port = v.substr(colon + 1);
+        ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
+        unsigned long x = ok ? std::stoul(std::string(port)) : 0;
+        ok = ok && x >= 1 && x <= 65535;
+        n = uint16_t(x);
+        p.server_port_given = true;
+    }
+    if (!ok || !valid_host_name(host))
+        return p.bad("bad Server " + quote(v) + " (expected HOST, HOST:PORT, ADDRESS, IPv4:PORT or [IPv6]:PORT)");
+    p.c.server = ServerAddress{std::string(host), IpAddr{}, n};
     return true;
 }
 

@@ -17,6 +17,19 @@ namespace lm {
 // Data-plane threads at most (Workers=).
 constexpr int kMaxWorkers = 64;
 
+// Client: where the server is (`Server`).  Either a literal address, or a
+// host name that is resolved at each connection attempt, off the control
+// thread (client/name_resolver.h); --check-config checks only its syntax.
+struct ServerAddress {
+    std::string host;    // a DNS name; empty when `addr` is a literal address
+    IpAddr addr;         // the literal address (unset for a name)
+    uint16_t port = 0;
+    bool is_name() const { return !host.empty(); }
+    // "vpn.example:4500", "192.0.2.1:4500", "[2001:db8::1]:4500".
+    std::string str() const;
+    bool operator==(const ServerAddress &o) const { return host == o.host && addr == o.addr && port == o.port; }
+};
+
 // Server side: what is known about one client by certificate common name.
 struct PeerConfig {
     std::string name;                      // certificate CN
@@ -52,7 +65,7 @@ struct Config {
     std::optional<Prefix> pool;            // server: IPv4 pool (required)
     std::optional<Prefix> pool6;           // server: IPv6 pool (subnet only)
     std::vector<IpAddr> listen;            // server: addresses to bind (default: any)
-    std::optional<Endpoint> server;        // client: server address and control port (required)
+    std::optional<ServerAddress> server;   // client: server address or name, control port (required)
     std::string server_name;               // client: expected server CN (required)
     uint16_t control_port = kDefaultPort;  // TCP port of the TLS control channel
     uint16_t data_port = kDefaultPort;     // UDP port of ESP-in-UDP

@@ -208,6 +208,7 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
             }
         }
         c_.drop(Drop::unknown_spi);
+        if (forward && on_unknown_spi) on_unknown_spi(esp_spi(esp), from, udp_idx);
         return;
     }
     Tunnel &t = *sa->tunnel;

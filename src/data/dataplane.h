@@ -89,6 +89,9 @@ public:
     std::function<void(Tunnel &from, Tunnel &to)> on_relay;
     // Non-ESP frames (after the 4-byte zero marker check): hole-punch probes.
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
+    // Server, mesh: ESP for an SPI that is neither ours nor a pair's we
+    // forward (its owner left), so the control plane can tell the sender.
+    std::function<void(uint32_t spi, const Endpoint &from, int udp_idx)> on_unknown_spi;
     // Addresses inside the network (server: the pools; client: its own
     // networks and the routes into its TUN).  An outer packet from one of
     // them came back through our own TUN: taking it as outer ESP would let

@@ -103,6 +103,14 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
             e.a = &t;
             post(*wp, e);
         };
+        w->dp->on_unknown_spi = [this, wp](uint32_t spi, const Endpoint &from, int idx) {
+            if (!on_unknown_spi) return;
+            Event e{Event::unknown_spi};
+            e.seq = spi;
+            e.from = from;
+            e.udp_idx = idx;
+            post(*wp, e);
+        };
         w->dp->on_non_esp = [this, wp](const uint8_t *p, size_t len, const Endpoint &from, int idx) {
             // Only a client speaks anything but ESP on its data port, and
             // nothing it speaks is this long.
@@ -409,7 +417,14 @@ void DataWorkers::post(Worker &w, const Event &e) {
     // packet asks again: keep one entry each.  A repeated address keeps the
     // highest sequence number, so it still wins over an older report of
     // another address that sits before it in the box.
-    if (e.kind != Event::non_esp) {
+    if (e.kind == Event::unknown_spi) {
+        int waiting = 0;
+        for (int i = 0; i < w.box_n; i++) {
+            const Event &o = w.box[i];
+            if (o.kind != Event::unknown_spi) continue;
+            if ((o.seq == e.seq && o.from == e.from) || ++waiting >= kUnknownSpiMail) return;
+        }
+    } else if (e.kind != Event::non_esp) {
         for (int i = 0; i < w.box_n; i++) {
             Event &o = w.box[i];
             if (o.kind == e.kind && o.a == e.a && o.b == e.b && o.sa == e.sa && o.from == e.from &&
@@ -439,6 +454,9 @@ void DataWorkers::deliver(Worker &w) {
             break;
         case Event::relay:
             if (on_relay) on_relay(*e.a, *e.b);
+            break;
+        case Event::unknown_spi:
+            if (on_unknown_spi) on_unknown_spi(e.seq, e.from, e.udp_idx);
             break;
         case Event::non_esp:
             if (on_non_esp)

@@ -80,6 +80,10 @@ public:
     std::function<void(Tunnel &t)> on_rekey_due;
     // A send to `t` failed with EMSGSIZE (Dataplane::on_path_too_big).
     std::function<void(Tunnel &t)> on_path_too_big;
+    // Pair ESP the server could not forward: no client owns its SPI
+    // (Dataplane::on_unknown_spi).  At most kUnknownSpiMail per worker wait
+    // at a time; the rest are only counted (drop unknown_spi).
+    std::function<void(uint32_t spi, const Endpoint &from, int udp_idx)> on_unknown_spi;
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it
@@ -101,16 +105,19 @@ public:
 
 private:
     struct Event {
-        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due, path_too_big } kind;
+        enum Kind : uint8_t { endpoint, relay, non_esp, rekey_due, path_too_big, unknown_spi } kind;
         Tunnel *a = nullptr, *b = nullptr;
         InboundSa *sa = nullptr;
-        uint32_t seq = 0;     // endpoint: the packet's sequence number on sa
+        uint32_t seq = 0;     // endpoint: the packet's sequence number on sa; unknown_spi: the SPI
         Endpoint from;
         int udp_idx = -1;
         uint16_t len = 0;
         uint8_t data[64];     // non-ESP frames: a probe is 45 bytes
     };
     static constexpr int kMailbox = 64;
+    // Unauthenticated packets may ask for unknown_spi mail: a few slots at
+    // most, so that they never crowd out the rest.
+    static constexpr int kUnknownSpiMail = 4;
 
     struct Worker {
         int index = 0;

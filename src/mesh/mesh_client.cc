@@ -113,6 +113,17 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
         // A re-introduction: fresh candidates (the peer may have moved).
         // Keys stay; punching starts again on both sides now.
         if (m.candidates != p->candidates && p->path != Path::direct) p->peer_moved = true;
+        // Its public address is another: it roamed, and our direct path
+        // leads to where it was.  Through the server until punching finds
+        // it again, rather than into the void until probes time out.
+        if (p->path == Path::direct && !m.candidates.empty() && !p->candidates.empty() &&
+            !(m.candidates[0].addr == p->candidates[0].addr)) {
+            LM_INFO("pair %s: peer moved to %s", p->name.c_str(), m.candidates[0].str().c_str());
+            set_path(*p, Path::blind, nullptr, -1, now);
+            p->peer_moved = true;
+            p->rounds = 0;
+            p->next_round = 0;
+        }
         learn_candidates(*p, m.candidates);
         if (p->rekey_on_intro) {
             // We reconnected: the server forgot the SPIs it forwards for us,
@@ -340,29 +351,29 @@ void MeshClient::on_reconnect() {
     for (auto &name : unlisted) drop_pair(name, "too many pairs to list in our HELLO");
 }
 
+void MeshClient::repunch_all() {
+    int64_t now = now_ms();
+    for (auto &[name, pp] : pairs_) {
+        Pair &p = *pp;
+        if (p.path == Path::direct) set_path(p, Path::blind, nullptr, -1, now);
+        p.punching = false;
+        p.rounds = 0;
+        // Should no re-introduction come (the server is away), punch to
+        // the candidates we have.
+        p.next_round = now + 2000;
+        p.lost = false;
+        p.ask_at = 0;
+        p.unanswered_since = 0;
+        p.nonces.clear();
+    }
+}
+
 void MeshClient::on_peer_gone(const PeerGone &m) {
     if (find(m.name)) drop_pair(m.name, ("server: " + m.reason).c_str());
 }
 
 void MeshClient::set_public_addr(const IpAddr &a) {
     if (a.is_set()) nat_depth_.start(a, now_ms());
-}
-
-void MeshClient::repunch_all() {
-    int64_t now = now_ms();
-    for (auto &[name, pp] : pairs_) {
-        Pair &p = *pp;
-        if (p.epoch == 0) continue;
-        // Our endpoint changed: ask the server to pass the new one on (its
-        // answer starts punching on both sides), and punch at once.
-        p.ask_at = now;
-        if (p.path == Path::direct) {
-            p.last_probe = 0;   // probed on this tick; lost within kPathTimeout if the path died
-        } else {
-            p.rounds = 0;
-            start_punch(p, now);
-        }
-    }
 }
 
 void MeshClient::start_punch(Pair &p, int64_t now) {

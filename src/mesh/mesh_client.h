@@ -94,8 +94,10 @@ public:
     // Connected behind a NAT whose public address the server saw: measure
     // how many NATs we sit behind, for the openers' TTL (nat_depth.h).
     void set_public_addr(const IpAddr &a);
-    // The underlay changed (new address, new default route): every pair
-    // punches again now, with fresh candidates from the server.
+    // Our own address or route changed (roaming): every direct path left
+    // with the old one.  Traffic goes through the server, and the
+    // re-introduction that follows our new registration starts punching on
+    // both sides at once, with no backoff left from before.
     void repunch_all();
     void tick(int64_t now_ms);
     void status(JsonWriter &j) const;

@@ -90,8 +90,12 @@ bool Server::start_role(std::string *err) {
         if (cfg_.pool) dp.overlay.push_back(*cfg_.pool);
         if (cfg_.pool6) dp.overlay.push_back(*cfg_.pool6);
     });
-    if (cfg_.client_to_client == ClientToClient::direct)
+    if (cfg_.client_to_client == ClientToClient::direct) {
         data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
+        data_.on_unknown_spi = [this](uint32_t spi, const Endpoint &from, int idx) {
+            on_unknown_pair_spi(spi, from, idx);
+        };
+    }
     std::vector<IpAddr> binds = cfg_.listen;
     if (binds.empty()) {
         IpAddr any4, any6;
@@ -355,6 +359,7 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     case MsgType::bye: {
         Bye b;
         if (!decode(payload, &b, &err)) return bad_payload(err);
+        s.left = true;
         close_session(fd, "client said bye: " + b.reason, false);
         return false;
     }
@@ -472,6 +477,7 @@ bool Server::admit(Session &s, const Hello &h) {
         LM_WARN("%s: new session from %s replaces the one from %s (the same certificate name on two hosts? "
                 "the older is told to wait %d s)",
                 s.name.c_str(), s.tcp_peer.str().c_str(), before.c_str(), kReplacedHoldOffSeconds);
+        if (it != sessions_.end()) it->second->replaced = true;
         close_session(old->second, std::string(kByeReplaced) + " from " + s.tcp_peer.str(), true);
     }
 
@@ -608,6 +614,7 @@ void Server::tick_role(int64_t now) {
             continue;
         }
         if (now - s.last_rx_ms >= int64_t(cfg_.keepalive_timeout) * 1000) {
+            s.left = true;
             doomed.push_back({fd, "keepalive timeout", End::plain});
             continue;
         }
@@ -705,6 +712,7 @@ void Server::status_role(JsonWriter &j) {
     j.kv("introductions", mesh_intros_).kv("pairs", uint64_t(intros_.size()));
     j.kv("keys_forwarded", mesh_keys_forwarded_).kv("keys_refused", mesh_keys_refused_);
     j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", data_.totals().forwarded);
+    j.kv("unknown_spi_told", mesh_unknown_spi_told_).kv("unknown_spi_unowned", mesh_unknown_spi_unowned_);
     j.end_object();
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;

@@ -5,6 +5,7 @@
 #pragma once
 #include <openssl/ssl.h>
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -55,6 +56,8 @@ private:
         Endpoint announced;            // its UDP endpoint as its pairs last heard it
         int64_t announced_ms = 0;
         bool cut = false;              // ended for cause: its peers drop their pairs
+        bool left = false;             // ended by its bye or a keepalive timeout: its pairs' other ends are told
+        bool replaced = false;         // a newer session of its name took over its pairs
         std::vector<std::pair<Prefix, IpAddr>> routes;   // last sent (config or route_update)
         // With a [Registry]: the address etcd gave it (admit() runs again
         // with it), and whether the question is still out.
@@ -125,6 +128,9 @@ private:
     // A session ends: forget its pairs; when it was cut for cause (revoked,
     // deleted by the administrator), tell its peers to drop their pair SAs.
     void mesh_forget(Session &s, bool cut, const std::string &why);
+    // The data path saw pair ESP for an SPI no client owns: if its owner
+    // left, the sender is told (peer_gone) and drops the pair.
+    void on_unknown_pair_spi(uint32_t spi, const Endpoint &from, int udp_idx);
 
     // lanmesh(8) (server_ctl.cc): what `show` prints, `peer del`, networks
     // behind clients at run time, reload, and the monitor's peer events.
@@ -163,6 +169,17 @@ private:
     std::map<std::pair<std::string, std::string>, uint64_t> intros_;   // (lo, hi) -> intro id
     std::map<std::pair<std::string, std::string>, int64_t> last_reintro_;
     uint64_t mesh_keys_forwarded_ = 0, mesh_keys_refused_ = 0, mesh_intros_ = 0;
+    // Pair SPIs of clients that left, and whose they were (bounded, oldest
+    // out first): pair ESP still sent to one gets its sender told.
+    std::unordered_map<uint32_t, std::string> gone_spis_;
+    std::deque<uint32_t> gone_order_;
+    static constexpr size_t kMaxGoneSpis = 4096;
+    // Pair SPIs of a replaced session, forwarded to its successor.
+    std::map<std::string, std::vector<uint32_t>> handover_;
+    // peer_gone sent because pair ESP met an unknown SPI (per sender and
+    // SPI at most once a second); unknown SPIs no departed client owned.
+    uint64_t mesh_unknown_spi_told_ = 0, mesh_unknown_spi_unowned_ = 0;
+    std::map<std::pair<std::string, uint32_t>, int64_t> unknown_told_;
     int mtu_ = 1400;
     // Networks added by `lanmesh route add` (peer, prefix); kept across
     // reloads unless the file claims the prefix.

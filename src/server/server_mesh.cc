@@ -129,6 +129,7 @@ bool Server::on_peer_key(Session &s, const PeerKey &m) {
     if (f != forward_.end() && f->second != &s.tunnel) return refuse("SPI already used by another client");
     if (f == forward_.end()) {
         forward_[m.spi] = &s.tunnel;
+        gone_spis_.erase(m.spi);   // a departed client's once; its entry in gone_order_ ages out
         s.pair_spis.push_back(m.spi);
         // Keep the last few per client: current and previous epochs of a
         // handful of pairs; older ones are dead.
@@ -170,7 +171,18 @@ bool Server::on_peer_request(Session &s, const PeerRequest &m) {
 void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
     for (uint32_t spi : s.pair_spis) {
         auto f = forward_.find(spi);
-        if (f != forward_.end() && f->second == &s.tunnel) forward_.erase(f);
+        if (f == forward_.end() || f->second != &s.tunnel) continue;
+        forward_.erase(f);
+        if (s.replaced) {
+            // Its successor keeps receiving on them: the pairs live on.
+            handover_[s.name].push_back(spi);
+            continue;
+        }
+        if (gone_spis_.emplace(spi, s.name).second) gone_order_.push_back(spi);
+        while (gone_order_.size() > kMaxGoneSpis) {
+            gone_spis_.erase(gone_order_.front());
+            gone_order_.pop_front();
+        }
     }
     s.pair_spis.clear();
     for (Tunnel *peer : s.tunnel.introduced) std::erase(peer->introduced, &s.tunnel);
@@ -184,20 +196,77 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
         last_reintro_.erase(it->first);
         it = intros_.erase(it);
     }
-    if (!cut || cfg_.client_to_client != ClientToClient::direct) return;
-    for (auto &[fd, other] : sessions_) other->held.erase(s.name);
-    // Tell every client, not only those we introduced: pairs outlive a
-    // server restart, so our record of who talks to whom may be incomplete.
-    // Revocations are rare; one small message per client is cheap.
-    for (auto &[fd, other] : sessions_) {
-        if (other.get() == &s || other->dead || other->phase != Session::Phase::up) continue;
-        other->conn->send(MsgType::peer_gone, encode(PeerGone{s.name, why}));
-        other->conn->flush();
-        update_interest(*other);
+    if (cfg_.client_to_client != ClientToClient::direct) return;
+    auto tell = [this](Session &to, const std::string &name, const std::string &reason) {
+        to.conn->send(MsgType::peer_gone, encode(PeerGone{name, reason}));
+        to.conn->flush();
+        update_interest(to);
+    };
+    if (cut) {
+        for (auto &[fd, other] : sessions_) other->held.erase(s.name);
+        // Tell every client, not only those we introduced: pairs outlive a
+        // server restart, so our record of who talks to whom may be
+        // incomplete.  Revocations are rare; one small message per client
+        // is cheap.
+        for (auto &[fd, other] : sessions_) {
+            if (other.get() == &s || other->dead || other->phase != Session::Phase::up) continue;
+            tell(*other, s.name, why);
+        }
+        return;
+    }
+    // It left (its bye, or silence past the keepalive timeout): the other
+    // end of each of its pairs drops it now, rather than send into a relay
+    // that no longer knows the SPI.  Not when a newer session took over,
+    // nor when only its connection broke (it may be back in a moment with
+    // its pairs), nor when we shut down (pairs outlive a server restart).
+    if (!s.left) return;
+    for (auto &[fd, op] : sessions_) {
+        Session &o = *op;
+        if (&o == &s || o.dead || o.phase != Session::Phase::up || !o.held.erase(s.name)) continue;
+        tell(o, s.name, s.name + " left (" + why + ")");
     }
 }
 
+void Server::on_unknown_pair_spi(uint32_t spi, const Endpoint &from, int udp_idx) {
+    auto g = gone_spis_.find(spi);
+    if (g == gone_spis_.end()) {
+        mesh_unknown_spi_unowned_++;
+        return;
+    }
+    // The sender, by the endpoint its ESP comes from.
+    Session *sender = nullptr;
+    for (auto &[fd, sp] : sessions_) {
+        Session &o = *sp;
+        if (o.dead || o.phase != Session::Phase::up) continue;
+        const Tunnel &t = o.tunnel;
+        if (udp_idx >= 0 ? t.udp_peer == from : t.raw_peer == from.addr) {
+            sender = &o;
+            break;
+        }
+    }
+    if (!sender || sender->name == g->second) return;
+    int64_t now = EventLoop::now_ms();
+    auto key = std::make_pair(sender->name, spi);
+    if (auto t = unknown_told_.find(key); t != unknown_told_.end() && now - t->second < 1000) return;
+    if (unknown_told_.size() >= 1024) unknown_told_.clear();   // bounded; a repeat costs one message
+    unknown_told_[key] = now;
+    mesh_unknown_spi_told_++;
+    sender->held.erase(g->second);
+    LM_INFO("%s sends to %s's pair SPI %08x, unknown since %s left; telling it to drop the pair",
+            sender->name.c_str(), g->second.c_str(), spi, g->second.c_str());
+    sender->conn->send(MsgType::peer_gone,
+                       encode(PeerGone{g->second, g->second + " is gone: the server no longer knows its pair SPI"}));
+    sender->conn->flush();
+    update_interest(*sender);
+}
+
 void Server::mesh_register(Session &s) {
+    // The pair SPIs of the session it replaced are its own again.
+    if (auto h = handover_.find(s.name); h != handover_.end()) {
+        for (uint32_t spi : h->second)
+            if (forward_.emplace(spi, &s.tunnel).second) s.pair_spis.push_back(spi);
+        handover_.erase(h);
+    }
     s.held.clear();
     for (const auto &[name, id] : s.hello.pairs)
         if (name != s.name) s.held[name] = id;

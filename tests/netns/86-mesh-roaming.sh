@@ -4,8 +4,9 @@
 # another.  carol, who did not move, keeps talking to bob over their direct
 # path as if nothing happened (bob does not move his data socket because a
 # peer moved); alice's own traffic to bob comes back within seconds, and bob
-# is told her new endpoint.  (Whether they go direct again soon depends on
-# conntrack entries her early probes left in bob's NAT: not checked here.)
+# is told her new endpoint.  Roaming (issue 10): alice notices the change of
+# route herself (netlink), registers again and punches again at once: her
+# traffic is back within 1 s of the new route, direct within 3 s.
 source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
@@ -54,7 +55,12 @@ aping=$!; PIDS+=($aping)
 sleep 3
 moved=$(date +%s.%N)
 move_alice
+up=$(date +%s.%N)   # her new address and default route are in place
 log "alice moved to natE (203.0.113.193)"
+# Direct again: both ends on a path to where she is now (polled here,
+# timed below from the daemons' own log lines).
+lm_wait 20 eval 'path_is alice bob direct && path_is bob alice direct &&
+    [[ "$(pair bob alice .endpoint)" == 203.0.113.193:* ]]' || true
 wait $cping
 wait $aping
 sent=$(sed -n 's/^\([0-9]*\) packets transmitted, \([0-9]*\) received.*/\1/p' "$T/carol-ping.out")
@@ -72,6 +78,32 @@ gap=$(awk -v t="$moved" '/bytes from/ { s = substr($1, 2, length($1) - 2) + 0; i
 [ "$gap" != none ] || die "none of alice's pings to bob got through after she moved"
 log "alice -> bob: longest silence after the move $gap s"
 [ "$(echo "$gap <= 25" | bc)" = 1 ] || die "alice -> bob got no answer for $gap s after the move"
+# Roaming (issue 10): alice notices the new route herself, registers again
+# at once and punches again; her traffic is back within a second of the
+# route being up, and direct within 3 s.
+back=$(awk -v t="$up" '/bytes from/ { s = substr($1, 2, length($1) - 2) + 0; if (s >= t) { printf "%.2f\n", s - t; exit } }' "$T/alice-ping.out")
+[ -n "$back" ] || die "no answer to alice after her route was up"
+# When a log line matching $2 first appears in $1 after her route was up,
+# in seconds after that.
+since_up() {
+    local at
+    at=$(grep -E "$2" "$1" | while read -r d t _; do
+        s=$(date -d "$d $t" +%s.%N)
+        [ "$(echo "$s >= $up" | bc)" = 1 ] && { echo "$s"; break; }
+    done)
+    [ -n "$at" ] && echo "$at - $up" | bc || echo none
+}
+a=$(since_up "$T/alice.log" 'pair bob: direct path via')
+b=$(since_up "$T/bob.log" 'pair alice: direct path via 203\.0\.113\.193')
+redirect=none
+[ "$a" != none ] && [ "$b" != none ] && redirect=$(printf '%s\n%s\n' "$a" "$b" | sort -g | tail -1)
+log "alice -> bob: first answer $back s after her new route was up; direct again after $redirect s"
+[ "$(echo "$back <= 1.0" | bc)" = 1 ] || die "alice's traffic came back $back s after her route was up (more than 1 s)"
+[ "$redirect" != none ] && [ "$(echo "$redirect <= 3.0" | bc)" = 1 ] ||
+    die "alice<->bob not direct again within 3 s of her move ($redirect): alice $(pair alice bob .path), bob $(pair bob alice .path) $(pair bob alice .endpoint)"
+grep -q "underlay changed: route to the server" "$T/alice.log" || die "alice did not log why she registered again"
+log "alice: $(grep -m1 'underlay changed: route' "$T/alice.log" | sed 's/.*underlay changed/underlay changed/')"
+pass "roaming: traffic back in $back s, direct again in $redirect s"
 lm_ping alice "$B" || die "alice -> bob after her move"
 # The server re-learned where alice is, and passed it on to bob.
 lm_wait 10 eval '[[ "$(pair bob alice .candidates[0])" == 203.0.113.193:* ]]' ||

@@ -261,6 +261,49 @@ TEST(ConfigParse, ClientServerForms) {
     EXPECT_NE(error_of(base + "Server = 2001:db8::1:2\n" + tail), "");
     c = ok(base + "Server = 2001:db8::abcd\n" + tail);   // ":abcd" is no port
     EXPECT_EQ(c.server->str(), "[2001:db8::abcd]:4500");
+    EXPECT_FALSE(c.server->is_name());
+}
+
+// Host names are resolved when connecting; the file is checked only for
+// their syntax (RFC 1123, last label not all digits).
+TEST(ConfigParse, ClientServerNames) {
+    std::string base = kClientBase.substr(0, kClientBase.find("Server ="));
+    std::string tail = "ServerName = office-server\n";
+    Config c = ok(base + "Server = vpn.example\n" + tail);
+    ASSERT_TRUE(c.server);
+    EXPECT_TRUE(c.server->is_name());
+    EXPECT_EQ(c.server->host, "vpn.example");
+    EXPECT_FALSE(c.server->addr.is_set());
+    EXPECT_EQ(c.server->port, 4500);
+    EXPECT_EQ(c.server->str(), "vpn.example:4500");
+    c = ok(base + "Server = vpn.example:443\n" + tail);
+    EXPECT_EQ(c.server->str(), "vpn.example:443");
+    // The default port is ControlPort, wherever it stands.
+    c = ok(base + "Server = vpn.example\nControlPort = 4443\n" + tail);
+    EXPECT_EQ(c.server->port, 4443);
+    c = ok(base + "Server = vpn.example:443\nControlPort = 4443\n" + tail);
+    EXPECT_EQ(c.server->port, 443);
+    c = ok(base + "Server = Gw-1.Office.example.\n" + tail);
+    EXPECT_EQ(c.server->host, "Gw-1.Office.example.");
+    c = ok(base + "Server = localhost\n" + tail);
+    EXPECT_EQ(c.server->host, "localhost");
+    c = ok(base + "Server = 1a.example\n" + tail);
+    EXPECT_EQ(c.server->host, "1a.example");
+    for (const char *bad : {"vpn.example:", "vpn.example:0", "vpn.example:65536", "vpn.example:44x", "vpn..example",
+                            "-vpn.example", "vpn-.example", "vpn_1.example", "vpn.example:443:1", ".example",
+                            "192.0.2", "192.0.2.300", "vpn.example/24", "[vpn.example]:443"}) {
+        EXPECT_EQ(error_of(base + "Server = " + bad + "\n" + tail),
+                  std::string("/etc/lanmesh/office.conf:7: bad Server '") + bad +
+                      "' (expected HOST, HOST:PORT, ADDRESS, IPv4:PORT or [IPv6]:PORT)")
+            << bad;
+    }
+    EXPECT_NE(error_of(base + "Server = " + std::string(64, 'a') + ".example\n" + tail), "");
+    std::string label(63, 'a');
+    // 263 characters: each label fits, the name does not.
+    EXPECT_NE(error_of(base + "Server = " + label + "." + label + "." + label + "." + label + ".example\n" + tail), "");
+    EXPECT_NE(error_of(base + "Server = v\xc3\xa9pn.example\n" + tail), "");
+    c = ok(base + "Server = " + std::string(63, 'a') + ".example\n" + tail);
+    EXPECT_EQ(c.server->host.size(), 71u);
 }
 
 TEST(ConfigParse, MinimalServerDefaults) {
@@ -475,18 +518,11 @@ TEST(ConfigValues, BadAddress) {
 
 TEST(ConfigValues, BadEndpoint) {
     std::string base = kClientBase.substr(0, kClientBase.find("Server ="));
-    EXPECT_EQ(error_of(base + "Server = 203.0.113.1:0\n"),
-              "/etc/lanmesh/office.conf:7: bad endpoint '203.0.113.1:0' for Server "
-              "(expected ADDRESS, IPv4:PORT or [IPv6]:PORT)");
-    EXPECT_EQ(error_of(base + "Server = 203.0.113.1:65536\n"),
-              "/etc/lanmesh/office.conf:7: bad endpoint '203.0.113.1:65536' for Server "
-              "(expected ADDRESS, IPv4:PORT or [IPv6]:PORT)");
-    EXPECT_EQ(error_of(base + "Server = vpn.example.com\n"),
-              "/etc/lanmesh/office.conf:7: bad endpoint 'vpn.example.com' for Server "
-              "(expected ADDRESS, IPv4:PORT or [IPv6]:PORT)");
-    EXPECT_EQ(error_of(base + "Server = [203.0.113.1]:4500\n"),
-              "/etc/lanmesh/office.conf:7: bad endpoint '[203.0.113.1]:4500' for Server "
-              "(expected ADDRESS, IPv4:PORT or [IPv6]:PORT)");
+    for (const char *bad : {"203.0.113.1:0", "203.0.113.1:65536", "[203.0.113.1]:4500"})
+        EXPECT_EQ(error_of(base + "Server = " + bad + "\n"),
+                  std::string("/etc/lanmesh/office.conf:7: bad Server '") + bad +
+                      "' (expected HOST, HOST:PORT, ADDRESS, IPv4:PORT or [IPv6]:PORT)");
+    // A host name is no error (ConfigParse.ClientServerNames).
     EXPECT_EQ(error_of(base + "Server = 0.0.0.0\n"),
               "/etc/lanmesh/office.conf:7: Server address 0.0.0.0 is not a unicast address");
 }
