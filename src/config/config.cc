@@ -55,6 +55,7 @@ const char *to_string(Encapsulation e) {
     case Encapsulation::auto_: return "auto";
     case Encapsulation::udp: return "udp";
     case Encapsulation::raw: return "raw";
+    case Encapsulation::tls: return "tls";
     }
     return "unknown";
 }
@@ -521,7 +522,8 @@ bool h_ciphers(Parser &p, std::string_view v) {
 
 bool h_encapsulation(Parser &p, std::string_view v) {
     static const std::pair<const char *, Encapsulation> t[] = {
-        {"auto", Encapsulation::auto_}, {"udp", Encapsulation::udp}, {"raw", Encapsulation::raw}};
+        {"auto", Encapsulation::auto_}, {"udp", Encapsulation::udp}, {"raw", Encapsulation::raw},
+        {"tls", Encapsulation::tls}};
     return p.keyword(v, t, &p.c.encapsulation);
 }
 

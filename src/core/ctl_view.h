@@ -32,6 +32,9 @@ struct PeerView {
     int64_t time_to_direct_ms = -1;   // from introduction to direct, -1 if never
     int punch_rounds = 0;             // rounds since the path was last direct
     uint64_t probes_sent = 0;
+    // A client's server: whether the data path carries ("carrying",
+    // "probing", "dead"; client/path_ladder.h) and why it is where it is.
+    std::string data_path, data_path_reason;
 };
 
 struct ReloadReport {

@@ -72,6 +72,14 @@ public:
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
     // An outbound SA of `t` reached RekeyAfterPackets (Dataplane::on_rekey_due).
     std::function<void(Tunnel &t)> on_rekey_due;
+    // ESP sealed for a peer whose path is TLS (data/stream_queue.h): one
+    // call per packet, then on_stream_end once.  `t` may name a tunnel
+    // deleted since by the control thread itself: use it as a key only.
+    std::function<void(const Tunnel *t, const uint8_t *esp, size_t len)> on_stream_out;
+    std::function<void()> on_stream_end;
+    // Hands every engine's stream queue to on_stream_out (pause_all does,
+    // and resume_all for the control thread's own engine).
+    void drain_streams(bool workers_too);
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it
