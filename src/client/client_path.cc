@@ -27,8 +27,29 @@ uint8_t Client::own_paths() const {
 
 void Client::path_start(const ConfigMsg &m) {
     uint8_t offered = m.paths ? m.paths : path_bit(m.encap);
-    ladder_.start(m.encap, uint8_t(offered & own_paths()), EventLoop::now_ms());
+    uint8_t allowed = uint8_t(offered & own_paths());
+    Encapsulation first = m.encap;
+    std::string note;
+    // "auto" judges NAT on both sides: the server saw none in front of us,
+    // but if it sees itself under another address than the one we dial, a
+    // NAT forwards to it, and a port forward passes no protocol 50.  (The
+    // liveness checks would find out within seconds; this saves them.)
+    const IpAddr &dialed = cfg_.server->addr;
+    if (first == Encapsulation::raw && (allowed & kPathUdp) && m.server_addr.is_set() && !(m.server_addr == dialed)) {
+        note = "the server is behind a NAT (it is " + m.server_addr.str() + ", we dial " + dialed.str() +
+               "): raw ESP would not pass";
+        LM_INFO("data path to %s: %s; using ESP in UDP", cfg_.server->str().c_str(), note.c_str());
+        allowed = uint8_t(allowed & ~kPathRaw);
+        first = Encapsulation::udp;
+    }
+    ladder_.start(first, allowed, EventLoop::now_ms(), note);
     stream_pending_ = false;
+    if (first != m.encap) {
+        tunnel_.encap = first;
+        conn_->send(MsgType::path, encode(PathMsg{first}));
+        conn_->flush();
+        update_interest();
+    }
     path_tick(EventLoop::now_ms());
     path_report();
 }

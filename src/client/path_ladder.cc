@@ -24,13 +24,13 @@ const char *encap_words(Encapsulation e) {
     return "auto";
 }
 
-void PathLadder::start(Encapsulation first, uint8_t allowed, int64_t now) {
+void PathLadder::start(Encapsulation first, uint8_t allowed, int64_t now, const std::string &note) {
     allowed_ = uint8_t(allowed | path_bit(first));
     cur_ = 1;
     for (int i = 0; i < 3; i++)
         if (kSteps[i] == first) cur_ = i;
     state_ = State::probing;
-    reason_.clear();
+    reason_ = note;
     proven_once_ = false;
     started_ = false;   // counters are taken as they are at the first tick
     for (int i = 0; i < 3; i++) rx_ms_[i] = 0;

@@ -44,7 +44,8 @@ public:
 
     // A new session: `first` is the server's choice, `allowed` the steps
     // both sides take (kPath* bits of control/messages.h).
-    void start(Encapsulation first, uint8_t allowed, int64_t now_ms);
+    // `note` says why the first step is not the best one ("" if it is).
+    void start(Encapsulation first, uint8_t allowed, int64_t now_ms, const std::string &note = "");
 
     // What the caller must do after a tick.
     struct Actions {

@@ -295,7 +295,7 @@ bool decode_addr_list(const char *msg, const Field &f, std::vector<IpAddr> *out,
 enum ConfigTag : uint8_t {
     kCTopology = 1, kCCipher, kCEncap, kCSpi, kCEpoch, kCLocal4, kCPrefix4, kCPeer4, kCGateway4,
     kCLocal6, kCPrefix6, kCRoutes, kCMtu, kCDataPort, kCKaInterval, kCKaTimeout, kCNatKa,
-    kCRekeyTime, kCRekeyBytes, kCRekeyPackets, kCObserved, kCC2c, kCPaths,
+    kCRekeyTime, kCRekeyBytes, kCRekeyPackets, kCObserved, kCC2c, kCPaths, kCServerAddr,
 };
 
 constexpr uint16_t kRouteMin = 1 + 4 + 1 + 1, kRouteMax = 1 + 16 + 1 + 1 + 16;
@@ -324,6 +324,7 @@ const FieldSpec kConfigFields[] = {
     {kCObserved, "observed", 6, 18, false},
     {kCC2c, "c2c", 1, 1, true},
     {kCPaths, "paths", 1, 1, false},
+    {kCServerAddr, "server_addr", 5, 17, false},
 };
 
 void append_route(std::vector<uint8_t> *v, const Prefix &dst, const IpAddr &gw) {
@@ -621,6 +622,11 @@ std::vector<uint8_t> encode(const ConfigMsg &m) {
     }
     w.u8(kCC2c, c2c_code(m.c2c));
     if (m.paths) w.u8(kCPaths, m.paths);
+    if (m.server_addr.is_set()) {
+        std::vector<uint8_t> v;
+        append_faddr(&v, m.server_addr);
+        w.bytes(kCServerAddr, v);
+    }
     return w.take();
 }
 
@@ -663,6 +669,11 @@ bool decode(const std::vector<uint8_t> &in, ConfigMsg *out, std::string *err) {
     if (f[kCPaths].present) {
         m.paths = get_u8(f[kCPaths]);
         if (!m.paths) return fail(err, kConfig, "paths is 0");
+    }
+    if (f[kCServerAddr].present) {
+        size_t off = 0;
+        if (!read_faddr(kConfig, "server_addr", f[kCServerAddr], &off, &m.server_addr, err)) return false;
+        if (off != f[kCServerAddr].len) return fail(err, kConfig, "server_addr has trailing bytes");
     }
     if (!validate(m, err)) return false;
     *out = std::move(m);

@@ -35,6 +35,9 @@
 //                                        23 paths     u8, optional: the steps the
 //                                           server takes (1 raw, 2 udp, 4 tls);
 //                                           absent: encap only
+//                                        24 server_addr faddr, optional: the
+//                                           server's own address of this TCP
+//                                           connection (a NAT in front of it?)
 // Hello's pairs: the mesh pairs the client holds, each intro_id u64 != 0 |
 //   len u8 | name (1..64 bytes, no name twice).
 // Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
@@ -114,6 +117,10 @@ struct ConfigMsg {
     Endpoint observed;                  // client's public address seen on TCP; unset if unknown
     ClientToClient c2c = ClientToClient::relay;
     uint8_t paths = 0;                  // kPath* bits; 0: only encap
+    // The server's own address on the connection: when it is not the one
+    // the client dials, a NAT forwards to the server, and raw ESP (which a
+    // port forward does not pass) is left out.  Unset if unknown.
+    IpAddr server_addr;
 };
 
 struct PathMsg {

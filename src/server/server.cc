@@ -500,6 +500,12 @@ bool Server::admit(Session &s, const Hello &h) {
     m.observed = s.tcp_peer;
     m.c2c = cfg_.client_to_client;
     m.paths = s.paths;
+    {
+        sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &sl) == 0)
+            m.server_addr = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr;
+    }
     if (!validate(m, &err)) return refuse("internal: " + err);
     s.conn->send(MsgType::config, encode(m));
 

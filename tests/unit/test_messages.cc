@@ -248,8 +248,8 @@ TEST(Message, UnknownField) {
     t.push_back({0, {}});
     EXPECT_NE(decode_error<Ping>(join(t)).find("unknown field 0"), std::string::npos);
     t = split(encode(full_config()));
-    t.push_back({24, {1}});
-    EXPECT_NE(decode_error<ConfigMsg>(join(t)).find("unknown field 24"), std::string::npos);
+    t.push_back({25, {1}});
+    EXPECT_NE(decode_error<ConfigMsg>(join(t)).find("unknown field 25"), std::string::npos);
 }
 
 TEST(Message, MissingField) {
@@ -570,6 +570,18 @@ TEST(Message, ConfigPathsAndPath) {
     EXPECT_EQ(decode_error<ConfigMsg>(with_field(base, 23, {8})), "config: paths 0x08 has unknown bits");
     EXPECT_EQ(decode_error<ConfigMsg>(with_field(base, 23, {kPathUdp})),
               "config: paths 0x02 leave out the encapsulation raw");
+
+    // The server's own address, for the client's NAT judgement.
+    c.paths = 0;
+    for (const char *a : {"198.51.100.2", "2001:db8::2"}) {
+        c.server_addr = A(a);
+        ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
+        EXPECT_EQ(d.server_addr, A(a));
+    }
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(encode(c), 24, {5, 1, 2, 3, 4})),
+              "config: server_addr has address family 5, want 4 or 6");
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(encode(c), 24, {4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})),
+              "config: server_addr has trailing bytes");
 
     for (Encapsulation e : {Encapsulation::raw, Encapsulation::udp, Encapsulation::tls}) {
         PathMsg p;
