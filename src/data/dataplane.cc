@@ -620,8 +620,10 @@ void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
     // was (tun_write): a copy of our own.
     uint8_t *p = rx_buf_.data();
     std::memcpy(p, esp, len);
+    // A client takes whatever its server forwards (pair ESP relayed by SPI
+    // included); the server takes from a session only that client's own.
     InboundSa *sa = sas_.find(esp_spi(p));
-    if (sa && sa->tunnel != &session) {
+    if (sa && role == Role::server && sa->tunnel != &session) {
         c_.drop(Drop::stream_foreign);
         return;
     }

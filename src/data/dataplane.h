@@ -121,8 +121,8 @@ public:
     static constexpr int kStreamPath = -2;
     // Control engine: one ESP packet from `session`'s TLS connection, taken
     // as if it had come by UDP (same SA, replay window and forwarding) but
-    // never moving an endpoint.  ESP for another peer's SA is dropped
-    // (stream_foreign): a session carries only its own.
+    // never moving an endpoint.  On a server, ESP for another client's SA
+    // is dropped (stream_foreign): a session carries only its own.
     void on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len);
     // ESP this engine sealed for peers whose path is TLS, for the control
     // thread to send (data/stream_queue.h).
