@@ -6,6 +6,7 @@
 //       address 198.18.0.1  address6 2001:db8:1::1  pool 198.18.0.0/24
 //       ciphers aes-256-gcm chacha20-poly1305  encapsulation auto
 //       listen tcp [::]:4500  udp 0.0.0.0:4500  esp 0.0.0.0
+//       data-path udp carrying  (no authenticated ESP came back by raw ESP ...)   (a client)
 //       peers 2  pending-handshakes 0  user lanmesh  version 0.9.0  uptime 3 minutes
 //       handshakes: pending 0  limit 1024  per-source-limit 32  evicted-per-source 0  ...
 //       protocol-errors 0  output-full-cuts 0
@@ -94,6 +95,12 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     print_pairs(f, link, {{"address", "address"}, {"address6", "address6"}, {"pool", "pool"}, {"pool6", "pool6"}});
     print_pairs(f, link, {{"ciphers", "ciphers"}, {"encapsulation", "encapsulation"}, {"debug_keys", "debug-keys"}});
     print_listen(f, link);
+    // A client: the step its data path is on and whether it carries.
+    if (std::string d = link.str("data_path"); !d.empty()) {
+        std::string why = link.str("data_path_reason");
+        std::fprintf(f, "    data-path %s %s%s%s%s\n", d.c_str(), link.str("data_path_state", "?").c_str(),
+                     why.empty() ? "" : "  (", why.c_str(), why.empty() ? "" : ")");
+    }
     std::string last = pairs(link, {{"peer_count", "peers"}, {"pending_handshakes", "pending-handshakes"},
                                     {"user", "user"}, {"version", "version"}});
     std::fprintf(f, "    %s%suptime %s\n", last.c_str(), last.empty() ? "" : "  ",

@@ -6,6 +6,7 @@
 //     path: direct
 //     address: 198.18.0.2, 2001:db8:1::2
 //     endpoint: 192.0.2.11 (raw ESP)
+//     data path: raw ESP, carrying        (a client's server only)
 //     latest handshake: 12 seconds ago (epoch 3)
 //     transfer: 1.21 KiB received (12 packets), 3.40 KiB sent (14 packets)
 //
@@ -24,6 +25,10 @@ static std::string joined(const Json *arr, const char *sep) {
     return s;
 }
 
+static const char *encap_words(const std::string &e) {
+    return e == "raw" ? "raw ESP" : e == "tls" ? "ESP in TLS" : "ESP in UDP";
+}
+
 static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
     std::fprintf(f, "peer: %s\n", p.str("name", "?").c_str());
     if (p.str("state") != "up") std::fprintf(f, "  state: %s\n", p.str("state", "?").c_str());
@@ -33,7 +38,14 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
     if (!addr.empty()) std::fprintf(f, "  address: %s\n", addr.c_str());
     if (std::string n = joined(p.get("networks"), ", "); !n.empty()) std::fprintf(f, "  networks: %s\n", n.c_str());
     if (std::string ep = p.str("endpoint"); !ep.empty())
-        std::fprintf(f, "  endpoint: %s (%s)\n", ep.c_str(), p.str("encapsulation") == "raw" ? "raw ESP" : "ESP in UDP");
+        std::fprintf(f, "  endpoint: %s (%s)\n", ep.c_str(), encap_words(p.str("encapsulation")));
+    // A client's server: whether the data path carries, and why it is on
+    // this step (client/path_ladder.h).
+    if (std::string d = p.str("data_path"); !d.empty()) {
+        std::string why = p.str("data_path_reason");
+        std::fprintf(f, "  data path: %s, %s%s%s%s\n", encap_words(p.str("encapsulation")), d.c_str(),
+                     why.empty() ? "" : " (", why.c_str(), why.empty() ? "" : ")");
+    }
     if (std::string c = p.str("control_endpoint"); !c.empty()) {
         // The round trip of the control channel (keepalive pings), when known.
         std::string rtt = p.get("rtt_us") ? ", rtt " + rtt_text(p.i64("rtt_us")) : "";

@@ -96,7 +96,8 @@ bool Client::start_role(std::string *err) {
                 continue;
             }
         }
-        if (cfg_.encapsulation != Encapsulation::udp && !data_.open_raw(fam, nullptr, &e))
+        if ((cfg_.encapsulation == Encapsulation::auto_ || cfg_.encapsulation == Encapsulation::raw) &&
+            !data_.open_raw(fam, nullptr, &e))
             LM_WARN("raw ESP unavailable over %s, asking for ESP in UDP: %s", fname, e.c_str());
     }
     mark_sockets();
@@ -107,6 +108,13 @@ bool Client::start_role(std::string *err) {
     });
     data_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
         mesh_.on_non_esp(p, n, from, idx);
+    };
+    data_.on_stream_out = [this](const Tunnel *t, const uint8_t *p, size_t n) { on_stream_out(t, p, n); };
+    data_.on_stream_end = [this] {
+        if (!stream_pending_ || !conn_) return;
+        stream_pending_ = false;
+        conn_->flush();   // a failure shows at the next read or tick
+        update_interest();
     };
     tunnel_.name = cfg_.server_name;
     tunnel_.udp_sock = 0;
@@ -225,7 +233,8 @@ void Client::connect() {
     server_addrs_.erase(server_addrs_.begin());
     int fam = server_.addr.family;
     tunnel_.udp_sock = std::max(0, data_.udp_for_family(fam));
-    raw_available_ = cfg_.encapsulation != Encapsulation::udp && data_.raw_fd(fam) >= 0;
+    raw_available_ = (cfg_.encapsulation == Encapsulation::auto_ || cfg_.encapsulation == Encapsulation::raw) &&
+                     data_.raw_fd(fam) >= 0;
     keying_.outer_v6 = fam == AF_INET6;
     // The route this connection takes, to tell a later change from it.
     std::string rerr;
@@ -324,7 +333,8 @@ void Client::on_io() {
         h.ciphers = cfg_.ciphers;
         my_spi_ = keying_.reserve_spi();
         h.spi_s2c = my_spi_;
-        h.encap = raw_available_ ? cfg_.encapsulation : Encapsulation::udp;
+        h.encap = cfg_.encapsulation == Encapsulation::tls || raw_available_ ? cfg_.encapsulation
+                                                                             : Encapsulation::udp;
         h.local_addrs = {local_addr_};
         h.data_port = data_.udp_port(tunnel_.udp_sock);
         // The pairs we hold: a server that restarted, or saw us reconnect,
@@ -354,6 +364,9 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         return on_config(m);
     }
     switch (type) {
+    case MsgType::esp:
+        dp_.on_stream_esp(tunnel_, payload.data(), payload.size());
+        return true;
     case MsgType::ping: {
         Ping p;
         if (!decode(payload, &p, &err)) return bad_payload(err);
@@ -467,16 +480,15 @@ bool Client::on_config(const ConfigMsg &m) {
                      nat_keepalive_s(cfg_.nat_keepalive));
     mesh_.on_reconnect();
     if (behind_nat_) mesh_.set_public_addr(m.observed.addr);
-    sd_notify_send("READY=1\nSTATUS=connected to " + server_str() + " as " + m.local4.str());
     last_ping_ms_ = EventLoop::now_ms();
-    // Register our outer address with the server right away.
-    dp_.send_dummy(tunnel_);
-    last_dummy_ms_ = EventLoop::now_ms();
-    LM_INFO("connected to %s: %s%s%s via %s, %s, %s, mtu %u", server_str().c_str(), m.local4.str().c_str(),
+    LM_INFO("connected to %s: %s%s%s via %s, %s, %s%s, mtu %u", server_str().c_str(), m.local4.str().c_str(),
             m.local6.is_set() ? " " : "", m.local6.is_set() ? m.local6.str().c_str() : "", dev_.c_str(),
-            to_string(m.cipher), m.encap == Encapsulation::raw ? "raw ESP" : (behind_nat_ ? "ESP in UDP (NAT)" : "ESP in UDP"),
+            to_string(m.cipher), encap_words(m.encap), behind_nat_ && m.encap == Encapsulation::udp ? " (NAT)" : "",
             unsigned(m.mtu));
     event_connected();
+    // READY=1 waits until the data path is proven (path_report); the first
+    // dummy registers our outer address with the server.
+    path_start(m);
     return true;
 }
 
@@ -653,13 +665,10 @@ void Client::tick_role(int64_t now) {
         conn_->send(MsgType::ping, encode(Ping{rtt_.ping(EventLoop::now_us())}));
     }
     time_t wall = time(nullptr);
-    // Until the server has answered on ESP, repeat the registration once a
-    // second (the first one may be lost); afterwards keep the NAT mapping
-    // alive when idle.
-    if (tunnel_.total().last_rx == 0 && now - last_dummy_ms_ >= 1000) {
-        dp_.send_dummy(tunnel_);
-        last_dummy_ms_ = now;
-    } else if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
+    // The ladder's probes register our outer address with the server and
+    // prove the path; between them the NAT mapping is kept alive when idle.
+    path_tick(now);
+    if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
                wall - std::max(tunnel_.total().last_tx, last_nat_keepalive_) >= nat_keepalive_s(cfg_.nat_keepalive)) {
         // The one-byte keepalive is no ESP packet and leaves last_tx alone:
         // without its own time it would go out at every tick once due.

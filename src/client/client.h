@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "client/path_ladder.h"
 #include "control/keying.h"
 #include "control/messages.h"
 #include "control/rtt.h"
@@ -72,6 +73,16 @@ private:
     // The server broke the protocol: counted by reason, a bye, reconnect.
     bool protocol_error(ProtoError e, const std::string &why);
     int path_mtu() const;
+    // The data path (client_path.cc, client/path_ladder.h): starts the
+    // ladder for a new session, runs it each tick, reports what changed,
+    // and carries ESP in TLS when that is the step.
+    void path_start(const ConfigMsg &m);
+    void path_tick(int64_t now);
+    void path_report();
+    std::string path_status() const;
+    void on_stream_out(const Tunnel *t, const uint8_t *esp, size_t len);
+    // The steps our own configuration allows (kPath* bits).
+    uint8_t own_paths() const;
     uint16_t rebind_data_socket();
     // Roaming (client/underlay_watch.h): our addresses or routes changed.  If
     // the route to the server is another now, register again at once on a
@@ -118,7 +129,7 @@ private:
     ConfigMsg current_;
     int64_t deadline_ms_ = 0, next_connect_ms_ = 0, last_rx_ms_ = 0, last_ping_ms_ = 0;
     RttMeter rtt_;
-    int64_t last_dummy_ms_ = 0, last_pmtu_ms_ = 0;
+    int64_t last_pmtu_ms_ = 0;
     time_t last_nat_keepalive_ = 0;
     int backoff_s_ = 1;
     bool replaced_ = false;   // the server's bye said kByeReplaced: hold off long
@@ -144,6 +155,8 @@ private:
     Endpoint server_;                       // the server's address in use (or last tried)
     std::vector<Endpoint> server_addrs_;    // the addresses still to try in this round
     std::string last_resolved_;             // the last answer for the name, as logged
+    PathLadder ladder_;
+    bool stream_pending_ = false;   // ESP frames queued on conn_ since the last flush
 };
 
 }  // namespace lm

@@ -42,6 +42,9 @@ void Client::link_role(JsonWriter &j, int) {
         if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
         j.kv("epoch", uint64_t(keying_.epoch())).kv("cipher", to_string(current_.cipher));
         j.kv("nat_keepalive", nat_keepalive_s(cfg_.nat_keepalive));
+        // The data path to the server (client/path_ladder.h).
+        j.kv("data_path", to_string(ladder_.current())).kv("data_path_state", to_string(ladder_.state()));
+        if (!ladder_.reason().empty()) j.kv("data_path_reason", ladder_.reason());
     }
     j.begin_array("listen");
     data_sockets_json(j);
@@ -57,6 +60,10 @@ void Client::collect_peers(std::vector<PeerView> &out) {
     v.control_endpoint = server_str();
     v.rtt_us = phase_ == Phase::up ? rtt_.srtt_us() : -1;
     v.epoch = keying_.epoch();
+    if (phase_ == Phase::up) {
+        v.data_path = to_string(ladder_.state());
+        v.data_path_reason = ladder_.reason();
+    }
     v.limits = {int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
                 cfg_.rekey_grace};
     out.push_back(std::move(v));

@@ -35,6 +35,7 @@ const char *to_string(Encapsulation e) {
     case Encapsulation::auto_: return "auto";
     case Encapsulation::udp: return "udp";
     case Encapsulation::raw: return "raw";
+    case Encapsulation::tls: return "tls";
     }
     return "unknown";
 }

@@ -13,7 +13,9 @@ namespace lm {
 enum class Role { server, client };
 enum class Topology { net30, p2p, subnet };
 enum class ClientToClient { off, relay, direct };
-enum class Encapsulation { auto_, udp, raw };
+// The data path's steps, best first: raw ESP, ESP in UDP, ESP carried in
+// the TLS control connection (client/path_ladder.h).
+enum class Encapsulation { auto_, udp, raw, tls };
 enum class Cipher : uint16_t { aes256gcm = 1, chacha20poly1305 = 2 };
 
 const char *to_string(Role);

@@ -533,7 +533,8 @@ bool h_ciphers(Parser &p, std::string_view v) {
 
 bool h_encapsulation(Parser &p, std::string_view v) {
     static const std::pair<const char *, Encapsulation> t[] = {
-        {"auto", Encapsulation::auto_}, {"udp", Encapsulation::udp}, {"raw", Encapsulation::raw}};
+        {"auto", Encapsulation::auto_}, {"udp", Encapsulation::udp}, {"raw", Encapsulation::raw},
+        {"tls", Encapsulation::tls}};
     return p.keyword(v, t, &p.c.encapsulation);
 }
 

@@ -39,7 +39,7 @@ struct PeerConfig {
 };
 
 // Server side: the etcd cluster that several servers of one network share
-// (lanmesh.conf(5) [Registry], docs/DESIGN.md §10).
+// (lanmesh.conf(5) [Registry], docs/DESIGN.md §11).
 struct RegistryConfig {
     std::vector<HttpUrl> endpoints;        // etcd client URLs, tried in order
     std::string prefix;                    // key prefix, ends with '/'; default "/lanmesh/NET/"

@@ -6,7 +6,7 @@
 namespace lm {
 
 bool msg_type_known(uint8_t t) {
-    return (t >= uint8_t(MsgType::hello) && t <= uint8_t(MsgType::route_update)) ||
+    return (t >= uint8_t(MsgType::hello) && t <= uint8_t(MsgType::path)) ||
            (t >= uint8_t(MsgType::peer_info) && t <= uint8_t(MsgType::peer_gone));
 }
 
@@ -20,6 +20,8 @@ const char *to_string(MsgType t) {
     case MsgType::pong: return "pong";
     case MsgType::bye: return "bye";
     case MsgType::route_update: return "route_update";
+    case MsgType::esp: return "esp";
+    case MsgType::path: return "path";
     case MsgType::peer_info: return "peer_info";
     case MsgType::peer_key: return "peer_key";
     case MsgType::peer_request: return "peer_request";
@@ -85,13 +87,17 @@ FrameReader::Status FrameReader::next(uint8_t *type, std::vector<uint8_t> *paylo
     return Status::ok;
 }
 
-bool frame_append(std::vector<uint8_t> *out, uint8_t type, const std::vector<uint8_t> &payload) {
-    if (!msg_type_known(type) || payload.size() > kMaxPayload) return false;
+bool frame_append(std::vector<uint8_t> *out, uint8_t type, const uint8_t *p, size_t n) {
+    if (!msg_type_known(type) || n > kMaxPayload) return false;
     uint8_t h[kFrameHeader] = {kProtoVersion, type, 0, 0};
-    store_be16(h + 2, uint16_t(payload.size()));
+    store_be16(h + 2, uint16_t(n));
     out->insert(out->end(), h, h + kFrameHeader);
-    out->insert(out->end(), payload.begin(), payload.end());
+    out->insert(out->end(), p, p + n);
     return true;
+}
+
+bool frame_append(std::vector<uint8_t> *out, uint8_t type, const std::vector<uint8_t> &payload) {
+    return frame_append(out, type, payload.data(), payload.size());
 }
 
 bool frame_append(std::vector<uint8_t> *out, MsgType type, const std::vector<uint8_t> &payload) {

@@ -24,6 +24,8 @@ enum class MsgType : uint8_t {
     pong = 6,
     bye = 7,
     route_update = 8,
+    esp = 9,           // one ESP packet carried in TLS (the data path's last step)
+    path = 10,         // client -> server: the data path's step from now on
     // 16..31 are reserved for the mesh; only these are defined so far.
     peer_info = 16,
     peer_key = 17,
@@ -67,5 +69,7 @@ const char *to_string(FrameReader::Status s);
 // type is not a known MsgType or the payload exceeds kMaxPayload.
 bool frame_append(std::vector<uint8_t> *out, uint8_t type, const std::vector<uint8_t> &payload);
 bool frame_append(std::vector<uint8_t> *out, MsgType type, const std::vector<uint8_t> &payload);
+// The same from a buffer: an ESP packet carried in TLS is not copied twice.
+bool frame_append(std::vector<uint8_t> *out, uint8_t type, const uint8_t *p, size_t n);
 
 }  // namespace lm

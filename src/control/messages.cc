@@ -49,12 +49,14 @@ uint8_t encap_code(Encapsulation e) {
     case Encapsulation::auto_: return 0;
     case Encapsulation::udp: return 1;
     case Encapsulation::raw: return 2;
+    case Encapsulation::tls: return 3;
     }
     return 0xff;
 }
 
 bool encap_from(uint8_t v, Encapsulation *e) {
-    static const Encapsulation k[] = {Encapsulation::auto_, Encapsulation::udp, Encapsulation::raw};
+    static const Encapsulation k[] = {Encapsulation::auto_, Encapsulation::udp, Encapsulation::raw,
+                                      Encapsulation::tls};
     if (v >= std::size(k)) return false;
     *e = k[v];
     return true;
@@ -281,7 +283,7 @@ bool decode_addr_list(const char *msg, const Field &f, std::vector<IpAddr> *out,
 enum ConfigTag : uint8_t {
     kCTopology = 1, kCCipher, kCEncap, kCSpi, kCEpoch, kCLocal4, kCPrefix4, kCPeer4, kCGateway4,
     kCLocal6, kCPrefix6, kCRoutes, kCMtu, kCDataPort, kCKaInterval, kCKaTimeout, kCNatKa,
-    kCRekeyTime, kCRekeyBytes, kCRekeyPackets, kCObserved, kCC2c,
+    kCRekeyTime, kCRekeyBytes, kCRekeyPackets, kCObserved, kCC2c, kCPaths, kCServerAddr,
 };
 
 constexpr uint16_t kRouteMin = 1 + 4 + 1 + 1, kRouteMax = 1 + 16 + 1 + 1 + 16;
@@ -309,6 +311,8 @@ const FieldSpec kConfigFields[] = {
     {kCRekeyPackets, "rekey_after_packets", 8, 8, true},
     {kCObserved, "observed", 6, 18, false},
     {kCC2c, "c2c", 1, 1, true},
+    {kCPaths, "paths", 1, 1, false},
+    {kCServerAddr, "server_addr", 5, 17, false},
 };
 
 void append_route(std::vector<uint8_t> *v, const Prefix &dst, const IpAddr &gw) {
@@ -605,6 +609,12 @@ std::vector<uint8_t> encode(const ConfigMsg &m) {
         w.bytes(kCObserved, v);
     }
     w.u8(kCC2c, c2c_code(m.c2c));
+    if (m.paths) w.u8(kCPaths, m.paths);
+    if (m.server_addr.is_set()) {
+        std::vector<uint8_t> v;
+        append_faddr(&v, m.server_addr);
+        w.bytes(kCServerAddr, v);
+    }
     return w.take();
 }
 
@@ -613,8 +623,11 @@ bool validate(const ConfigMsg &m, std::string *err) {
         return fail(err, kConfig, "unknown topology %d", int(m.topology));
     if (!cipher_known(uint16_t(m.cipher)))
         return fail(err, kConfig, "unknown cipher %u", unsigned(m.cipher));
-    if (m.encap != Encapsulation::udp && m.encap != Encapsulation::raw)
-        return fail(err, kConfig, "encapsulation must be udp or raw");
+    if (m.encap == Encapsulation::auto_ || encap_code(m.encap) == 0xff)
+        return fail(err, kConfig, "encapsulation must be raw, udp or tls");
+    if (m.paths & ~kPathsAll) return fail(err, kConfig, "paths 0x%02x has unknown bits", m.paths);
+    if (m.paths && !(m.paths & path_bit(m.encap)))
+        return fail(err, kConfig, "paths 0x%02x leave out the encapsulation %s", m.paths, to_string(m.encap));
     if (c2c_code(m.c2c) == 0xff)
         return fail(err, kConfig, "unknown client-to-client mode %d", int(m.c2c));
     if (m.spi_c2s < kMinSpi)
@@ -641,6 +654,15 @@ bool decode(const std::vector<uint8_t> &in, ConfigMsg *out, std::string *err) {
     if (f[kCRoutes].present && !decode_routes(kConfig, f[kCRoutes], &m.routes, err)) return false;
     if (f[kCObserved].present && !decode_observed(kConfig, f[kCObserved], &m.observed, err))
         return false;
+    if (f[kCPaths].present) {
+        m.paths = get_u8(f[kCPaths]);
+        if (!m.paths) return fail(err, kConfig, "paths is 0");
+    }
+    if (f[kCServerAddr].present) {
+        size_t off = 0;
+        if (!read_faddr(kConfig, "server_addr", f[kCServerAddr], &off, &m.server_addr, err)) return false;
+        if (off != f[kCServerAddr].len) return fail(err, kConfig, "server_addr has trailing bytes");
+    }
     if (!validate(m, err)) return false;
     *out = std::move(m);
     return true;
@@ -752,6 +774,38 @@ bool decode(const std::vector<uint8_t> &in, RouteUpdate *out, std::string *err) 
     return true;
 }
 
+// ---- Path ----
+
+namespace {
+constexpr char kPath[] = "path";
+enum PathTag : uint8_t { kPEncap = 1 };
+const FieldSpec kPathFields[] = {
+    {kPEncap, "encap", 1, 1, true},
+};
+}  // namespace
+
+std::vector<uint8_t> encode(const PathMsg &m) {
+    Writer w;
+    w.u8(kPEncap, encap_code(m.encap));
+    return w.take();
+}
+
+bool validate(const PathMsg &m, std::string *err) {
+    if (m.encap == Encapsulation::auto_ || encap_code(m.encap) == 0xff)
+        return fail(err, kPath, "encapsulation must be raw, udp or tls");
+    return true;
+}
+
+bool decode(const std::vector<uint8_t> &in, PathMsg *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kPath, in, kPathFields, &f, err)) return false;
+    PathMsg m;
+    if (!encap_from(get_u8(f[kPEncap]), &m.encap))
+        return fail(err, kPath, "unknown encapsulation %u", get_u8(f[kPEncap]));
+    if (!validate(m, err)) return false;
+    *out = m;
+    return true;
+}
 
 // ---- The mesh ----
 

@@ -15,7 +15,8 @@
 //
 // Hello (client -> server)              Config (server -> client)
 //   1 ciphers     u16 list, required      1 topology  u8 (0 net30, 1 p2p, 2 subnet)
-//   2 encap       u8 (0 auto,1 udp,2 raw)  2 cipher    u16        3 encap  u8 (udp|raw)
+//   2 encap       u8 (0 auto,1 udp,2 raw,  2 cipher    u16        3 encap  u8 (udp|raw|tls)
+//                    3 tls)
 //   3 spi_s2c     u32 >= 256              4 spi_c2s   u32 >= 256 5 epoch  u32
 //   4 local_addrs faddr list, optional    6 local4    addr4      7 prefix4 u8 1..32
 //   5 data_port   u16                     8 peer4     addr4, optional
@@ -31,6 +32,12 @@
 //                                        19 rekey_after_bytes 20 rekey_after_packets u64
 //                                        21 observed  endpoint, optional
 //                                        22 c2c       u8 (0 off, 1 relay, 2 direct)
+//                                        23 paths     u8, optional: the steps the
+//                                           server takes (1 raw, 2 udp, 4 tls);
+//                                           absent: encap only
+//                                        24 server_addr faddr, optional: the
+//                                           server's own address of this TCP
+//                                           connection (a NAT in front of it?)
 // Hello's pairs: the mesh pairs the client holds, each intro_id u64 != 0 |
 //   len u8 | name (1..64 bytes, no name twice).
 // Rekey / rekey_ack: 1 epoch u32, 2 spi u32 >= 256.   Ping / pong: 1 nonce u64.
@@ -38,6 +45,10 @@
 //   list of routes the client now gets, replacing Config's (routes added or
 //   removed at run time, or by a reload).
 // Bye: 1 reason, 0..256 printable ASCII bytes.
+// Path (client -> server): 1 encap u8 (1 udp, 2 raw, 3 tls), one of Config's
+//   paths: send our ESP that way from now on (client/path_ladder.h).
+// Esp (both ways): the payload is one ESP packet, SPI onwards, as it would
+//   travel in UDP (IP over TLS, the last step of the ladder).
 // All fields are required unless marked optional.
 //
 // Control path only.  encode() writes the struct as given; validate() checks
@@ -80,6 +91,12 @@ struct Hello {
     std::vector<std::pair<std::string, uint64_t>> pairs;
 };
 
+// Config's paths: one bit per step of the data-path ladder.
+constexpr uint8_t kPathRaw = 1, kPathUdp = 2, kPathTls = 4, kPathsAll = 7;
+constexpr uint8_t path_bit(Encapsulation e) {
+    return e == Encapsulation::raw ? kPathRaw : e == Encapsulation::udp ? kPathUdp : e == Encapsulation::tls ? kPathTls : 0;
+}
+
 struct ConfigMsg {
     Topology topology = Topology::subnet;
     Cipher cipher = Cipher::aes256gcm;
@@ -100,6 +117,15 @@ struct ConfigMsg {
     uint64_t rekey_after_bytes = 0, rekey_after_packets = 0;
     Endpoint observed;                  // client's public address seen on TCP; unset if unknown
     ClientToClient c2c = ClientToClient::relay;
+    uint8_t paths = 0;                  // kPath* bits; 0: only encap
+    // The server's own address on the connection: when it is not the one
+    // the client dials, a NAT forwards to the server, and raw ESP (which a
+    // port forward does not pass) is left out.  Unset if unknown.
+    IpAddr server_addr;
+};
+
+struct PathMsg {
+    Encapsulation encap = Encapsulation::udp;   // raw, udp or tls
 };
 
 // Used for rekey and rekey_ack; spi is the sender's new inbound SPI.
@@ -128,6 +154,7 @@ std::vector<uint8_t> encode(const Ping &m);
 // Bye is sanitised: cut to 256 bytes, non-printable bytes replaced by '?'.
 std::vector<uint8_t> encode(const Bye &m);
 std::vector<uint8_t> encode(const RouteUpdate &m);
+std::vector<uint8_t> encode(const PathMsg &m);
 
 bool decode(const std::vector<uint8_t> &in, Hello *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, ConfigMsg *out, std::string *err);
@@ -135,6 +162,7 @@ bool decode(const std::vector<uint8_t> &in, Rekey *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, Ping *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, Bye *out, std::string *err);
 bool decode(const std::vector<uint8_t> &in, RouteUpdate *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, PathMsg *out, std::string *err);
 
 bool validate(const Hello &m, std::string *err);
 bool validate(const ConfigMsg &m, std::string *err);
@@ -142,6 +170,7 @@ bool validate(const Rekey &m, std::string *err);
 bool validate(const Ping &m, std::string *err);
 bool validate(const Bye &m, std::string *err);
 bool validate(const RouteUpdate &m, std::string *err);
+bool validate(const PathMsg &m, std::string *err);
 
 
 // ---- The mesh (ClientToClient = direct) ----

@@ -121,14 +121,16 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
     return flush();
 }
 
-void TlsConn::send(MsgType type, const std::vector<uint8_t> &payload) {
+void TlsConn::send(MsgType type, const std::vector<uint8_t> &payload) { send(type, payload.data(), payload.size()); }
+
+void TlsConn::send(MsgType type, const uint8_t *p, size_t n) {
     if (state_ == State::closed) return;
-    if (pending_out() + kFrameHeader + payload.size() > kOutputHardLimit) {
+    if (pending_out() + kFrameHeader + n > kOutputHardLimit) {
         overflow_ = true;
         fail("output queue full (over " + std::to_string(kOutputHardLimit / 1024) + " KiB): the peer does not read");
         return;
     }
-    frame_append(&out_, type, payload);
+    frame_append(&out_, uint8_t(type), p, n);
     note_output();
 }
 

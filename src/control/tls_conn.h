@@ -52,6 +52,7 @@ public:
     // these (`before` resumes them, `after` pauses them again).
     static void set_handshake_hooks(std::function<void()> before, std::function<void()> after);
     void send(MsgType type, const std::vector<uint8_t> &payload);
+    void send(MsgType type, const uint8_t *p, size_t n);
     bool flush();
     bool wants_write() const { return pending_out() > 0; }
     // False while the output queue is above kOutputHighWater (back-pressure).

@@ -182,6 +182,8 @@ void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats)
     for (const auto &p : v.networks) j.value(p.str());
     j.end_array();
     j.kv("endpoint", endpoint_of(t)).kv("encapsulation", to_string(t.encap));
+    if (!v.data_path.empty()) j.kv("data_path", v.data_path);
+    if (!v.data_path_reason.empty()) j.kv("data_path_reason", v.data_path_reason);
     if (!v.control_endpoint.empty()) j.kv("control_endpoint", v.control_endpoint);
     if (v.rtt_us >= 0) j.kv("rtt_us", v.rtt_us);
     // The inner MTU the outer path carries, once a send found it smaller

@@ -33,6 +33,9 @@ struct PeerView {
     int punch_rounds = 0;             // rounds since the path was last direct
     uint64_t probes_sent = 0;
     std::string punch_reason;         // why the path is what it is (mesh/punch_reason.h)
+    // A client's server: whether the data path carries ("carrying",
+    // "probing", "dead"; client/path_ladder.h) and why it is where it is.
+    std::string data_path, data_path_reason;
 };
 
 struct ReloadReport {

@@ -299,6 +299,8 @@ void Node::counters_json(JsonWriter &j) const {
     j.kv("keepalive_rx", c.keepalive_rx).kv("relayed", c.relayed);
     j.kv("rx_batches", c.rx_batches).kv("tx_batches", c.tx_batches);
     j.kv("forwarded", c.forwarded).kv("probe_rx", c.probe_rx).kv("probe_tx", c.probe_tx);
+    j.kv("dummy_replies", c.dummy_replies).kv("dummy_replies_limited", c.dummy_replies_limited);
+    j.kv("stream_rx", c.stream_rx).kv("stream_tx", c.stream_tx);
     j.kv("gso_tx", c.gso_tx).kv("gro_rx", c.gro_rx);
     j.kv("gso_tun_rx", c.gso_tun_rx).kv("gro_tun_tx", c.gro_tun_tx);
     j.kv("mss_clamped", c.mss_clamped).kv("ptb_sent", c.ptb_sent).kv("ptb_suppressed", c.ptb_suppressed);

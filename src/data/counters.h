@@ -26,7 +26,9 @@ namespace lm {
     X(probe_bad)         /* hole-punch probe failed authentication */       \
     X(backlog)           /* control thread behind: a worker's event was lost */ \
     X(overlay_src)       /* outer packet from inside the network: came through our TUN */ \
-    X(tun_loop)          /* our own outer packet read back from the TUN */
+    X(tun_loop)          /* our own outer packet read back from the TUN */ \
+    X(stream_full)       /* ESP for a TLS-carried path: queue or connection full */ \
+    X(stream_foreign)    /* ESP in a client's TLS session for an SA not its own */
 
 enum class Drop : int {
 #define LM_X(name) name,
@@ -45,6 +47,10 @@ struct DataCounters {
     uint64_t relayed = 0;            // decrypted from one client, re-encrypted to another
     uint64_t forwarded = 0;          // pair ESP forwarded by SPI, never decrypted (server)
     uint64_t probe_rx = 0, probe_tx = 0;
+    // Server: ESP dummies answered on the path they came by (a client's
+    // data-path liveness check), and those left unanswered over the rate.
+    uint64_t dummy_replies = 0, dummy_replies_limited = 0;
+    uint64_t stream_rx = 0, stream_tx = 0;   // ESP carried in TLS
     uint64_t rx_batches = 0, tx_batches = 0;
     // Offloads: UDP_SEGMENT messages sent, UDP_GRO reads that held several
     // datagrams, TUN super-packets read (GSO) and written (GRO).

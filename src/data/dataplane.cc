@@ -212,10 +212,11 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
         return;
     }
     Tunnel &t = *sa->tunnel;
+    bool stream = udp_idx == kStreamPath;
     // Another address than the peer's endpoint (the start of address
     // learning, or a pair's packets relayed by the server): one route
     // lookup, so an address inside the network is never taken as outer.
-    bool new_addr = udp_idx >= 0 ? !(t.udp_peer == from) : !(t.raw_peer == from.addr);
+    bool new_addr = stream ? false : udp_idx >= 0 ? !(t.udp_peer == from) : !(t.raw_peer == from.addr);
     if (new_addr && routes && routes->lookup(from.addr)) {
         drop_overlay_src(from);
         return;
@@ -260,6 +261,7 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     }
     Tunnel::Stats &ts = t.stats[slot_];
     ts.last_rx = now_;
+    ts.path_rx[stream ? 2 : udp_idx >= 0 ? 1 : 0]++;
     sa->stats[slot_].packets++;
     sa->stats[slot_].bytes += len;
     // Address learning (RFC 3948 §3.5): only from authenticated packets newer
@@ -272,12 +274,14 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     // The change itself is the control thread's (other workers read the
     // endpoint); it is asked for only when something differs.
     bool current = sa == t.in_cur.get() || !t.in_cur || t.in_cur->replay.top() == 0;
-    if (newest && current && !t.via && !(via_server && &t != uplink) && on_endpoint) {
+    if (newest && current && !stream && !t.via && !(via_server && &t != uplink) && on_endpoint) {
         bool moved = udp_idx >= 0 ? new_addr || t.udp_sock != udp_idx : t.encap == Encapsulation::raw && new_addr;
         if (moved) on_endpoint(t, *sa, seq, from, udp_idx);
     }
     if (nh == kNextHeaderDummy) {
         c_.keepalive_rx++;
+        // A client proves its path by our answer (client/path_ladder.h).
+        if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
         return;
     }
     ts.rx_packets++;
@@ -529,15 +533,21 @@ uint8_t *Dataplane::tx_reserve() {
     return tx_buf_.data() + tx_n_ * kSlot;
 }
 
+bool Dataplane::path_ready(const Tunnel &path) {
+    switch (path.encap) {
+    case Encapsulation::udp: return path.udp_sock >= 0 && path.udp_peer.port != 0;
+    case Encapsulation::tls: return true;
+    default: return path.raw_peer.is_set();
+    }
+}
+
 bool Dataplane::can_send(Tunnel &t) {
     OutboundSa *o = t.out.get();
     if (!o) {
         c_.drop(Drop::no_sa);
         return false;
     }
-    const Tunnel &path = t.via ? *t.via : t;
-    if (path.encap == Encapsulation::udp ? (path.udp_sock < 0 || path.udp_peer.port == 0)
-                                         : !path.raw_peer.is_set()) {
+    if (!path_ready(t.via ? *t.via : t)) {
         c_.drop(Drop::no_endpoint);
         return false;
     }
@@ -549,7 +559,8 @@ void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t l
     seal_commit(t, nh, inner, len, tx_reserve());
 }
 
-void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len, uint8_t *buf) {
+void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len, uint8_t *buf,
+                            const OuterPath *via) {
     OutboundSa *o = t.out.get();
     // Without ESN the counter must never wrap (RFC 4303 §3.3.3): the control
     // plane rekeys long before; if it has not, we stop sending.
@@ -573,31 +584,87 @@ void Dataplane::seal_commit(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t 
         t.stats[slot_].tx_packets++;
         t.stats[slot_].tx_bytes += len;
     }
-    tx_commit(t, n);
+    tx_commit(t, n, via);
 }
 
-void Dataplane::tx_commit(Tunnel &t, size_t len) {
+// The packet sits in slot tx_n_ (tx_reserve).  For a path in TLS it is
+// copied into the stream queue and the slot is used again.
+void Dataplane::tx_commit(Tunnel &t, size_t len, const OuterPath *via) {
     TxSlot &s = tx_[tx_n_];
     s.len = len;
     const Tunnel &path = t.via ? *t.via : t;
-    if (path.encap == Encapsulation::udp) {
-        s.fd = udp_[path.udp_sock].fd;
+    Encapsulation encap = via ? via->encap : path.encap;
+    t.stats[slot_].last_tx = now_;
+    if (encap == Encapsulation::tls) {
+        if (stream_out.push(&path, tx_buf_.data() + size_t(tx_n_) * kSlot, len))
+            c_.stream_tx++;
+        else
+            c_.drop(Drop::stream_full);
+        return;
+    }
+    if (encap == Encapsulation::udp) {
+        int idx = via ? via->udp_idx : path.udp_sock;
+        s.fd = udp_[idx].fd;
         s.udp = true;
-        s.alen = path.udp_peer.to_sockaddr(&s.to);
+        s.alen = (via ? via->to : path.udp_peer).to_sockaddr(&s.to);
         c_.udp_tx++;
     } else {
-        s.fd = raw_fd(path.raw_peer.family);
+        const IpAddr &to = via ? via->to.addr : path.raw_peer;
+        s.fd = raw_fd(to.family);
         s.udp = false;
-        s.alen = Endpoint{path.raw_peer, 0}.to_sockaddr(&s.to);
+        s.alen = Endpoint{to, 0}.to_sockaddr(&s.to);
         c_.raw_tx++;
     }
-    t.stats[slot_].last_tx = now_;
     s.t = &t;
     tx_n_++;
 }
 
+void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
+    if (!t.out) return;
+    Tunnel::Stats &ts = t.stats[slot_];
+    if (ts.reply_sec != now_) {
+        ts.reply_sec = now_;
+        ts.replies = 0;
+    }
+    if (ts.replies >= kDummyRepliesPerSecond) {
+        c_.dummy_replies_limited++;
+        return;
+    }
+    OuterPath via{udp_idx == kStreamPath ? Encapsulation::tls
+                  : udp_idx >= 0         ? Encapsulation::udp
+                                         : Encapsulation::raw,
+                  from, udp_idx};
+    if (via.encap == Encapsulation::raw && raw_fd(from.addr.family) < 0) return;
+    ts.replies++;
+    c_.dummy_replies++;
+    seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
+}
+
+void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
+    now_ = time(nullptr);
+    c_.stream_rx++;
+    if (len < kEspMinLen || len > kRxSlot) {
+        c_.drop(Drop::udp_runt);
+        return;
+    }
+    // Decrypted in place, and the virtio header goes where the ESP header
+    // was (tun_write): a copy of our own.
+    uint8_t *p = rx_buf_.data();
+    std::memcpy(p, esp, len);
+    // A client takes whatever its server forwards (pair ESP relayed by SPI
+    // included); the server takes from a session only that client's own.
+    InboundSa *sa = sas_.find(esp_spi(p));
+    if (sa && role == Role::server && sa->tunnel != &session) {
+        c_.drop(Drop::stream_foreign);
+        return;
+    }
+    handle_esp(p, len, Endpoint{}, kStreamPath);
+    tun_flush();
+    flush();
+}
+
 void Dataplane::forward_esp(Tunnel &to, const uint8_t *esp, size_t len) {
-    if (to.encap == Encapsulation::udp ? (to.udp_sock < 0 || to.udp_peer.port == 0) : !to.raw_peer.is_set()) {
+    if (!path_ready(to)) {
         c_.drop(Drop::no_endpoint);
         return;
     }
@@ -631,6 +698,21 @@ void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size
 void Dataplane::send_dummy(Tunnel &t) {
     now_ = time(nullptr);
     send_inner(t, kNextHeaderDummy, nullptr, 0);
+    flush();
+}
+
+void Dataplane::send_dummy_on(Tunnel &t, Encapsulation step) {
+    now_ = time(nullptr);
+    if (!t.out) return;
+    OuterPath via{step, Endpoint{t.raw_peer, 0}, -1};
+    if (step == Encapsulation::udp) {
+        via.to = t.udp_peer;
+        via.udp_idx = t.udp_sock;
+        if (via.udp_idx < 0 || via.udp_idx >= udp_count() || via.to.port == 0) return;
+    } else if (step == Encapsulation::raw) {
+        if (!t.raw_peer.is_set() || raw_fd(t.raw_peer.family) < 0) return;
+    }
+    seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
     flush();
 }
 

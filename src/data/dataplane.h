@@ -35,6 +35,7 @@
 #include "data/offload.h"
 #include "data/route_table.h"
 #include "data/sa.h"
+#include "data/stream_queue.h"
 #include "data/tunnel.h"
 
 struct mmsghdr;
@@ -126,10 +127,25 @@ public:
     void on_udp_readable(int idx);
     void on_raw_readable(int family);
     void on_tun_readable();
+    // The udp_idx of ESP that came inside a TLS session (IP over TLS).
+    static constexpr int kStreamPath = -2;
+    // Control engine: one ESP packet from `session`'s TLS connection, taken
+    // as if it had come by UDP (same SA, replay window and forwarding) but
+    // never moving an endpoint.  On a server, ESP for another client's SA
+    // is dropped (stream_foreign): a session carries only its own.
+    void on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len);
+    // ESP this engine sealed for peers whose path is TLS, for the control
+    // thread to send (data/stream_queue.h).
+    StreamQueue stream_out;
+    // Server: dummies answered per tunnel, worker and second.
+    static constexpr uint32_t kDummyRepliesPerSecond = 4;
 
     // Authenticated empty ESP packet (next header 59): registers our outer
     // address with the peer and keeps NAT mappings alive.
     void send_dummy(Tunnel &t);
+    // The same on a given step of t's data path, whatever t.encap says (the
+    // ladder probes a step before it moves to it).
+    void send_dummy_on(Tunnel &t, Encapsulation step);
     void send_nat_keepalive(Tunnel &t);   // RFC 3948 one-byte 0xFF
     // One datagram from a data socket, optionally with a small TTL (the
     // hole-punch opener that must die between the two NATs).
@@ -138,6 +154,9 @@ public:
 
 private:
     struct UdpSock { int fd; int family; };
+    // An outer path given explicitly, not taken from the tunnel: a dummy
+    // answered the way it came, a probe on another step.
+    struct OuterPath { Encapsulation encap; Endpoint to; int udp_idx; };
     struct TxSlot { int fd; bool udp; socklen_t alen; sockaddr_storage to; size_t len; Tunnel *t; };
     // What inner packets to `t` may be: the TUN's MTU or the path's.
     unsigned inner_limit(const Tunnel &t) const {
@@ -156,9 +175,14 @@ private:
     bool can_send(Tunnel &t);
     // Seals `inner` (which may already sit at buf + 16) into the reserved
     // slot `buf` and queues it; can_send(t) must have been true.
-    void seal_commit(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len, uint8_t *buf);
+    void seal_commit(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len, uint8_t *buf,
+                     const OuterPath *via = nullptr);
     uint8_t *tx_reserve();
-    void tx_commit(Tunnel &t, size_t len);
+    void tx_commit(Tunnel &t, size_t len, const OuterPath *via = nullptr);
+    static bool path_ready(const Tunnel &path);
+    // Server: answers a client's dummy on the path it came by, at most
+    // kDummyRepliesPerSecond per tunnel and worker.
+    void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx);
     void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
     void tun_write(uint8_t *p, size_t len);
     void tun_flush();                  // writes what TCP GRO holds

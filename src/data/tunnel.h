@@ -17,9 +17,14 @@
 
 namespace lm {
 
+// Index of a data-path step in Tunnel::Stats::path_rx: raw 0, udp 1, tls 2.
+constexpr int path_index(Encapsulation e) {
+    return e == Encapsulation::raw ? 0 : e == Encapsulation::tls ? 2 : 1;
+}
+
 struct Tunnel {
     std::string name;                  // certificate CN of the peer
-    Encapsulation encap = Encapsulation::udp;   // udp or raw, never auto here
+    Encapsulation encap = Encapsulation::udp;   // udp, raw or tls, never auto here
     Endpoint udp_peer;                 // port 0 until the peer's first packet
     int udp_sock = -1;                 // index into Dataplane's UDP sockets
     IpAddr raw_peer;                   // outer address for raw ESP
@@ -50,6 +55,13 @@ struct Tunnel {
         // Drops of packets that named this peer's SA (by reason).
         uint64_t drops_src = 0, drops_replay = 0, drops_icv = 0, drops_padding = 0, drops_inner = 0;
         time_t last_rx = 0, last_tx = 0;
+        // Authenticated ESP (dummies included) received by path: raw ESP,
+        // ESP in UDP, ESP in TLS (path_index); the data-path ladder's
+        // evidence that a path carries (client/path_ladder.h).
+        uint64_t path_rx[3] = {};
+        // Server: dummies answered in the second reply_sec (a rate bound).
+        time_t reply_sec = 0;
+        uint32_t replies = 0;
     };
     PerWorker<Stats> stats;
     Stats total() const {
@@ -67,6 +79,7 @@ struct Tunnel {
             t.drops_inner += s.drops_inner;
             if (s.last_rx > t.last_rx) t.last_rx = s.last_rx;
             if (s.last_tx > t.last_tx) t.last_tx = s.last_tx;
+            for (int p = 0; p < 3; p++) t.path_rx[p] += s.path_rx[p];
         }
         return t;
     }

@@ -404,7 +404,7 @@ void DataWorkers::run(Worker &w) {
             case kRaw: w.dp->on_raw_readable(int(idx)); break;
             }
         }
-        if (w.box_n && !w.box_signalled) {
+        if ((w.box_n || !w.dp->stream_out.empty()) && !w.box_signalled) {
             w.box_signalled = true;
             uint64_t one = 1;
             if (write(mail_fd_, &one, sizeof one) < 0) w.counters.drop(Drop::backlog);
@@ -477,10 +477,29 @@ void DataWorkers::pause_all() {
     for (auto &w : w_) w->mu.lock();
     // Mail first: it names tunnels that nothing has been able to delete yet.
     for (auto &w : w_) deliver(*w);
+    drain_streams(true);
+}
+
+void DataWorkers::drain_streams(bool workers_too) {
+    bool any = false;
+    auto one = [&](Dataplane &dp) {
+        if (dp.stream_out.empty()) return;
+        any = true;
+        dp.stream_out.drain([&](const Tunnel *t, const uint8_t *p, size_t n) {
+            if (on_stream_out) on_stream_out(t, p, n);
+        });
+    };
+    if (workers_too)
+        for (auto &w : w_) one(*w->dp);
+    one(*control_);
+    if (any && on_stream_end) on_stream_end();
 }
 
 void DataWorkers::resume_all() {
     if (!paused_) return;
+    // What the control thread sealed for a TLS path goes out now, before
+    // the workers can add to their queues.
+    drain_streams(false);
     paused_ = false;
     for (auto &w : w_) {
         w->want.store(false, std::memory_order_release);

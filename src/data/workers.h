@@ -84,6 +84,14 @@ public:
     // (Dataplane::on_unknown_spi).  At most kUnknownSpiMail per worker wait
     // at a time; the rest are only counted (drop unknown_spi).
     std::function<void(uint32_t spi, const Endpoint &from, int udp_idx)> on_unknown_spi;
+    // ESP sealed for a peer whose path is TLS (data/stream_queue.h): one
+    // call per packet, then on_stream_end once.  `t` may name a tunnel
+    // deleted since by the control thread itself: use it as a key only.
+    std::function<void(const Tunnel *t, const uint8_t *esp, size_t len)> on_stream_out;
+    std::function<void()> on_stream_end;
+    // Hands every engine's stream queue to on_stream_out (pause_all does,
+    // and resume_all for the control thread's own engine).
+    void drain_streams(bool workers_too);
 
     // ---- threads
     void start();        // after the privilege drop: threads inherit it

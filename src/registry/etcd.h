@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // A client of etcd v3 through its JSON gateway (the /v3/... HTTP endpoints
-// every etcd 3.4 member serves on its client port; docs/DESIGN.md §10).
+// every etcd 3.4 member serves on its client port; docs/DESIGN.md §11).
 // lanmesh needs a handful of calls: read a key or a prefix, put, delete, a
 // transaction of comparisons and writes (compare-and-swap), and leases with
 // a time to live.  The gateway carries keys and values base64-encoded and

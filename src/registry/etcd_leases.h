@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // Overlay address leases shared by every server of one network, kept in
-// etcd (docs/DESIGN.md §10).  The same rules as the single server's
+// etcd (docs/DESIGN.md §11).  The same rules as the single server's
 // LeaseStore (server/leases.h), made safe for several servers admitting at
 // the same instant: every change is one etcd transaction that compares what
 // it read, so two servers can never hand out one address twice.

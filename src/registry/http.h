@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // The HTTP/1.1 client the registry needs to speak to etcd's JSON gateway
-// (docs/DESIGN.md §10): one POST per connection, a JSON body out, a JSON
+// (docs/DESIGN.md §11): one POST per connection, a JSON body out, a JSON
 // body back.  Nothing more of HTTP: no redirects, no keep-alive, no
 // compression.  A response is parsed strictly and bounded in size, since an
 // endpoint named in a config file is still a peer on the network.

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// The registry's own thread (docs/DESIGN.md §10).  Every etcd call blocks
+// The registry's own thread (docs/DESIGN.md §11).  Every etcd call blocks
 // for a network round trip or, when a member is down, a timeout: none of
 // that may happen on the control thread, which also runs every TLS session,
 // nor while the data-plane workers are paused.  So the server posts jobs

@@ -96,6 +96,8 @@ bool Server::start_role(std::string *err) {
             on_unknown_pair_spi(spi, from, idx);
         };
     }
+    data_.on_stream_out = [this](const Tunnel *t, const uint8_t *p, size_t n) { on_stream_out(t, p, n); };
+    data_.on_stream_end = [this] { on_stream_end(); };
     std::vector<IpAddr> binds = cfg_.listen;
     if (binds.empty()) {
         IpAddr any4, any6;
@@ -322,6 +324,14 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
         return true;
     }
     switch (type) {
+    case MsgType::esp:
+        dp_.on_stream_esp(s.tunnel, payload.data(), payload.size());
+        return true;
+    case MsgType::path: {
+        PathMsg m;
+        if (!decode(payload, &m, &err)) return bad_payload(err);
+        return on_path(s, m);
+    }
     case MsgType::ping: {
         Ping p;
         if (!decode(payload, &p, &err)) return bad_payload(err);
@@ -380,16 +390,25 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
     }
 }
 
-Encapsulation Server::choose_encap(const Session &s, const Hello &h) const {
+Encapsulation Server::choose_encap(const Session &s, const Hello &h, uint8_t *paths) const {
     // A NAT rewrites the source: if the address the client sees on its own
     // socket is not the one we see, something translated it, and raw ESP
     // cannot cross a NAT reliably (docs/PROTOCOLS.md §4).
     bool nat = std::find(h.local_addrs.begin(), h.local_addrs.end(), s.tcp_peer.addr) == h.local_addrs.end();
     bool raw_ok = dp_.raw_fd(s.tcp_peer.addr.family) >= 0;
-    if (cfg_.encapsulation == Encapsulation::udp || h.encap == Encapsulation::udp) return Encapsulation::udp;
-    if (!raw_ok) return Encapsulation::udp;
-    if (cfg_.encapsulation == Encapsulation::raw || h.encap == Encapsulation::raw) return Encapsulation::raw;
-    return nat ? Encapsulation::udp : Encapsulation::raw;
+    // A step pinned on either side is the only one; with the two pinned
+    // differently, ours wins (the client takes what it is offered or goes).
+    Encapsulation pin = cfg_.encapsulation != Encapsulation::auto_ ? cfg_.encapsulation : h.encap;
+    if (pin == Encapsulation::raw && !raw_ok) pin = Encapsulation::udp;
+    if (pin != Encapsulation::auto_) {
+        *paths = path_bit(pin);
+        return pin;
+    }
+    // auto: the whole ladder; the client's liveness checks move it down
+    // from raw ESP when something we cannot see (a port-forwarding NAT in
+    // front of us, a firewall) drops protocol 50.
+    *paths = uint8_t((raw_ok && !nat ? kPathRaw : 0) | kPathUdp | kPathTls);
+    return raw_ok && !nat ? Encapsulation::raw : Encapsulation::udp;
 }
 
 std::map<IpAddr, std::string> Server::fixed_addresses() const {
@@ -496,8 +515,9 @@ bool Server::admit(Session &s, const Hello &h) {
     Tunnel &t = s.tunnel;
     t.name = s.name;
     t.is_client = true;
-    t.encap = choose_encap(s, h);
+    t.encap = choose_encap(s, h, &s.paths);
     t.udp_sock = dp_.udp_for_family(s.tcp_peer.addr.family);
+    t.raw_peer = s.tcp_peer.addr;   // raw ESP goes where the client's TCP comes from
     t.allowed_src.clear();
     t.allowed_src.push_back(Prefix{lease->addr4, 32});
     if (lease->addr6.is_set()) t.allowed_src.push_back(Prefix{lease->addr6, 128});
@@ -538,17 +558,25 @@ bool Server::admit(Session &s, const Hello &h) {
     m.rekey_after_packets = cfg_.rekey_after_packets;
     m.observed = s.tcp_peer;
     m.c2c = cfg_.client_to_client;
+    m.paths = s.paths;
+    {
+        sockaddr_storage ss;
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &sl) == 0)
+            m.server_addr = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr;
+    }
     if (!validate(m, &err)) return refuse("internal: " + err);
     s.conn->send(MsgType::config, encode(m));
 
     for (auto &p : t.allowed_src) routes_.add(p, &t);
     s.phase = Session::Phase::up;
     by_name_[s.name] = fd;
+    by_tunnel_[&s.tunnel] = &s;
     ctl_counters_.admitted++;
     LM_INFO("admitted %s from %s: %s%s%s, %s, %s", s.name.c_str(), s.tcp_peer.str().c_str(),
             lease->addr4.str().c_str(), lease->addr6.is_set() ? " " : "",
             lease->addr6.is_set() ? lease->addr6.str().c_str() : "", to_string(*cipher),
-            t.encap == Encapsulation::raw ? "raw ESP" : "ESP in UDP");
+            t.encap == Encapsulation::raw ? "raw ESP" : t.encap == Encapsulation::tls ? "ESP in TLS" : "ESP in UDP");
     event_peer_up(s);
     if (cfg_.client_to_client == ClientToClient::direct) mesh_register(s);
     return true;
@@ -576,6 +604,8 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
             LM_WARN("registry: queue full; %s stays registered until this server's etcd lease ends", s.name.c_str());
         auto bn = by_name_.find(s.name);
         if (bn != by_name_.end() && bn->second == fd) by_name_.erase(bn);
+        by_tunnel_.erase(&s.tunnel);
+        std::erase(stream_touched_, &s);
     } else if (!why.empty()) {
         LM_INFO("connection from %s closed: %s", s.tcp_peer.str().c_str(), why.c_str());
     }

@@ -64,6 +64,8 @@ private:
         std::optional<IpAddr> registry_addr;
         bool awaiting_registry = false;
         uint64_t serial = 0;           // tells a reused fd's session from the one that asked
+        uint8_t paths = 0;             // data-path steps offered (Config's paths)
+        bool stream_pending = false;   // ESP frames queued since the last flush
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
     };
 
@@ -101,14 +103,21 @@ private:
     void push_routes();
     bool admit(Session &s, const Hello &h);
     // With a [Registry]: asks etcd for the session's address; admit() runs
-    // again with the answer (docs/DESIGN.md §10).
+    // again with the answer (docs/DESIGN.md §11).
     bool ask_registry(Session &s, const Hello &h);
     std::map<IpAddr, std::string> fixed_addresses() const;
     void established(Session &s);
     void close_session(int fd, const std::string &why, bool send_bye);
     void reap();
     void update_interest(Session &s);
-    Encapsulation choose_encap(const Session &s, const Hello &h) const;
+    // The first step of the client's data path, and (*paths) every step
+    // it may move to (client/path_ladder.h).
+    Encapsulation choose_encap(const Session &s, const Hello &h, uint8_t *paths) const;
+    // The data path (server_path.cc): the client's `path` message, and ESP
+    // carried in its TLS session both ways.
+    bool on_path(Session &s, const PathMsg &m);
+    void on_stream_out(const Tunnel *t, const uint8_t *esp, size_t len);
+    void on_stream_end();
 
     // The mesh (server_mesh.cc): introductions, blind forwarding by SPI.
     Session *session_by_name(const std::string &name);
@@ -158,6 +167,8 @@ private:
     RouteTable routes_;
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd
     std::map<std::string, int> by_name_;                           // admitted only
+    std::unordered_map<const Tunnel *, Session *> by_tunnel_;      // admitted only
+    std::vector<Session *> stream_touched_;                        // ESP frames queued
     std::unordered_map<uint32_t, Tunnel *> forward_;               // pair SPI -> owner
     std::vector<int> dead_fds_;                                    // closed, not yet freed
     PendingHandshakes pending_;                                    // not admitted yet, by fd

@@ -44,6 +44,8 @@ inline void check_message(uint8_t type, const std::vector<uint8_t> &body) {
     case MsgType::pong: return decode_round_trip<Ping>(body);
     case MsgType::bye: return decode_round_trip<Bye>(body);
     case MsgType::route_update: return decode_round_trip<RouteUpdate>(body);
+    case MsgType::path: return decode_round_trip<PathMsg>(body);
+    case MsgType::esp: return;   // an ESP packet: the data plane's to judge (its SA decides)
     case MsgType::peer_info: return decode_round_trip<PeerInfo>(body);
     case MsgType::peer_key: return decode_round_trip<PeerKey>(body);
     case MsgType::peer_request: return decode_round_trip<PeerRequest>(body);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Two servers of one network sharing their leases in etcd ([Registry],
-# docs/DESIGN.md §10): clients admitted by either server at the same time get
+# docs/DESIGN.md §11): clients admitted by either server at the same time get
 # distinct addresses; a client moving to the other server keeps its address;
 # a server that dies takes its registrations with it within the TTL; while
 # etcd is away a new node is refused with the reason, and `link show` says so.

@@ -198,3 +198,32 @@ TEST(CliRender, LinkOneLinePerWorker) {
 
 }  // namespace
 }  // namespace lm::cli
+
+namespace lm::cli {
+namespace {
+
+// A client's data path (client/path_ladder.h) in `link show` and `peer show`.
+TEST(CliRender, DataPath) {
+    Json link = doc(R"({"network":"office","device":"lm-office","role":"client","state":"up",)"
+                    R"("data_path":"udp","data_path_state":"carrying",)"
+                    R"("data_path_reason":"no authenticated ESP came back by raw ESP for 4 s","uptime":5})");
+    std::string out = captured([&](FILE *f) { print_link(f, link, 0, 0); });
+    EXPECT_NE(out.find("    data-path udp carrying  (no authenticated ESP came back by raw ESP for 4 s)\n"),
+              std::string::npos)
+        << out;
+    Json peers = doc(R"([{"name":"server","state":"up","path":"direct","networks":[],"endpoint":"192.0.2.1",)"
+                     R"("encapsulation":"tls","data_path":"carrying","data_path_reason":"no authenticated ESP came )"
+                     R"(back by ESP in UDP for 4 s","epoch":0,"last_handshake":0,"rx_bytes":0,"rx_packets":0,)"
+                     R"("tx_bytes":0,"tx_packets":0,"last_rx":0,"last_tx":0}])");
+    out = captured([&](FILE *f) { print_peers(f, peers, 0, 1000); });
+    EXPECT_NE(out.find("  endpoint: 192.0.2.1 (ESP in TLS)\n"
+                       "  data path: ESP in TLS, carrying (no authenticated ESP came back by ESP in UDP for 4 s)\n"),
+              std::string::npos)
+        << out;
+    EXPECT_EQ(event_text(doc(R"({"time":1,"event":"path","peer":"server","state":"dead","encapsulation":"raw",)"
+                             R"("reason":"no answer"})")),
+              "path server dead encapsulation raw reason \"no answer\"");
+}
+
+}  // namespace
+}  // namespace lm::cli

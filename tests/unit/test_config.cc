@@ -639,7 +639,7 @@ TEST(ConfigValues, BadEnum) {
     EXPECT_EQ(error_of(kServerBase + "ClientToClient = yes\n"),
               "/etc/lanmesh/office.conf:8: bad value 'yes' for ClientToClient (expected off, relay or direct)");
     EXPECT_EQ(error_of(kServerBase + "Encapsulation = esp\n"),
-              "/etc/lanmesh/office.conf:8: bad value 'esp' for Encapsulation (expected auto, udp or raw)");
+              "/etc/lanmesh/office.conf:8: bad value 'esp' for Encapsulation (expected auto, udp, raw or tls)");
     EXPECT_EQ(error_of(kServerBase + "LogLevel = warn\n"),
               "/etc/lanmesh/office.conf:8: bad value 'warn' for LogLevel (expected debug, info, warning or error)");
     EXPECT_EQ(ok(kServerBase + "LogLevel = warning\n").log_level, "warning");

@@ -366,3 +366,85 @@ TEST(RekeyAfterPackets, ReportedByTheDataPathAtTheLimit) {
 
 }  // namespace
 }  // namespace lm
+
+namespace lm {
+namespace {
+
+// The client's data-path liveness (client/path_ladder.h): the server answers
+// a dummy on the path it came by, at a bounded rate; ESP in a TLS session
+// goes into the stream queue and comes from it; a session carries only its
+// own client's SAs.
+TEST(DataplaneLiveness, ServerAnswersDummiesOnThePathTheyCameBy) {
+    Server s;
+    int under = udp_on("127.0.0.3");
+    send_to(under, s.addr(), seal(s.kin, Server::kInSpi, 1));
+    s.receive();
+    ASSERT_TRUE(readable(under, 1000)) << "no answer to the dummy";
+    uint8_t buf[256];
+    ssize_t n = recv(under, buf, sizeof buf, 0);
+    ASSERT_GT(n, 8);
+    EXPECT_EQ(load_be32(buf), Server::kOutSpi);
+    EXPECT_EQ(s.c.dummy_replies, 1u);
+    EXPECT_EQ(s.client.total().path_rx[1], 1u);
+
+    // A flood of dummies gets at most kDummyRepliesPerSecond a second.
+    for (uint32_t seq = 2; seq < 14; seq++) send_to(under, s.addr(), seal(s.kin, Server::kInSpi, seq));
+    usleep(20000);
+    s.receive();
+    EXPECT_GT(s.c.dummy_replies_limited, 0u);
+    EXPECT_LE(s.c.dummy_replies, 1 + 2 * uint64_t(Dataplane::kDummyRepliesPerSecond));
+
+    // A dummy in the TLS session is answered in the TLS session.
+    usleep(1100000);   // a new second for the rate bound
+    auto dummy = seal(s.kin, Server::kInSpi, 50);
+    s.dp.on_stream_esp(s.client, dummy.data(), dummy.size());
+    EXPECT_EQ(s.client.total().path_rx[2], 1u);
+    int frames = 0;
+    s.dp.stream_out.drain([&](const Tunnel *t, const uint8_t *p, size_t len) {
+        frames++;
+        EXPECT_EQ(t, &s.client);
+        EXPECT_GT(len, 8u);
+        EXPECT_EQ(load_be32(p), Server::kOutSpi);
+    });
+    EXPECT_EQ(frames, 1);
+    close(under);
+}
+
+TEST(DataplaneLiveness, TlsPathCarriesOnlyTheSessionsOwnSas) {
+    Server s;
+    // Another client's SA, presented in c's session: dropped.
+    Tunnel d;
+    d.name = "d";
+    d.is_client = true;
+    install(d, s.sas, 0x3003, key(3), 0x4004, key(4));
+    auto foreign = seal(key(3), 0x3003, 1);
+    s.dp.on_stream_esp(s.client, foreign.data(), foreign.size());
+    EXPECT_EQ(s.drops(Drop::stream_foreign), 1u);
+    EXPECT_EQ(d.total().last_rx, 0);
+
+    // c's own data in its session reaches the TUN.
+    auto inner = ipv4("127.0.1.2", "127.0.1.1", 17, 1000, 2000);
+    auto esp = seal(s.kin, Server::kInSpi, 7, inner);
+    s.dp.on_stream_esp(s.client, esp.data(), esp.size());
+    ASSERT_TRUE(readable(s.tun[1], 1000));
+    uint8_t buf[256];
+    EXPECT_EQ(read(s.tun[1], buf, sizeof buf), ssize_t(inner.size()));
+    EXPECT_EQ(s.c.stream_rx, 2u);
+
+    // With c's path in TLS, what the TUN sends to c goes into the queue.
+    s.client.encap = Encapsulation::tls;
+    auto out = ipv4("127.0.1.1", "127.0.1.2", 17, 2000, 1000);
+    ASSERT_EQ(write(s.tun[1], out.data(), out.size()), ssize_t(out.size()));
+    s.dp.on_tun_readable();
+    int frames = 0;
+    s.dp.stream_out.drain([&](const Tunnel *t, const uint8_t *, size_t) {
+        frames++;
+        EXPECT_EQ(t, &s.client);
+    });
+    EXPECT_EQ(frames, 1);
+    EXPECT_EQ(s.c.udp_tx, 0u);
+    s.sas.erase(0x3003);
+}
+
+}  // namespace
+}  // namespace lm

@@ -34,7 +34,7 @@ TEST(Frame, AppendWritesHeader) {
 TEST(Frame, AppendRefusesBadTypeAndOversize) {
     Bytes out{9};
     EXPECT_FALSE(frame_append(&out, uint8_t(0), Bytes{}));
-    EXPECT_FALSE(frame_append(&out, uint8_t(9), Bytes{}));
+    EXPECT_FALSE(frame_append(&out, uint8_t(11), Bytes{}));
     EXPECT_FALSE(frame_append(&out, uint8_t(20), Bytes{}));
     EXPECT_FALSE(frame_append(&out, MsgType::hello, Bytes(kMaxPayload + 1)));
     EXPECT_EQ(out, Bytes{9});
@@ -45,7 +45,7 @@ TEST(Frame, AppendRefusesBadTypeAndOversize) {
 TEST(Frame, KnownTypes) {
     int known = 0;
     for (int t = 0; t < 256; t++) known += msg_type_known(uint8_t(t));
-    EXPECT_EQ(known, 12);
+    EXPECT_EQ(known, 14);
     EXPECT_TRUE(msg_type_known(16));
     EXPECT_TRUE(msg_type_known(19));
     EXPECT_FALSE(msg_type_known(15));
@@ -147,7 +147,7 @@ TEST(Frame, BadVersionOnFirstByte) {
 }
 
 TEST(Frame, BadTypeOnSecondByte) {
-    for (uint8_t t : {0, 9, 15, 20, 31, 32, 255}) {
+    for (uint8_t t : {0, 11, 15, 20, 31, 32, 255}) {
         FrameReader r;
         uint8_t h[2] = {1, t};
         r.feed(h, 2);
@@ -206,6 +206,40 @@ TEST(Frame, RandomStreamsNeverCrash) {
             ASSERT_LT(++n, 64);
         }
     }
+}
+
+}  // namespace
+}  // namespace lm
+
+namespace lm {
+namespace {
+
+// IP over TLS: an ESP packet is one `esp` frame, its bytes unchanged, and
+// the largest packet a 9000-byte MTU makes still fits a frame.
+TEST(Frame, EspPacketsRoundTrip) {
+    std::vector<uint8_t> esp(9000 + 8 + 8 + 2 + 3 + 16);
+    for (size_t i = 0; i < esp.size(); i++) esp[i] = uint8_t(i * 7);
+    std::vector<uint8_t> stream;
+    ASSERT_TRUE(frame_append(&stream, uint8_t(MsgType::esp), esp.data(), esp.size()));
+    ASSERT_TRUE(frame_append(&stream, MsgType::path, std::vector<uint8_t>{1, 0, 1, 1}));
+    EXPECT_EQ(stream[1], 9);
+    EXPECT_EQ(stream[2] * 256 + stream[3], int(esp.size()));
+    FrameReader r;
+    // Split at an awkward place: the header of the second frame.
+    size_t cut = 4 + esp.size() + 2;
+    r.feed(stream.data(), cut);
+    uint8_t type;
+    std::vector<uint8_t> p;
+    ASSERT_EQ(r.next(&type, &p), FrameReader::Status::ok);
+    EXPECT_EQ(type, uint8_t(MsgType::esp));
+    EXPECT_EQ(p, esp);
+    EXPECT_EQ(r.next(&type, &p), FrameReader::Status::need_more);
+    r.feed(stream.data() + cut, stream.size() - cut);
+    ASSERT_EQ(r.next(&type, &p), FrameReader::Status::ok);
+    EXPECT_EQ(type, uint8_t(MsgType::path));
+    EXPECT_STREQ(to_string(MsgType::esp), "esp");
+    EXPECT_STREQ(to_string(MsgType::path), "path");
+    EXPECT_FALSE(frame_append(&stream, uint8_t(MsgType::esp), esp.data(), kMaxPayload + 1));
 }
 
 }  // namespace

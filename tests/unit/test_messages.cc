@@ -248,8 +248,8 @@ TEST(Message, UnknownField) {
     t.push_back({0, {}});
     EXPECT_NE(decode_error<Ping>(join(t)).find("unknown field 0"), std::string::npos);
     t = split(encode(full_config()));
-    t.push_back({23, {1}});
-    EXPECT_NE(decode_error<ConfigMsg>(join(t)).find("unknown field 23"), std::string::npos);
+    t.push_back({25, {1}});
+    EXPECT_NE(decode_error<ConfigMsg>(join(t)).find("unknown field 25"), std::string::npos);
 }
 
 TEST(Message, MissingField) {
@@ -295,7 +295,7 @@ TEST(Message, HelloSemantics) {
               "hello: field 1 (ciphers) has length 0, want 2..128");
     EXPECT_EQ(decode_error<Hello>(with_field(base, 1, Bytes(130, 1))),
               "hello: field 1 (ciphers) has length 130, want 2..128");
-    EXPECT_EQ(decode_error<Hello>(with_field(base, 2, {3})), "hello: unknown encapsulation 3");
+    EXPECT_EQ(decode_error<Hello>(with_field(base, 2, {4})), "hello: unknown encapsulation 4");
     EXPECT_EQ(decode_error<Hello>(with_field(base, 4, {5, 1, 2, 3, 4})),
               "hello: local_addrs entry 1 has address family 5, want 4 or 6");
     EXPECT_EQ(decode_error<Hello>(with_field(base, 4, {4, 1, 2, 3, 4, 6, 1, 2, 3, 4})),
@@ -318,7 +318,7 @@ TEST(Message, HelloSemantics) {
 TEST(Message, ConfigSemantics) {
     Bytes base = encode(full_config());
     auto E = [](const Bytes &b) { return decode_error<ConfigMsg>(b); };
-    EXPECT_EQ(E(with_field(base, 3, {0})), "config: encapsulation must be udp or raw");
+    EXPECT_EQ(E(with_field(base, 3, {0})), "config: encapsulation must be raw, udp or tls");
     EXPECT_EQ(E(with_field(base, 3, {7})), "config: unknown encapsulation 7");
     EXPECT_EQ(E(with_field(base, 1, {3})), "config: unknown topology 3");
     EXPECT_EQ(E(with_field(base, 2, {0, 0})), "config: unknown cipher 0");
@@ -543,6 +543,55 @@ TEST(Message, RandomInputNeverCrashes) {
     RouteUpdate u;
     u.routes = {{P("198.19.6.0/24"), IpAddr()}, {P("2001:db8:6::/48"), A("2001:db8:1::1")}};
     fuzz_one<RouteUpdate>(encode(u), rng, 2000);
+    fuzz_one<PathMsg>(encode(PathMsg{Encapsulation::tls}), rng, 2000);
+}
+
+// The data-path ladder (client/path_ladder.h): Config offers the steps, the
+// client's `path` names the one it uses.
+TEST(Message, ConfigPathsAndPath) {
+    ConfigMsg c = full_config();
+    c.encap = Encapsulation::raw;
+    c.paths = kPathRaw | kPathUdp | kPathTls;
+    ConfigMsg d;
+    std::string err;
+    ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
+    EXPECT_EQ(d.paths, 7);
+    c.paths = 0;   // absent: the encapsulation alone
+    ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
+    EXPECT_EQ(d.paths, 0);
+    c.encap = Encapsulation::tls;
+    c.paths = kPathTls;
+    ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
+    EXPECT_EQ(d.encap, Encapsulation::tls);
+    c.encap = Encapsulation::raw;
+    c.paths = kPathRaw | kPathUdp | kPathTls;
+    Bytes base = encode(c);
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(base, 23, {0})), "config: paths is 0");
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(base, 23, {8})), "config: paths 0x08 has unknown bits");
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(base, 23, {kPathUdp})),
+              "config: paths 0x02 leave out the encapsulation raw");
+
+    // The server's own address, for the client's NAT judgement.
+    c.paths = 0;
+    for (const char *a : {"198.51.100.2", "2001:db8::2"}) {
+        c.server_addr = A(a);
+        ASSERT_TRUE(decode(encode(c), &d, &err)) << err;
+        EXPECT_EQ(d.server_addr, A(a));
+    }
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(encode(c), 24, {5, 1, 2, 3, 4})),
+              "config: server_addr has address family 5, want 4 or 6");
+    EXPECT_EQ(decode_error<ConfigMsg>(with_field(encode(c), 24, {4, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})),
+              "config: server_addr has trailing bytes");
+
+    for (Encapsulation e : {Encapsulation::raw, Encapsulation::udp, Encapsulation::tls}) {
+        PathMsg p;
+        ASSERT_TRUE(decode(encode(PathMsg{e}), &p, &err)) << err;
+        EXPECT_EQ(p.encap, e);
+    }
+    EXPECT_EQ(decode_error<PathMsg>(encode(PathMsg{Encapsulation::auto_})),
+              "path: encapsulation must be raw, udp or tls");
+    EXPECT_EQ(decode_error<PathMsg>(Bytes{1, 0, 1, 9}), "path: unknown encapsulation 9");
+    EXPECT_NE(decode_error<PathMsg>(Bytes{}).find("missing"), std::string::npos);
 }
 
 }  // namespace
