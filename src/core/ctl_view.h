@@ -34,6 +34,11 @@ struct PeerView {
     uint64_t probes_sent = 0;
 };
 
+class JsonWriter;
+// One peer of `peer show` as the daemon sends it (lanmesh -j); with `stats`,
+// its drops too.  The CLI's text comes from this (cli/show_peer.cc).
+void peer_view_json(JsonWriter &j, const PeerView &v, int stats);
+
 struct ReloadReport {
     struct Cut {
         std::string peer, reason;
