@@ -68,7 +68,8 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
                  human_bytes(p.u64("rx_bytes")).c_str(), static_cast<unsigned long long>(p.u64("rx_packets")),
                  human_bytes(p.u64("tx_bytes")).c_str(), static_cast<unsigned long long>(p.u64("tx_packets")));
     if (stats <= 0) return;
-    std::fprintf(f, "  last received: %s\n", human_ago(p.i64("last_rx"), now).c_str());
+    std::fprintf(f, "  last received: %s, last sent: %s\n", human_ago(p.i64("last_rx"), now).c_str(),
+                 human_ago(p.i64("last_tx"), now).c_str());
     if (const Json *d = p.get("drops"); d && d->is_object()) {
         std::string s;
         for (const auto &[name, v] : d->members)

@@ -173,7 +173,9 @@ CtlReply CtlCommands::link_show(Node &n, const Request &r) {
     return json_reply(j);
 }
 
-void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats) {
+void CtlCommands::peer_json(Node &, JsonWriter &j, const PeerView &v, int stats) { peer_view_json(j, v, stats); }
+
+void peer_view_json(JsonWriter &j, const PeerView &v, int stats) {
     const Tunnel &t = *v.tunnel;
     j.begin_object().kv("name", t.name).kv("state", v.state).kv("path", v.path);
     if (v.address.is_set()) j.kv("address", v.address.str());

@@ -38,6 +38,11 @@ struct PeerView {
     std::string data_path, data_path_reason;
 };
 
+class JsonWriter;
+// One peer of `peer show` as the daemon sends it (lanmesh -j); with `stats`,
+// its drops too.  The CLI's text comes from this (cli/show_peer.cc).
+void peer_view_json(JsonWriter &j, const PeerView &v, int stats);
+
 struct ReloadReport {
     struct Cut {
         std::string peer, reason;

@@ -84,7 +84,7 @@ TEST(CliRender, Peers) {
               "  control: 192.0.2.11:40112, rtt 1.23 ms\n"
               "  latest handshake: 12 seconds ago (epoch 3)\n"
               "  transfer: 1.21 KiB received (12 packets), 3.40 KiB sent (14 packets)\n"
-              "  last received: 1 second ago\n"
+              "  last received: 1 second ago, last sent: 1 second ago\n"
               "  drops: src-not-allowed 3\n"
               "\n"
               "peer: server\n"
@@ -92,7 +92,7 @@ TEST(CliRender, Peers) {
               "  path: direct\n"
               "  latest handshake: never (epoch 0)\n"
               "  transfer: 0 B received (0 packets), 0 B sent (0 packets)\n"
-              "  last received: never\n");
+              "  last received: never, last sent: never\n");
 }
 
 TEST(CliRender, PeersBrief) {
