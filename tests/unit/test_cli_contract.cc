@@ -14,7 +14,7 @@
 #include <set>
 #include <string>
 
-#include "cli/json_value.h"
+#include "common/json_value.h"
 #include "cli/render.h"
 #include "common/json.h"
 #include "core/ctl_view.h"
@@ -27,7 +27,7 @@ namespace {
 const std::set<std::string> kNotInText = {
 };
 
-std::string render(const cli::Json &peers, time_t now) {
+std::string render(const Json &peers, time_t now) {
     char *buf = nullptr;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
@@ -39,7 +39,7 @@ std::string render(const cli::Json &peers, time_t now) {
 }
 
 // Every scalar inside `j`, by path ("drops.replay", "networks[0]").
-void each_scalar(cli::Json &j, const std::string &path, const std::function<void(cli::Json &, const std::string &)> &f) {
+void each_scalar(Json &j, const std::string &path, const std::function<void(Json &, const std::string &)> &f) {
     if (j.is_object()) {
         for (auto &[k, v] : j.members) each_scalar(v, path.empty() ? k : path + "." + k, f);
     } else if (j.is_array()) {
@@ -73,22 +73,22 @@ TEST(CliContract, EveryPeerFieldShowsInText) {
     peer_view_json(j, v, 1);
     j.end_array();
 
-    cli::Json peers;
+    Json peers;
     std::string err;
-    ASSERT_TRUE(cli::parse_json(j.str(), &peers, &err)) << err << "\n" << j.str();
+    ASSERT_TRUE(parse_json(j.str(), &peers, &err)) << err << "\n" << j.str();
     ASSERT_EQ(peers.items.size(), 1u);
     const time_t now = 1'800'000'000;
     const std::string base = render(peers, now);
     size_t fields = 0;
-    each_scalar(peers.items[0], "", [&](cli::Json &field, const std::string &path) {
+    each_scalar(peers.items[0], "", [&](Json &field, const std::string &path) {
         fields++;
-        cli::Json saved = field;
-        if (field.type == cli::Json::Type::number) {
+        Json saved = field;
+        if (field.type == Json::Type::number) {
             field.s = std::to_string(std::strtoll(field.s.c_str(), nullptr, 10) + 7777);
-        } else if (field.type == cli::Json::Type::string) {
+        } else if (field.type == Json::Type::string) {
             // A keyword the CLI translates must change to another keyword.
             field.s = path == "encapsulation" ? (field.s == "raw" ? "udp" : "raw") : field.s + "-zz";
-        } else if (field.type == cli::Json::Type::boolean) {
+        } else if (field.type == Json::Type::boolean) {
             field.b = !field.b;
         }
         bool shown = render(peers, now) != base;
