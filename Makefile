@@ -156,6 +156,12 @@ check: deps
 # build/asan (its own objects: the two builds never share a file).  A second
 # full build takes about 7 minutes on two cores, so it is its own target and
 # .ci/run calls it after make check.
+# The netns scripts that wait minutes on purpose (a server away for 30 s, a
+# NAT renumbered, restarts): tests/run-all --long.  .ci/run calls it.
+check-long: deps
+	@$(MAKE) --no-print-directory -j$(NPROC) all
+	@tests/run-all --long $(BUILD)
+
 check-asan: deps
 	@$(MAKE) --no-print-directory -j$(NPROC) SANITIZE=1 unit-tests fuzz-targets
 	@tests/run-all --no-netns build/asan
@@ -293,6 +299,6 @@ uninstall:
 clean:
 	rm -rf build lanmeshd lanmesh
 
-.PHONY: all deps check check-asan demo lanmeshd lanmesh bench fuzz fuzz-targets fuzz-seeds install uninstall clean unit-tests \
+.PHONY: all deps check check-long check-asan demo lanmeshd lanmesh bench fuzz fuzz-targets fuzz-seeds install uninstall clean unit-tests \
         package package-tools check-package check-systemd
 -include $(DEPS)

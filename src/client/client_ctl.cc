@@ -145,7 +145,7 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
 void Client::event_connected() {
     emit_event("peer", [&](JsonWriter &j) {
         j.kv("peer", cfg_.server_name).kv("state", "up").kv("address", current_.local4.str());
-        j.kv("endpoint", cfg_.server->str()).kv("encapsulation", to_string(current_.encap));
+        j.kv("endpoint", server_str()).kv("encapsulation", to_string(current_.encap));
     });
 }
 

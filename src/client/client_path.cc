@@ -34,11 +34,11 @@ void Client::path_start(const ConfigMsg &m) {
     // but if it sees itself under another address than the one we dial, a
     // NAT forwards to it, and a port forward passes no protocol 50.  (The
     // liveness checks would find out within seconds; this saves them.)
-    const IpAddr &dialed = cfg_.server->addr;
+    const IpAddr &dialed = server_.addr;   // with a host name, what it resolved to
     if (first == Encapsulation::raw && (allowed & kPathUdp) && m.server_addr.is_set() && !(m.server_addr == dialed)) {
         note = "the server is behind a NAT (it is " + m.server_addr.str() + ", we dial " + dialed.str() +
                "): raw ESP would not pass";
-        LM_INFO("data path to %s: %s; using ESP in UDP", cfg_.server->str().c_str(), note.c_str());
+        LM_INFO("data path to %s: %s; using ESP in UDP", server_str().c_str(), note.c_str());
         allowed = uint8_t(allowed & ~kPathRaw);
         first = Encapsulation::udp;
     }
@@ -81,26 +81,26 @@ std::string Client::path_status() const {
 void Client::path_report() {
     const char *how = encap_words(ladder_.current());
     const std::string &why = ladder_.reason();
-    std::string status = "connected to " + cfg_.server->str() + " as " + current_.local4.str() + "; data path: ";
+    std::string status = "connected to " + server_str() + " as " + current_.local4.str() + "; data path: ";
     switch (ladder_.state()) {
     case PathLadder::State::carrying:
-        LM_INFO("data path to %s: %s carries%s%s%s", cfg_.server->str().c_str(), how, why.empty() ? "" : " (",
+        LM_INFO("data path to %s: %s carries%s%s%s", server_str().c_str(), how, why.empty() ? "" : " (",
                 why.c_str(), why.empty() ? "" : ")");
         // systemd hears READY=1 only once the tunnel is known to carry.
         sd_notify_send("READY=1\nSTATUS=" + status + how + ", carrying");
         break;
     case PathLadder::State::probing:
-        if (!why.empty()) LM_WARN("data path to %s: %s; trying %s", cfg_.server->str().c_str(), why.c_str(), how);
+        if (!why.empty()) LM_WARN("data path to %s: %s; trying %s", server_str().c_str(), why.c_str(), how);
         sd_notify_send("STATUS=" + status + how + ", not proven yet" + (why.empty() ? "" : " (" + why + ")"));
         break;
     case PathLadder::State::dead:
-        LM_WARN("data path to %s is dead: %s", cfg_.server->str().c_str(), why.c_str());
+        LM_WARN("data path to %s is dead: %s", server_str().c_str(), why.c_str());
         sd_notify_send("STATUS=" + status + how + " does not carry: " + why);
         break;
     }
     // `link show` lists a dead path among its warnings.
     if (ladder_.state() == PathLadder::State::dead)
-        role_warning_ = "data path to " + cfg_.server->str() + " does not carry: " + why;
+        role_warning_ = "data path to " + server_str() + " does not carry: " + why;
     else if (role_warning_.rfind("data path to ", 0) == 0)
         role_warning_.clear();
     emit_event("path", [&](JsonWriter &j) {

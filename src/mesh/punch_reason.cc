@@ -8,6 +8,11 @@ static std::string retry_text(const PunchFacts &f) {
     return "; punching again in " + std::to_string((f.next_round_in_ms + 999) / 1000) + " s";
 }
 
+static std::string port_text(const PunchFacts &f) {
+    return "peer's NAT changes port per destination (its port " + std::to_string(f.peer_local_port) +
+           " was seen as " + std::to_string(f.peer_public_port) + " by the server)";
+}
+
 std::string punch_reason(const PunchFacts &f) {
     if (!f.keys) return "waiting for the pair's keys (exchanged through the server)";
     if (f.direct) {
@@ -15,11 +20,16 @@ std::string punch_reason(const PunchFacts &f) {
         if (f.reflexive) s += ", a port the peer's NAT chose toward us (learnt from its probe)";
         return s;
     }
-    if (f.punching)
-        return "punching (round " + std::to_string(f.rounds) + ", openers with TTL " + std::to_string(f.opener_ttl) +
-               ")";
-    std::string s;
     bool port_changed = f.peer_local_port && f.peer_public_port && f.peer_local_port != f.peer_public_port;
+    if (f.punching) {
+        std::string s = "punching (round " + std::to_string(f.rounds) + ", openers with TTL " +
+                        std::to_string(f.opener_ttl) + ")";
+        // A round in progress does not hide what the earlier ones showed:
+        // whoever looks during one still learns why the relay carries.
+        if (port_changed) s = port_text(f) + "; " + s + ", using the relay meanwhile";
+        return s;
+    }
+    std::string s;
     if (f.candidates == 0) {
         s = "the server knows no UDP endpoint of the peer";
     } else if (f.lost && f.replies == 0 && f.probes_heard == 0) {
@@ -28,8 +38,7 @@ std::string punch_reason(const PunchFacts &f) {
         // A NAT that keeps the port for one destination keeps it for all
         // (docs/PROTOCOLS.md §10, T1); one that changed it toward the
         // server most likely maps each destination to a new port.
-        s = "peer's NAT changes port per destination (its port " + std::to_string(f.peer_local_port) +
-            " was seen as " + std::to_string(f.peer_public_port) + " by the server), so our probes find no mapping";
+        s = port_text(f) + ", so our probes find no mapping";
     } else if (f.probes_heard > 0 && f.replies == 0) {
         s = "the peer's probes reach us but none of ours is answered";
     } else if (f.probes_sent == 0) {

@@ -47,6 +47,13 @@ TEST(PunchReason, PeerNatChangesPorts) {
     EXPECT_TRUE(has(r, "peer's NAT changes port per destination")) << r;
     EXPECT_TRUE(has(r, "4500 was seen as 43148")) << r;
     EXPECT_TRUE(has(r, "; using the relay; punching again in 5 s")) << r;
+    // During a later round the reason stays in view (80-mesh reads it at any time).
+    f.punching = true;
+    f.rounds = 2;
+    r = punch_reason(f);
+    EXPECT_TRUE(has(r, "peer's NAT changes port per destination")) << r;
+    EXPECT_TRUE(has(r, "punching (round 2")) << r;
+    EXPECT_TRUE(has(r, "using the relay meanwhile")) << r;
 }
 
 TEST(PunchReason, PortKeptButNoAnswer) {
