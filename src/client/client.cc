@@ -17,6 +17,7 @@
 #include "core/sd_notify.h"
 #include "control/tls.h"
 #include "esp/wire.h"
+#include "net/route_mtu.h"
 
 namespace lm {
 
@@ -493,23 +494,12 @@ bool Client::on_config(const ConfigMsg &m) {
 }
 
 int Client::path_mtu() const {
-    // Ask the kernel for the MTU of the route to the server and subtract the
-    // worst-case ESP overhead for our encapsulation.
-    int fam = server_.addr.family;
-    int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return 0;
-    // Marked like our data sockets: with a full tunnel, an unmarked lookup
-    // would answer with the TUN's MTU.
-    if (uint32_t mark = data_.fwmark()) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
+    // The kernel's MTU of the route to the server, less the worst-case ESP
+    // overhead for our encapsulation.
     Endpoint ep{server_.addr, current_.data_port ? current_.data_port : kDefaultPort};
-    sockaddr_storage ss;
-    socklen_t sl = ep.to_sockaddr(&ss);
-    int mtu = 0;
-    socklen_t ml = sizeof mtu;
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&ss), sl) == 0)
-        getsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, fam == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &ml);
-    close(fd);
-    if (mtu <= 0) return 0;
+    int mtu = route_mtu(ep, data_.fwmark());
+    if (!mtu) return 0;
+    int fam = server_.addr.family;
     return mtu - int(esp_path_overhead(fam, current_.encap == Encapsulation::udp));
 }
 

@@ -22,6 +22,7 @@
 #include "core/sd_notify.h"
 #include "data/pmtu.h"
 #include "data/tunnel.h"
+#include "net/route_mtu.h"
 #include "net/tun.h"
 #include "net/tun_probe.h"
 #include "net/tun_steering.h"
@@ -190,17 +191,8 @@ void Node::learn_path_mtu(Tunnel &t) {
     Endpoint ep = udp ? path.udp_peer : Endpoint{path.raw_peer, 1};
     if (!ep.addr.is_set() || !ep.port) return;
     int fam = ep.addr.family;
-    int fd = socket(fam, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-    if (fd < 0) return;
-    if (uint32_t mark = data_.fwmark()) setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof mark);
-    sockaddr_storage ss;
-    socklen_t sl = ep.to_sockaddr(&ss);
-    int outer = 0;
-    socklen_t ol = sizeof outer;
-    if (::connect(fd, reinterpret_cast<sockaddr *>(&ss), sl) == 0)
-        getsockopt(fd, fam == AF_INET ? IPPROTO_IP : IPPROTO_IPV6, fam == AF_INET ? IP_MTU : IPV6_MTU, &outer, &ol);
-    close(fd);
-    if (outer <= 0) return;
+    int outer = route_mtu(ep, data_.fwmark());
+    if (!outer) return;
     unsigned inner = inner_mtu_for_path(unsigned(outer), fam == AF_INET6, udp);
     if (inner == path.path_mtu) return;
     LM_INFO("path MTU to %s (%s): %d, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
