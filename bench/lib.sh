@@ -525,6 +525,98 @@ cp_run() {
           server_sched_run_s: ($run_ns / 1e9), server_runqueue_wait_s: ($wait_ns / 1e9)}' >> "$CPROWS"
 }
 
+# ---- the data path while the control plane churns ------------------------------
+
+# cp_gen_build: compiles bench/cp_load.cc once into $T/bin/cp-load and sets
+# CP_GEN / CP_GEN_NAME; the Python generator if it does not compile.
+cp_gen_build() {
+    [ -n "${CP_GEN_NAME:-}" ] && return 0
+    CP_GEN=("$T/bin/cp-load") CP_GEN_NAME="bench/cp_load.cc, C++ epoll + OpenSSL"
+    if ! ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -o "$T/bin/cp-load" "$BENCH_DIR/cp_load.cc" \
+            -lssl -lcrypto > "$T/cp-load-build.log" 2>&1; then
+        log "control plane: cannot compile bench/cp_load.cc ($(last_log cp-load-build)); using bench/cp_load.py load"
+        CP_GEN=(python3 "$BENCH_DIR/cp_load.py" load) CP_GEN_NAME="bench/cp_load.py, Python asyncio + ssl"
+    fi
+}
+
+# churn_phase PHASE: one measurement through alice's tunnel (cli -> 198.18.0.1):
+# a TCP iperf3 of BENCH_SECONDS and a ping every 20 ms alongside.  PHASE churn
+# also runs the load generator in --churn mode against the same server
+# (CHURN_RATE admissions and drops a second; at most 24 in their handshake at
+# once, under the server's 32 pending handshakes per source address) and
+# `lanmesh reload` on the
+# server every second, from before the measurement until after it.
+churn_phase() {
+    local phase=$1 gen="" reloader=""
+    local res=$T/churn-$phase.json pf=$T/churn-ping-$phase.txt j=$T/churn-iperf-$phase.json
+    local count=$((S * 50)) reloads=$T/churn-reloads-$phase
+    log "churn: $phase, $S s"
+    : > "$reloads"
+    if [ "$phase" = churn ]; then
+        bg_start srv churn-gen "${CP_GEN[@]}" --host 192.0.2.1 --port 4500 --ca "$PKI/ca.crt" \
+            --certs "$T/churncerts" -n "$CHURN_RATE" --churn "$CHURN_RATE" --duration $((S + 4)) \
+            --concurrency 24 --timeout 10 --result "$res"
+        gen=$BG_PID
+        ( while kill -0 "$gen" 2>/dev/null; do
+              if lm_ctl srv lmsrv reload >/dev/null 2>&1; then echo ok; else echo failed; fi
+              sleep 1
+          done ) >> "$reloads" &
+        reloader=$!
+        PIDS+=("$reloader")
+        sleep 2   # the churn is under way before the clock starts
+    fi
+    local c0 c1
+    c0=$(cpu_ticks "${DPID[lmsrv]}")
+    ( exec ip netns exec "$P-cli" ping -n -i 0.02 -c "$count" -W 1 -w $((S + 3)) 198.18.0.1 ) > "$pf" 2>&1 &
+    local ping_pid=$!
+    PIDS+=("$ping_pid")
+    timeout $((S + 30)) ip netns exec "$P-cli" iperf3 -c 198.18.0.1 -t "$S" -J --connect-timeout 5000 \
+        > "$j" 2> "$T/churn-iperf-$phase.err" || true
+    for _ in $(seq 60); do kill -0 "$ping_pid" 2>/dev/null || break; sleep 0.1; done
+    bg_stop "$ping_pid"
+    c1=$(cpu_ticks "${DPID[lmsrv]}")
+    if [ -n "$gen" ]; then
+        lm_wait $((S + 30)) test -e "$res"
+        bg_stop "$gen"
+        bg_stop "$reloader"
+    fi
+    jq -e '.end.sum_received' "$j" >/dev/null 2>&1 || echo '{}' > "$j"
+    local gen_json='null'
+    [ -s "$res" ] && gen_json=$(cat "$res")
+    jq -c -n --arg phase "$phase" --argjson ping "$(ping_times "$pf")" --argjson sent "$count" \
+        --argjson gen "$gen_json" --argjson reload_ok "$(grep -c '^ok' "$reloads")" \
+        --argjson reload_failed "$(grep -c '^failed' "$reloads")" --slurpfile ip "$j" \
+        --argjson cpu_ticks $((c1 - c0)) --argjson clk_tck "$CLK_TCK" --argjson seconds "$S" \
+        --argjson alive "$(kill -0 "${DPID[lmsrv]}" 2>/dev/null && kill -0 "${DPID[alice]}" 2>/dev/null && echo true || echo false)" \
+        '{phase: $phase, ping_ms: $ping, ping_sent: $sent, generator: $gen, reloads_ok: $reload_ok,
+          reloads_failed: $reload_failed, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck, seconds: $seconds,
+          daemons_alive: $alive, iperf: (($ip[0].end // {}) | del(.streams))}' >> "$CHURNROWS"
+}
+
+# churn_case: issue 11's measurement.  A server, alice on UDP 4500 with
+# AES-256-GCM, and the two phases: quiet, then churn.
+churn_case() {
+    CHURN_RATE=${BENCH_CHURN_RATE:-200}
+    cp_gen_build
+    if ! python3 "$BENCH_DIR/cp_load.py" mint --ca-cert "$PKI/ca.crt" --ca-key "$PKI/ca.key" \
+            --out "$T/churncerts" -n "$CHURN_RATE" > "$T/churn-mint.log" 2>&1; then
+        echo "{\"phase\":\"setup\",\"note\":\"could not mint certificates: $(last_log churn-mint | tr -d '"\\')\"}" >> "$CHURNROWS"
+        return
+    fi
+    lm_conf_server lmsrv relay "Pool = 198.18.0.0/16"
+    lm_client_conf alice 192.0.2.1 "Encapsulation = udp" "Ciphers = aes-256-gcm" "Workers = $WORKERS"
+    # The reloads re-read the key as the daemon's user, as lanmeshd@.service's notes ask.
+    chown lanmesh "$PKI/server.key" 2>/dev/null
+    if ! lm_up_server srv lmsrv || ! lm_up_client cli alice; then
+        echo "{\"phase\":\"setup\",\"note\":\"lanmesh did not come up: $(last_log lmsrv | tr -d '"\\') $(last_log alice | tr -d '"\\')\"}" >> "$CHURNROWS"
+    else
+        churn_phase quiet
+        churn_phase churn
+    fi
+    bg_stop "${DPID[alice]:-}"
+    bg_stop "${DPID[lmsrv]:-}"
+}
+
 # ---- report and exit -----------------------------------------------------------------
 
 write_meta() {
@@ -549,7 +641,7 @@ write_meta() {
 write_report() {
     write_meta
     mkdir -p "$OUT"
-    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --notes "$NOTES" --meta "$T/meta.json" \
+    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --churn "$CHURNROWS" --notes "$NOTES" --meta "$T/meta.json" \
         --out "$OUT" --stamp "$STAMP"
 }
 
