@@ -565,7 +565,9 @@ churn_phase() {
         PIDS+=("$reloader")
         sleep 2   # the churn is under way before the clock starts
     fi
-    local c0 c1
+    local c0 c1 h0 h1
+    held_now() { lm_show srv lmsrv 2>/dev/null | jq -c 'first(.. | objects | select(has("workers_held")) | .workers_held) // null'; }
+    h0=$(held_now)
     c0=$(cpu_ticks "${DPID[lmsrv]}")
     ( exec ip netns exec "$P-cli" ping -n -i 0.02 -c "$count" -W 1 -w $((S + 3)) 198.18.0.1 ) > "$pf" 2>&1 &
     local ping_pid=$!
@@ -575,6 +577,7 @@ churn_phase() {
     for _ in $(seq 60); do kill -0 "$ping_pid" 2>/dev/null || break; sleep 0.1; done
     bg_stop "$ping_pid"
     c1=$(cpu_ticks "${DPID[lmsrv]}")
+    h1=$(held_now)
     if [ -n "$gen" ]; then
         lm_wait $((S + 30)) test -e "$res"
         bg_stop "$gen"
@@ -587,10 +590,13 @@ churn_phase() {
         --argjson gen "$gen_json" --argjson reload_ok "$(grep -c '^ok' "$reloads")" \
         --argjson reload_failed "$(grep -c '^failed' "$reloads")" --slurpfile ip "$j" \
         --argjson cpu_ticks $((c1 - c0)) --argjson clk_tck "$CLK_TCK" --argjson seconds "$S" \
+        --argjson h0 "${h0:-null}" --argjson h1 "${h1:-null}" \
         --argjson alive "$(kill -0 "${DPID[lmsrv]}" 2>/dev/null && kill -0 "${DPID[alice]}" 2>/dev/null && echo true || echo false)" \
         '{phase: $phase, ping_ms: $ping, ping_sent: $sent, generator: $gen, reloads_ok: $reload_ok,
           reloads_failed: $reload_failed, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck, seconds: $seconds,
-          daemons_alive: $alive, iperf: (($ip[0].end // {}) | del(.streams))}' >> "$CHURNROWS"
+          daemons_alive: $alive, iperf: (($ip[0].end // {}) | del(.streams)),
+          workers_held: (if $h0 and $h1 then {pauses: ($h1.pauses - $h0.pauses),
+              held_us: ($h1.held_us - $h0.held_us), longest_us_since_start: $h1.longest_us} else null end)}' >> "$CHURNROWS"
 }
 
 # churn_case: issue 11's measurement.  A server, alice on UDP 4500 with

@@ -175,11 +175,11 @@ def churn_table(churns):
     """Issue 11's measurement: the tunnel quiet, then while the server admits
     and drops clients and reloads every second."""
     head = ["Phase", "Admits/s (asked)", "Reloads ok/failed", "Ping p50 ms", "p99 ms", "max ms",
-            "Ping lost", "TCP Gbit/s", "Server CPU %", "Notes"]
+            "Ping lost", "TCP Gbit/s", "Server CPU %", "Workers held ms/s (pauses/s)", "Notes"]
     out = []
     for c in churns:
         if c.get("phase") == "setup":
-            out.append(["setup", "—", "—", "—", "—", "—", "—", "—", "—", c.get("note", "")])
+            out.append(["setup", "—", "—", "—", "—", "—", "—", "—", "—", "—", c.get("note", "")])
             continue
         ping = c.get("ping_ms") or []
         sent = c.get("ping_sent") or 0
@@ -198,8 +198,11 @@ def churn_table(churns):
         admits = "—" if not g else "%s (%s)" % (fmt(g.get("admits_per_s"), 0), fmt(g.get("churn_rate"), 0))
         reloads = "—" if c.get("phase") != "churn" else "%d / %d" % (c.get("reloads_ok", 0), c.get("reloads_failed", 0))
         lost = "%d of %d" % (sent - len(ping), sent) if sent else "—"
+        h = c.get("workers_held")
+        held = "—" if not h or not c.get("seconds") else "%.1f (%.0f)" % (
+            h["held_us"] / 1e3 / c["seconds"], h["pauses"] / c["seconds"])
         out.append([c.get("phase"), admits, reloads, fmt(pct(ping, 0.5), 2), fmt(pct(ping, 0.99), 2),
-                    fmt(max(ping) if ping else None, 2), lost, fmt(gbit, 2), fmt(cpu, 0), "; ".join(notes)])
+                    fmt(max(ping) if ping else None, 2), lost, fmt(gbit, 2), fmt(cpu, 0), held, "; ".join(notes)])
     return head, out
 
 

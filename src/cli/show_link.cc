@@ -60,6 +60,12 @@ static void print_workers(FILE *f, const Json &link) {
                                          {"udp_tx", "udp-tx"}, {"raw_rx", "raw-rx"}, {"raw_tx", "raw-tx"},
                                          {"drops", "drops"}})
                          .c_str());
+    // What the control plane cost the data path: how often and how long it
+    // held every worker to change shared state (docs/DESIGN.md §10).
+    if (const Json *h = link.get("workers_held"); h && h->is_object())
+        std::fprintf(f, "    workers held %llu times, %.1f ms in all, longest %.2f ms\n",
+                     static_cast<unsigned long long>(h->u64("pauses")), double(h->u64("held_us")) / 1e3,
+                     double(h->u64("longest_us")) / 1e3);
 }
 
 // The limits on pending handshakes and what the daemon did about abuse of

@@ -281,7 +281,7 @@ void Client::on_tcp_connected() {
     local_addr_ = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr;
     int fd = tcp_fd_;
     tcp_fd_ = -1;
-    conn_ = std::make_unique<TlsConn>(ctx_, fd, false);
+    conn_ = std::make_unique<TlsConn>(ctx_, fd, false, handshake_runner());
     // Pair keys are signed with the key of the certificate this session
     // presents (a reload may have brought a renewed one).
     mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));

@@ -111,9 +111,12 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // must be signed with that key), and is checked against the new CA and
     // CRL, as are mesh peers from now on.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
-                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
-                                  &warning);
+    SSL_CTX *ctx = nullptr;
+    loop_.unguarded([&] {   // reads files: the workers run meanwhile
+        ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                             {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
+                             &warning);
+    });
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx;

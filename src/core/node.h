@@ -16,6 +16,7 @@
 #include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "control/proto_error.h"
+#include "control/tls_conn.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
 #include "core/instance_lock.h"
@@ -50,6 +51,11 @@ public:
     void shutdown();
 
 protected:
+    // For each TLS connection: its handshake steps run with the workers
+    // running (EventLoop::unguarded).
+    TlsConn::StepRunner handshake_runner() {
+        return [this](const std::function<void()> &step) { loop_.unguarded(step); };
+    }
     friend struct CtlCommands;   // core/ctl_commands.cc
 
     // Reads the TLS files into the role's context: the first step of

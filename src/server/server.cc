@@ -203,7 +203,7 @@ void Server::on_accept(int lfd) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto s = std::make_unique<Session>(sas_, &keys_);
         s->serial = ++next_serial_;
-        s->conn = std::make_unique<TlsConn>(ctx_, fd, true);
+        s->conn = std::make_unique<TlsConn>(ctx_, fd, true, handshake_runner());
         s->tcp_peer = peer;
         s->deadline_ms = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
         s->last_rx_ms = EventLoop::now_ms();
@@ -615,7 +615,8 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
 }
 
 void Server::tick_role(int64_t now) {
-    leases_.flush();
+    // Writing the lease file ends in two fsyncs: not while the workers wait.
+    loop_.defer([this] { leases_.flush(); });
     if (accept_paused_) {
         accept_paused_ = false;
         for (int lfd : listen_fds_) loop_.modify(lfd, EPOLLIN);

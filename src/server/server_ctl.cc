@@ -239,9 +239,12 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // sessions get the new context; established ones keep the certificate
     // they were admitted with, and are checked against the new CA and CRL.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
-                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, true, err,
-                                  &warning);
+    SSL_CTX *ctx = nullptr;
+    loop_.unguarded([&] {   // reads files: the workers run meanwhile
+        ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                             {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, true, err,
+                             &warning);
+    });
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     if (ctx != ctx_) {
