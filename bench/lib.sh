@@ -190,6 +190,15 @@ amend_note() {
     jq -c --arg t "$1" '.note = ([.note, $t] | map(select(. != "")) | join("; "))' <<< "$last" >> "$ROWS"
 }
 
+# amend_ceiling NAME: the last row's "× veth" compares with the veth rows
+# marked NAME (default: the hub's).
+amend_ceiling() {
+    local last
+    last=$(tail -n 1 "$ROWS")
+    sed -i '$ d' "$ROWS"
+    jq -c --arg c "$1" '.ceiling = $c' <<< "$last" >> "$ROWS"
+}
+
 # fail_row KEY LABEL VPN TRANSPORT CIPHER MODE WHY [STATUS]
 fail_row() {
     log "skip: $2, $6: $7"
@@ -523,6 +532,78 @@ cp_run() {
           peers_in_status: $peers, teardown_s: $teardown, server_syscalls: $syscalls,
           server_fsyncs: $fsyncs, server_accepts: $accepts,
           server_sched_run_s: ($run_ns / 1e9), server_runqueue_wait_s: ($wait_ns / 1e9)}' >> "$CPROWS"
+}
+
+# ---- speed with the defaults ------------------------------------------------------
+
+# defaults_case: issue 11's "speed with the defaults".  Two hosts joined by
+# one veth (no bridge: the setup of an independent harness that found
+# lanmesh slower than the hub rows say), a server and a client configured
+# with only what lanmesh.conf(5) asks a user to write: the role, a pool, the
+# server's address and name, the TLS files, and Ciphers = aes-256-gcm.
+# Everything else is the default: encapsulation (auto), MTU, workers,
+# offloads.  The bench's own directories are set too (they decide nothing
+# about speed).  Rows: the bare veth pair, then lanmesh over it.
+defaults_case() {
+    lm_ns ua
+    lm_ns ub
+    ip -n "$P-ua" link add eth0 type veth peer name eth0 netns "$P-ub" || { fail_row defaults-setup "defaults" lanmesh - - tcp1 "cannot make the veth pair"; return; }
+    n ua ip addr add 198.51.100.249/30 dev eth0
+    n ub ip addr add 198.51.100.250/30 dev eth0
+    n ua ip link set eth0 up
+    n ub ip link set eth0 up
+    bg_start ua iperf-ua iperf3 -s
+    local iperf_ua=$BG_PID
+    lm_wait 5 eval "n ua ss -ltn | grep -q ':5201 '" || { fail_row defaults-setup "defaults" lanmesh - - tcp1 "iperf3 server did not start"; bg_stop "$iperf_ua"; return; }
+    local idle mode
+    idle=$(rtt_idle ub 198.51.100.249)
+    for mode in tcp1 tcp4; do
+        run_row "pair-veth-$mode" "veth pair, no tunnel" veth - - "$mode" ub 198.51.100.249 "" "$idle" ""
+        amend_ceiling pair
+    done
+    {
+        echo "[Network]"
+        echo "Role = server"
+        echo "Pool = 198.18.8.0/24"
+        echo "StateDirectory = $T/state-usrv"
+        echo "RuntimeDirectory = $T/run-usrv"
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/server.crt"
+        echo "Key = $PKI/server.key"
+    } > "$T/usrv.conf"
+    {
+        echo "[Network]"
+        echo "Role = client"
+        echo "Server = 198.51.100.249"
+        echo "ServerName = server"
+        echo "Ciphers = aes-256-gcm"
+        [ -n "${BENCH_DEFAULTS_EXTRA:-}" ] && echo "$BENCH_DEFAULTS_EXTRA"
+        echo "RuntimeDirectory = $T/run-ucli"
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/alice.crt"
+        echo "Key = $PKI/alice.key"
+    } > "$T/ucli.conf"
+    if lm_up_server ua usrv && lm_start ub ucli && lm_wait 15 lm_is_up ub ucli && lm_wait 10 lm_ping ub 198.18.8.1; then
+        local encap cipher
+        encap=$(lm_json ua usrv '.peers[] | select(.name=="alice") | .encapsulation')
+        cipher=$(lm_json ua usrv '.peers[] | select(.name=="alice") | .sa[0].cipher')
+        idle=$(rtt_idle ub 198.18.8.1)
+        for mode in tcp1 tcp4; do
+            run_row "defaults-$mode" "lanmesh as configured by a user ($encap, $cipher)" lanmesh "$encap" "$cipher" \
+                "$mode" ub 198.18.8.1 "${DPID[usrv]} ${DPID[ucli]}" "$idle" "only the keys a user writes; all else default"
+            amend_ceiling pair
+        done
+    else
+        for mode in tcp1 tcp4; do
+            fail_row "defaults-$mode" "lanmesh as configured by a user" lanmesh - - "$mode" \
+                "did not come up: $(last_log usrv) $(last_log ucli)"
+        done
+    fi
+    bg_stop "${DPID[ucli]:-}"
+    bg_stop "${DPID[usrv]:-}"
+    bg_stop "$iperf_ua"
 }
 
 # ---- the data path while the control plane churns ------------------------------

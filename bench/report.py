@@ -63,7 +63,7 @@ def derive(row, veth):
     d["rtt_load_ms"] = r(statistics.median(pings), 2) if pings else None
     sent_pings = row.get("ping_sent") or 0
     d["ping_loss_pct"] = r(100 * (1 - len(pings) / sent_pings), 0) if sent_pings else None
-    base = veth.get(row["mode"])
+    base = veth.get((row.get("ceiling", "hub"), row["mode"]))
     if base and d.get("gbps") and row["vpn"] != "veth":
         d["ratio_to_veth"] = r(d["gbps"] / base, 3)
     elif row["vpn"] == "veth":
@@ -406,7 +406,7 @@ def main():
         if row.get("vpn") == "veth" and row.get("status") == "ok":
             rec = (row.get("iperf") or {}).get("sum_received") or {}
             if rec.get("seconds"):
-                veth[row["mode"]] = rec["bytes"] * 8 / rec["seconds"] / 1e9
+                veth[(row.get("ceiling", "hub"), row["mode"])] = rec["bytes"] * 8 / rec["seconds"] / 1e9
     rows = [derive(row, veth) for row in raw]
     cps = [derive_cp(c) for c in load_jsonl(a.cp)]
     churns = load_jsonl(a.churn) if a.churn else []

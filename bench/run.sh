@@ -12,7 +12,7 @@
 #   BENCH_CP_N       client counts of the control-plane rows (default "1000 10000")
 #   BENCH_PROFILE    1 (default) adds a perf profile of lanmesh and a syscall
 #                    breakdown to the Markdown; 0 skips them
-#   BENCH_ONLY       space-separated subset of: veth lanmesh c2c openvpn wireguard cp churn
+#   BENCH_ONLY       space-separated subset of: veth lanmesh defaults c2c openvpn wireguard cp churn
 #   BENCH_CHURN_RATE admissions (and drops) a second of the churn rows (default 200)
 #   BENCH_OUT        results directory (default bench/results)
 #   BENCH_WORKERS    lanmesh's Workers on every node (default auto: one per CPU)
@@ -25,7 +25,7 @@ S=${BENCH_SECONDS:-10}
 UDP_LEN=${BENCH_UDP_LEN:-1372}
 CP_N=${BENCH_CP_N:-"1000 10000"}
 PROFILE=${BENCH_PROFILE:-1}
-ONLY=${BENCH_ONLY:-"veth lanmesh c2c openvpn wireguard cp churn"}
+ONLY=${BENCH_ONLY:-"veth lanmesh defaults c2c openvpn wireguard cp churn"}
 WORKERS=${BENCH_WORKERS:-auto}
 [[ $WORKERS =~ ^(auto|[1-9][0-9]?)$ ]] || die "BENCH_WORKERS must be auto or 1..64, not '$WORKERS'"
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
@@ -122,6 +122,9 @@ if want lanmesh; then
         done; done; done
     fi
 fi
+
+# ---- lanmesh as a user configures it, on a bare veth pair ----------------------
+want defaults && defaults_case
 
 # ---- lanmesh client <-> client, each behind its own NAT -----------------------
 if want c2c; then
