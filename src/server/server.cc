@@ -404,11 +404,13 @@ Encapsulation Server::choose_encap(const Session &s, const Hello &h, uint8_t *pa
         *paths = path_bit(pin);
         return pin;
     }
-    // auto: the whole ladder; the client's liveness checks move it down
-    // from raw ESP when something we cannot see (a port-forwarding NAT in
-    // front of us, a firewall) drops protocol 50.
+    // auto: the whole ladder, ESP in UDP first (the fast path, see
+    // client/path_ladder.h); raw ESP below it only where no NAT is in the
+    // way, for a network that drops UDP 4500 but passes protocol 50.  The
+    // client's liveness checks move it down when something we cannot see
+    // drops a step.
     *paths = uint8_t((raw_ok && !nat ? kPathRaw : 0) | kPathUdp | kPathTls);
-    return raw_ok && !nat ? Encapsulation::raw : Encapsulation::udp;
+    return Encapsulation::udp;
 }
 
 std::map<IpAddr, std::string> Server::fixed_addresses() const {
