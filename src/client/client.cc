@@ -103,9 +103,9 @@ bool Client::start_role(std::string *err) {
     }
     mark_sockets();
     data_.for_each([this](Dataplane &dp) {
-        dp.role = Role::client;
-        dp.uplink = &tunnel_;
-        dp.routes = &mesh_.routes();
+        unsigned mtu = dp.policy.inner_mtu;
+        dp.policy = DataPolicy::client(&tunnel_, &mesh_.routes());
+        dp.policy.inner_mtu = mtu;
     });
     data_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
         mesh_.on_non_esp(p, n, from, idx);
@@ -547,7 +547,7 @@ void Client::set_overlay() {
     if (applied_->local6.is_set()) add(Prefix{applied_->local6, applied_->prefix6});
     for (auto &r : kernel_routes_)
         if (r.table == kMainTable) add(r.dst);
-    data_.for_each([&](Dataplane &dp) { dp.overlay = in; });
+    data_.for_each([&](Dataplane &dp) { dp.policy.overlay = in; });
 }
 
 void Client::disconnect(const std::string &why, bool send_bye) {

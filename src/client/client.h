@@ -39,7 +39,7 @@ private:
     void rekey_role() override;
     // Starts the rekey if a limit is reached; false once disconnected.
     bool maybe_rekey(time_t wall);
-    // Tells the data plane what lies inside the network (Dataplane::overlay).
+    // Tells the data plane what lies inside the network (DataPolicy::overlay).
     void set_overlay();
     void stop_role() override;
     void status_role(JsonWriter &j) override;

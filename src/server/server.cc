@@ -81,14 +81,14 @@ bool Server::start_role(std::string *err) {
 
     // Data plane sockets.
     data_.for_each([this](Dataplane &dp) {
-        dp.role = Role::server;
-        dp.c2c = cfg_.client_to_client;
-        dp.routes = &routes_;
-        if (cfg_.client_to_client == ClientToClient::direct) dp.forward = &forward_;
+        unsigned mtu = dp.policy.inner_mtu;
+        dp.policy = DataPolicy::server(cfg_.client_to_client, &routes_,
+                                       cfg_.client_to_client == ClientToClient::direct ? &forward_ : nullptr);
+        dp.policy.inner_mtu = mtu;
         // Outer packets from the pools came back through our TUN: never
-        // outer ESP (networks behind clients: routes_, data/dataplane.h).
-        if (cfg_.pool) dp.overlay.push_back(*cfg_.pool);
-        if (cfg_.pool6) dp.overlay.push_back(*cfg_.pool6);
+        // outer ESP (networks behind clients: routes_, data/packet_core.h).
+        if (cfg_.pool) dp.policy.overlay.push_back(*cfg_.pool);
+        if (cfg_.pool6) dp.policy.overlay.push_back(*cfg_.pool6);
     });
     if (cfg_.client_to_client == ClientToClient::direct) {
         data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
