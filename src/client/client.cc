@@ -103,9 +103,9 @@ bool Client::start_role(std::string *err) {
     }
     mark_sockets();
     data_.for_each([this](Dataplane &dp) {
-        dp.role = Role::client;
-        dp.uplink = &tunnel_;
-        dp.routes = &mesh_.routes();
+        unsigned mtu = dp.policy.inner_mtu;
+        dp.policy = DataPolicy::client(&tunnel_, &mesh_.routes());
+        dp.policy.inner_mtu = mtu;
     });
     data_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
         mesh_.on_non_esp(p, n, from, idx);
@@ -364,51 +364,23 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         if (!decode(payload, &m, &err)) return bad_payload(err);
         return on_config(m);
     }
+    ControlSession::Frame f = session().on_frame(type, payload, EventLoop::now_us());
+    switch (f.kind) {
+    case ControlSession::Frame::handled: return true;
+    case ControlSession::Frame::bad_payload: return bad_payload(f.text);
+    case ControlSession::Frame::rekeyed:
+        session_rekeyed(cfg_.server_name, f.epoch, f.we_started);
+        return true;
+    case ControlSession::Frame::bye:
+        replaced_ = f.text.rfind(kByeReplaced, 0) == 0;
+        disconnect("server said bye: " + f.text, false);
+        return false;
+    case ControlSession::Frame::not_mine: break;
+    }
     switch (type) {
     case MsgType::esp:
         dp_.on_stream_esp(tunnel_, payload.data(), payload.size());
         return true;
-    case MsgType::ping: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        conn_->send(MsgType::pong, encode(p));
-        return true;
-    }
-    case MsgType::pong: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        rtt_.pong(p.nonce, EventLoop::now_us());
-        return true;
-    }
-    case MsgType::rekey: {
-        Rekey r, ack;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        auto a = keying_.on_rekey(conn_->ssl(), r, &ack, &err);
-        if (a == Keying::Answer::error) return bad_payload(err);
-        if (a == Keying::Answer::send_ack) {
-            conn_->send(MsgType::rekey_ack, encode(ack));
-            ctl_counters_.rekeys++;
-            LM_INFO("rekeyed to epoch %u (server's request)", ack.epoch);
-            event_rekey(cfg_.server_name, ack.epoch, false);
-        }
-        return true;
-    }
-    case MsgType::rekey_ack: {
-        Rekey r;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return bad_payload(err);
-        ctl_counters_.rekeys++;
-        LM_INFO("rekeyed to epoch %u", r.epoch);
-        event_rekey(cfg_.server_name, r.epoch, true);
-        return true;
-    }
-    case MsgType::bye: {
-        Bye b;
-        decode(payload, &b, &err);
-        replaced_ = b.reason.rfind(kByeReplaced, 0) == 0;
-        disconnect("server said bye: " + b.reason, false);
-        return false;
-    }
     case MsgType::route_update: {
         RouteUpdate m;
         if (!decode(payload, &m, &err)) return bad_payload(err);
@@ -547,16 +519,11 @@ void Client::set_overlay() {
     if (applied_->local6.is_set()) add(Prefix{applied_->local6, applied_->prefix6});
     for (auto &r : kernel_routes_)
         if (r.table == kMainTable) add(r.dst);
-    data_.for_each([&](Dataplane &dp) { dp.overlay = in; });
+    data_.for_each([&](Dataplane &dp) { dp.policy.overlay = in; });
 }
 
 void Client::disconnect(const std::string &why, bool send_bye) {
-    if (conn_ && send_bye && conn_->can_send()) {
-        Bye b;
-        b.reason = why.substr(0, kMaxByeReason);
-        conn_->send(MsgType::bye, encode(b));
-        conn_->flush();
-    }
+    if (conn_ && send_bye) ControlSession::send_bye(*conn_, why);
     bool was_up = phase_ == Phase::up;
     event_disconnect(why);
     // Without the server its routes lead nowhere: a full tunnel would cut
@@ -640,21 +607,23 @@ void Client::tick_role(int64_t now) {
         }
         return;
     }
-    if (now - last_rx_ms_ >= int64_t(current_.keepalive_timeout) * 1000) {
-        disconnect("keepalive timeout", false);
-        return;
-    }
-    if (int64_t full = conn_->full_since_ms(); full && now - full >= kOutputFullCutMs) {
+    time_t wall = time(nullptr);
+    std::string why;
+    switch (session().tick(now, EventLoop::now_us(), wall,
+                           {int(current_.keepalive_interval), int(current_.keepalive_timeout)}, &why)) {
+    case ControlSession::Tick::ok: break;
+    case ControlSession::Tick::not_reading:
         ctl_counters_.output_full_cuts++;
         disconnect("output queue full for " + std::to_string(kOutputFullCutMs / 1000) + " s: the server does not read",
                    false);
         return;
+    case ControlSession::Tick::timed_out:
+        disconnect("keepalive timeout", false);
+        return;
+    case ControlSession::Tick::rekey_failed:
+        disconnect(why, true);
+        return;
     }
-    if (now - last_ping_ms_ >= int64_t(current_.keepalive_interval) * 1000) {
-        last_ping_ms_ = now;
-        conn_->send(MsgType::ping, encode(Ping{rtt_.ping(EventLoop::now_us())}));
-    }
-    time_t wall = time(nullptr);
     // The ladder's probes register our outer address with the server and
     // prove the path; between them the NAT mapping is kept alive when idle.
     path_tick(now);
@@ -671,7 +640,6 @@ void Client::tick_role(int64_t now) {
         last_pmtu_ms_ = now;
         learn_path_mtu(tunnel_);
     }
-    if (!maybe_rekey(wall)) return;
     if (!conn_->flush()) {
         disconnect(conn_->error(), false);
         return;
@@ -679,22 +647,12 @@ void Client::tick_role(int64_t now) {
     update_interest();
 }
 
-bool Client::maybe_rekey(time_t wall) {
-    if (!keying_.tick(wall)) return true;
-    Rekey r;
-    std::string err;
-    if (keying_.start_rekey(conn_->ssl(), &r, &err)) {
-        conn_->send(MsgType::rekey, encode(r));
-    } else if (!err.empty()) {
-        disconnect("rekey failed: " + err, true);
-        return false;
-    }
-    return true;
-}
-
 void Client::rekey_role() {
     if (phase_ != Phase::up || !conn_) return;
-    if (!maybe_rekey(time(nullptr))) return;
+    if (std::string why; !session().rekey_if_due(time(nullptr), &why)) {
+        disconnect(why, true);
+        return;
+    }
     if (!conn_->flush()) {
         conn_failed();
         return;
@@ -706,10 +664,7 @@ void Client::stop_role() {
     underlay_.stop();
     resolver_.cancel();
     if (conn_) {
-        Bye b;
-        b.reason = "client shutting down";
-        conn_->send(MsgType::bye, encode(b));
-        conn_->flush();
+        ControlSession::send_bye(*conn_, "client shutting down");
         loop_.remove(conn_->fd());
         conn_.reset();
     }

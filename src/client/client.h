@@ -15,6 +15,7 @@
 #include "control/keying.h"
 #include "control/messages.h"
 #include "control/rtt.h"
+#include "control/session.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
@@ -37,9 +38,9 @@ private:
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void rekey_role() override;
-    // Starts the rekey if a limit is reached; false once disconnected.
-    bool maybe_rekey(time_t wall);
-    // Tells the data plane what lies inside the network (Dataplane::overlay).
+    // Keepalive, rekey and bye, as the server runs them too.
+    ControlSession session() { return {*conn_, keying_, rtt_, last_rx_ms_, last_ping_ms_}; }
+    // Tells the data plane what lies inside the network (DataPolicy::overlay).
     void set_overlay();
     void stop_role() override;
     void status_role(JsonWriter &j) override;

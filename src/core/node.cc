@@ -180,7 +180,7 @@ bool Node::open_tun(std::string *err) {
 bool Node::configure_link(int mtu, std::string *err) {
     if (!nl_.link_up(dev_, mtu, err)) return false;
     // What inner TCP may send (data/pmtu.h); workers are paused here.
-    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.inner_mtu = unsigned(mtu); });
+    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.policy.inner_mtu = unsigned(mtu); });
     link_configured_ = true;
     return true;
 }

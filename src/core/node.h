@@ -115,7 +115,9 @@ protected:
     // Events for `lanmesh monitor` (core/events.h lists the kinds and their
     // fields).  Call where the same fact is logged.
     void emit_event(const char *kind, const std::function<void(JsonWriter &)> &fields);
-    void event_rekey(const std::string &peer, uint32_t epoch, bool we_started);
+    // A control session's SAs moved to `epoch` (control/session.h): counted,
+    // logged and an event, the same in both roles.
+    void session_rekeyed(const std::string &peer, uint32_t epoch, bool we_started);
     void event_refused(const std::string &peer, const std::string &from, const std::string &reason);
     // The Prometheus text of MetricsListen (core/metrics.cc).
     std::string metrics_text();

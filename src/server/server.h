@@ -16,6 +16,7 @@
 #include "control/keying.h"
 #include "control/messages.h"
 #include "control/rtt.h"
+#include "control/session.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/route_table.h"
@@ -67,6 +68,8 @@ private:
         uint8_t paths = 0;             // data-path steps offered (Config's paths)
         bool stream_pending = false;   // ESP frames queued since the last flush
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
+        // Keepalive, rekey and bye, as the client runs them too.
+        ControlSession ctl() { return {*conn, keying, rtt, last_rx_ms, last_ping_ms}; }
     };
 
     bool load_tls(std::string *err) override;
@@ -76,9 +79,6 @@ private:
     void start_threads_role() override {
         if (registry_) registry_->launch();
     }
-    // Starts the session's rekey if a limit is reached; false (and *why)
-    // if it could not be started and the session must end.
-    bool maybe_rekey(Session &s, time_t wall, std::string *why);
     void stop_role() override;
     void status_role(JsonWriter &j) override;
 
