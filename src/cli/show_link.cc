@@ -90,6 +90,14 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     print_pairs(f, link, {{"network", "network"}, {"name", "name"}, {"server", "server"}, {"server_name", "server-name"},
                           {"behind_nat", "behind-nat"}, {"underlay_changes", "underlay-changes"},
                           {"roaming", "roaming"}});
+    // A client listing several servers: which ones, and how often it moved.
+    if (const Json *sv = link.get("servers"); sv && sv->is_array()) {
+        std::string list;
+        for (const auto &x : sv->items) list += " " + x.text();
+        std::fprintf(f, "    servers%s  (in use %s%s%s)  failovers %s\n", list.c_str(), link.str("server", "?").c_str(),
+                     link.get("server_address") ? " at " : "", link.str("server_address").c_str(),
+                     link.get("failovers") ? link.get("failovers")->text().c_str() : "0");
+    }
     print_pairs(f, link, {{"topology", "topology"}, {"client_to_client", "client-to-client"}, {"mtu", "mtu"},
                           {"cipher", "cipher"}, {"epoch", "epoch"}});
     print_pairs(f, link, {{"address", "address"}, {"address6", "address6"}, {"pool", "pool"}, {"pool6", "pool6"}});
