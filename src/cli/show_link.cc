@@ -119,6 +119,19 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
         std::fprintf(f, "    registry %s  %s\n", r->str("state", "?").c_str(),
                      pairs(*r, {{"server", "as"}, {"prefix", "prefix"}, {"endpoint", "via"}}).c_str());
         if (r->get("error")) std::fprintf(f, "    registry error: %s\n", r->str("error").c_str());
+        // The network's servers (health: their etcd lease runs), and where
+        // each node is online.
+        if (const Json *sv = r->get("servers"); sv && sv->is_array())
+            for (const auto &s : sv->items)
+                std::fprintf(f, "    server %s  address %s  nodes %s  %s%s\n", s.str("name", "?").c_str(),
+                             s.str("address", "-").c_str(), s.get("nodes") ? s.get("nodes")->text().c_str() : "?",
+                             s.str("health", "?").c_str(), s.flag("self") ? "  (this server)" : "");
+        if (const Json *nv = r->get("nodes"); nv && nv->is_array()) {
+            std::string list;
+            for (const auto &n : nv->items) list += "  " + n.str("name", "?") + "@" + n.str("server", "?");
+            std::fprintf(f, "    nodes online %s:%s\n", r->get("nodes_online") ? r->get("nodes_online")->text().c_str() : "0",
+                         list.c_str());
+        }
     }
     // What the daemon cannot do or will soon stop doing (an expiring CRL).
     if (const Json *w = link.get("warnings"); w && w->is_array())

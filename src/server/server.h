@@ -158,6 +158,21 @@ private:
     void event_peer_up(const Session &s);
     void event_peer_down(const Session &s, const std::string &why);
 
+    // The servers of the network and where each node is, as the registry
+    // thread read them from etcd (server_registry.cc, docs/DESIGN.md §11):
+    // joins and departures are logged and go to `lanmesh monitor`.
+    void on_registry_view(const RegistryThread::View &v);
+    void registry_json(JsonWriter &j);
+    struct KnownServer {
+        RegistryThread::ServerRec rec;
+        bool alive = true;
+        time_t since = 0;            // joined, or left
+    };
+    std::vector<KnownServer> reg_servers_;                        // by name; departed ones too (bounded)
+    std::vector<std::pair<std::string, std::string>> reg_online_;  // node -> server, as of reg_online_at_
+    time_t reg_online_at_ = 0;
+    bool reg_seen_ = false;                                       // a first view arrived
+
     SSL_CTX *ctx_ = nullptr;
     std::vector<int> listen_fds_;
     TopologyPlan plan_;

@@ -88,6 +88,7 @@ void Server::link_role(JsonWriter &j, int) {
         j.kv("server", registry_->server_name()).kv("prefix", cfg_.registry->prefix);
         if (!endpoint.empty()) j.kv("endpoint", endpoint);
         if (!error.empty()) j.kv("error", error);
+        registry_json(j);
         j.end_object();
     }
     control_json(j);

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: MIT
+// The servers of the network as the registry in etcd shows them
+// (docs/DESIGN.md §11): each server keeps P server/<name> on its own etcd
+// lease, so a record that disappears is a server whose lease ended (it
+// stopped, died, or lost etcd for longer than the TTL).  The registry
+// thread reads them every second; here, on the control thread, the
+// difference to the last view becomes a log line and a `server` event.
+#include <algorithm>
+
+#include "common/log.h"
+#include "server/server.h"
+
+namespace lm {
+
+namespace {
+
+constexpr size_t kMaxDeparted = 64;        // departed servers remembered for `link show`
+constexpr size_t kMaxNodesListed = 4096;   // nodes listed in `link show` (all are counted)
+
+}  // namespace
+
+void Server::on_registry_view(const RegistryThread::View &v) {
+    registry_->set_nodes(by_name_.size());
+    if (v.online_read) {
+        reg_online_ = v.online;
+        reg_online_at_ = time(nullptr);
+    }
+    if (!v.ok) return;   // etcd did not answer: the last view stands
+    time_t now = time(nullptr);
+    const std::string &self = registry_->server_name();
+    auto event = [&](const RegistryThread::ServerRec &r, const char *state) {
+        emit_event("server", [&](JsonWriter &j) {
+            j.kv("name", r.name).kv("state", state);
+            if (!r.address.empty()) j.kv("address", r.address);
+            j.kv("nodes", r.nodes);
+        });
+    };
+    for (const RegistryThread::ServerRec &r : v.servers) {
+        auto it = std::find_if(reg_servers_.begin(), reg_servers_.end(),
+                               [&](const KnownServer &k) { return k.rec.name == r.name; });
+        if (it == reg_servers_.end()) {
+            reg_servers_.push_back({r, true, now});
+            // The first view is what was there before us, not news.
+            if (reg_seen_ && r.name != self) {
+                LM_INFO("registry: server %s joined (%s)", r.name.c_str(), r.address.empty() ? "no address" : r.address.c_str());
+                event(r, "joined");
+            }
+        } else {
+            if (!it->alive) {
+                LM_INFO("registry: server %s is back (%s)", r.name.c_str(), r.address.c_str());
+                it->since = now;
+                event(r, "joined");
+            }
+            it->rec = r;
+            it->alive = true;
+        }
+    }
+    for (KnownServer &k : reg_servers_) {
+        if (!k.alive) continue;
+        bool there = std::any_of(v.servers.begin(), v.servers.end(),
+                                 [&](const RegistryThread::ServerRec &r) { return r.name == k.rec.name; });
+        if (there) continue;
+        k.alive = false;
+        k.since = now;
+        LM_WARN("registry: server %s left: its etcd lease ended (stopped, died, or cut off from etcd)",
+                k.rec.name.c_str());
+        event(k.rec, "left");
+    }
+    std::sort(reg_servers_.begin(), reg_servers_.end(), [](const KnownServer &a, const KnownServer &b) {
+        return a.alive != b.alive ? a.alive : a.alive ? a.rec.name < b.rec.name : a.since > b.since;
+    });
+    size_t alive = std::count_if(reg_servers_.begin(), reg_servers_.end(), [](const KnownServer &k) { return k.alive; });
+    if (reg_servers_.size() > alive + kMaxDeparted) reg_servers_.resize(alive + kMaxDeparted);
+    reg_seen_ = true;
+}
+
+// `lanmesh link show`: inside "registry".
+void Server::registry_json(JsonWriter &j) {
+    const std::string &self = registry_->server_name();
+    j.begin_array("servers");
+    for (const KnownServer &k : reg_servers_) {
+        j.begin_object().kv("name", k.rec.name);
+        if (!k.rec.address.empty()) j.kv("address", k.rec.address);
+        j.kv("nodes", k.rec.nodes).kv("health", k.alive ? "alive" : "gone");
+        j.kv("since", int64_t(k.since));
+        if (k.rec.name == self) j.kv("self", true);
+        j.end_object();
+    }
+    j.end_array();
+    // Which server holds each node online (P online/), read every few seconds.
+    if (reg_online_at_) {
+        j.kv("nodes_online", uint64_t(reg_online_.size())).kv("nodes_read", int64_t(reg_online_at_));
+        j.begin_array("nodes");
+        for (size_t i = 0; i < reg_online_.size() && i < kMaxNodesListed; i++)
+            j.begin_object().kv("name", reg_online_[i].first).kv("server", reg_online_[i].second).end_object();
+        j.end_array();
+    }
+}
+
+}  // namespace lm
