@@ -18,6 +18,7 @@
 #include "common/json_value.h"
 #include "common/log.h"
 #include "core/loop.h"
+#include "registry/revoked.h"
 
 namespace lm {
 
@@ -138,6 +139,45 @@ bool RegistryThread::release(const std::string &name) {
                          LM_WARN("registry: %s stays registered online until this server's etcd lease ends: %s",
                                  name.c_str(), err.c_str());
                      }
+                     note_result(!etcd_->unreachable(), err);
+                 },
+                 nullptr});
+}
+
+bool RegistryThread::publish_revoked(std::set<std::pair<std::string, std::string>> ids) {
+    auto all = std::make_shared<std::set<std::pair<std::string, std::string>>>(std::move(ids));
+    return push({[this, all] {
+                     // Only what this process has not written yet, in
+                     // transactions of 64 writes (etcd allows 128 by default).
+                     std::vector<EtcdOp> ops;
+                     std::vector<std::string> batch;
+                     size_t written = 0;
+                     std::string err;
+                     auto flush = [&] {
+                         if (ops.empty()) return true;
+                         bool done = false;
+                         if (!etcd_->txn({}, ops, &done, &err) || !done) return false;
+                         for (auto &id : batch) published_.insert(id);
+                         written += ops.size();
+                         ops.clear();
+                         batch.clear();
+                         return true;
+                     };
+                     bool ok = true;
+                     for (const auto &[id, issuer] : *all) {
+                         if (published_.count(id)) continue;
+                         ops.push_back({EtcdOp::Kind::put, rc_.prefix + "revoked/" + id, issuer, 0});
+                         batch.push_back(id);
+                         if (ops.size() == 64 && !(ok = flush())) break;
+                     }
+                     if (ok) ok = flush();
+                     if (!ok)
+                         LM_ERR("registry: cannot publish the CRL's revocations to the other servers: %s "
+                                "(tried again at the next reload)",
+                                err.c_str());
+                     else if (written)
+                         LM_INFO("registry: %zu revoked certificate%s published for every server", written,
+                                 written == 1 ? "" : "s");
                      note_result(!etcd_->unreachable(), err);
                  },
                  nullptr});
@@ -317,6 +357,22 @@ void RegistryThread::poll() {
         for (const EtcdKv &kv : kvs) {
             std::string node = kv.key.substr(prefix.size() + 7);
             if (plain_name(node) && plain_name(kv.value)) view->online.push_back({node, kv.value});
+        }
+    }
+    if (view->ok) {
+        kvs.clear();
+        view->revoked_read = etcd_->list(prefix + "revoked/", &kvs, &err);
+        for (const EtcdKv &kv : kvs) {
+            std::string id = kv.key.substr(prefix.size() + 8);
+            if (!valid_revoked_id(id)) continue;
+            if (view->revoked.size() >= kMaxRevoked) {
+                if (!revoked_overflow_logged_)
+                    LM_ERR("registry: more than %zu revoked certificates under %srevoked/; the rest are ignored",
+                           kMaxRevoked, prefix.c_str());
+                revoked_overflow_logged_ = true;
+                break;
+            }
+            view->revoked.insert(std::move(id));
         }
     }
     if (!view->ok) note_result(!etcd_->unreachable(), err);

@@ -79,7 +79,13 @@ public:
         std::vector<ServerRec> servers;                   // alive, by name
         bool online_read = false;                         // `online` is fresh this time
         std::vector<std::pair<std::string, std::string>> online;   // node -> server, by node
+        bool revoked_read = false;                        // `revoked` is fresh this time
+        std::set<std::string> revoked;                    // P revoked/ ids (registry/revoked.h)
     };
+    static constexpr size_t kMaxRevoked = 100000;         // ids read at most (more are logged once)
+    // The revoked certificates of this server's CRL (id -> issuer name),
+    // after every load of the TLS files: written to etcd for every server.
+    bool publish_revoked(std::set<std::pair<std::string, std::string>> ids);
     // Control thread, before launch(): called with every poll's view.
     void on_view(std::function<void(const View &)> f) { on_view_ = std::move(f); }
     // This server's control address as others should see it ("" = the
@@ -136,6 +142,8 @@ private:
     std::string server_value_;              // server/<name> as last written on lease_
     int64_t server_value_lease_ = 0;
     unsigned polls_ = 0;
+    std::set<std::string> published_;       // revoked ids written by this process
+    bool revoked_overflow_logged_ = false;
 };
 
 }  // namespace lm

@@ -162,6 +162,13 @@ private:
     // thread read them from etcd (server_registry.cc, docs/DESIGN.md §11):
     // joins and departures are logged and go to `lanmesh monitor`.
     void on_registry_view(const RegistryThread::View &v);
+    // Revocation everywhere: this server's CRL goes to etcd at start and
+    // every reload; a certificate another server revoked is cut here within
+    // a poll, and refused at admission (its reason, or "" when not revoked).
+    void publish_revoked();
+    void cut_registry_revoked();
+    std::string registry_revocation(SSL *ssl) const;
+    std::set<std::string> revoked_ids_;                           // P revoked/, as last read
     void registry_json(JsonWriter &j);
     struct KnownServer {
         RegistryThread::ServerRec rec;

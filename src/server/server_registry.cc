@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "registry/revoked.h"
 #include "server/server.h"
 
 namespace lm {
@@ -24,6 +25,10 @@ void Server::on_registry_view(const RegistryThread::View &v) {
     if (v.online_read) {
         reg_online_ = v.online;
         reg_online_at_ = time(nullptr);
+    }
+    if (v.revoked_read && v.revoked != revoked_ids_) {
+        revoked_ids_ = v.revoked;
+        cut_registry_revoked();
     }
     if (!v.ok) return;   // etcd did not answer: the last view stands
     time_t now = time(nullptr);
@@ -74,9 +79,43 @@ void Server::on_registry_view(const RegistryThread::View &v) {
     reg_seen_ = true;
 }
 
+void Server::publish_revoked() {
+    if (!registry_) return;
+    std::set<std::pair<std::string, std::string>> ids;
+    revoked_in_store(SSL_CTX_get_cert_store(ctx_), &ids);
+    if (!registry_->publish_revoked(std::move(ids)))
+        LM_WARN("registry: queue full; this CRL's revocations reach the other servers at the next reload");
+}
+
+std::string Server::registry_revocation(SSL *ssl) const {
+    if (!registry_ || revoked_ids_.empty() || !ssl) return "";
+    X509 *cert = SSL_get0_peer_certificate(ssl);
+    std::string id = revoked_id(cert);
+    if (id.empty() || !revoked_ids_.count(id)) return "";
+    return "certificate revoked (serial " + id.substr(0, id.find('@')) + ", listed in the registry)";
+}
+
+// A certificate revoked on another server: its sessions here end now, and
+// its pairs are told to drop it (cut, docs/DESIGN.md §5).
+void Server::cut_registry_revoked() {
+    std::vector<std::pair<int, std::string>> doomed;
+    for (auto &[fd, s] : sessions_) {
+        if (s->dead || s->conn->state() != TlsConn::State::established) continue;
+        if (std::string why = registry_revocation(s->conn->ssl()); !why.empty()) doomed.emplace_back(fd, why);
+    }
+    for (auto &[fd, why] : doomed) {
+        Session &s = *sessions_.at(fd);
+        LM_WARN("%s (%s): cut: %s", s.name.c_str(), s.tcp_peer.str().c_str(), why.c_str());
+        event_refused(s.name, s.tcp_peer.str(), why);
+        cut_session(fd, why);
+    }
+    if (!doomed.empty()) reap();
+}
+
 // `lanmesh link show`: inside "registry".
 void Server::registry_json(JsonWriter &j) {
     const std::string &self = registry_->server_name();
+    j.kv("revoked", uint64_t(revoked_ids_.size()));   // certificates listed under revoked/
     j.begin_array("servers");
     for (const KnownServer &k : reg_servers_) {
         j.begin_object().kv("name", k.rec.name);
