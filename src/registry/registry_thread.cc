@@ -18,19 +18,12 @@
 #include "common/json_value.h"
 #include "common/log.h"
 #include "core/loop.h"
+#include "registry/registry_probe.h"
 #include "registry/revoked.h"
 
 namespace lm {
 
 namespace {
-
-std::string openssl_error() {
-    unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    char b[256] = "unknown error";
-    if (e) ERR_error_string_n(e, b, sizeof b);
-    return b;
-}
 
 // Names in keys and values others wrote: what a certificate CN or a
 // server name may be (1-64 printable ASCII), nothing else is shown.
@@ -66,22 +59,9 @@ RegistryThread::~RegistryThread() {
 }
 
 bool RegistryThread::start(std::string *err) {
-    bool https = false;
-    for (const HttpUrl &u : rc_.endpoints) https |= u.tls;
-    if (https) {
-        tls_ = SSL_CTX_new(TLS_client_method());
-        if (!tls_ || SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION) != 1 ||
-            SSL_CTX_load_verify_locations(tls_, rc_.ca.c_str(), nullptr) != 1) {
-            *err = "[Registry] CA " + rc_.ca + ": " + openssl_error();
-            return false;
-        }
-        if (!rc_.certificate.empty() &&
-            (SSL_CTX_use_certificate_chain_file(tls_, rc_.certificate.c_str()) != 1 ||
-             SSL_CTX_use_PrivateKey_file(tls_, rc_.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-             SSL_CTX_check_private_key(tls_) != 1)) {
-            *err = "[Registry] Certificate/Key " + rc_.certificate + ": " + openssl_error();
-            return false;
-        }
+    tls_ = registry_tls_ctx(rc_, err);
+    if (!tls_ && !err->empty()) return false;
+    if (tls_) {
         EtcdOptions o;
         o.endpoints = rc_.endpoints;
         o.tls.ctx = tls_;
@@ -116,7 +96,12 @@ bool RegistryThread::acquire(const std::string &name, std::function<void(const A
     return push({[this, name, result] {
                      std::string err;
                      if (!lease_) renew_lease();
-                     if (!lease_) {
+                     // etcd is known to be away (quorum lost, every member
+                     // down): refuse at once with the reason, rather than
+                     // after timeouts that outlast the client's handshake.
+                     // The lease renewal retries every second and says when
+                     // it is back.
+                     if (!lease_ || !available_) {
                          result->unavailable = true;
                          result->error = last_error_copy();
                          return;
@@ -270,8 +255,10 @@ void RegistryThread::run() {
             // While etcd is away, try again sooner than a whole period.
             next_renew = steady_clock::now() + (available_ ? period : milliseconds(1000));
         }
+        // While etcd is away only the renewal asks (every second): a poll
+        // would only wait for the same timeouts.
         if (steady_clock::now() >= next_poll) {
-            poll();
+            if (available_) poll();
             next_poll = steady_clock::now() + milliseconds(kPollMs);
         }
         if (!have_job) continue;

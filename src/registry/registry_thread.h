@@ -98,6 +98,7 @@ public:
     bool available() const { return available_.load(); }
     std::string status(std::string *endpoint) const;
     const std::string &server_name() const { return server_; }
+    SSL_CTX *tls() const { return tls_; }   // for https:// endpoints; nullptr otherwise
 
 private:
     struct Job {

@@ -58,6 +58,7 @@ bool Server::start_role(std::string *err) {
         if (!cfg_.listen.empty()) registry_->set_self(Endpoint{cfg_.listen.front(), cfg_.control_port}.str());
         registry_->on_view([this](const RegistryThread::View &v) { on_registry_view(v); });
         if (!registry_->start(err)) return false;
+        if (!check_registry(err)) return false;
         publish_revoked();
         LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
     }

@@ -166,6 +166,9 @@ private:
     // every reload; a certificate another server revoked is cut here within
     // a poll, and refused at admission (its reason, or "" when not revoked).
     void publish_revoked();
+    // At start: a wrong etcd certificate or endpoint stops the start with
+    // the reason; members merely down are logged (registry/registry_probe.h).
+    bool check_registry(std::string *err);
     void cut_registry_revoked();
     std::string registry_revocation(SSL *ssl) const;
     std::set<std::string> revoked_ids_;                           // P revoked/, as last read

@@ -8,6 +8,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "registry/registry_probe.h"
 #include "registry/revoked.h"
 #include "server/server.h"
 
@@ -77,6 +78,28 @@ void Server::on_registry_view(const RegistryThread::View &v) {
     size_t alive = std::count_if(reg_servers_.begin(), reg_servers_.end(), [](const KnownServer &k) { return k.alive; });
     if (reg_servers_.size() > alive + kMaxDeparted) reg_servers_.resize(alive + kMaxDeparted);
     reg_seen_ = true;
+}
+
+bool Server::check_registry(std::string *err) {
+    RegistryProbe p = probe_registry(*cfg_.registry, registry_->tls(), 2000);
+    auto join = [](const std::vector<std::string> &v) {
+        std::string s;
+        for (const auto &x : v) s += (s.empty() ? "" : "; ") + x;
+        return s;
+    };
+    if (!p.answered && !p.wrong.empty()) {
+        *err = "[Registry] no etcd endpoint usable: " + join(p.wrong) + " (a wrong CA, certificate or endpoint?)" +
+               (p.unreachable.empty() ? "" : "; " + join(p.unreachable) + " (no answer)");
+        return false;
+    }
+    for (const auto &w : p.wrong)
+        LM_ERR("registry: %s (a wrong certificate or endpoint?); the other members are used", w.c_str());
+    if (!p.answered)
+        LM_ERR("registry: no etcd member answers at start (%s); new nodes are refused until one does",
+               join(p.unreachable).c_str());
+    else
+        for (const auto &u : p.unreachable) LM_WARN("registry: %s; the other members are used", u.c_str());
+    return true;
 }
 
 void Server::publish_revoked() {
