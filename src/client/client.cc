@@ -77,8 +77,15 @@ bool Client::start_role(std::string *err) {
     mesh_.set_identity(cn, SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
     // A server name may resolve to either family: sockets for both, the
     // first one required.
-    std::vector<int> families{cfg_.server->addr.family};
-    if (cfg_.server->is_name()) families = {AF_INET, AF_INET6};
+    // Every listed server's family gets a socket; a name may resolve to
+    // either.  The first server's family is required.
+    std::vector<int> families;
+    for (const ServerAddress &sa : cfg_.servers) {
+        std::vector<int> fams{sa.addr.family};
+        if (sa.is_name()) fams = {AF_INET, AF_INET6};
+        for (int f : fams)
+            if (std::find(families.begin(), families.end(), f) == families.end()) families.push_back(f);
+    }
     for (size_t i = 0; i < families.size(); i++) {
         int fam = families[i];
         const char *fname = fam == AF_INET ? "IPv4" : "IPv6";
@@ -92,8 +99,7 @@ bool Client::start_role(std::string *err) {
                     *err = e;
                     return false;
                 }
-                LM_WARN("no %s data socket, %s addresses of %s are skipped: %s", fname, fname,
-                        cfg_.server->host.c_str(), e.c_str());
+                LM_WARN("no %s data socket, %s servers are skipped: %s", fname, fname, e.c_str());
                 continue;
             }
         }
@@ -128,14 +134,14 @@ bool Client::start_role(std::string *err) {
     next_connect_ms_ = EventLoop::now_ms();
     // A name is looked up in a thread, and threads start only after the
     // privileges are dropped: the first tick connects.
-    if (!cfg_.server->is_name()) connect();
+    if (!srv().is_name()) connect();
     return true;
 }
 
 std::string Client::server_str() const {
-    if (!cfg_.server->is_name()) return cfg_.server->str();
-    if (!server_.is_set()) return cfg_.server->str();
-    return server_.str() + " (" + cfg_.server->host + ")";
+    if (!srv().is_name()) return srv().str();
+    if (!server_.is_set()) return srv().str();
+    return server_.str() + " (" + srv().host + ")";
 }
 
 void Client::start_resolve() {
@@ -144,7 +150,7 @@ void Client::start_resolve() {
     deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
     std::string err;
     bool ok = resolver_.resolve(
-        cfg_.server->host,
+        srv().host,
         [this](const std::vector<IpAddr> &addrs, const std::string &e) { on_resolved(addrs, e); }, &err);
     if (!ok) {
         resolving_ = false;
@@ -154,7 +160,7 @@ void Client::start_resolve() {
 
 void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &err) {
     resolving_ = false;
-    const std::string &host = cfg_.server->host;
+    const std::string &host = srv().host;
     if (!err.empty()) {
         disconnect("cannot resolve " + host + ": " + err, false);
         return;
@@ -163,7 +169,7 @@ void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &er
     server_addrs_.clear();
     for (const IpAddr &a : addrs) {
         list += (list.empty() ? "" : ", ") + a.str();
-        server_addrs_.push_back(Endpoint{a, cfg_.server->port});
+        server_addrs_.push_back(Endpoint{a, srv().port});
     }
     // Said once per answer that differs from the last one.
     if (list != last_resolved_) LM_INFO("server name %s resolved to %s", host.c_str(), list.c_str());
@@ -224,14 +230,21 @@ void Client::connect() {
     // looked up again, as its addresses may have changed.  The addresses
     // are tried in order; the backoff starts when none answered.
     if (server_addrs_.empty()) {
-        if (cfg_.server->is_name()) {
+        if (srv().is_name()) {
             start_resolve();
             return;
         }
-        server_addrs_.push_back(Endpoint{cfg_.server->addr, cfg_.server->port});
+        server_addrs_.push_back(Endpoint{srv().addr, srv().port});
     }
     server_ = server_addrs_.front();
     server_addrs_.erase(server_addrs_.begin());
+    // Routes kept while moving to this server must not take the way to it.
+    if (std::any_of(kernel_routes_.begin(), kernel_routes_.end(), [&](const KernelRoute &k) {
+            return k.table == kMainTable && k.dst.contains(server_.addr);
+        })) {
+        LM_INFO("removing the pushed routes: they hold the address of %s", server_.str().c_str());
+        remove_routes();
+    }
     int fam = server_.addr.family;
     tunnel_.udp_sock = std::max(0, data_.udp_for_family(fam));
     raw_available_ = (cfg_.encapsulation == Encapsulation::auto_ || cfg_.encapsulation == Encapsulation::raw) &&
@@ -439,6 +452,7 @@ bool Client::on_config(const ConfigMsg &m) {
     tunnel_.udp_sock = 0;
     tunnel_.raw_peer = server_.addr;
     server_addrs_.clear();   // the next reconnect starts a new round
+    servers_failed_ = 0;     // and with this server
     tunnel_.clear_last_rx();
     behind_nat_ = m.observed.is_set() && !(m.observed.addr == local_addr_);
     if (!apply_layout(m, &err)) {
@@ -526,10 +540,17 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     if (conn_ && send_bye) ControlSession::send_bye(*conn_, why);
     bool was_up = phase_ == Phase::up;
     event_disconnect(why);
-    // Without the server its routes lead nowhere: a full tunnel would cut
+    // What comes next: another address of this server's name, or the next
+    // listed server (failover, docs/DESIGN.md §11), both at once; else a
+    // pause.
+    bool another_addr = !was_up && !reconnect_now_ && !replaced_ && !server_addrs_.empty();
+    bool failover = !another_addr && !reconnect_now_ && !replaced_ && servers_failed_ + 1 < cfg_.servers.size();
+    // Without a server its routes lead nowhere: a full tunnel would cut
     // the host off.  The device and its addresses stay (direct pairs carry
-    // on); the routes come back with the next admission.
-    if (!kernel_routes_.empty()) {
+    // on); the routes come back with the next admission.  While we move
+    // straight on to another server they stay too: it hands out the same,
+    // and only what differs changes then.
+    if (!kernel_routes_.empty() && !another_addr && !failover) {
         LM_INFO("removing the server's %zu route%s until it is back", kernel_routes_.size(),
                 kernel_routes_.size() == 1 ? "" : "s");
         remove_routes();
@@ -548,13 +569,30 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     phase_ = Phase::idle;
     resolver_.cancel();
     resolving_ = false;
-    if (!was_up && !reconnect_now_ && !replaced_ && !server_addrs_.empty()) {
+    if (another_addr) {
         // Another address of the server's name: tried at the next tick.
         LM_WARN("connection failed: %s; trying %s next", why.c_str(), server_addrs_.front().str().c_str());
         next_connect_ms_ = EventLoop::now_ms();
         return;
     }
     server_addrs_.clear();
+    if (failover) {
+        servers_failed_++;
+        failovers_++;
+        server_idx_ = (server_idx_ + 1) % cfg_.servers.size();
+        server_.addr = IpAddr{};   // a name is looked up again; nothing tried yet
+        LM_WARN("%s: %s; trying the next server, %s", was_up ? "disconnected" : "connection failed", why.c_str(),
+                srv().str().c_str());
+        next_connect_ms_ = EventLoop::now_ms();
+        return;
+    }
+    // Every listed server failed in a row: the next round, after the pause,
+    // starts with the one after this.
+    servers_failed_ = 0;
+    if (!reconnect_now_ && !replaced_ && cfg_.servers.size() > 1) {
+        server_idx_ = (server_idx_ + 1) % cfg_.servers.size();
+        server_.addr = IpAddr{};
+    }
     if (reconnect_now_) {
         LM_WARN("%s: %s; connecting again now", was_up ? "disconnected" : "connection given up", why.c_str());
         next_connect_ms_ = EventLoop::now_ms();
@@ -599,7 +637,7 @@ void Client::tick_role(int64_t now) {
         if (now >= deadline_ms_) {
             std::string secs = std::to_string(cfg_.handshake_timeout) + " s";
             if (resolving_)
-                disconnect("no answer looking up " + cfg_.server->host + " in " + secs, false);
+                disconnect("no answer looking up " + srv().host + " in " + secs, false);
             else if (tcp_fd_ >= 0)
                 disconnect("connect " + server_str() + ": no answer in " + secs, false);
             else
@@ -675,7 +713,7 @@ void Client::stop_role() {
 
 void Client::status_role(JsonWriter &j) {
     static const char *phases[] = {"idle", "connecting", "tls", "waiting-config", "up"};
-    j.kv("state", phases[int(phase_)]).kv("server", cfg_.server->str());
+    j.kv("state", phases[int(phase_)]).kv("server", srv().str());
     if (server_.is_set()) j.kv("server_address", server_.str());
     j.kv("behind_nat", behind_nat_);
     j.kv("underlay_changes", underlay_changes_);

@@ -153,6 +153,11 @@ private:
     uint64_t underlay_changes_ = 0;  // times the route to the server changed
     NameResolver resolver_{loop_};
     bool resolving_ = false;
+    // The listed server in use (cfg_.servers); failover moves to the next.
+    const ServerAddress &srv() const { return cfg_.servers[server_idx_]; }
+    size_t server_idx_ = 0;
+    uint64_t failovers_ = 0;                 // moves to the next listed server
+    size_t servers_failed_ = 0;              // listed servers failed in a row since the last admission
     Endpoint server_;                       // the server's address in use (or last tried)
     std::vector<Endpoint> server_addrs_;    // the addresses still to try in this round
     std::string last_resolved_;             // the last answer for the name, as logged

@@ -13,6 +13,7 @@ unsigned event_mask(std::string_view name) {
     if (name == "path") return kEventPath;
     if (name == "rekey") return kEventRekey;
     if (name == "refused") return kEventRefused;
+    if (name == "server") return kEventServer;
     if (name == "all") return kEventAll;
     return 0;
 }

@@ -55,7 +55,11 @@ bool Server::start_role(std::string *err) {
         }
         registry_ = std::make_unique<RegistryThread>(loop_, *cfg_.registry, plan_, name);
         registry_->set_fixed(fixed_addresses());
+        if (!cfg_.listen.empty()) registry_->set_self(Endpoint{cfg_.listen.front(), cfg_.control_port}.str());
+        registry_->on_view([this](const RegistryThread::View &v) { on_registry_view(v); });
         if (!registry_->start(err)) return false;
+        if (!check_registry(err)) return false;
+        publish_revoked();
         LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
     }
 
@@ -444,6 +448,7 @@ bool Server::admit(Session &s, const Hello &h) {
     };
     if (std::string why = tls_admission_problem(s.conn->ssl()); !why.empty()) return refuse(why);
     if (s.name.empty()) return refuse("certificate has no common name");
+    if (std::string why = registry_revocation(s.conn->ssl()); !why.empty()) return refuse(why);
     // A client under the server's own name would be taken for the server by
     // its peers in the mesh and in logs.
     char own[256] = "";

@@ -158,6 +158,31 @@ private:
     void event_peer_up(const Session &s);
     void event_peer_down(const Session &s, const std::string &why);
 
+    // The servers of the network and where each node is, as the registry
+    // thread read them from etcd (server_registry.cc, docs/DESIGN.md §11):
+    // joins and departures are logged and go to `lanmesh monitor`.
+    void on_registry_view(const RegistryThread::View &v);
+    // Revocation everywhere: this server's CRL goes to etcd at start and
+    // every reload; a certificate another server revoked is cut here within
+    // a poll, and refused at admission (its reason, or "" when not revoked).
+    void publish_revoked();
+    // At start: a wrong etcd certificate or endpoint stops the start with
+    // the reason; members merely down are logged (registry/registry_probe.h).
+    bool check_registry(std::string *err);
+    void cut_registry_revoked();
+    std::string registry_revocation(SSL *ssl) const;
+    std::set<std::string> revoked_ids_;                           // P revoked/, as last read
+    void registry_json(JsonWriter &j);
+    struct KnownServer {
+        RegistryThread::ServerRec rec;
+        bool alive = true;
+        time_t since = 0;            // joined, or left
+    };
+    std::vector<KnownServer> reg_servers_;                        // by name; departed ones too (bounded)
+    std::vector<std::pair<std::string, std::string>> reg_online_;  // node -> server, as of reg_online_at_
+    time_t reg_online_at_ = 0;
+    bool reg_seen_ = false;                                       // a first view arrived
+
     SSL_CTX *ctx_ = nullptr;
     std::vector<int> listen_fds_;
     TopologyPlan plan_;

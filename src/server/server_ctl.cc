@@ -88,6 +88,7 @@ void Server::link_role(JsonWriter &j, int) {
         j.kv("server", registry_->server_name()).kv("prefix", cfg_.registry->prefix);
         if (!endpoint.empty()) j.kv("endpoint", endpoint);
         if (!error.empty()) j.kv("error", error);
+        registry_json(j);
         j.end_object();
     }
     control_json(j);
@@ -256,6 +257,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.remote_cert_tls = next.remote_cert_tls;
     }
     tls_loaded(ctx_, cfg_.key, next.crl);
+    publish_revoked();   // for the other servers of the network
 
     // Every session the new store refuses ends now, with the reason.
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
