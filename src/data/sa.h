@@ -81,8 +81,10 @@ struct InboundSa {
 struct OutboundSa {
     // A worker takes this many numbers at a time.  A block left unused
     // while others moved on more than kSeqStale is abandoned, so no worker
-    // sends a number far behind the rest: the receiver's window (4064) must
-    // hold the spread.
+    // sends a number far behind the rest.  By design the spread is at most
+    // kSeqStale + kSeqBlock + kTxSlots (1,536); the receiver's window
+    // (ReplayWindow::kWindow, 16,352) also holds what a sender paused between
+    // sealing and sending lets the others send meanwhile.
     static constexpr uint64_t kSeqBlock = 256, kSeqStale = 1024;
 
     uint32_t spi = 0;              // the peer's inbound SPI

@@ -22,11 +22,19 @@ namespace lm {
 
 class ReplayWindow {
 public:
-    static constexpr uint32_t kSlots = 128;     // 128 * 32 bits
+    // 512 * 32 bits, 4 KiB per inbound SA.  Packets of one SA leave from
+    // several workers, each sealing a batch before it sends it, and reach the
+    // receiver through per-CPU queues: a sender preempted (or a vCPU stolen)
+    // between sealing and sending lets the others run ahead by the packets
+    // they send meanwhile.  The window is sized for a pause of a few hundred
+    // milliseconds at gigabit rates, not for the design spread alone
+    // (OutboundSa in data/sa.h, docs/DESIGN.md §7); the ring costs no work
+    // per packet whatever its length, only memory.
+    static constexpr uint32_t kSlots = 512;
     static constexpr uint32_t kBlockBits = 32;
     // One block is always the one being refilled, so (kSlots - 1) * 32
     // numbers are guaranteed: seq is in the window while top - seq < kWindow.
-    static constexpr uint32_t kWindow = (kSlots - 1) * kBlockBits;   // 4064
+    static constexpr uint32_t kWindow = (kSlots - 1) * kBlockBits;   // 16352
 
     // False if seq == 0, too old or already seen.
     bool check(uint32_t seq) const;

@@ -18,10 +18,11 @@ namespace lm {
 namespace {
 
 constexpr uint32_t W = ReplayWindow::kWindow;
+constexpr uint32_t R = ReplayWindow::kSlots * ReplayWindow::kBlockBits;   // one lap of the ring
 
 TEST(Replay, Constants) {
-    EXPECT_EQ(W, 4064u);
-    EXPECT_EQ(ReplayWindow::kSlots, 128u);
+    EXPECT_EQ(W, 16352u);
+    EXPECT_EQ(ReplayWindow::kSlots, 512u);
 }
 
 TEST(Replay, SeqZeroIsNeverValid) {
@@ -72,7 +73,7 @@ TEST(Replay, ReorderedWithinWindowAndDuplicates) {
 
 TEST(Replay, TooOldAtExactEdge) {
     ReplayWindow w;
-    const uint32_t top = 10000;
+    const uint32_t top = W + 10000;
     ASSERT_TRUE(w.update(top));
     EXPECT_FALSE(w.check(top - W));      // seq + kWindow == top: too old
     EXPECT_FALSE(w.update(top - W));
@@ -95,30 +96,31 @@ TEST(Replay, UpdateWithoutCheck) {
     EXPECT_FALSE(w.update(3));
     EXPECT_FALSE(w.update(1));
     EXPECT_TRUE(w.update(2));
-    EXPECT_TRUE(w.update(5000));
-    EXPECT_FALSE(w.update(5000 - W));  // too old, window unchanged
-    EXPECT_EQ(w.top(), 5000u);
-    EXPECT_TRUE(w.update(5000 - W + 1));
+    const uint32_t top = W + 1000;
+    EXPECT_TRUE(w.update(top));
+    EXPECT_FALSE(w.update(top - W));  // too old, window unchanged
+    EXPECT_EQ(w.top(), top);
+    EXPECT_TRUE(w.update(top - W + 1));
 }
 
 // A jump larger than the ring clears all of it: old bits must not be
 // mistaken for new numbers that share their ring position.
 TEST(Replay, BigJumpSlidesWholeWindow) {
     ReplayWindow w;
-    for (uint32_t s = 1; s <= 4096; s++) ASSERT_TRUE(w.update(s));  // one full lap of the ring
-    const uint32_t far = 4096 * 100 + 2000;
+    for (uint32_t s = 1; s <= R; s++) ASSERT_TRUE(w.update(s));  // one full lap of the ring
+    const uint32_t far = R * 100 + 2000;
     ASSERT_TRUE(w.update(far));
     EXPECT_EQ(w.top(), far);
     for (uint32_t s = far - W + 1; s < far; s++) ASSERT_TRUE(w.check(s)) << s;
     EXPECT_FALSE(w.check(far));
     EXPECT_FALSE(w.check(far - W));
-    EXPECT_FALSE(w.check(4096));
+    EXPECT_FALSE(w.check(R));
     // Ring aliases (same word index and bit, later lap) of every number
     // marked before the jump read as unseen when inside the window.
     int aliases = 0;
     for (uint32_t lap : {99u, 100u}) {
-        for (uint32_t s = 1; s <= 4096; s++) {
-            uint32_t alias = s + 4096 * lap;
+        for (uint32_t s = 1; s <= R; s++) {
+            uint32_t alias = s + R * lap;
             if (alias > far - W && alias < far) {
                 ASSERT_TRUE(w.check(alias)) << alias;
                 aliases++;
@@ -132,18 +134,18 @@ TEST(Replay, BigJumpSlidesWholeWindow) {
 // in the window keep their bits, including across the end of the array.
 TEST(Replay, RingWrapPartialSlide) {
     ReplayWindow w;
-    for (uint32_t s = 1; s <= 200; s++) ASSERT_TRUE(w.update(s));  // words 0..3
-    const uint32_t top = 4096 + 130;  // word 66, ring index 2
+    for (uint32_t s = 1; s <= 200; s++) ASSERT_TRUE(w.update(s));  // words 0..6
+    const uint32_t top = R + 130;  // ring index 4, lap 1
     ASSERT_TRUE(w.update(top));
-    // 4165 = word 65, ring index 1, where 69 lived a lap ago: must read unseen.
-    EXPECT_TRUE(w.check(4096 + 64 + 5));
-    EXPECT_TRUE(w.check(4096 + 5));     // ring index 0, lap 1
-    EXPECT_TRUE(w.check(4096 + 129));   // ring index 2, below top
-    // Word 3 (ring index 3) is still inside the window with its old bits.
-    EXPECT_EQ(top - 200, 4026u);
+    // Ring index 2, where 69 lived a lap ago: must read unseen.
+    EXPECT_TRUE(w.check(R + 64 + 5));
+    EXPECT_TRUE(w.check(R + 5));        // ring index 0, lap 1
+    EXPECT_TRUE(w.check(R + 129));      // ring index 4, below top
+    // Words 5 and 6 are still inside the window with their old bits.
+    EXPECT_EQ(top - 200, R - 70);
     EXPECT_FALSE(w.check(200));         // seen
-    EXPECT_FALSE(w.check(top - W + 1)); // 195: seen, the oldest acceptable position
-    EXPECT_FALSE(w.check(top - W));     // 194: too old
+    EXPECT_FALSE(w.check(top - W + 1)); // 163: seen, the oldest acceptable position
+    EXPECT_FALSE(w.check(top - W));     // 162: too old
     EXPECT_TRUE(w.check(201));          // in window, never seen
     EXPECT_TRUE(w.update(201));
     EXPECT_FALSE(w.update(201));
@@ -154,9 +156,13 @@ TEST(Replay, RingWrapPartialSlide) {
 TEST(Replay, HighSequenceNumbers) {
     ReplayWindow w;
     const uint32_t max = 0xFFFFFFFF;
-    ASSERT_TRUE(w.update(max - 10000));
-    for (uint32_t s = max - 5000; s != 0 && s <= max; s += 3) ASSERT_TRUE(w.update(s)) << s;
-    ASSERT_EQ(w.top(), max - 2);  // (max - 5000) + 3k lands on max - 2
+    // Strides of 3 from max - off land on max - 2 (off % 3 == 2) and cover
+    // the whole window.
+    constexpr uint32_t off = W + 1000 + (5 - (W + 1000) % 3) % 3;
+    static_assert(off % 3 == 2 && off > W);
+    ASSERT_TRUE(w.update(max - 2 * off));
+    for (uint32_t s = max - off; s != 0 && s <= max; s += 3) ASSERT_TRUE(w.update(s)) << s;
+    ASSERT_EQ(w.top(), max - 2);
     ASSERT_TRUE(w.update(max));
     EXPECT_EQ(w.top(), max);
     EXPECT_FALSE(w.check(max));
@@ -164,11 +170,11 @@ TEST(Replay, HighSequenceNumbers) {
     EXPECT_TRUE(w.check(max - 1));       // skipped by the stride
     EXPECT_FALSE(w.check(max - 2));      // seen
     // The oldest positions in the window: seen where the stride hit them.
-    auto on_stride = [&](uint32_t s) { return (s - (max - 5000)) % 3 == 0; };
+    auto on_stride = [&](uint32_t s) { return (s - (max - off)) % 3 == 0; };
     for (uint32_t s = max - W + 1; s <= max - W + 3; s++) EXPECT_EQ(w.check(s), !on_stride(s)) << s;
     EXPECT_FALSE(w.check(max - W));      // too old, whether seen or not
     EXPECT_FALSE(w.check(max - W - 1));
-    EXPECT_FALSE(w.check(max - 10000));
+    EXPECT_FALSE(w.check(max - 2 * off));
     EXPECT_TRUE(w.update(max - 1));
     EXPECT_FALSE(w.check(0));
     // First packet of an SA arriving with a huge number.
