@@ -62,9 +62,9 @@ Client::~Client() {
 }
 
 bool Client::load_tls(std::string *err) {
-    ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
+    ctx_ = tls_client_ctx(tls_files_of(cfg_), err);
     if (!ctx_) return false;
-    tls_loaded(ctx_, cfg_.key, cfg_.crl);
+    tls_loaded(ctx_, tls_files_of(cfg_));
     return true;
 }
 

@@ -126,10 +126,14 @@ bool Node::start(std::string *err) {
     return least_privilege(err);
 }
 
-void Node::tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path) {
-    key_warning_ = tls_key_mode_warning(key_path);
+TlsFiles tls_files_of(const Config &c) {
+    return TlsFiles{c.ca, c.certificate, c.key, c.crl, c.remote_cert_tls, c.ca_pem, c.certificate_pem, c.key_pem};
+}
+
+void Node::tls_loaded(SSL_CTX *ctx, const TlsFiles &used) {
+    key_warning_ = tls_key_mode_warning(used, cfg_.file);
     if (!key_warning_.empty()) LM_WARN("%s", key_warning_.c_str());
-    crl_watch_.set(crl_path, tls_crl_times(ctx));
+    crl_watch_.set(used.crl, tls_crl_times(ctx));
     for (const auto &w : crl_watch_.due(time(nullptr))) LM_WARN("%s", w.c_str());
 }
 

@@ -16,6 +16,7 @@
 #include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "control/proto_error.h"
+#include "control/tls.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
 #include "core/instance_lock.h"
@@ -28,6 +29,9 @@
 #include "net/netlink.h"
 
 namespace lm {
+
+// The [TLS] files (or inline PEM) of a configuration, as the TLS code takes them.
+TlsFiles tls_files_of(const Config &c);
 
 class PromWriter;
 
@@ -67,8 +71,9 @@ protected:
     virtual void start_threads_role() {}
 
     // After every load of the TLS files (start, reload): warns about the
-    // key's file mode and the CRL's validity, and watches the CRL from now on.
-    void tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path);
+    // key's file mode (or the configuration's, for an inline key) and the
+    // CRL's validity, and watches the CRL from now on.
+    void tls_loaded(SSL_CTX *ctx, const TlsFiles &used);
     // What `lanmesh link show` lists as warnings: the key's file mode, a CRL
     // out of (or near the end of) its validity.
     std::vector<std::string> warnings() const;
