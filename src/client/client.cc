@@ -658,6 +658,7 @@ void Client::tick_role(int64_t now) {
     // The ladder's probes register our outer address with the server and
     // prove the path; between them the NAT mapping is kept alive when idle.
     path_tick(now);
+    mtu_tick(now);
     if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
                wall - std::max(tunnel_.total().last_tx, last_nat_keepalive_) >= nat_keepalive_s(cfg_.nat_keepalive)) {
         // The one-byte keepalive is no ESP packet and leaves last_tx alone:

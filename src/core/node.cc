@@ -196,12 +196,23 @@ void Node::learn_path_mtu(Tunnel &t) {
     if (!ep.addr.is_set() || !ep.port) return;
     int fam = ep.addr.family;
     int outer = route_mtu(ep, data_.fwmark());
+    // Where ICMP is filtered the kernel never learns a smaller hop's MTU;
+    // the probes' answer does (data/mtu_probe.h).
+    bool probed = path.probed_outer && (!outer || int(path.probed_outer) < outer);
+    if (probed) outer = int(path.probed_outer);
     if (!outer) return;
     unsigned inner = inner_mtu_for_path(unsigned(outer), fam == AF_INET6, udp);
     if (inner == path.path_mtu) return;
-    LM_INFO("path MTU to %s (%s): %d, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
-            inner);
+    LM_INFO("path MTU to %s (%s): %d%s, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
+            probed ? " (probed)" : "", inner);
     path.path_mtu = inner;
+}
+
+void Node::probed_path_mtu(Tunnel &t, unsigned outer) {
+    Tunnel &path = t.via ? *t.via : t;
+    if (path.probed_outer == outer) return;
+    path.probed_outer = outer;
+    learn_path_mtu(t);
 }
 
 void Node::run() {

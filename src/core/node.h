@@ -83,6 +83,9 @@ protected:
     // marked sockets see it) and sets the tunnel's inner limit from it
     // (data/pmtu.h); after an EMSGSIZE, and now and then to notice a rise.
     void learn_path_mtu(struct Tunnel &t);
+    // Padded probes found that `outer` bytes make the round trip to t's
+    // peer (client: its search; server: the client's result).
+    void probed_path_mtu(struct Tunnel &t, unsigned outer);
     // Sizes per-worker state for the configured number of workers (before
     // any tunnel or SA exists) and returns that number.
     static int size_workers(const Config &cfg);

@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "data/inner_packet.h"
 #include "data/kernel_compat.h"
+#include "data/mtu_probe.h"
 #include "data/pmtu.h"
 #include "esp/esp.h"
 
@@ -281,7 +282,8 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     if (nh == kNextHeaderDummy) {
         c_.keepalive_rx++;
         // A client proves its path by our answer (client/path_ladder.h).
-        if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
+        if (inner_len) mtu_probe_rx(t, inner, inner_len, from, udp_idx);
+        else if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
         return;
     }
     ts.rx_packets++;
@@ -619,7 +621,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len, const OuterPath *via) {
     tx_n_++;
 }
 
-void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
+void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const uint8_t *payload, size_t len) {
     if (!t.out) return;
     Tunnel::Stats &ts = t.stats[slot_];
     if (ts.reply_sec != now_) {
@@ -637,7 +639,24 @@ void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
     if (via.encap == Encapsulation::raw && raw_fd(from.addr.family) < 0) return;
     ts.replies++;
     c_.dummy_replies++;
-    seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
+    seal_commit(t, kNextHeaderDummy, payload, len, tx_reserve(), &via);
+}
+
+// Only the server echoes probes, and only a client takes echoes: a peer
+// cannot make us send more than it sent.
+void Dataplane::mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx) {
+    MtuProbe p;
+    if (!mtu_probe_read(payload, len, &p)) return;
+    if (role == Role::server && t.is_client) {
+        if (p.kind == MtuProbeKind::probe) {
+            mtu_probe_make_echo(payload);
+            reply_dummy(t, from, udp_idx, payload, len);
+        } else if (p.kind == MtuProbeKind::result) {
+            t.stats[slot_].mtu_result = mtu_probe_word(p.id, p.size);
+        }
+    } else if (role == Role::client && p.kind == MtuProbeKind::echo) {
+        t.stats[slot_].mtu_echo = mtu_probe_word(p.id, p.size);
+    }
 }
 
 void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
@@ -713,6 +732,12 @@ void Dataplane::send_dummy_on(Tunnel &t, Encapsulation step) {
         if (!t.raw_peer.is_set() || raw_fd(t.raw_peer.family) < 0) return;
     }
     seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
+    flush();
+}
+
+void Dataplane::send_mtu_probe(Tunnel &t, const uint8_t *payload, size_t len) {
+    now_ = time(nullptr);
+    send_inner(t, kNextHeaderDummy, payload, len);
     flush();
 }
 

@@ -146,6 +146,9 @@ public:
     // The same on a given step of t's data path, whatever t.encap says (the
     // ladder probes a step before it moves to it).
     void send_dummy_on(Tunnel &t, Encapsulation step);
+    // A dummy carrying `payload` (a path-MTU probe or result,
+    // data/mtu_probe.h) on t's current path.
+    void send_mtu_probe(Tunnel &t, const uint8_t *payload, size_t len);
     void send_nat_keepalive(Tunnel &t);   // RFC 3948 one-byte 0xFF
     // One datagram from a data socket, optionally with a small TTL (the
     // hole-punch opener that must die between the two NATs).
@@ -182,7 +185,11 @@ private:
     static bool path_ready(const Tunnel &path);
     // Server: answers a client's dummy on the path it came by, at most
     // kDummyRepliesPerSecond per tunnel and worker.
-    void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx);
+    // A probe's echo carries its payload back at the same size.
+    void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const uint8_t *payload = nullptr,
+                     size_t len = 0);
+    // A dummy with a payload: a path-MTU probe, its echo or a result.
+    void mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx);
     void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
     void tun_write(uint8_t *p, size_t len);
     void tun_flush();                  // writes what TCP GRO holds

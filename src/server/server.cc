@@ -652,6 +652,7 @@ void Server::tick_role(int64_t now) {
             s.last_ping_ms = now;
             s.conn->send(MsgType::ping, encode(Ping{s.rtt.ping(EventLoop::now_us())}));
         }
+        take_probed_mtu(s.tunnel);
         std::string why;
         if (!maybe_rekey(s, wall, &why)) doomed.push_back({fd, why, End::plain});
         if (!s.conn->flush()) {
@@ -679,6 +680,21 @@ void Server::tick_role(int64_t now) {
         }
     }
     reap();
+}
+
+// What the client's padded probes found holds for our direction too: its
+// probes made the round trip (data/mtu_probe.h).  Taken and cleared with
+// the workers paused.
+void Server::take_probed_mtu(Tunnel &t) {
+    for (int i = 0; i < t.stats.size(); i++) {
+        uint32_t &w = t.stats[i].mtu_result;
+        if (!w) continue;
+        unsigned outer = w & 0xffff;
+        w = 0;
+        if (outer != t.probed_outer)
+            LM_INFO("%s: its path MTU probes found %u bytes make the round trip", t.name.c_str(), outer);
+        probed_path_mtu(t, outer);
+    }
 }
 
 bool Server::maybe_rekey(Session &s, time_t wall, std::string *why) {

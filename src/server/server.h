@@ -78,6 +78,7 @@ private:
     }
     // Starts the session's rekey if a limit is reached; false (and *why)
     // if it could not be started and the session must end.
+    void take_probed_mtu(Tunnel &t);
     bool maybe_rekey(Session &s, time_t wall, std::string *why);
     void stop_role() override;
     void status_role(JsonWriter &j) override;
