@@ -282,8 +282,8 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     if (nh == kNextHeaderDummy) {
         c_.keepalive_rx++;
         // A client proves its path by our answer (client/path_ladder.h).
-        if (inner_len) mtu_probe_rx(t, inner, inner_len, from, udp_idx);
-        else if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
+        if (inner_len && mtu_probe_rx(t, inner, inner_len, from, udp_idx)) return;
+        if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
         return;
     }
     ts.rx_packets++;
@@ -644,9 +644,9 @@ void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const 
 
 // Only the server echoes probes, and only a client takes echoes: a peer
 // cannot make us send more than it sent.
-void Dataplane::mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx) {
+bool Dataplane::mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx) {
     MtuProbe p;
-    if (!mtu_probe_read(payload, len, &p)) return;
+    if (!mtu_probe_read(payload, len, &p)) return false;
     if (role == Role::server && t.is_client) {
         if (p.kind == MtuProbeKind::probe) {
             mtu_probe_make_echo(payload);
@@ -657,6 +657,7 @@ void Dataplane::mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endp
     } else if (role == Role::client && p.kind == MtuProbeKind::echo) {
         t.stats[slot_].mtu_echo = mtu_probe_word(p.id, p.size);
     }
+    return true;
 }
 
 void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {

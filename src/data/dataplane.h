@@ -189,7 +189,8 @@ private:
     void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const uint8_t *payload = nullptr,
                      size_t len = 0);
     // A dummy with a payload: a path-MTU probe, its echo or a result.
-    void mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx);
+    // False when the payload is none of them (a plain dummy's padding).
+    bool mtu_probe_rx(Tunnel &t, uint8_t *payload, size_t len, const Endpoint &from, int udp_idx);
     void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
     void tun_write(uint8_t *p, size_t len);
     void tun_flush();                  // writes what TCP GRO holds

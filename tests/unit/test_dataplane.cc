@@ -454,6 +454,20 @@ TEST(DataplaneLiveness, ServerEchoesPaddedProbesAtTheirSize) {
     EXPECT_FALSE(readable(under, 200)) << "a result or an echo was answered";
     EXPECT_EQ(s.client.stats[0].mtu_result, mtu_probe_word(7, 1400));
     EXPECT_EQ(s.client.stats[0].mtu_echo, 0u);
+
+    // A dummy padded with something else is a plain dummy: answered empty.
+    usleep(1100000);   // a new second for the rate bound
+    std::vector<uint8_t> padding(100, 0);
+    Aead a;
+    ASSERT_TRUE(a.init(Cipher::aes256gcm, s.kin, true));
+    std::vector<uint8_t> padded(256);
+    padded.resize(esp_seal(a, Server::kInSpi, 4, kNextHeaderDummy, padding.data(), padding.size(), padded.data(),
+                           padded.size()));
+    send_to(under, s.addr(), padded);
+    s.receive();
+    ASSERT_TRUE(readable(under, 1000)) << "a padded plain dummy was not answered";
+    n = recv(under, buf.data(), buf.size(), 0);
+    EXPECT_LT(size_t(n), padded.size()) << "a plain dummy's padding was echoed";
     close(under);
 }
 
