@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "registry/etcd.h"
+#include "registry/revoked.h"
 #include "registry/etcd_leases.h"
 #include "registry/http.h"
 #include "common/http_url.h"
@@ -304,3 +305,15 @@ TEST_F(EtcdLive, FixedAddressesAndReclaimingOfflineNodes) {
 
 }  // namespace
 }  // namespace lm
+
+// Ids under revoked/ are input written by other servers: only
+// "<hex serial>@<8 hex digits>" is taken.
+TEST(RegistryRevoked, IdsAreStrict) {
+    EXPECT_TRUE(lm::valid_revoked_id("1f@0a1b2c3d"));
+    EXPECT_TRUE(lm::valid_revoked_id("0123456789abcdef@deadbeef"));
+    for (const char *bad : {"", "@0a1b2c3d", "1f@", "1f", "1F@0a1b2c3d", "1f@0a1b2c3", "1f@0a1b2c3d0", "1f@0a1b2c3g",
+                            "1f@@a1b2c3d", "1 f@0a1b2c3d", "../x@0a1b2c3d"})
+        EXPECT_FALSE(lm::valid_revoked_id(bad)) << bad;
+    EXPECT_FALSE(lm::valid_revoked_id(std::string(65, 'a') + "@0a1b2c3d"));
+    EXPECT_EQ(lm::revoked_id(nullptr), "");
+}
