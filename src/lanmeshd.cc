@@ -44,7 +44,7 @@ static int check_config(const Config &cfg, const std::string &path) {
     if (std::string why = unusable_user(cfg.user); !why.empty()) return fail(why);
     // The certificates are part of the configuration: load them too.
     std::string err;
-    TlsFiles f{cfg.ca, cfg.certificate, cfg.key, cfg.crl, cfg.remote_cert_tls};
+    TlsFiles f = tls_files_of(cfg);
     SSL_CTX *ctx = cfg.role == Role::server ? tls_server_ctx(f, &err) : tls_client_ctx(f, &err);
     if (!ctx) return fail(err);
     CrlWatch crl;
@@ -72,7 +72,7 @@ static int check_config(const Config &cfg, const std::string &path) {
         if (!p.answered) return fail("[Registry] no etcd endpoint usable: " + all);
         for (const auto &x : problems) warnings.push_back("[Registry] " + x);
     }
-    if (std::string w = tls_key_mode_warning(cfg.key); !w.empty()) warnings.push_back(w);
+    if (std::string w = tls_key_mode_warning(f, cfg.file); !w.empty()) warnings.push_back(w);
     for (const auto &w : warnings) std::fprintf(stderr, "lanmeshd: %s: warning: %s\n", path.c_str(), printable(w).c_str());
     std::printf("%s: configuration OK (%s)\n", path.c_str(), to_string(cfg.role));
     return 0;

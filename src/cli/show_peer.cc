@@ -51,9 +51,13 @@ static void print_peer(FILE *f, const Json &p, int stats, time_t now) {
         std::string rtt = p.get("rtt_us") ? ", rtt " + rtt_text(p.i64("rtt_us")) : "";
         std::fprintf(f, "  control: %s%s\n", c.c_str(), rtt.c_str());
     }
-    if (p.get("path_mtu"))
-        std::fprintf(f, "  path mtu: %llu (inner, smaller than the device's)\n",
-                     static_cast<unsigned long long>(p.u64("path_mtu")));
+    if (p.get("path_mtu")) {
+        std::string probed = p.get("path_mtu_probed")
+                                 ? ", probed: " + std::to_string(p.u64("path_mtu_probed")) + " bytes make the round trip"
+                                 : "";
+        std::fprintf(f, "  path mtu: %llu (inner%s)\n", static_cast<unsigned long long>(p.u64("path_mtu")),
+                     probed.c_str());
+    }
     if (p.get("punch_rounds")) {
         int64_t ttd = p.i64("time_to_direct_ms");
         std::string d = ttd >= 0 ? "direct " + std::to_string(ttd) + " ms after introduction" : "never direct yet";

@@ -62,9 +62,9 @@ Client::~Client() {
 }
 
 bool Client::load_tls(std::string *err) {
-    ctx_ = tls_client_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
+    ctx_ = tls_client_ctx(tls_files_of(cfg_), err);
     if (!ctx_) return false;
-    tls_loaded(ctx_, cfg_.key, cfg_.crl);
+    tls_loaded(ctx_, tls_files_of(cfg_));
     return true;
 }
 
@@ -665,6 +665,7 @@ void Client::tick_role(int64_t now) {
     // The ladder's probes register our outer address with the server and
     // prove the path; between them the NAT mapping is kept alive when idle.
     path_tick(now);
+    mtu_tick(now);
     if (behind_nat_ && tunnel_.encap == Encapsulation::udp &&
                wall - std::max(tunnel_.total().last_tx, last_nat_keepalive_) >= nat_keepalive_s(cfg_.nat_keepalive)) {
         // The one-byte keepalive is no ESP packet and leaves last_tx alone:

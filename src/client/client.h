@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "client/mtu_search.h"
 #include "client/path_ladder.h"
 #include "control/keying.h"
 #include "control/messages.h"
@@ -18,6 +19,7 @@
 #include "control/session.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
+#include "data/mtu_probe.h"
 #include "data/tunnel.h"
 #include "client/name_resolver.h"
 #include "mesh/mesh_client.h"
@@ -163,6 +165,17 @@ private:
     std::string last_resolved_;             // the last answer for the name, as logged
     PathLadder ladder_;
     bool stream_pending_ = false;   // ESP frames queued on conn_ since the last flush
+
+    // Path MTU by padded probes (client_mtu.cc).
+    void mtu_tick(int64_t now);
+    void mtu_send(MtuProbeKind kind, uint16_t id, unsigned size, size_t len);
+    MtuSearch mtu_search_;
+    std::string mtu_key_;            // the step and endpoint searched; "" = search again
+    int64_t mtu_next_ms_ = 0;        // when to search again
+    int64_t mtu_result_ms_ = 0;      // when the server was last told the result
+    uint16_t mtu_result_id_ = 0;
+    bool mtu_unanswered_logged_ = false;
+    std::vector<uint8_t> mtu_buf_;
 };
 
 }  // namespace lm

@@ -122,9 +122,7 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     std::string warning;
     SSL_CTX *ctx = nullptr;
     loop_.unguarded([&] {   // reads files: the workers run meanwhile
-        ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
-                             {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
-                             &warning);
+        ctx = tls_reload_ctx(ctx_, tls_files_of(cfg_), tls_files_of(next), false, err, &warning);
     });
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
@@ -135,9 +133,14 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.ca = next.ca;
         cfg_.certificate = next.certificate;
         cfg_.key = next.key;
+        cfg_.ca_pem = next.ca_pem;
+        cfg_.certificate_pem = next.certificate_pem;
+        cfg_.key_pem = next.key_pem;
         cfg_.remote_cert_tls = next.remote_cert_tls;
     }
-    tls_loaded(ctx_, cfg_.key, next.crl);
+    TlsFiles used = tls_files_of(cfg_);
+    used.crl = next.crl;
+    tls_loaded(ctx_, used);
     if (phase_ == Phase::up)   // a changed NatKeepalive applies to the pairs now
         mesh_.set_limits({int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
                           next.rekey_grace},

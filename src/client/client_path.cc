@@ -26,6 +26,7 @@ uint8_t Client::own_paths() const {
 }
 
 void Client::path_start(const ConfigMsg &m) {
+    mtu_key_.clear();   // a new session: probe the path again
     uint8_t offered = m.paths ? m.paths : path_bit(m.encap);
     uint8_t allowed = uint8_t(offered & own_paths());
     Encapsulation first = m.encap;

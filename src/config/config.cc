@@ -110,6 +110,22 @@ struct RoleUse {
     unsigned roles;
 };
 
+// An inline PEM value of [TLS] (lanmesh.conf(5) INLINE PEM): the lines
+// from "Key = -----BEGIN LABEL-----" to "-----END LABEL-----"; for CA and
+// Certificate, further blocks may follow at once (a bundle, a chain).
+enum class PemKind { certificates, key };
+
+struct InlinePem {
+    const char *key = nullptr;  // "CA"
+    PemKind kind = PemKind::certificates;
+    std::string *text = nullptr;
+    std::string label;          // of the open block: "CERTIFICATE"
+    int first = 0;              // line of the key
+    int start = 0;              // line of the open block's BEGIN
+    int body = 0;               // base64 lines in the open block
+    bool open = false;          // between BEGIN and END
+};
+
 struct PeerLines {
     int name = 0, address = 0;
     std::vector<int> networks;  // parallel to PeerConfig::networks
@@ -209,6 +225,7 @@ struct Parser {
     bool address(std::string_view v, IpAddr *out);
     bool absolute_path(std::string_view v, std::string *out);
     bool tls_path(std::string_view v, std::string *out);
+    bool tls_source(std::string_view v, PemKind kind, std::string *path, std::string *pem);
 
     int line_of(const char *name) const;
     PeerConfig &peer() { return c.peers.back(); }
@@ -231,9 +248,12 @@ struct Parser {
     std::set<IpAddr> listen_seen;
     std::set<std::pair<IpAddr, int>> route_seen;
     std::vector<bool> server_port_given;   // parallel to c.servers
+    std::optional<InlinePem> pem;          // the inline PEM value being read
 
 private:
     bool parse_line(std::string_view raw);
+    bool pem_begin(std::string_view s);
+    bool pem_line(std::string_view s);
     bool parse_section(std::string_view s);
     bool parse_assignment(std::string_view s);
     std::string unknown_key(std::string_view k) const;
@@ -348,9 +368,16 @@ bool Parser::absolute_path(std::string_view v, std::string *out) {
     return true;
 }
 
+constexpr std::string_view kPemBegin = "-----BEGIN ";
+
+bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+
 // Relative to the directory of the configuration file, so the daemon finds the
 // same files whatever its working directory.
 bool Parser::tls_path(std::string_view v, std::string *out) {
+    if (starts_with(v, "-----"))
+        return bad(std::string(key->name) + " must name a file here (inline PEM blocks are for [TLS] CA, "
+                                            "Certificate and Key)");
     if (v[0] == '/') {
         *out = std::string(v);
         return true;
@@ -363,6 +390,66 @@ bool Parser::tls_path(std::string_view v, std::string *out) {
     if (v.empty() || v == "." || v == "..")
         return bad(std::string(key->name) + " must name a file, got " + quote(given));
     *out = base_dir + (base_dir.back() == '/' ? "" : "/") + std::string(v);
+    return true;
+}
+
+// A [TLS] value that is either a path or the first line of an inline PEM
+// block; for a block, *path names where it stands, for messages.
+bool Parser::tls_source(std::string_view v, PemKind kind, std::string *path_out, std::string *text) {
+    if (!starts_with(v, kPemBegin)) return tls_path(v, path_out);
+    pem.emplace();
+    pem->key = key->name;
+    pem->kind = kind;
+    pem->text = text;
+    pem->first = line;
+    *path_out = path + ":" + std::to_string(line);
+    return pem_begin(v);
+}
+
+bool Parser::pem_begin(std::string_view s) {
+    const std::string k = pem->key;
+    if (s.size() <= kPemBegin.size() + 5 || s.substr(s.size() - 5) != "-----")
+        return bad("bad PEM line " + quote(s) + " for " + k + " (expected -----BEGIN LABEL-----)");
+    auto label = s.substr(kPemBegin.size(), s.size() - kPemBegin.size() - 5);
+    if (pem->kind == PemKind::certificates && label != "CERTIFICATE")
+        return bad(k + ": expected -----BEGIN CERTIFICATE-----, got " + quote(s));
+    if (pem->kind == PemKind::key) {
+        if (label == "ENCRYPTED PRIVATE KEY")
+            return bad("Key: the key is encrypted; an unencrypted key is needed (openssl pkey -in KEY)");
+        if (label != "PRIVATE KEY" && label != "EC PRIVATE KEY" && label != "RSA PRIVATE KEY")
+            return bad("Key: expected -----BEGIN PRIVATE KEY----- (or EC PRIVATE KEY, RSA PRIVATE KEY), got " +
+                       quote(s));
+    }
+    pem->label = std::string(label);
+    pem->start = line;
+    pem->body = 0;
+    pem->open = true;
+    pem->text->append(s).push_back('\n');
+    return true;
+}
+
+// One line inside BEGIN..END: base64, or the END line.  PEM headers
+// (RFC 1421's "Proc-Type: 4,ENCRYPTED") only come with encrypted keys.
+bool Parser::pem_line(std::string_view s) {
+    const std::string where = "the PEM block of " + std::string(pem->key) + " (line " + std::to_string(pem->start) + ")";
+    if (s.empty()) return bad("empty line inside " + where);
+    if (starts_with(s, "-----")) {
+        std::string end = "-----END " + pem->label + "-----";
+        if (s != end) return bad("expected " + end + " to close " + where + ", got " + quote(s));
+        if (pem->body == 0) return bad("no base64 lines in " + where);
+        pem->text->append(s).push_back('\n');
+        pem->open = false;
+        return true;
+    }
+    if (s.find(':') != std::string_view::npos)
+        return bad("PEM header " + quote(s) + " inside " + where +
+                   ": an encrypted key? an unencrypted key is needed");
+    for (unsigned char ch : s)
+        if (!is_alnum(ch) && ch != '+' && ch != '/' && ch != '=')
+            return bad("expected base64 (A-Z a-z 0-9 + / =) or -----END " + pem->label + "----- inside " + where +
+                       ", got " + quote(s));
+    pem->body++;
+    pem->text->append(s).push_back('\n');
     return true;
 }
 
@@ -660,9 +747,11 @@ bool h_user(Parser &p, std::string_view v) {
     return true;
 }
 
-bool h_ca(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.ca); }
-bool h_certificate(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.certificate); }
-bool h_key(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.key); }
+bool h_ca(Parser &p, std::string_view v) { return p.tls_source(v, PemKind::certificates, &p.c.ca, &p.c.ca_pem); }
+bool h_certificate(Parser &p, std::string_view v) {
+    return p.tls_source(v, PemKind::certificates, &p.c.certificate, &p.c.certificate_pem);
+}
+bool h_key(Parser &p, std::string_view v) { return p.tls_source(v, PemKind::key, &p.c.key, &p.c.key_pem); }
 bool h_crl(Parser &p, std::string_view v) { return p.tls_path(v, &p.c.crl); }
 
 bool h_remote_cert_tls(Parser &p, std::string_view v) {
@@ -838,6 +927,11 @@ std::optional<Config> Parser::run(std::string_view text) {
         if (!parse_line(text.substr(pos, end - pos))) return std::nullopt;
         pos = end + 1;
     }
+    if (pem && pem->open) {
+        fail_at(pem->start, "the PEM block of " + std::string(pem->key) + " has no -----END " + pem->label +
+                                "----- line");
+        return std::nullopt;
+    }
     if (!validate()) return std::nullopt;
     return std::move(c);
 }
@@ -856,6 +950,16 @@ bool Parser::parse_line(std::string_view raw) {
         }
     }
     auto s = trim(raw);
+    if (pem) {
+        if (pem->open) return pem_line(s);
+        if (starts_with(s, kPemBegin)) {
+            if (pem->kind == PemKind::key)
+                return bad("a second PEM block after the Key of line " + std::to_string(pem->first) +
+                           " (Key holds one private key)");
+            return pem_begin(s);
+        }
+        pem.reset();
+    }
     if (s.empty() || s[0] == '#' || s[0] == ';') return true;
     if (s[0] == '[') return parse_section(s);
     return parse_assignment(s);

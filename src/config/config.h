@@ -97,8 +97,10 @@ struct Config {
     std::string user = "lanmesh";          // run as this user after setup (when started as root)
     int workers = 0;                       // data-plane threads; 0 = one per usable CPU
 
-    // [TLS]
+    // [TLS]: paths, or for a PEM block written inline where it stands
+    // ("/etc/lanmesh/office.conf:14"), with its text in the *_pem field.
     std::string ca, certificate, key, crl;  // crl optional
+    std::string ca_pem, certificate_pem, key_pem;  // inline PEM text; empty for a file
     bool remote_cert_tls = true;           // peers' certificates must carry their role's extendedKeyUsage
 
     // [Peer] sections (server)

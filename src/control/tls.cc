@@ -70,7 +70,13 @@ bool pem_eof() {
     return e == 0 || (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE);
 }
 
-Ptr<BIO> open_file(const std::string &path, const char *what, std::string *err) {
+// The PEM text given inline, or else the file at `path`.
+Ptr<BIO> open_file(const std::string &path, const std::string &pem, const char *what, std::string *err) {
+    if (!pem.empty()) {
+        Ptr<BIO> b(BIO_new_mem_buf(pem.data(), int(pem.size())));
+        if (!b) set_err(err, what, path, openssl_reason());
+        return b;
+    }
     errno = 0;
     Ptr<BIO> b(BIO_new_file(path.c_str(), "r"));
     if (!b) set_err(err, what, path, errno ? std::strerror(errno) : openssl_reason());
@@ -83,8 +89,8 @@ std::string subject(X509 *x) {
     return buf;
 }
 
-bool load_cas(const std::string &path, CertList *out, std::string *err) {
-    Ptr<BIO> b = open_file(path, "CA", err);
+bool load_cas(const std::string &path, const std::string &pem, CertList *out, std::string *err) {
+    Ptr<BIO> b = open_file(path, pem, "CA", err);
     if (!b) return false;
     ERR_clear_error();
     while (X509 *x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr)) out->emplace_back(x);
@@ -108,7 +114,7 @@ X509 *crl_signer(X509_CRL *crl, const CertList &cas) {
 }
 
 bool read_crls(const std::string &path, CrlList *out, std::string *err) {
-    Ptr<BIO> b = open_file(path, "CRL", err);
+    Ptr<BIO> b = open_file(path, "", "CRL", err);
     if (!b) return false;
     ERR_clear_error();
     while (X509_CRL *c = PEM_read_bio_X509_CRL(b.get(), nullptr, nullptr, nullptr))
@@ -242,14 +248,42 @@ int refuse_password(char *, int, int, void *asked) {
     return -1;
 }
 
+// The certificate and the chain after it, as SSL_CTX_use_certificate_chain_file
+// reads them from a file.
+bool use_chain(SSL_CTX *ctx, const TlsFiles &f) {
+    if (f.cert_pem.empty()) return SSL_CTX_use_certificate_chain_file(ctx, f.cert.c_str()) == 1;
+    Ptr<BIO> b(BIO_new_mem_buf(f.cert_pem.data(), int(f.cert_pem.size())));
+    Ptr<X509> leaf(b ? PEM_read_bio_X509_AUX(b.get(), nullptr, nullptr, nullptr) : nullptr);
+    if (!leaf || SSL_CTX_use_certificate(ctx, leaf.get()) != 1 || SSL_CTX_clear_chain_certs(ctx) != 1) return false;
+    while (X509 *x = PEM_read_bio_X509(b.get(), nullptr, nullptr, nullptr)) {
+        if (SSL_CTX_add0_chain_cert(ctx, x) != 1) {
+            X509_free(x);
+            return false;
+        }
+    }
+    if (!pem_eof()) return false;
+    ERR_clear_error();
+    return true;
+}
+
+bool use_key(SSL_CTX *ctx, const TlsFiles &f) {
+    if (f.key_pem.empty()) return SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) == 1;
+    Ptr<BIO> b(BIO_new_mem_buf(f.key_pem.data(), int(f.key_pem.size())));
+    EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b.get(), nullptr, SSL_CTX_get_default_passwd_cb(ctx),
+                                              SSL_CTX_get_default_passwd_cb_userdata(ctx))
+                    : nullptr;
+    bool ok = k && SSL_CTX_use_PrivateKey(ctx, k) == 1;
+    EVP_PKEY_free(k);
+    return ok;
+}
+
 bool load_cert_and_key(SSL_CTX *ctx, const TlsFiles &f, std::string *err) {
-    if (SSL_CTX_use_certificate_chain_file(ctx, f.cert.c_str()) != 1)
-        return set_err(err, "certificate", f.cert, openssl_reason());
+    if (!use_chain(ctx, f)) return set_err(err, "certificate", f.cert, openssl_reason());
     // Never prompt on a terminal for an encrypted key: a daemon has none.
     bool asked = false;
     SSL_CTX_set_default_passwd_cb(ctx, refuse_password);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, &asked);
-    bool loaded = SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) == 1;
+    bool loaded = use_key(ctx, f);
     SSL_CTX_set_default_passwd_cb_userdata(ctx, nullptr);
     if (!loaded && asked)
         return set_err(err, "key", f.key, "the key is encrypted; an unencrypted key is needed");
@@ -277,7 +311,7 @@ bool configure(SSL_CTX *ctx, const TlsFiles &f, bool server, std::string *err) {
     SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
     SSL_CTX_set_mode(ctx, SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     CertList cas;
-    if (!load_cas(f.ca, &cas, err)) return false;
+    if (!load_cas(f.ca, f.ca_pem, &cas, err)) return false;
     if (!load_cert_and_key(ctx, f, err)) return false;
     if (std::string why = tls_own_cert_problem(SSL_CTX_get0_certificate(ctx), SSL_CTX_get0_privatekey(ctx),
                                                server, f.require_eku);
@@ -427,13 +461,32 @@ std::string tls_own_cert_problem(X509 *cert, EVP_PKEY *key, bool server, bool re
     return tls13_key_problem(key);
 }
 
-std::string tls_key_mode_warning(const std::string &path) {
+namespace {
+// "" or how a file that holds a private key is open to others:
+// "readable by every user (mode 0644)".
+std::string key_file_exposure(const std::string &path) {
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !(st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) return "";
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", unsigned(st.st_mode & 07777));
     std::string who = (st.st_mode & S_IROTH) ? "readable by every user" : "writable by others than its owner";
-    return "private key " + path + " is " + who + " (mode " + mode + "): chmod 0600 " + path;
+    return who + " (mode " + mode + ")";
+}
+}  // namespace
+
+std::string tls_key_mode_warning(const std::string &path) {
+    std::string how = key_file_exposure(path);
+    return how.empty() ? "" : "private key " + path + " is " + how + ": chmod 0600 " + path;
+}
+
+// The daemon reads its configuration again on reload as its own user: the
+// advice keeps the group's read permission.
+std::string tls_key_mode_warning(const TlsFiles &f, const std::string &config_path) {
+    if (f.key_pem.empty()) return tls_key_mode_warning(f.key);
+    std::string how = key_file_exposure(config_path);
+    return how.empty() ? ""
+                       : "configuration file " + config_path + " holds the private key inline and is " + how +
+                             ": chmod 0640 " + config_path;
 }
 
 bool tls_crl_file_times(const std::string &path, std::vector<CrlTimes> *out, std::string *err) {
@@ -534,7 +587,8 @@ SSL_CTX *tls_reload_ctx(SSL_CTX *current, const TlsFiles &now, const TlsFiles &n
                         std::string *err, std::string *warning) {
     std::string why;
     if (SSL_CTX *fresh = make_ctx(next, server, &why)) return fresh;
-    if (next.ca != now.ca || next.cert != now.cert || next.key != now.key) {
+    if (next.ca != now.ca || next.cert != now.cert || next.key != now.key || next.ca_pem != now.ca_pem ||
+        next.cert_pem != now.cert_pem || next.key_pem != now.key_pem) {
         *err = why;
         return nullptr;
     }

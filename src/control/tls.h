@@ -17,13 +17,17 @@
 namespace lm {
 
 struct TlsFiles {
-    std::string ca, cert, key, crl;  // PEM paths; crl may be empty (no revocation check)
+    // PEM paths; crl may be empty (no revocation check).  For CA, certificate
+    // and key given inline in the configuration (lanmesh.conf(5) INLINE PEM),
+    // the *_pem text is used and the path only says where it stands.
+    std::string ca, cert, key, crl;
     // RemoteCertTls (lanmesh.conf(5)): the peer's certificate must carry the
     // extendedKeyUsage of its role -- serverAuth for the server, clientAuth
     // for clients -- as OpenVPN's remote-cert-tls demands.  Without it any
     // client certificate of the CA that has no extendedKeyUsage at all
     // (OpenSSL accepts those for every purpose) could pose as the server.
     bool require_eku = true;
+    std::string ca_pem, cert_pem, key_pem;
 };
 
 // Both return a new context (the caller owns it: SSL_CTX_free) or nullptr with
@@ -51,6 +55,9 @@ std::string tls13_key_problem(EVP_PKEY *key);
 // writable by its group or others (lanmesh.conf(5) says 0600).  Not an
 // error: the daemon still runs, and --check-config still passes.
 std::string tls_key_mode_warning(const std::string &key_path);
+// The same for wherever the key is kept: its file, or for an inline key the
+// configuration file `config_path` that holds it.
+std::string tls_key_mode_warning(const TlsFiles &f, const std::string &config_path);
 
 // The validity of each CRL in a file or a context, for CrlWatch.
 struct CrlTimes {

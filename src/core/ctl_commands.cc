@@ -188,9 +188,13 @@ void peer_view_json(JsonWriter &j, const PeerView &v, int stats) {
     if (!v.data_path_reason.empty()) j.kv("data_path_reason", v.data_path_reason);
     if (!v.control_endpoint.empty()) j.kv("control_endpoint", v.control_endpoint);
     if (v.rtt_us >= 0) j.kv("rtt_us", v.rtt_us);
-    // The inner MTU the outer path carries, once a send found it smaller
-    // than the TUN's (data/pmtu.h).
-    if (const Tunnel &path = t.via ? *t.via : t; path.path_mtu) j.kv("path_mtu", uint64_t(path.path_mtu));
+    // The inner MTU the outer path carries, once a send or the padded
+    // probes found it (data/pmtu.h, data/mtu_probe.h); the outer bytes the
+    // probes proved.
+    if (const Tunnel &path = t.via ? *t.via : t; path.path_mtu) {
+        j.kv("path_mtu", uint64_t(path.path_mtu));
+        if (path.probed_outer) j.kv("path_mtu_probed", uint64_t(path.probed_outer));
+    }
     j.kv("epoch", uint64_t(v.epoch));
     if (v.pair) {
         j.kv("time_to_direct_ms", v.time_to_direct_ms).kv("punch_rounds", v.punch_rounds);

@@ -126,10 +126,14 @@ bool Node::start(std::string *err) {
     return least_privilege(err);
 }
 
-void Node::tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path) {
-    key_warning_ = tls_key_mode_warning(key_path);
+TlsFiles tls_files_of(const Config &c) {
+    return TlsFiles{c.ca, c.certificate, c.key, c.crl, c.remote_cert_tls, c.ca_pem, c.certificate_pem, c.key_pem};
+}
+
+void Node::tls_loaded(SSL_CTX *ctx, const TlsFiles &used) {
+    key_warning_ = tls_key_mode_warning(used, cfg_.file);
     if (!key_warning_.empty()) LM_WARN("%s", key_warning_.c_str());
-    crl_watch_.set(crl_path, tls_crl_times(ctx));
+    crl_watch_.set(used.crl, tls_crl_times(ctx));
     for (const auto &w : crl_watch_.due(time(nullptr))) LM_WARN("%s", w.c_str());
 }
 
@@ -192,12 +196,23 @@ void Node::learn_path_mtu(Tunnel &t) {
     if (!ep.addr.is_set() || !ep.port) return;
     int fam = ep.addr.family;
     int outer = route_mtu(ep, data_.fwmark());
+    // Where ICMP is filtered the kernel never learns a smaller hop's MTU;
+    // the probes' answer does (data/mtu_probe.h).
+    bool probed = path.probed_outer && (!outer || int(path.probed_outer) < outer);
+    if (probed) outer = int(path.probed_outer);
     if (!outer) return;
     unsigned inner = inner_mtu_for_path(unsigned(outer), fam == AF_INET6, udp);
     if (inner == path.path_mtu) return;
-    LM_INFO("path MTU to %s (%s): %d, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
-            inner);
+    LM_INFO("path MTU to %s (%s): %d%s, inner packets up to %u", path.name.c_str(), ep.addr.str().c_str(), outer,
+            probed ? " (probed)" : "", inner);
     path.path_mtu = inner;
+}
+
+void Node::probed_path_mtu(Tunnel &t, unsigned outer) {
+    Tunnel &path = t.via ? *t.via : t;
+    if (path.probed_outer == outer) return;
+    path.probed_outer = outer;
+    learn_path_mtu(t);
 }
 
 void Node::run() {

@@ -16,6 +16,7 @@
 #include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "control/proto_error.h"
+#include "control/tls.h"
 #include "control/tls_conn.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
@@ -29,6 +30,9 @@
 #include "net/netlink.h"
 
 namespace lm {
+
+// The [TLS] files (or inline PEM) of a configuration, as the TLS code takes them.
+TlsFiles tls_files_of(const Config &c);
 
 class PromWriter;
 
@@ -73,8 +77,9 @@ protected:
     virtual void start_threads_role() {}
 
     // After every load of the TLS files (start, reload): warns about the
-    // key's file mode and the CRL's validity, and watches the CRL from now on.
-    void tls_loaded(SSL_CTX *ctx, const std::string &key_path, const std::string &crl_path);
+    // key's file mode (or the configuration's, for an inline key) and the
+    // CRL's validity, and watches the CRL from now on.
+    void tls_loaded(SSL_CTX *ctx, const TlsFiles &used);
     // What `lanmesh link show` lists as warnings: the key's file mode, a CRL
     // out of (or near the end of) its validity.
     std::vector<std::string> warnings() const;
@@ -84,6 +89,9 @@ protected:
     // marked sockets see it) and sets the tunnel's inner limit from it
     // (data/pmtu.h); after an EMSGSIZE, and now and then to notice a rise.
     void learn_path_mtu(struct Tunnel &t);
+    // Padded probes found that `outer` bytes make the round trip to t's
+    // peer (client: its search; server: the client's result).
+    void probed_path_mtu(struct Tunnel &t, unsigned outer);
     // Sizes per-worker state for the configured number of workers (before
     // any tunnel or SA exists) and returns that number.
     static int size_workers(const Config &cfg);

@@ -182,6 +182,9 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     case EspVerdict::answer_dummy:
         reply_dummy(*v.tunnel, from, udp_idx);
         return;
+    case EspVerdict::echo_probe:
+        reply_dummy(*v.tunnel, from, udp_idx, v.inner, v.inner_len);
+        return;
     case EspVerdict::dummy:
         return;
     case EspVerdict::decrypted:
@@ -437,7 +440,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len, const OuterPath *via) {
     tx_n_++;
 }
 
-void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
+void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const uint8_t *payload, size_t len) {
     if (!t.out) return;
     Tunnel::Stats &ts = t.stats[slot_];
     if (ts.reply_sec != core_.now) {
@@ -455,7 +458,7 @@ void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
     if (via.encap == Encapsulation::raw && raw_fd(from.addr.family) < 0) return;
     ts.replies++;
     c_.dummy_replies++;
-    seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
+    seal_commit(t, kNextHeaderDummy, payload, len, tx_reserve(), &via);
 }
 
 void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
@@ -522,6 +525,12 @@ void Dataplane::send_dummy_on(Tunnel &t, Encapsulation step) {
         if (!t.raw_peer.is_set() || raw_fd(t.raw_peer.family) < 0) return;
     }
     seal_commit(t, kNextHeaderDummy, nullptr, 0, tx_reserve(), &via);
+    flush();
+}
+
+void Dataplane::send_mtu_probe(Tunnel &t, const uint8_t *payload, size_t len) {
+    core_.now = time(nullptr);
+    send_inner(t, kNextHeaderDummy, payload, len);
     flush();
 }
 

@@ -133,6 +133,9 @@ public:
     // The same on a given step of t's data path, whatever t.encap says (the
     // ladder probes a step before it moves to it).
     void send_dummy_on(Tunnel &t, Encapsulation step);
+    // A dummy carrying `payload` (a path-MTU probe or result,
+    // data/mtu_probe.h) on t's current path.
+    void send_mtu_probe(Tunnel &t, const uint8_t *payload, size_t len);
     void send_nat_keepalive(Tunnel &t);   // RFC 3948 one-byte 0xFF
     // One datagram from a data socket, optionally with a small TTL (the
     // hole-punch opener that must die between the two NATs).
@@ -160,7 +163,9 @@ private:
     void tx_commit(Tunnel &t, size_t len, const OuterPath *via = nullptr);
     // Server: answers a client's dummy on the path it came by, at most
     // kDummyRepliesPerSecond per tunnel and worker.
-    void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx);
+    // A probe's echo carries its payload back at the same size.
+    void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx, const uint8_t *payload = nullptr,
+                     size_t len = 0);
     void forward_esp(Tunnel &to, const uint8_t *esp, size_t len);
     void tun_write(uint8_t *p, size_t len);
     void tun_flush();                  // writes what TCP GRO holds

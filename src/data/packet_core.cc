@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "common/bytes.h"
+#include "data/mtu_probe.h"
 #include "data/pmtu.h"
 #include "esp/esp.h"
 
@@ -27,6 +28,7 @@ DataPolicy DataPolicy::client(Tunnel *uplink, RouteTable *routes) {
     DataPolicy p;
     p.routes = routes;
     p.uplink = uplink;
+    p.take_mtu_echoes = true;
     return p;
 }
 
@@ -168,14 +170,33 @@ EspVerdict PacketCore::open_esp(uint8_t *esp, size_t len, const Endpoint &from, 
         v.learn = udp_idx >= 0 ? new_addr || t.udp_sock != udp_idx : t.encap == Encapsulation::raw && new_addr;
     if (v.next_header == kNextHeaderDummy) {
         c_.keepalive_rx++;
-        // A client proves its path by our answer (client/path_ladder.h).
-        v.action = policy_.answer_dummies && t.is_client ? EspVerdict::answer_dummy : EspVerdict::dummy;
+        take_dummy(t, v);
         return v;
     }
     ts.rx_packets++;
     ts.rx_bytes += v.inner_len;
     v.action = EspVerdict::decrypted;
     return v;
+}
+
+void PacketCore::take_dummy(Tunnel &t, EspVerdict &v) {
+    bool answers = policy_.answer_dummies && t.is_client;
+    MtuProbe probe;
+    // A dummy whose padding is no probe header is a plain one.
+    if (v.inner_len && mtu_probe_read(v.inner, v.inner_len, &probe)) {
+        v.action = EspVerdict::dummy;
+        if (answers && probe.kind == MtuProbeKind::probe) {
+            mtu_probe_make_echo(v.inner);
+            v.action = EspVerdict::echo_probe;
+        } else if (answers && probe.kind == MtuProbeKind::result) {
+            t.stats[slot_].mtu_result = mtu_probe_word(probe.id, probe.size);
+        } else if (policy_.take_mtu_echoes && probe.kind == MtuProbeKind::echo) {
+            t.stats[slot_].mtu_echo = mtu_probe_word(probe.id, probe.size);
+        }
+        return;
+    }
+    // A client proves its path by our answer (client/path_ladder.h).
+    v.action = answers ? EspVerdict::answer_dummy : EspVerdict::dummy;
 }
 
 InnerVerdict PacketCore::route_decrypted(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {

@@ -51,6 +51,12 @@ struct DataPolicy {
     // A peer's ESP dummies are answered on the path they came by (the
     // server, for its clients' liveness checks: client/path_ladder.h).
     bool answer_dummies = false;
+    // Padded path-MTU probes (data/mtu_probe.h) in a dummy: the server
+    // (answer_dummies) echoes a client's probe at its size and takes its
+    // result; a client with take_mtu_echoes takes the echoes.  Nothing
+    // answers an echo or a result, so a peer cannot make us send more than
+    // it sent.
+    bool take_mtu_echoes = false;
     // ESP inside a TLS session must be for that session's own SAs (the
     // server: a session carries only its client's traffic).
     bool stream_own_sas_only = false;
@@ -85,6 +91,9 @@ struct EspVerdict {
         forward,       // pair ESP: send it as it is to `tunnel`
         dummy,         // authenticated dummy from `tunnel`, nothing more to do
         answer_dummy,  // ... and answer it on the path it came by
+        echo_probe,    // ... a path-MTU probe: answer it on the path it came
+                       // by with `inner` (now the echo, data/mtu_probe.h)
+                       // at its full size
         decrypted,     // authenticated packet from `tunnel`: see route_decrypted
     } action = drop;
     Drop why = Drop::count_;
@@ -199,6 +208,8 @@ public:
     }
 
 private:
+    // An authenticated dummy from `t` with a payload: what v's action is.
+    void take_dummy(Tunnel &t, EspVerdict &v);
     EspVerdict dropped(Drop why) {
         c_.drop(why);
         EspVerdict v;

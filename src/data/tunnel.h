@@ -32,6 +32,10 @@ struct Tunnel {
     // kernel's path MTU when a send failed with EMSGSIZE (data/pmtu.h);
     // 0 = unknown, the TUN's MTU applies.  Control thread, workers paused.
     unsigned path_mtu = 0;
+    // The largest outer packet that padded probes proved to make the round
+    // trip (data/mtu_probe.h); 0 = not probed.  Caps path_mtu where ICMP
+    // never told the kernel (a black hole).  Control thread.
+    unsigned probed_outer = 0;
 
     std::unique_ptr<OutboundSa> out;
     std::unique_ptr<InboundSa> in_cur, in_old;   // in_old lives on after a rekey
@@ -62,6 +66,9 @@ struct Tunnel {
         // Server: dummies answered in the second reply_sec (a rate bound).
         time_t reply_sec = 0;
         uint32_t replies = 0;
+        // Path-MTU probes (data/mtu_probe.h), mtu_probe_word(id, size) of
+        // the last one seen: client, an echo; server, a client's result.
+        uint32_t mtu_echo = 0, mtu_result = 0;
     };
     PerWorker<Stats> stats;
     Stats total() const {

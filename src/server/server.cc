@@ -32,9 +32,9 @@ Server::~Server() {
 }
 
 bool Server::load_tls(std::string *err) {
-    ctx_ = tls_server_ctx({cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls}, err);
+    ctx_ = tls_server_ctx(tls_files_of(cfg_), err);
     if (!ctx_) return false;
-    tls_loaded(ctx_, cfg_.key, cfg_.crl);
+    tls_loaded(ctx_, tls_files_of(cfg_));
     return true;
 }
 
@@ -628,6 +628,7 @@ void Server::tick_role(int64_t now) {
             continue;
         case ControlSession::Tick::rekey_failed: doomed.push_back({fd, why, End::plain}); break;
         }
+        take_probed_mtu(s.tunnel);
         if (!s.conn->flush()) {
             doomed.push_back({fd, "", End::failed});
             continue;
@@ -653,6 +654,21 @@ void Server::tick_role(int64_t now) {
         }
     }
     reap();
+}
+
+// What the client's padded probes found holds for our direction too: its
+// probes made the round trip (data/mtu_probe.h).  Taken and cleared with
+// the workers paused.
+void Server::take_probed_mtu(Tunnel &t) {
+    for (int i = 0; i < t.stats.size(); i++) {
+        uint32_t &w = t.stats[i].mtu_result;
+        if (!w) continue;
+        unsigned outer = w & 0xffff;
+        w = 0;
+        if (outer != t.probed_outer)
+            LM_INFO("%s: its path MTU probes found %u bytes make the round trip", t.name.c_str(), outer);
+        probed_path_mtu(t, outer);
+    }
 }
 
 void Server::rekey_role() {

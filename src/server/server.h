@@ -79,6 +79,8 @@ private:
     void start_threads_role() override {
         if (registry_) registry_->launch();
     }
+    // Takes what the client's padded probes found (data/mtu_probe.h).
+    void take_probed_mtu(Tunnel &t);
     void stop_role() override;
     void status_role(JsonWriter &j) override;
 

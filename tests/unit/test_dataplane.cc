@@ -22,6 +22,7 @@
 
 #include "common/bytes.h"
 #include "data/dataplane.h"
+#include "data/mtu_probe.h"
 #include "data/workers.h"
 #include "esp/esp.h"
 
@@ -405,6 +406,66 @@ TEST(DataplaneLiveness, ServerAnswersDummiesOnThePathTheyCameBy) {
         EXPECT_EQ(load_be32(p), Server::kOutSpi);
     });
     EXPECT_EQ(frames, 1);
+    close(under);
+}
+
+// Padded path-MTU probes (data/mtu_probe.h): the server echoes a probe at
+// the same size on the path it came by, records a result for the control
+// thread, and answers no echo; a client engine takes echoes only.
+TEST(DataplaneLiveness, ServerEchoesPaddedProbesAtTheirSize) {
+    Server s;
+    int under = udp_on("127.0.0.3");
+    auto seal_probe = [&](MtuProbeKind kind, uint32_t seq, size_t len) {
+        std::vector<uint8_t> payload(len);
+        mtu_probe_write({kind, 7, 1400}, payload.data(), payload.size());
+        Aead a;
+        EXPECT_TRUE(a.init(Cipher::aes256gcm, s.kin, true));
+        std::vector<uint8_t> out(len + 128);
+        size_t n = esp_seal(a, Server::kInSpi, seq, kNextHeaderDummy, payload.data(), len, out.data(), out.size());
+        out.resize(n);
+        return out;
+    };
+    auto probe = seal_probe(MtuProbeKind::probe, 1, 1334);
+    send_to(under, s.addr(), probe);
+    s.receive();
+    ASSERT_TRUE(readable(under, 1000)) << "no echo";
+    std::vector<uint8_t> buf(4096);
+    ssize_t n = recv(under, buf.data(), buf.size(), 0);
+    EXPECT_EQ(size_t(n), probe.size()) << "the echo is not the probe's size";
+    Aead open;
+    ASSERT_TRUE(open.init(Cipher::aes256gcm, s.kout, false));
+    uint8_t *inner;
+    size_t inner_len;
+    uint8_t nh;
+    ASSERT_EQ(esp_open(open, buf.data(), size_t(n), &inner, &inner_len, &nh), EspOpen::dummy);
+    MtuProbe got;
+    ASSERT_TRUE(mtu_probe_read(inner, inner_len, &got));
+    EXPECT_EQ(got.kind, MtuProbeKind::echo);
+    EXPECT_EQ(got.id, 7);
+    EXPECT_EQ(s.client.stats[0].mtu_result, 0u);
+
+    // A result is recorded, not answered; an echo sent to a server is ignored.
+    send_to(under, s.addr(), seal_probe(MtuProbeKind::result, 2, kMtuProbeHeader));
+    send_to(under, s.addr(), seal_probe(MtuProbeKind::echo, 3, 1334));
+    usleep(20000);
+    s.receive();
+    EXPECT_FALSE(readable(under, 200)) << "a result or an echo was answered";
+    EXPECT_EQ(s.client.stats[0].mtu_result, mtu_probe_word(7, 1400));
+    EXPECT_EQ(s.client.stats[0].mtu_echo, 0u);
+
+    // A dummy padded with something else is a plain dummy: answered empty.
+    usleep(1100000);   // a new second for the rate bound
+    std::vector<uint8_t> padding(100, 0);
+    Aead a;
+    ASSERT_TRUE(a.init(Cipher::aes256gcm, s.kin, true));
+    std::vector<uint8_t> padded(256);
+    padded.resize(esp_seal(a, Server::kInSpi, 4, kNextHeaderDummy, padding.data(), padding.size(), padded.data(),
+                           padded.size()));
+    send_to(under, s.addr(), padded);
+    s.receive();
+    ASSERT_TRUE(readable(under, 1000)) << "a padded plain dummy was not answered";
+    n = recv(under, buf.data(), buf.size(), 0);
+    EXPECT_LT(size_t(n), padded.size()) << "a plain dummy's padding was echoed";
     close(under);
 }
 

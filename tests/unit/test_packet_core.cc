@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "common/bytes.h"
+#include "data/mtu_probe.h"
 #include "data/packet_core.h"
 #include "esp/esp.h"
 
@@ -91,11 +92,12 @@ struct Peer {
         EXPECT_TRUE(t.out->keys.set(Cipher::aes256gcm, key(uint8_t(k + 100)), true));
     }
     // ESP as the peer seals it; an empty `inner` is a dummy.
-    Bytes seal(const Bytes &inner, uint32_t seq = 0, uint32_t spi = 0) const {
+    // `dummy`: a dummy padded with `inner` (data/mtu_probe.h).
+    Bytes seal(const Bytes &inner, uint32_t seq = 0, uint32_t spi = 0, bool dummy = false) const {
         Aead a;
         EXPECT_TRUE(a.init(Cipher::aes256gcm, kin, true));
         Bytes out(inner.size() + 64);
-        uint8_t nh = inner.empty() ? kNextHeaderDummy : kNextHeaderIpv4;
+        uint8_t nh = dummy || inner.empty() ? kNextHeaderDummy : kNextHeaderIpv4;
         size_t n = esp_seal(a, spi ? spi : t.in_cur->spi, seq, nh, inner.data(), inner.size(), out.data(),
                             out.size());
         EXPECT_GT(n, 0u);
@@ -103,6 +105,7 @@ struct Peer {
         return out;
     }
     Bytes next(const Bytes &inner) { return seal(inner, next_seq++); }
+    Bytes next_dummy(const Bytes &padding) { return seal(padding, next_seq++, 0, true); }
 };
 
 // The state of one engine: a server with clients A (198.18.0.2 and the
@@ -433,6 +436,50 @@ TEST(PacketCore, DummiesAreAnsweredOnlyByTheServerForItsClients) {
     Engine c(false);
     Bytes d2 = c.a.next({});
     EXPECT_EQ(c.rx(d2, c.a_at).action, EspVerdict::dummy);
+}
+
+Bytes mtu_probe(MtuProbeKind kind, uint16_t id, uint16_t size, size_t len) {
+    Bytes p(len);
+    mtu_probe_write({kind, id, size}, p.data(), p.size());
+    return p;
+}
+
+// Padded path-MTU probes (data/mtu_probe.h): the server echoes a client's
+// probe in full, in place, and records its result; nothing answers an echo
+// or a result; a client takes echoes only; padding that is no probe header
+// is a plain dummy.
+TEST(PacketCore, ServerEchoesPaddedProbesAtTheirSizeAndClientTakesEchoes) {
+    Engine s(true);
+    Bytes probe = s.a.next_dummy(mtu_probe(MtuProbeKind::probe, 7, 1400, 1300));
+    EspVerdict v = s.rx(probe, s.a_at);
+    ASSERT_EQ(v.action, EspVerdict::echo_probe);
+    EXPECT_EQ(v.tunnel, &s.a.t);
+    EXPECT_EQ(v.inner_len, 1300u);   // the echo carries the probe's whole padding
+    MtuProbe got;
+    ASSERT_TRUE(mtu_probe_read(v.inner, v.inner_len, &got));
+    EXPECT_EQ(got.kind, MtuProbeKind::echo);
+    EXPECT_EQ(got.id, 7);
+    EXPECT_EQ(got.size, 1400);
+    EXPECT_EQ(s.a.t.stats[0].mtu_result, 0u);
+
+    Bytes result = s.a.next_dummy(mtu_probe(MtuProbeKind::result, 7, 1400, kMtuProbeHeader));
+    EXPECT_EQ(s.rx(result, s.a_at).action, EspVerdict::dummy);
+    EXPECT_EQ(s.a.t.stats[0].mtu_result, mtu_probe_word(7, 1400));
+    Bytes echo = s.a.next_dummy(mtu_probe(MtuProbeKind::echo, 8, 1300, 1200));
+    EXPECT_EQ(s.rx(echo, s.a_at).action, EspVerdict::dummy);
+    EXPECT_EQ(s.a.t.stats[0].mtu_echo, 0u);
+
+    Bytes padded = s.a.next_dummy(Bytes(100, 0));
+    EXPECT_EQ(s.rx(padded, s.a_at).action, EspVerdict::answer_dummy);
+    EXPECT_EQ(s.c.keepalive_rx, 4u);
+
+    Engine c(false);
+    Bytes c_probe = c.a.next_dummy(mtu_probe(MtuProbeKind::probe, 9, 1400, 1300));
+    EXPECT_EQ(c.rx(c_probe, c.a_at).action, EspVerdict::dummy);   // a client echoes nothing
+    Bytes c_echo = c.a.next_dummy(mtu_probe(MtuProbeKind::echo, 9, 1400, 1300));
+    EXPECT_EQ(c.rx(c_echo, c.a_at).action, EspVerdict::dummy);
+    EXPECT_EQ(c.a.t.stats[0].mtu_echo, mtu_probe_word(9, 1400));
+    EXPECT_EQ(c.a.t.stats[0].mtu_result, 0u);
 }
 
 TEST(PacketCore, TlsSessionsCarryOnlyTheirOwnSasOnTheServer) {

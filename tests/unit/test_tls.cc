@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <memory>
 #include <string>
 #include <thread>
@@ -455,6 +456,100 @@ TEST_F(Tls, KeyFileModeWarning) {
     EXPECT_EQ(tls_key_mode_warning(k), "private key " + k + " is readable by every user (mode 0644): chmod 0600 " + k);
     chmod(k.c_str(), 0620);
     EXPECT_EQ(tls_key_mode_warning(k), "private key " + k + " is writable by others than its owner (mode 0620): chmod 0600 " + k);
+}
+
+std::string slurp(const std::string &path) {
+    std::ifstream in(path);
+    return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+}
+
+// lanmesh.conf(5) INLINE PEM: the text stands in for the files; the paths
+// only name the place in messages.
+TEST_F(Tls, InlinePem) {
+    auto inline_files = [&](const std::string &name, const std::string &chain = "") {
+        TlsFiles f{"office.conf:7", "office.conf:20", "office.conf:40", ""};
+        f.ca_pem = slurp(path("ca/ca.crt"));
+        f.cert_pem = slurp(path(name + ".crt")) + chain;
+        f.key_pem = slurp(path(name + ".key"));
+        return f;
+    };
+    std::string err;
+    SSL_CTX *cctx = tls_client_ctx(inline_files("alice"), &err);
+    ASSERT_NE(cctx, nullptr) << err;
+    Session s;
+    handshake(server("ca", "server", "crl.pem"), cctx, &s, "server");
+    EXPECT_TRUE(s.server.ok) << s.server.reason;
+    EXPECT_TRUE(s.client.ok) << s.client.reason;
+    EXPECT_EQ(tls_peer_cn(s.server.ssl), "alice");
+    SSL_CTX_free(cctx);
+
+    // A chain after the certificate is sent with it.
+    SSL_CTX *sctx = tls_server_ctx(inline_files("server", slurp(path("ca/ca.crt"))), &err);
+    ASSERT_NE(sctx, nullptr) << err;
+    STACK_OF(X509) *chain = nullptr;
+    ASSERT_EQ(SSL_CTX_get0_chain_certs(sctx, &chain), 1);
+    EXPECT_EQ(sk_X509_num(chain), 1);
+    Session s2;
+    handshake(sctx, client("ca", "alice"), &s2, "server");
+    EXPECT_TRUE(s2.client.ok) << s2.client.reason;
+    SSL_CTX_free(sctx);
+
+    auto fails = [&](const TlsFiles &f) {
+        err.clear();
+        SSL_CTX *c = tls_client_ctx(f, &err);
+        EXPECT_EQ(c, nullptr);
+        SSL_CTX_free(c);
+        EXPECT_EQ(ERR_peek_error(), 0u);
+        return err;
+    };
+    TlsFiles f = inline_files("alice");
+    f.key_pem = slurp(path("bob.key"));
+    EXPECT_EQ(fails(f), "certificate office.conf:20 and key office.conf:40 do not match");
+    f.key_pem = slurp(path("locked.key"));
+    EXPECT_EQ(fails(f), "cannot load key office.conf:40: the key is encrypted; an unencrypted key is needed");
+    f = inline_files("alice");
+    f.ca_pem = slurp(path("alice.crt"));
+    EXPECT_EQ(fails(f), "cannot load CA office.conf:7: certificate /CN=alice is not a CA");
+    f = inline_files("alice");
+    f.cert_pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n";
+    EXPECT_TRUE(contains(fails(f), "cannot load certificate office.conf:20: ")) << err;
+
+    // At reload, new inline text at the same place is a change: its failure
+    // is an error, not a reason to keep the old context.
+    cctx = tls_client_ctx(inline_files("alice"), &err);
+    ASSERT_NE(cctx, nullptr) << err;
+    TlsFiles next = inline_files("alice");
+    next.key_pem = slurp(path("bob.key"));
+    std::string warning;
+    err.clear();
+    EXPECT_EQ(tls_reload_ctx(cctx, inline_files("alice"), next, false, &err, &warning), nullptr);
+    EXPECT_EQ(err, "certificate office.conf:20 and key office.conf:40 do not match");
+    SSL_CTX *again = tls_reload_ctx(cctx, inline_files("alice"), inline_files("bob"), false, &err, &warning);
+    ASSERT_NE(again, nullptr) << err;
+    EXPECT_NE(again, cctx);
+    SSL_CTX_free(again);
+    SSL_CTX_free(cctx);
+}
+
+TEST_F(Tls, InlineKeyModeWarningIsTheConfigFile) {
+    std::string conf = path("inline.conf"), keyfile = path("inline-test.key");
+    std::ofstream(conf) << "x";
+    std::ofstream(keyfile) << "x";
+    chmod(keyfile.c_str(), 0644);
+    TlsFiles f{"", "", keyfile, ""};
+    chmod(conf.c_str(), 0644);
+    EXPECT_EQ(tls_key_mode_warning(f, conf), tls_key_mode_warning(keyfile));  // a key file: its own mode
+    f.key = conf + ":9";
+    f.key_pem = "-----BEGIN PRIVATE KEY-----\n";
+    EXPECT_EQ(tls_key_mode_warning(f, conf), "configuration file " + conf +
+                                                 " holds the private key inline and is readable by every user "
+                                                 "(mode 0644): chmod 0640 " + conf);
+    chmod(conf.c_str(), 0640);
+    EXPECT_EQ(tls_key_mode_warning(f, conf), "");
+    chmod(conf.c_str(), 0660);
+    EXPECT_EQ(tls_key_mode_warning(f, conf), "configuration file " + conf +
+                                                 " holds the private key inline and is writable by others than its "
+                                                 "owner (mode 0660): chmod 0640 " + conf);
 }
 
 TEST_F(Tls, CrlReload) {
