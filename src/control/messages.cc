@@ -994,4 +994,45 @@ bool decode(const std::vector<uint8_t> &in, PeerGone *out, std::string *err) {
     return true;
 }
 
+namespace {
+enum ServerHelloTag : uint8_t { kSHName = 1, kSHSpi, kSHCiphers };
+const FieldSpec kServerHelloFields[] = {{kSHName, "name", 1, kMaxPeerName, true},
+                                        {kSHSpi, "spi", 4, 4, true},
+                                        {kSHCiphers, "ciphers", 2, 2 * kMaxListItems, true}};
+const char kServerHello[] = "server_hello";
+}  // namespace
+
+std::vector<uint8_t> encode(const ServerHello &m) {
+    Writer w;
+    w.put(kSHName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    w.u32(kSHSpi, m.spi);
+    std::vector<uint8_t> ciphers;
+    for (Cipher c : m.ciphers) {
+        uint8_t b[2];
+        store_be16(b, uint16_t(c));
+        ciphers.insert(ciphers.end(), b, b + 2);
+    }
+    w.bytes(kSHCiphers, ciphers);
+    return w.take();
+}
+
+bool validate(const ServerHello &m, std::string *err) {
+    if (!check_name(kServerHello, m.name, err)) return false;
+    if (m.spi < kMinSpi) return fail(err, kServerHello, "spi %u is reserved (< %u)", m.spi, kMinSpi);
+    if (m.ciphers.empty() || m.ciphers.size() > kMaxListItems)
+        return fail(err, kServerHello, "%zu ciphers (1..%zu)", m.ciphers.size(), kMaxListItems);
+    return true;
+}
+
+bool decode(const std::vector<uint8_t> &in, ServerHello *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kServerHello, in, kServerHelloFields, &f, err)) return false;
+    out->name = get_str(f[kSHName]);
+    if (!check_name(kServerHello, out->name, err)) return false;
+    out->spi = get_u32(f[kSHSpi]);
+    if (out->spi < kMinSpi) return fail(err, kServerHello, "spi %u is reserved (< %u)", out->spi, kMinSpi);
+    out->ciphers.clear();
+    return decode_ciphers(kServerHello, f[kSHCiphers], &out->ciphers, err);
+}
+
 }  // namespace lm

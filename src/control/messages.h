@@ -192,6 +192,10 @@ bool validate(const PathMsg &m, std::string *err);
 //   3 intro_id u64, optional: the introduction the sender holds; absent (or
 //     another than the server's) asks for a fresh one (the pair is rebuilt)
 // PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
+// ServerHello (server <-> server, docs/DESIGN.md §11): the first message each
+// side of a peer channel sends.  1 name (the sender's registry name)
+//   2 spi u32 >= 256 (the sender's inbound SPI)   3 ciphers u16 list (the
+//   connecting side: its preference; the accepting side: the one chosen)
 constexpr size_t kMaxCertDer = 8192, kMaxSig = 512;   // kMaxPeerName: common/names.h
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
 
@@ -227,6 +231,15 @@ struct PeerGone {
     std::string reason;
 };
 
+struct ServerHello {
+    std::string name;
+    uint32_t spi = 0;
+    std::vector<Cipher> ciphers;
+};
+
+std::vector<uint8_t> encode(const ServerHello &m);
+bool decode(const std::vector<uint8_t> &in, ServerHello *out, std::string *err);
+bool validate(const ServerHello &m, std::string *err);
 std::vector<uint8_t> encode(const PeerInfo &m);
 std::vector<uint8_t> encode(const PeerKey &m);
 std::vector<uint8_t> encode(const PeerRequest &m);

@@ -307,7 +307,9 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
         from.stats[slot_].drops_inner++;
         return;
     }
-    if (!from.allows_source(info.src)) {
+    // A server tunnel may send from the nodes held by that server alone:
+    // those the route table puts behind it (one hash lookup).
+    if (from.server_peer ? !routes || routes->lookup(info.src) != &from : !from.allows_source(info.src)) {
         c_.drop(Drop::src_not_allowed);
         from.stats[slot_].drops_src++;
         return;
@@ -324,8 +326,15 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
                 c_.drop(Drop::c2c_off);
                 return;
             }
+            // No transit between servers: each reaches every other directly
+            // (docs/DESIGN.md §11), so a loop cannot form.
+            if (from.server_peer && to->server_peer) {
+                c_.drop(Drop::no_route);
+                return;
+            }
             // Introduced pairs are the common case: a short scan, no call.
-            if (on_relay && std::find(from.introduced.begin(), from.introduced.end(), to) == from.introduced.end())
+            // Across servers there is no introduction yet.
+            if (on_relay && !from.server_peer && !to->server_peer && std::find(from.introduced.begin(), from.introduced.end(), to) == from.introduced.end())
                 on_relay(from, *to);
             c_.relayed++;
             send_inner(*to, nh, inner, info.len);

@@ -41,6 +41,10 @@ struct Tunnel {
     // accepts whatever its server forwards; the server is its gateway).
     std::vector<Prefix> allowed_src;
     bool is_client = false;            // server side: a tunnel to a client
+    // Server side: a tunnel to another server of the network (server/
+    // server_peers.h).  What it sends must come from a node the route table
+    // puts behind it, and nothing it sends is passed on to another server.
+    bool server_peer = false;
     // A pair tunnel (mesh) without a direct path borrows the outer path of
     // this tunnel (the client's tunnel to the server, which forwards the ESP
     // by SPI without decrypting it).  Null: use our own endpoint.

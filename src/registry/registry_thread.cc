@@ -7,6 +7,7 @@
 
 #include <openssl/err.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -195,12 +196,14 @@ void RegistryThread::run() {
     using namespace std::chrono;
     const auto period = milliseconds(rc_.ttl * 1000 / 3);
     auto next_renew = steady_clock::now();
+    auto next_periodic = steady_clock::now();
     for (;;) {
         Job job;
         bool have_job = false;
         {
             std::unique_lock<std::mutex> g(mu_);
-            cv_.wait_until(g, next_renew, [this] { return stopping_ || !queue_.empty(); });
+            auto wake = periodic_ ? std::min(next_renew, next_periodic) : next_renew;
+            cv_.wait_until(g, wake, [this] { return stopping_ || !queue_.empty(); });
             if (stopping_) break;
             if (fixed_changed_) {
                 leases_->set_fixed(fixed_pending_);
@@ -216,6 +219,18 @@ void RegistryThread::run() {
             renew_lease();
             // While etcd is away, try again sooner than a whole period.
             next_renew = steady_clock::now() + (available_ ? period : milliseconds(1000));
+        }
+        if (periodic_ && steady_clock::now() >= next_periodic) {
+            next_periodic = steady_clock::now() + milliseconds(periodic_ms_);
+            if (auto done = periodic_(*etcd_, lease_)) {
+                {
+                    std::lock_guard<std::mutex> g(mu_);
+                    done_.push_back(std::move(done));
+                }
+                uint64_t one = 1;
+                ssize_t n = write(efd_, &one, sizeof one);
+                (void)n;
+            }
         }
         if (!have_job) continue;
         job.work();

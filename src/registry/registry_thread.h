@@ -63,6 +63,17 @@ public:
     // The [Peer] fixed addresses, at start and at every reload.
     void set_fixed(std::map<IpAddr, std::string> fixed);
 
+    // Work run on the registry thread every period_ms with etcd and this
+    // server's lease (0 while it has none); the function it returns, if
+    // any, runs on the control thread.  Set before launch().  The servers
+    // of the network use it (registry/server_directory.h).
+    using Periodic = std::function<std::function<void()>(Etcd &, int64_t lease)>;
+    void set_periodic(int period_ms, Periodic work) {
+        periodic_ms_ = period_ms;
+        periodic_ = std::move(work);
+    }
+    const std::string &prefix() const { return rc_.prefix; }
+
     // For `lanmesh link show` and the log: whether the last call reached
     // etcd, through which member, and the last error.
     bool available() const { return available_.load(); }
@@ -103,6 +114,8 @@ private:
     int64_t lease_ = 0;
     std::set<std::string> online_;          // names registered online by us
     std::atomic<bool> available_{true};
+    int periodic_ms_ = 0;
+    Periodic periodic_;
 };
 
 }  // namespace lm

@@ -57,6 +57,13 @@ bool Server::start_role(std::string *err) {
         registry_->set_fixed(fixed_addresses());
         if (!registry_->start(err)) return false;
         LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
+        if (cfg_.registry->peer_address.is_set()) {
+            peers_ = std::make_unique<ServerPeers>(loop_, sas_, &keys_, dp_, routes_, cfg_, name);
+            if (!peers_->start(*registry_, err)) return false;
+        } else {
+            LM_WARN("registry: no PeerAddress, so no channel to the other servers: "
+                    "nodes they admitted are out of reach from here");
+        }
     }
 
     // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6
@@ -661,6 +668,7 @@ void Server::tick_role(int64_t now) {
         update_interest(s);
     }
     if (cfg_.client_to_client == ClientToClient::direct) mesh_announce_moves(now);
+    if (peers_) peers_->tick(now);
     for (auto &d : doomed) {
         auto it = sessions_.find(d.fd);
         if (it == sessions_.end() || it->second->dead) continue;
@@ -719,6 +727,7 @@ void Server::stop_role() {
     for (auto &[fd, _] : sessions_) fds.push_back(fd);
     for (int fd : fds) close_session(fd, "server shutting down", true);
     reap();
+    if (peers_) peers_->stop();
     leases_.flush();
 }
 
@@ -744,6 +753,7 @@ void Server::status_role(JsonWriter &j) {
     j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", data_.totals().forwarded);
     j.kv("unknown_spi_told", mesh_unknown_spi_told_).kv("unknown_spi_unowned", mesh_unknown_spi_unowned_);
     j.end_object();
+    if (peers_) peers_->status(j);
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;
          })));

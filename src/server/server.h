@@ -23,6 +23,7 @@
 #include "registry/registry_thread.h"
 #include "server/leases.h"
 #include "server/pending_handshakes.h"
+#include "server/server_peers.h"
 #include "config/topology.h"
 
 namespace lm {
@@ -163,6 +164,7 @@ private:
     TopologyPlan plan_;
     LeaseStore leases_;
     std::unique_ptr<RegistryThread> registry_;   // [Registry]: leases shared in etcd
+    std::unique_ptr<ServerPeers> peers_;         // [Registry] PeerAddress: the other servers
     uint64_t next_serial_ = 0;
     RouteTable routes_;
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd

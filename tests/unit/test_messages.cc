@@ -594,5 +594,23 @@ TEST(Message, ConfigPathsAndPath) {
     EXPECT_NE(decode_error<PathMsg>(Bytes{}).find("missing"), std::string::npos);
 }
 
+// The first message of a server-to-server channel (docs/DESIGN.md §11).
+TEST(Message, ServerHello) {
+    ServerHello h{"srv-a", 4096, {Cipher::chacha20poly1305, Cipher::aes256gcm}}, d;
+    std::string err;
+    ASSERT_TRUE(decode(encode(h), &d, &err)) << err;
+    EXPECT_EQ(d.name, "srv-a");
+    EXPECT_EQ(d.spi, 4096u);
+    ASSERT_EQ(d.ciphers.size(), 2u);
+    EXPECT_EQ(d.ciphers[0], Cipher::chacha20poly1305);
+    EXPECT_EQ(decode_error<ServerHello>(encode(ServerHello{"srv-a", 255, {Cipher::aes256gcm}})),
+              "server_hello: spi 255 is reserved (< 256)");
+    EXPECT_EQ(decode_error<ServerHello>(encode(ServerHello{"a b", 4096, {Cipher::aes256gcm}})),
+              "server_hello: bad peer name");
+    EXPECT_NE(decode_error<ServerHello>(encode(ServerHello{"srv-a", 4096, {}})), "");
+    std::mt19937 rng(20261202);
+    fuzz_one<ServerHello>(encode(h), rng, 2000);
+}
+
 }  // namespace
 }  // namespace lm

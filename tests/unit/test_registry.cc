@@ -12,6 +12,7 @@
 #include "registry/etcd.h"
 #include "registry/etcd_leases.h"
 #include "registry/http.h"
+#include "registry/server_directory.h"
 #include "common/http_url.h"
 
 namespace lm {
@@ -300,6 +301,31 @@ TEST_F(EtcdLive, FixedAddressesAndReclaimingOfflineNodes) {
     auto lap = a.acquire("laptop", &err);
     ASSERT_TRUE(lap) << err;
     EXPECT_EQ(*lap, A("198.18.0.4"));
+}
+
+// server/<name> (docs/DESIGN.md §11): what one server writes another reads;
+// a record without a peer channel or with a bad endpoint is refused.
+TEST(ServerDirectory, RecordRoundTripAndHostileValues) {
+    ServerRecord r;
+    r.addr = *Endpoint::parse("192.0.2.1:4500");
+    r.peer = *Endpoint::parse("192.0.2.1:4501");
+    r.data = *Endpoint::parse("[2001:db8::1]:4500");
+    ServerRecord d;
+    std::string err;
+    ASSERT_TRUE(parse_server_record(server_record_json(r), &d, &err)) << err;
+    EXPECT_TRUE(d == r);
+    // Members another part of the server adds are ignored; "addr" is optional.
+    ASSERT_TRUE(parse_server_record(R"({"peer":"192.0.2.2:4501","data":"192.0.2.2:4500","nodes":3})", &d, &err))
+        << err;
+    EXPECT_EQ(d.peer.port, 4501);
+    EXPECT_FALSE(d.addr.port);
+    for (const char *bad : {"", "[]", "{}", R"({"addr":"192.0.2.1:4500"})", R"({"peer":"192.0.2.2","data":"192.0.2.2:4500"})",
+                            R"({"peer":4501,"data":"192.0.2.2:4500"})", R"({"peer":"x:1","data":"192.0.2.2:4500"})",
+                            R"({"peer":"192.0.2.2:4501","data":"192.0.2.2:4500")"}) {
+        err.clear();
+        EXPECT_FALSE(parse_server_record(bad, &d, &err)) << bad;
+        EXPECT_FALSE(err.empty()) << bad;
+    }
 }
 
 }  // namespace
