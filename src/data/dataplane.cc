@@ -333,9 +333,14 @@ void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
                 return;
             }
             // Introduced pairs are the common case: a short scan, no call.
-            // Across servers there is no introduction yet.
-            if (on_relay && !from.server_peer && !to->server_peer && std::find(from.introduced.begin(), from.introduced.end(), to) == from.introduced.end())
-                on_relay(from, *to);
+            // A node on another server is known by its address.
+            if (on_relay && !from.server_peer) {
+                bool known = to->server_peer ? std::find(from.introduced_remote.begin(), from.introduced_remote.end(),
+                                                         info.dst) != from.introduced_remote.end()
+                                             : std::find(from.introduced.begin(), from.introduced.end(), to) !=
+                                                   from.introduced.end();
+                if (!known) on_relay(from, *to, info.dst);
+            }
             c_.relayed++;
             send_inner(*to, nh, inner, info.len);
             return;

@@ -52,6 +52,9 @@ struct Tunnel {
     // Server, mesh: the clients this one has been introduced to, so the relay
     // path can tell without a lookup that allocates.
     std::vector<Tunnel *> introduced;
+    // Server, mesh across servers: the addresses on other servers this
+    // client has been introduced to (or is being), likewise.
+    std::vector<IpAddr> introduced_remote;
 
     // Counters, one copy per worker (summed by total()).
     struct Stats {

@@ -26,6 +26,12 @@ Server::Server(const Config &cfg)
       leases_(plan_, cfg.state_directory + "/leases") {}
 
 Server::~Server() {
+    // Its hooks reach into members declared after it, gone by its turn.
+    if (peers_) {
+        peers_->on_mesh = nullptr;
+        peers_->on_link_down = nullptr;
+        peers_.reset();
+    }
     sessions_.clear();
     for (int fd : listen_fds_) close(fd);
     if (ctx_) SSL_CTX_free(ctx_);
@@ -60,6 +66,12 @@ bool Server::start_role(std::string *err) {
         if (cfg_.registry->peer_address.is_set()) {
             peers_ = std::make_unique<ServerPeers>(loop_, sas_, &keys_, dp_, routes_, cfg_, name);
             if (!peers_->start(*registry_, err)) return false;
+            if (cfg_.client_to_client == ClientToClient::direct) {
+                peers_->on_mesh = [this](const std::string &srv, MsgType t, const std::vector<uint8_t> &p) {
+                    on_server_mesh(srv, t, p);
+                };
+                peers_->on_link_down = [this](const std::string &srv, Tunnel *t) { xmesh_link_down(srv, t); };
+            }
         } else {
             LM_WARN("registry: no PeerAddress, so no channel to the other servers: "
                     "nodes they admitted are out of reach from here");
@@ -98,7 +110,7 @@ bool Server::start_role(std::string *err) {
         if (cfg_.pool6) dp.overlay.push_back(*cfg_.pool6);
     });
     if (cfg_.client_to_client == ClientToClient::direct) {
-        data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
+        data_.on_relay = [this](Tunnel &from, Tunnel &to, const IpAddr &dst) { on_relay(from, to, dst); };
         data_.on_unknown_spi = [this](uint32_t spi, const Endpoint &from, int idx) {
             on_unknown_pair_spi(spi, from, idx);
         };

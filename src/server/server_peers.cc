@@ -102,6 +102,8 @@ size_t ServerPeers::links_up() const {
 void ServerPeers::on_directory(ServerDirectory d) {
     if (!d.ok) return;   // etcd away: keep the last view, the channels stand
     dir_ = std::move(d);
+    by_addr_.clear();
+    for (auto &[node, n] : dir_.nodes) by_addr_[n.addr4] = node;
     int64_t now = EventLoop::now_ms();
     for (auto &[name, rec] : dir_.servers) {
         if (name == name_ || !(name_ < name) || by_name_.count(name)) continue;
@@ -329,6 +331,10 @@ bool ServerPeers::on_frame(Link &l, MsgType type, const std::vector<uint8_t> &pa
         return true;
     }
     case MsgType::pong: return true;
+    case MsgType::server_intro:
+    case MsgType::server_key:
+        if (on_mesh) on_mesh(l.name, type, payload);
+        return !l.dead;
     case MsgType::rekey: {
         Rekey r, ack;
         if (!decode(payload, &r, &err)) return bad(err);
@@ -368,6 +374,7 @@ void ServerPeers::close_link(Link &l, const std::string &why) {
         LM_WARN("servers: refused a channel (%s): %s", l.name.empty() ? "before its hello" : l.name.c_str(),
                 why.c_str());
     routes_.remove_tunnel(&l.tunnel);
+    if (was_up && on_link_down) on_link_down(l.name, &l.tunnel);
     for (auto it = installed_.begin(); it != installed_.end();)
         it = it->second == &l.tunnel ? installed_.erase(it) : std::next(it);
     if (auto n = by_name_.find(l.name); n != by_name_.end() && n->second == l.fd) by_name_.erase(n);
@@ -453,6 +460,34 @@ void ServerPeers::status(JsonWriter &j) const {
     }
     j.end_array();
     j.end_object();
+}
+
+bool ServerPeers::send(const std::string &server, MsgType t, const std::vector<uint8_t> &payload) {
+    Link *l = up_link(server);
+    if (!l) return false;
+    l->conn->send(t, payload);
+    if (!l->conn->flush()) return false;   // the next read or tick closes it
+    update_interest(*l);
+    return true;
+}
+
+Tunnel *ServerPeers::tunnel_of(const std::string &server) {
+    Link *l = up_link(server);
+    return l ? &l->tunnel : nullptr;
+}
+
+std::string ServerPeers::node_at(const IpAddr &a, std::string *server) const {
+    auto it = by_addr_.find(a);
+    if (it == by_addr_.end()) return "";
+    auto n = dir_.nodes.find(it->second);
+    if (n == dir_.nodes.end() || n->second.server == name_) return "";
+    *server = n->second.server;
+    return it->second;
+}
+
+std::string ServerPeers::server_of(const std::string &name) const {
+    auto n = dir_.nodes.find(name);
+    return n == dir_.nodes.end() || n->second.server == name_ ? "" : n->second.server;
 }
 
 }  // namespace lm

@@ -18,6 +18,7 @@
 #pragma once
 #include <openssl/ssl.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -53,6 +54,17 @@ public:
     // For the monitor and tests: links up, and routes to other servers' nodes.
     size_t links_up() const;
     size_t routes() const { return installed_.size(); }
+
+    // The mesh across servers (server/server_xmesh.cc): messages for it
+    // from another server, a channel that went down, and the way back.
+    std::function<void(const std::string &server, MsgType t, const std::vector<uint8_t> &payload)> on_mesh;
+    std::function<void(const std::string &server, Tunnel *t)> on_link_down;
+    bool send(const std::string &server, MsgType t, const std::vector<uint8_t> &payload);
+    Tunnel *tunnel_of(const std::string &server);
+    // Which node holds `a` on which server, per the registry; "" if none.
+    std::string node_at(const IpAddr &a, std::string *server) const;
+    // The server holding node `name`, "" if none (or this one).
+    std::string server_of(const std::string &name) const;
 
     static constexpr int kPollMs = 1000;
     static constexpr int64_t kRetryMs = 2000;
@@ -102,6 +114,7 @@ private:
     std::map<std::string, int> by_name_;                     // connecting or up, by server name
     std::map<std::string, int64_t> retry_at_;                // initiator: no new attempt before
     std::vector<int> dead_fds_;
+    std::map<IpAddr, std::string> by_addr_;                  // node address -> name (dir_)
     std::map<IpAddr, Tunnel *> installed_;                   // host routes we put into routes_
     uint64_t refused_ = 0, records_skipped_ = 0;
 };

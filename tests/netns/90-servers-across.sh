@@ -4,68 +4,126 @@
 # docs/DESIGN.md §11): they find each other in the registry, open the
 # server-to-server channel (TLS with server certificates both ways, ESP
 # between their data ports), and alice, admitted by srva behind one NAT,
-# reaches bob, admitted by srvb behind another, through both servers.  A
-# client certificate cannot open the channel.
+# reaches bob, admitted by srvb behind another: first through both servers,
+# then the two servers introduce them and they go direct, with no pair data
+# on either server after that.  carol and dave, behind port-randomising
+# NATs, meet on the blind relay across both servers (forwarded by SPI,
+# decrypted by neither).  A client certificate cannot open the channel.
 source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
-lm_pki_certs server alice bob
-lm_hub
-lm_public reg 192.0.2.9
-lm_public sa 192.0.2.1
-lm_public sb 192.0.2.2
-lm_nat natA 192.0.2.11 198.51.100.1/26
-lm_nat natB 192.0.2.12 198.51.100.65/26
+lm_pki_certs server alice bob carol dave
+
+# inet routes between srva, srvb, etcd and four NATs, so that a packet
+# between two NATs crosses a router as on the internet (the low-TTL
+# hole-punch opener needs that):
+#   natA (masquerade): alice on srva    natB (masquerade): bob on srvb
+#   natC (fully-random): carol on srva  natD (fully-random): dave on srvb
+lm_ns inet
+n inet sysctl -qw net.ipv4.ip_forward=1
+for h in "sa 192.0.2.62/26 192.0.2.1/26" "sb 192.0.2.126/26 192.0.2.65/26" "reg 192.0.2.190/26 192.0.2.129/26"; do
+    set -- $h
+    lm_link inet "$1" "$2" "$1" wan "$3"
+    n "$1" ip route add default via "${2%/*}"
+done
+lm_isp_nat natA 203.0.113.1/26 203.0.113.62/26 198.51.100.1/26
+lm_isp_nat natB 203.0.113.65/26 203.0.113.126/26 198.51.100.65/26
+lm_isp_nat natC 203.0.113.129/26 203.0.113.190/26 198.51.100.129/26 fully-random
+lm_isp_nat natD 203.0.113.193/26 203.0.113.254/26 198.51.100.193/26 fully-random
 lm_behind alice natA 198.51.100.2/26 198.51.100.1
 lm_behind bob natB 198.51.100.66/26 198.51.100.65
-lm_etcd reg 192.0.2.9
-pass "etcd up at 192.0.2.9:2379"
+lm_behind carol natC 198.51.100.130/26 198.51.100.129
+lm_behind dave natD 198.51.100.194/26 198.51.100.193
+lm_etcd reg 192.0.2.129
+pass "etcd up at 192.0.2.129:2379"
 
-C2C=${C2C:-relay}
 for s in srva srvb; do
     cp "$PKI/server.crt" "$PKI/$s.crt"; cp "$PKI/server.key" "$PKI/$s.key"
 done
-lm_server_conf srva subnet "$C2C" "[Registry]" "Endpoint = http://192.0.2.9:2379" \
-    "Prefix = /lanmesh/test/" "Name = srva" "TTL = 5" "PeerAddress = 192.0.2.1"
-lm_server_conf srvb subnet "$C2C" "[Registry]" "Endpoint = http://192.0.2.9:2379" \
-    "Prefix = /lanmesh/test/" "Name = srvb" "TTL = 5" "PeerAddress = 192.0.2.2"
-lm_client_conf alice 192.0.2.1
-lm_client_conf bob 192.0.2.2
+lm_server_conf srva subnet direct "[Registry]" "Endpoint = http://192.0.2.129:2379" "Prefix = /lanmesh/test/" \
+    "Name = srva" "TTL = 5" "PeerAddress = 192.0.2.1"
+lm_server_conf srvb subnet direct "[Registry]" "Endpoint = http://192.0.2.129:2379" "Prefix = /lanmesh/test/" \
+    "Name = srvb" "TTL = 5" "PeerAddress = 192.0.2.65"
+for c in alice carol; do lm_client_conf $c 192.0.2.1; done
+for c in bob dave; do lm_client_conf $c 192.0.2.65; done
 lm_start sa srva
 lm_start sb srvb
-lm_start alice alice
-lm_start bob bob
-lm_wait_up alice alice 30; lm_wait_up bob bob 30
-A=$(lm_json alice alice .address); B=$(lm_json bob bob .address)
-log "alice $A on srva, bob $B on srvb"
+for c in alice bob carol dave; do lm_start $c $c; done
+for c in alice bob carol dave; do lm_wait_up $c $c 30; done
+addr() { lm_json "$1" "$1" .address; }
+A=$(addr alice); B=$(addr bob); C=$(addr carol); D=$(addr dave)
+log "alice $A and carol $C on srva, bob $B and dave $D on srvb"
 
 # 1. The channel: registered under server/, up on both sides.
-keys=$(lm_etcd_keys reg 192.0.2.9 /lanmesh/test/server/ | sort | tr '\n' ' ')
+keys=$(lm_etcd_keys reg 192.0.2.129 /lanmesh/test/server/ | sort | tr '\n' ' ')
 [ "$keys" = "/lanmesh/test/server/srva /lanmesh/test/server/srvb " ] || die "server registrations: '$keys'"
 link_up() { [ "$(lm_json "$1" "$2" ".servers.peers[] | select(.name==\"$3\") | .state")" = up ]; }
 lm_wait 20 link_up sa srva srvb || die "srva: channel to srvb not up: $(lm_show sa srva | jq -c .servers)"
 lm_wait 10 link_up sb srvb srva || die "srvb: channel to srva not up: $(lm_show sb srvb | jq -c .servers)"
-pass "srva and srvb registered and connected"
+routed() { [ "$(lm_json "$1" "$2" .servers.routes)" -ge 2 ]; }
+lm_wait 10 routed sa srva || die "srva has no routes to srvb's nodes: $(lm_show sa srva | jq -c .servers)"
+lm_wait 10 routed sb srvb || die "srvb has no routes to srva's nodes: $(lm_show sb srvb | jq -c .servers)"
+pass "srva and srvb registered, connected, each routing to the other's nodes"
 
-# 2. alice <-> bob through both servers, both ways.
-routed() { [ "$(lm_json "$1" "$2" .servers.routes)" -ge 1 ]; }
-lm_wait 10 routed sa srva || die "srva has no route to srvb's nodes: $(lm_show sa srva | jq -c .servers)"
-lm_wait 10 routed sb srvb || die "srvb has no route to srva's nodes: $(lm_show sb srvb | jq -c .servers)"
+# 2. alice <-> bob: the first packets through both servers, then direct.
+link() { lm_json "$1" "$2" ".servers.peers[] | select(.name==\"$3\") | .$4"; }
 lm_wait 15 lm_ping alice "$B" || die "alice (srva) -> bob (srvb)"
 lm_ping bob "$A" || die "bob (srvb) -> alice (srva)"
-tx=$(lm_json sa srva '.servers.peers[] | select(.name=="srvb") | .tx_packets')
-rx=$(lm_json sb srvb '.servers.peers[] | select(.name=="srva") | .rx_packets')
-[ "${tx:-0}" -ge 6 ] && [ "${rx:-0}" -ge 6 ] || die "the channel did not carry the pings: srva tx $tx, srvb rx $rx"
-pass "alice and bob reach each other across the servers (srva -> srvb: $tx packets)"
+tx=$(link sa srva srvb tx_packets); rx=$(link sb srvb srva rx_packets)
+[ "${tx:-0}" -ge 1 ] && [ "${rx:-0}" -ge 1 ] || die "the first packets did not cross the channel: srva tx $tx, srvb rx $rx"
+pair() { lm_json "$1" "$1" ".pairs[] | select(.name==\"$2\") | $3"; }
+path_is() { [ "$(pair "$1" "$2" .path)" = "$3" ]; }
+lm_wait 10 path_is alice bob direct || die "alice -> bob did not go direct: $(lm_show alice alice | jq -c .pairs)"
+lm_wait 10 path_is bob alice direct || die "bob -> alice did not go direct: $(lm_show bob bob | jq -c .pairs)"
+pass "alice <-> bob: first packets through both servers ($tx), then direct via $(pair alice bob .endpoint)"
 
-# 3. A client certificate is not a server's: the channel refuses it.
-n alice timeout 10 openssl s_client -connect 192.0.2.2:4501 -cert "$PKI/alice.crt" -key "$PKI/alice.key" \
+# No pair data on either server after that: counters and a capture on each.
+snap() { echo "$(lm_json "$1" "$2" .counters.relayed) $(lm_json "$1" "$2" .mesh.forwarded_packets) $(link "$1" "$2" "$3" tx_packets) $(link "$1" "$2" "$3" rx_packets)"; }
+sa0=$(snap sa srva srvb); sb0=$(snap sb srvb srva)
+declare -A TD
+for s in sa sb; do
+    ip netns exec "$P-$s" tcpdump -i wan -U -w "$T/$s.pcap" 'greater 400 and (udp port 4500 or esp)' >"$T/tcpdump-$s.log" 2>&1 &
+    TD[$s]=$!; PIDS+=($!)
+    lm_wait 5 grep -q listening "$T/tcpdump-$s.log" || die "tcpdump on $s did not start"
+done
+n alice ping -q -n -c 20 -i 0.1 -s 600 "$B" >/dev/null || die "ping alice -> bob on the direct path"
+sleep 1
+for s in sa sb; do kill -INT "${TD[$s]}"; wait "${TD[$s]}" 2>/dev/null; done
+[ "$(snap sa srva srvb)" = "$sa0" ] || die "srva carried alice<->bob after direct: $sa0 -> $(snap sa srva srvb)"
+[ "$(snap sb srvb srva)" = "$sb0" ] || die "srvb carried alice<->bob after direct: $sb0 -> $(snap sb srvb srva)"
+for s in sa sb; do
+    k=$(tcpdump -r "$T/$s.pcap" 2>/dev/null | wc -l)
+    [ "$k" -eq 0 ] || die "$k large ESP packets on $s's uplink after direct"
+done
+pass "after direct, neither server carries alice<->bob (counters and captures)"
+
+# 3. carol and dave (port-randomising NATs): the blind relay spans the
+# servers; both forward by SPI, neither decrypts.
+lm_wait 15 lm_ping carol "$D" || die "carol (srva) -> dave (srvb)"
+settled() { path_is carol dave relay && [ "$(pair carol dave .punching)" = false ]; }
+lm_wait 20 settled ||
+    die "carol <-> dave never settled: $(lm_show carol carol | jq -c .pairs)"
+sa1=$(snap sa srva srvb); sb1=$(snap sb srvb srva)
+fa1=$(lm_json sa srva .mesh.forwarded_packets); fb1=$(lm_json sb srvb .mesh.forwarded_packets)
+n carol ping -q -n -c 10 -i 0.1 "$D" >/dev/null || die "carol -> dave over the relay"
+fa2=$(lm_json sa srva .mesh.forwarded_packets); fb2=$(lm_json sb srvb .mesh.forwarded_packets)
+[ "$(pair carol dave .path)" = relay ] || die "carol <-> dave should be on the blind relay: $(pair carol dave .path)"
+[ $((fa2 - fa1)) -ge 20 ] && [ $((fb2 - fb1)) -ge 20 ] ||
+    die "the servers did not forward carol<->dave by SPI: srva +$((fa2 - fa1)), srvb +$((fb2 - fb1))"
+read -r r0 _ t0 x0 <<<"$sa1"; read -r r1 _ t1 x1 <<<"$(snap sa srva srvb)"
+[ "$r0 $t0 $x0" = "$r1 $t1 $x1" ] || die "srva decrypted carol<->dave traffic: $sa1 -> $(snap sa srva srvb)"
+read -r r0 _ t0 x0 <<<"$sb1"; read -r r1 _ t1 x1 <<<"$(snap sb srvb srva)"
+[ "$r0 $t0 $x0" = "$r1 $t1 $x1" ] || die "srvb decrypted carol<->dave traffic: $sb1 -> $(snap sb srvb srva)"
+pass "carol <-> dave: blind relay across the servers (srva +$((fa2 - fa1)), srvb +$((fb2 - fb1)) by SPI, none decrypted)"
+
+# 4. A client certificate is not a server's: the channel refuses it.
+n alice timeout 10 openssl s_client -connect 192.0.2.65:4501 -cert "$PKI/alice.crt" -key "$PKI/alice.key" \
     -CAfile "$PKI/ca.crt" -quiet </dev/null >/dev/null 2>&1
 lm_wait 10 grep -q 'servers: refused a channel' "$T/srvb.log" || die "srvb did not refuse a client certificate"
 link_up sb srvb srva || die "the real channel went down"
 pass "a client certificate cannot open the server-to-server channel"
 
-# 4. srvb stops: srva drops the channel and the routes to its nodes.
+# 5. srvb stops: srva drops the channel and the routes to its nodes.
 lm_stop srvb
 gone() { [ "$(lm_json sa srva .servers.routes)" = 0 ]; }
 lm_wait 15 gone || die "srva still routes to srvb's nodes: $(lm_show sa srva | jq -c .servers)"
