@@ -78,7 +78,11 @@ lm_wait 10 path_is bob alice direct || die "bob -> alice did not go direct: $(lm
 pass "alice <-> bob: first packets through both servers ($tx), then direct via $(pair alice bob .endpoint)"
 
 # No pair data on either server after that: counters and a capture on each.
-snap() { echo "$(lm_json "$1" "$2" .counters.relayed) $(lm_json "$1" "$2" .mesh.forwarded_packets) $(link "$1" "$2" "$3" tx_packets) $(link "$1" "$2" "$3" rx_packets)"; }
+# relayed (decrypted), forwarded by SPI, and the channel's packets out and in.
+snap() {
+    lm_show "$1" "$2" | jq -r --arg p "$3" '[.counters.relayed, .mesh.forwarded_packets,
+        (.servers.peers[] | select(.name==$p) | .tx_packets, .rx_packets)] | map(tostring) | join(" ")'
+}
 sa0=$(snap sa srva srvb); sb0=$(snap sb srvb srva)
 declare -A TD
 for s in sa sb; do
@@ -100,21 +104,18 @@ pass "after direct, neither server carries alice<->bob (counters and captures)"
 # 3. carol and dave (port-randomising NATs): the blind relay spans the
 # servers; both forward by SPI, neither decrypts.
 lm_wait 15 lm_ping carol "$D" || die "carol (srva) -> dave (srvb)"
-settled() { path_is carol dave relay && [ "$(pair carol dave .punching)" = false ]; }
+settled() { [ "$(pair carol dave '"\(.path) \(.punching)"')" = "relay false" ]; }
 lm_wait 20 settled ||
     die "carol <-> dave never settled: $(lm_show carol carol | jq -c .pairs)"
-sa1=$(snap sa srva srvb); sb1=$(snap sb srvb srva)
-fa1=$(lm_json sa srva .mesh.forwarded_packets); fb1=$(lm_json sb srvb .mesh.forwarded_packets)
+read -r ra0 fa0 ta0 xa0 <<<"$(snap sa srva srvb)"; read -r rb0 fb0 tb0 xb0 <<<"$(snap sb srvb srva)"
 n carol ping -q -n -c 10 -i 0.1 "$D" >/dev/null || die "carol -> dave over the relay"
-fa2=$(lm_json sa srva .mesh.forwarded_packets); fb2=$(lm_json sb srvb .mesh.forwarded_packets)
+read -r ra1 fa1 ta1 xa1 <<<"$(snap sa srva srvb)"; read -r rb1 fb1 tb1 xb1 <<<"$(snap sb srvb srva)"
 [ "$(pair carol dave .path)" = relay ] || die "carol <-> dave should be on the blind relay: $(pair carol dave .path)"
-[ $((fa2 - fa1)) -ge 20 ] && [ $((fb2 - fb1)) -ge 20 ] ||
-    die "the servers did not forward carol<->dave by SPI: srva +$((fa2 - fa1)), srvb +$((fb2 - fb1))"
-read -r r0 _ t0 x0 <<<"$sa1"; read -r r1 _ t1 x1 <<<"$(snap sa srva srvb)"
-[ "$r0 $t0 $x0" = "$r1 $t1 $x1" ] || die "srva decrypted carol<->dave traffic: $sa1 -> $(snap sa srva srvb)"
-read -r r0 _ t0 x0 <<<"$sb1"; read -r r1 _ t1 x1 <<<"$(snap sb srvb srva)"
-[ "$r0 $t0 $x0" = "$r1 $t1 $x1" ] || die "srvb decrypted carol<->dave traffic: $sb1 -> $(snap sb srvb srva)"
-pass "carol <-> dave: blind relay across the servers (srva +$((fa2 - fa1)), srvb +$((fb2 - fb1)) by SPI, none decrypted)"
+[ $((fa1 - fa0)) -ge 20 ] && [ $((fb1 - fb0)) -ge 20 ] ||
+    die "the servers did not forward carol<->dave by SPI: srva +$((fa1 - fa0)), srvb +$((fb1 - fb0))"
+[ "$ra0 $ta0 $xa0 $rb0 $tb0 $xb0" = "$ra1 $ta1 $xa1 $rb1 $tb1 $xb1" ] ||
+    die "a server decrypted carol<->dave traffic (relayed, channel tx, rx): srva $ra0 $ta0 $xa0 -> $ra1 $ta1 $xa1, srvb $rb0 $tb0 $xb0 -> $rb1 $tb1 $xb1"
+pass "carol <-> dave: blind relay across the servers (srva +$((fa1 - fa0)), srvb +$((fb1 - fb0)) by SPI, none decrypted)"
 
 # 4. A client certificate is not a server's: the channel refuses it.
 n alice timeout 10 openssl s_client -connect 192.0.2.65:4501 -cert "$PKI/alice.crt" -key "$PKI/alice.key" \
