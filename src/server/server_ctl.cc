@@ -253,6 +253,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
         cfg_.remote_cert_tls = next.remote_cert_tls;
     }
     tls_loaded(ctx_, cfg_.key, next.crl);
+    if (peers_) peers_->reload_crl(next.crl);
 
     // Every session the new store refuses ends now, with the reason.
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);

@@ -303,6 +303,7 @@ bool ServerPeers::on_hello(Link &l, const ServerHello &h) {
     if (!l.keying.install_initial(l.conn->ssl(), l.my_spi, h.spi, &err)) return refuse(err);
     l.phase = Link::Phase::up;
     retry_at_.erase(l.name);
+    last_failure_.erase(l.name);
     LM_INFO("servers: channel to %s up (ESP to %s, %s)", l.name.c_str(), t.udp_peer.str().c_str(),
             to_string(*cipher));
     apply_routes();
@@ -368,9 +369,15 @@ void ServerPeers::close_link(Link &l, const std::string &why) {
         l.conn->flush();
     }
     bool was_up = l.phase == Link::Phase::up;
-    if (was_up || l.initiator)
-        LM_WARN("servers: channel to %s %s: %s", l.name.c_str(), was_up ? "down" : "failed", why.c_str());
-    else
+    if (was_up)
+        LM_WARN("servers: channel to %s down: %s", l.name.c_str(), why.c_str());
+    else if (l.initiator) {
+        // Retried every kRetryMs: said once per reason.
+        std::string &last = last_failure_[l.name];
+        if (last != why) LM_WARN("servers: channel to %s failed (retried every %lld s): %s", l.name.c_str(),
+                                 static_cast<long long>(kRetryMs / 1000), why.c_str());
+        last = why;
+    } else
         LM_WARN("servers: refused a channel (%s): %s", l.name.empty() ? "before its hello" : l.name.c_str(),
                 why.c_str());
     routes_.remove_tunnel(&l.tunnel);
@@ -488,6 +495,24 @@ std::string ServerPeers::node_at(const IpAddr &a, std::string *server) const {
 std::string ServerPeers::server_of(const std::string &name) const {
     auto n = dir_.nodes.find(name);
     return n == dir_.nodes.end() || n->second.server == name_ ? "" : n->second.server;
+}
+
+void ServerPeers::reload_crl(const std::string &crl) {
+    std::string err;
+    if (!tls_reload_crl(ctx_, crl, &err)) {
+        LM_WARN("servers: CRL not reloaded for the server channel: %s", err.c_str());
+        return;
+    }
+    X509_STORE *store = SSL_CTX_get_cert_store(ctx_);
+    std::vector<std::pair<Link *, std::string>> doomed;
+    for (auto &[fd, l] : links_) {
+        std::string why;
+        if (!l->dead && l->conn && l->conn->state() == TlsConn::State::established &&
+            !tls_recheck_peer(l->conn->ssl(), &why, store))
+            doomed.push_back({l.get(), "cut at reload: " + why});
+    }
+    for (auto &[l, why] : doomed) close_link(*l, why);
+    reap();
 }
 
 }  // namespace lm

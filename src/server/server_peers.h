@@ -49,6 +49,9 @@ public:
     // and the registry poll that publishes server/<name> and reads the rest.
     bool start(RegistryThread &reg, std::string *err);
     void tick(int64_t now);
+    // `lanmesh reload`: the new CRL for new channels, and every channel
+    // whose peer it revokes ends now.
+    void reload_crl(const std::string &crl);
     void stop();
     void status(JsonWriter &j) const;
     // For the monitor and tests: links up, and routes to other servers' nodes.
@@ -113,6 +116,7 @@ private:
     std::unordered_map<int, std::unique_ptr<Link>> links_;   // by fd, pending ones included
     std::map<std::string, int> by_name_;                     // connecting or up, by server name
     std::map<std::string, int64_t> retry_at_;                // initiator: no new attempt before
+    std::map<std::string, std::string> last_failure_;        // initiator: the last reason logged
     std::vector<int> dead_fds_;
     std::map<IpAddr, std::string> by_addr_;                  // node address -> name (dir_)
     std::map<IpAddr, Tunnel *> installed_;                   // host routes we put into routes_
