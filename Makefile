@@ -67,7 +67,7 @@ FUZZ_LINK := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
 ifeq ($(FUZZ),1)
 FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/enums.o common/log.o common/names.o config/config.o \
                control/frame.o control/messages.o crypto/aead.o data/sa.o esp/esp.o esp/replay.o \
-               config/topology.o)
+               config/topology.o registry/http.o common/http_url.o common/printable.o)
 else
 FUZZ_LINK += $(BUILD)/liblanmesh.a
 endif

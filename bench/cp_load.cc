@@ -7,6 +7,7 @@
 //   cp-load [load] --ca FILE --certs DIR -n N --result FILE [--host H]
 //       [--port P] [--server-name S] [--concurrency C] [--timeout S]
 //       [--deadline S] [--hold S] [--release FILE] [--go-file FILE]
+//       [--churn RATE --duration S]
 //
 // Opens N TLS 1.3 sessions to a lanmesh server's control port, at most C of
 // them between connect and CONFIG at once, sends a HELLO on each and waits for
@@ -16,6 +17,13 @@
 // connected.  Client i (1..N) presents certificate DIR/bench%05d.crt (the
 // server keys sessions by its common name) with the key DIR/client.key that
 // `cp_load.py mint` shares between them all.
+//
+// --churn RATE turns it into churn for `make bench`'s data-path-under-churn
+// rows: for --duration seconds it starts RATE sessions a second (client
+// i mod N each time), and each one says BYE and closes as soon as its CONFIG
+// arrives, so the server admits and drops RATE clients a second while the
+// bench measures a tunnel through it.  The result has the same fields
+// (n is then the number of sessions started); nothing is held.
 //
 // One thread, one epoll set, non-blocking sockets and OpenSSL: on the bench's
 // two cores the server has one and this the other.  Every certificate is read
@@ -42,6 +50,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -55,6 +64,7 @@ namespace {
 
 constexpr uint8_t kProtoVersion = 1;
 constexpr uint8_t T_HELLO = 1, T_CONFIG = 2, T_PING = 5, T_PONG = 6, T_BYE = 7;
+constexpr uint8_t BYE_REASON = 1;
 constexpr uint16_t CIPHER_AES256GCM = 1;
 constexpr uint8_t ENCAP_UDP = 1;
 constexpr size_t kReasonMax = 160;   // as the Python cuts failure reasons
@@ -63,6 +73,7 @@ struct Args {
     std::string host = "127.0.0.1", server_name = "server", ca, certs, result, release, go_file;
     int port = 4500, n = -1, concurrency = 128;
     double timeout = 30, deadline = 120, hold = 60;
+    double churn = 0, duration = 10;   // sessions per second (0: plain load), seconds
 };
 
 double now_s() {
@@ -331,6 +342,7 @@ struct Load {
             }
             c.in.append(buf, size_t(r));
             if (!frames(i, &why)) break;
+            if (a.churn > 0 && c.st == Client::held) return leave(c);
         }
         if (why.empty()) return;
         if (c.st == Client::waiting)
@@ -339,9 +351,51 @@ struct Load {
             lost(c, why);
     }
 
+    // Churn: an admitted session says BYE at once and closes.  The BYE is
+    // written best effort: a session whose socket is full just closes.
+    void leave(Client &c) {
+        std::string body, why;
+        put_tlv(&body, BYE_REASON, "bench churn");
+        put_frame(&c.out, T_BYE, body);
+        flush(c, &why);
+        close_client(c, true);
+        c.st = Client::done;
+    }
+
     // Starts clients while fewer than --concurrency are between connect and CONFIG.
     void refill() {
         while (inflight < a.concurrency && next < a.n) start(next++);
+    }
+
+    // Churn: starts the sessions due by now, RATE a second, each on client
+    // slot next mod N; a slot still busy from its last round is skipped (and
+    // counted), a schedule more than a second behind is forgotten rather than
+    // caught up in a burst.
+    double next_start = 0;
+    int started = 0, slot_busy = 0, behind = 0;
+    void churn_refill(double now) {
+        if (now - next_start > 1.0) {
+            behind++;
+            next_start = now;
+        }
+        while (next_start <= now && inflight < a.concurrency) {
+            next_start += 1.0 / a.churn;
+            int i = next++ % a.n;
+            if (cl[i].st != Client::idle && cl[i].st != Client::done) {
+                slot_busy++;
+                continue;
+            }
+            started++;
+            start(i);
+        }
+    }
+
+    // Churn: every slot can be mid-handshake, in any order.
+    void churn_expire(double now) {
+        for (Client &c : cl)
+            if ((c.st == Client::connecting || c.st == Client::handshake || c.st == Client::waiting) &&
+                now - c.t0 >= a.timeout)
+                fail(c, fmt("timeout after %g s", a.timeout));
     }
 
     // One round of the event loop, waiting at most ms.
@@ -457,12 +511,15 @@ Args parse(int argc, char **argv) {
         else if (k == "--result") a.result = v;
         else if (k == "--release") a.release = v;
         else if (k == "--go-file") a.go_file = v;
+        else if (k == "--churn") a.churn = num(0);
+        else if (k == "--duration") a.duration = num(0);
         else die("unknown option " + k);
     }
     if (a.ca.empty() || a.certs.empty() || a.n < 0 || a.result.empty())
         die("usage: cp-load [load] --ca FILE --certs DIR -n N --result FILE [--host H] [--port P] "
             "[--server-name S] [--concurrency C] [--timeout S] [--deadline S] [--hold S] "
-            "[--release FILE] [--go-file FILE]");
+            "[--release FILE] [--go-file FILE] [--churn RATE --duration S]");
+    if (a.churn > 0 && a.n == 0) die("--churn needs -n of at least 1 (the certificates to cycle through)");
     return a;
 }
 
@@ -507,9 +564,60 @@ void prepare(Load &L) {
     freeaddrinfo(res);
 }
 
+// The --churn run: RATE sessions a second for --duration seconds, then the
+// sessions still in their handshake get --timeout to finish.
+int churn_main(Load &L, double t0, double prep) {
+    const Args &a = L.a;
+    L.next_start = t0;
+    double next_expire = t0, end = t0 + a.duration;
+    for (;;) {
+        double now = now_s();
+        if (now >= end && (L.inflight == 0 || now >= end + a.timeout)) break;
+        if (now < end) L.churn_refill(now);
+        if (now >= next_expire) {
+            L.churn_expire(now);
+            next_expire = now + 0.05;
+        }
+        double until = std::min(now < end ? L.next_start : end + a.timeout, next_expire) - now;
+        L.poll(std::max(1, int(std::ceil(until * 1000))));
+    }
+    double elapsed = std::min(now_s(), end) - t0;
+    for (Client &c : L.cl)
+        if (c.st != Client::done && c.st != Client::idle) L.fail(c, "still in its handshake at the end");
+    Stats &s = L.stats;
+    std::vector<double> lat = s.latencies;
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double p) {
+        if (lat.empty()) return std::string("null");
+        return json_num(lat[std::min(lat.size() - 1, size_t(p * double(lat.size())))] * 1000, 1);
+    };
+    std::string json = "{\"n\": " + std::to_string(L.started) +
+                       ", \"admitted\": " + std::to_string(s.admitted) +
+                       ", \"failed\": " + std::to_string(s.failed) +
+                       ", \"failure_reasons\": " + json_map(s.reasons) +
+                       ", \"elapsed_s\": " + json_num(elapsed, 3) +
+                       ", \"churn_rate\": " + json_num(a.churn, 1) +
+                       ", \"admits_per_s\": " + (elapsed > 0 ? json_num(s.admitted / elapsed, 1) : "null") +
+                       ", \"latency_ms_p50\": " + pct(0.5) +
+                       ", \"latency_ms_p99\": " + pct(0.99) +
+                       ", \"slot_busy\": " + std::to_string(L.slot_busy) +
+                       ", \"schedule_reset\": " + std::to_string(L.behind) +
+                       ", \"context_prep_s\": " + json_num(prep, 2) + "}";
+    write_result(a.result, json);
+    printf("%s\n", json.c_str());
+    for (X509 *x : L.certs) X509_free(x);
+    EVP_PKEY_free(L.key);
+    SSL_CTX_free(L.ctx);
+    close(L.ep);
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char **argv) {
+    // A session the server reset may still get a write (churn's BYE): an
+    // error to count, not a signal that ends the generator.
+    signal(SIGPIPE, SIG_IGN);
     Load L;
     L.a = parse(argc, argv);
     const Args &a = L.a;
@@ -531,6 +639,7 @@ int main(int argc, char **argv) {
         if (f) fclose(f);
     }
     double t0 = now_s(), next_expire = t0;
+    if (a.churn > 0) return churn_main(L, t0, prep);
     L.refill();
     while (L.finished < a.n) {
         double now = now_s();

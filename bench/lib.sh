@@ -190,6 +190,15 @@ amend_note() {
     jq -c --arg t "$1" '.note = ([.note, $t] | map(select(. != "")) | join("; "))' <<< "$last" >> "$ROWS"
 }
 
+# amend_ceiling NAME: the last row's "× veth" compares with the veth rows
+# marked NAME (default: the hub's).
+amend_ceiling() {
+    local last
+    last=$(tail -n 1 "$ROWS")
+    sed -i '$ d' "$ROWS"
+    jq -c --arg c "$1" '.ceiling = $c' <<< "$last" >> "$ROWS"
+}
+
 # fail_row KEY LABEL VPN TRANSPORT CIPHER MODE WHY [STATUS]
 fail_row() {
     log "skip: $2, $6: $7"
@@ -525,6 +534,176 @@ cp_run() {
           server_sched_run_s: ($run_ns / 1e9), server_runqueue_wait_s: ($wait_ns / 1e9)}' >> "$CPROWS"
 }
 
+# ---- speed with the defaults ------------------------------------------------------
+
+# defaults_case: issue 11's "speed with the defaults".  Two hosts joined by
+# one veth (no bridge: the setup of an independent harness that found
+# lanmesh slower than the hub rows say), a server and a client configured
+# with only what lanmesh.conf(5) asks a user to write: the role, a pool, the
+# server's address and name, the TLS files, and Ciphers = aes-256-gcm.
+# Everything else is the default: encapsulation (auto), MTU, workers,
+# offloads.  The bench's own directories are set too (they decide nothing
+# about speed).  Rows: the bare veth pair, then lanmesh over it.
+defaults_case() {
+    lm_ns ua
+    lm_ns ub
+    ip -n "$P-ua" link add eth0 type veth peer name eth0 netns "$P-ub" || { fail_row defaults-setup "defaults" lanmesh - - tcp1 "cannot make the veth pair"; return; }
+    n ua ip addr add 198.51.100.249/30 dev eth0
+    n ub ip addr add 198.51.100.250/30 dev eth0
+    n ua ip link set eth0 up
+    n ub ip link set eth0 up
+    bg_start ua iperf-ua iperf3 -s
+    local iperf_ua=$BG_PID
+    lm_wait 5 eval "n ua ss -ltn | grep -q ':5201 '" || { fail_row defaults-setup "defaults" lanmesh - - tcp1 "iperf3 server did not start"; bg_stop "$iperf_ua"; return; }
+    local idle mode
+    idle=$(rtt_idle ub 198.51.100.249)
+    for mode in tcp1 tcp4; do
+        run_row "pair-veth-$mode" "veth pair, no tunnel" veth - - "$mode" ub 198.51.100.249 "" "$idle" ""
+        amend_ceiling pair
+    done
+    {
+        echo "[Network]"
+        echo "Role = server"
+        echo "Pool = 198.18.8.0/24"
+        echo "StateDirectory = $T/state-usrv"
+        echo "RuntimeDirectory = $T/run-usrv"
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/server.crt"
+        echo "Key = $PKI/server.key"
+    } > "$T/usrv.conf"
+    {
+        echo "[Network]"
+        echo "Role = client"
+        echo "Server = 198.51.100.249"
+        echo "ServerName = server"
+        echo "Ciphers = aes-256-gcm"
+        [ -n "${BENCH_DEFAULTS_EXTRA:-}" ] && echo "$BENCH_DEFAULTS_EXTRA"
+        echo "RuntimeDirectory = $T/run-ucli"
+        echo "[TLS]"
+        echo "CA = $PKI/ca.crt"
+        echo "Certificate = $PKI/alice.crt"
+        echo "Key = $PKI/alice.key"
+    } > "$T/ucli.conf"
+    if lm_up_server ua usrv && lm_start ub ucli && lm_wait 15 lm_is_up ub ucli && lm_wait 10 lm_ping ub 198.18.8.1; then
+        local encap cipher
+        encap=$(lm_json ua usrv '.peers[] | select(.name=="alice") | .encapsulation')
+        cipher=$(lm_json ua usrv '.peers[] | select(.name=="alice") | .sa[0].cipher')
+        idle=$(rtt_idle ub 198.18.8.1)
+        for mode in tcp1 tcp4; do
+            run_row "defaults-$mode" "lanmesh as configured by a user ($encap, $cipher)" lanmesh "$encap" "$cipher" \
+                "$mode" ub 198.18.8.1 "${DPID[usrv]} ${DPID[ucli]}" "$idle" "only the keys a user writes; all else default"
+            amend_ceiling pair
+        done
+    else
+        for mode in tcp1 tcp4; do
+            fail_row "defaults-$mode" "lanmesh as configured by a user" lanmesh - - "$mode" \
+                "did not come up: $(last_log usrv) $(last_log ucli)"
+        done
+    fi
+    bg_stop "${DPID[ucli]:-}"
+    bg_stop "${DPID[usrv]:-}"
+    bg_stop "$iperf_ua"
+}
+
+# ---- the data path while the control plane churns ------------------------------
+
+# cp_gen_build: compiles bench/cp_load.cc once into $T/bin/cp-load and sets
+# CP_GEN / CP_GEN_NAME; the Python generator if it does not compile.
+cp_gen_build() {
+    [ -n "${CP_GEN_NAME:-}" ] && return 0
+    CP_GEN=("$T/bin/cp-load") CP_GEN_NAME="bench/cp_load.cc, C++ epoll + OpenSSL"
+    if ! ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -o "$T/bin/cp-load" "$BENCH_DIR/cp_load.cc" \
+            -lssl -lcrypto > "$T/cp-load-build.log" 2>&1; then
+        log "control plane: cannot compile bench/cp_load.cc ($(last_log cp-load-build)); using bench/cp_load.py load"
+        CP_GEN=(python3 "$BENCH_DIR/cp_load.py" load) CP_GEN_NAME="bench/cp_load.py, Python asyncio + ssl"
+    fi
+}
+
+# churn_phase PHASE: one measurement through alice's tunnel (cli -> 198.18.0.1):
+# a TCP iperf3 of BENCH_SECONDS and a ping every 20 ms alongside.  PHASE churn
+# also runs the load generator in --churn mode against the same server
+# (CHURN_RATE admissions and drops a second; at most 24 in their handshake at
+# once, under the server's 32 pending handshakes per source address) and
+# `lanmesh reload` on the
+# server every second, from before the measurement until after it.
+churn_phase() {
+    local phase=$1 gen="" reloader=""
+    local res=$T/churn-$phase.json pf=$T/churn-ping-$phase.txt j=$T/churn-iperf-$phase.json
+    local count=$((S * 50)) reloads=$T/churn-reloads-$phase
+    log "churn: $phase, $S s"
+    : > "$reloads"
+    if [ "$phase" = churn ]; then
+        bg_start srv churn-gen "${CP_GEN[@]}" --host 192.0.2.1 --port 4500 --ca "$PKI/ca.crt" \
+            --certs "$T/churncerts" -n "$CHURN_RATE" --churn "$CHURN_RATE" --duration $((S + 4)) \
+            --concurrency 24 --timeout 10 --result "$res"
+        gen=$BG_PID
+        ( while kill -0 "$gen" 2>/dev/null; do
+              if lm_ctl srv lmsrv reload >/dev/null 2>&1; then echo ok; else echo failed; fi
+              sleep 1
+          done ) >> "$reloads" &
+        reloader=$!
+        PIDS+=("$reloader")
+        sleep 2   # the churn is under way before the clock starts
+    fi
+    local c0 c1 h0 h1
+    held_now() { lm_show srv lmsrv 2>/dev/null | jq -c 'first(.. | objects | select(has("workers_held")) | .workers_held) // null'; }
+    h0=$(held_now)
+    c0=$(cpu_ticks "${DPID[lmsrv]}")
+    ( exec ip netns exec "$P-cli" ping -n -i 0.02 -c "$count" -W 1 -w $((S + 3)) 198.18.0.1 ) > "$pf" 2>&1 &
+    local ping_pid=$!
+    PIDS+=("$ping_pid")
+    timeout $((S + 30)) ip netns exec "$P-cli" iperf3 -c 198.18.0.1 -t "$S" -J --connect-timeout 5000 \
+        > "$j" 2> "$T/churn-iperf-$phase.err" || true
+    for _ in $(seq 60); do kill -0 "$ping_pid" 2>/dev/null || break; sleep 0.1; done
+    bg_stop "$ping_pid"
+    c1=$(cpu_ticks "${DPID[lmsrv]}")
+    h1=$(held_now)
+    if [ -n "$gen" ]; then
+        lm_wait $((S + 30)) test -e "$res"
+        bg_stop "$gen"
+        bg_stop "$reloader"
+    fi
+    jq -e '.end.sum_received' "$j" >/dev/null 2>&1 || echo '{}' > "$j"
+    local gen_json='null'
+    [ -s "$res" ] && gen_json=$(cat "$res")
+    jq -c -n --arg phase "$phase" --argjson ping "$(ping_times "$pf")" --argjson sent "$count" \
+        --argjson gen "$gen_json" --argjson reload_ok "$(grep -c '^ok' "$reloads")" \
+        --argjson reload_failed "$(grep -c '^failed' "$reloads")" --slurpfile ip "$j" \
+        --argjson cpu_ticks $((c1 - c0)) --argjson clk_tck "$CLK_TCK" --argjson seconds "$S" \
+        --argjson h0 "${h0:-null}" --argjson h1 "${h1:-null}" \
+        --argjson alive "$(kill -0 "${DPID[lmsrv]}" 2>/dev/null && kill -0 "${DPID[alice]}" 2>/dev/null && echo true || echo false)" \
+        '{phase: $phase, ping_ms: $ping, ping_sent: $sent, generator: $gen, reloads_ok: $reload_ok,
+          reloads_failed: $reload_failed, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck, seconds: $seconds,
+          daemons_alive: $alive, iperf: (($ip[0].end // {}) | del(.streams)),
+          workers_held: (if $h0 and $h1 then {pauses: ($h1.pauses - $h0.pauses),
+              held_us: ($h1.held_us - $h0.held_us), longest_us_since_start: $h1.longest_us} else null end)}' >> "$CHURNROWS"
+}
+
+# churn_case: issue 11's measurement.  A server, alice on UDP 4500 with
+# AES-256-GCM, and the two phases: quiet, then churn.
+churn_case() {
+    CHURN_RATE=${BENCH_CHURN_RATE:-200}
+    cp_gen_build
+    if ! python3 "$BENCH_DIR/cp_load.py" mint --ca-cert "$PKI/ca.crt" --ca-key "$PKI/ca.key" \
+            --out "$T/churncerts" -n "$CHURN_RATE" > "$T/churn-mint.log" 2>&1; then
+        echo "{\"phase\":\"setup\",\"note\":\"could not mint certificates: $(last_log churn-mint | tr -d '"\\')\"}" >> "$CHURNROWS"
+        return
+    fi
+    lm_conf_server lmsrv relay "Pool = 198.18.0.0/16"
+    lm_client_conf alice 192.0.2.1 "Encapsulation = udp" "Ciphers = aes-256-gcm" "Workers = $WORKERS"
+    # The reloads re-read the key as the daemon's user, as lanmeshd@.service's notes ask.
+    chown lanmesh "$PKI/server.key" 2>/dev/null
+    if ! lm_up_server srv lmsrv || ! lm_up_client cli alice; then
+        echo "{\"phase\":\"setup\",\"note\":\"lanmesh did not come up: $(last_log lmsrv | tr -d '"\\') $(last_log alice | tr -d '"\\')\"}" >> "$CHURNROWS"
+    else
+        churn_phase quiet
+        churn_phase churn
+    fi
+    bg_stop "${DPID[alice]:-}"
+    bg_stop "${DPID[lmsrv]:-}"
+}
+
 # ---- report and exit -----------------------------------------------------------------
 
 write_meta() {
@@ -549,7 +728,7 @@ write_meta() {
 write_report() {
     write_meta
     mkdir -p "$OUT"
-    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --notes "$NOTES" --meta "$T/meta.json" \
+    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --churn "$CHURNROWS" --notes "$NOTES" --meta "$T/meta.json" \
         --out "$OUT" --stamp "$STAMP"
 }
 

@@ -63,7 +63,7 @@ def derive(row, veth):
     d["rtt_load_ms"] = r(statistics.median(pings), 2) if pings else None
     sent_pings = row.get("ping_sent") or 0
     d["ping_loss_pct"] = r(100 * (1 - len(pings) / sent_pings), 0) if sent_pings else None
-    base = veth.get(row["mode"])
+    base = veth.get((row.get("ceiling", "hub"), row["mode"]))
     if base and d.get("gbps") and row["vpn"] != "veth":
         d["ratio_to_veth"] = r(d["gbps"] / base, 3)
     elif row["vpn"] == "veth":
@@ -161,6 +161,48 @@ def cp_table(cps):
                     fmt(d.get("kib_per_client"), 1), lat, fmt(d.get("fsyncs_per_admission"), 1),
                     fmt(d.get("syscalls_per_admission"), 1), fmt(d.get("teardown_s")),
                     "; ".join(notes) if notes else ("" if d.get("status") == "ok" else d.get("status", ""))])
+    return head, out
+
+
+def pct(xs, p):
+    if not xs:
+        return None
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p * len(xs)))]
+
+
+def churn_table(churns):
+    """Issue 11's measurement: the tunnel quiet, then while the server admits
+    and drops clients and reloads every second."""
+    head = ["Phase", "Admits/s (asked)", "Reloads ok/failed", "Ping p50 ms", "p99 ms", "max ms",
+            "Ping lost", "TCP Gbit/s", "Server CPU %", "Workers held ms/s (pauses/s)", "Notes"]
+    out = []
+    for c in churns:
+        if c.get("phase") == "setup":
+            out.append(["setup", "—", "—", "—", "—", "—", "—", "—", "—", "—", c.get("note", "")])
+            continue
+        ping = c.get("ping_ms") or []
+        sent = c.get("ping_sent") or 0
+        g = c.get("generator") or {}
+        rec = (c.get("iperf") or {}).get("sum_received") or {}
+        gbit = rec["bytes"] * 8 / rec["seconds"] / 1e9 if rec.get("seconds") else None
+        cpu = (100.0 * c["server_cpu_ticks"] / c["clk_tck"] / c["seconds"]) if c.get("seconds") else None
+        notes = []
+        if g.get("failed"):
+            notes.append("%d admissions failed: %s" % (g["failed"], "; ".join(
+                "%s ×%d" % (k, v) for k, v in sorted(g.get("failure_reasons", {}).items(), key=lambda kv: -kv[1])[:2])))
+        if not c.get("daemons_alive", True):
+            notes.append("a daemon exited")
+        if gbit is None:
+            notes.append("iperf3 failed")
+        admits = "—" if not g else "%s (%s)" % (fmt(g.get("admits_per_s"), 0), fmt(g.get("churn_rate"), 0))
+        reloads = "—" if c.get("phase") != "churn" else "%d / %d" % (c.get("reloads_ok", 0), c.get("reloads_failed", 0))
+        lost = "%d of %d" % (sent - len(ping), sent) if sent else "—"
+        h = c.get("workers_held")
+        held = "—" if not h or not c.get("seconds") else "%.1f (%.0f)" % (
+            h["held_us"] / 1e3 / c["seconds"], h["pauses"] / c["seconds"])
+        out.append([c.get("phase"), admits, reloads, fmt(pct(ping, 0.5), 2), fmt(pct(ping, 0.99), 2),
+                    fmt(max(ping) if ping else None, 2), lost, fmt(gbit, 2), fmt(cpu, 0), held, "; ".join(notes)])
     return head, out
 
 
@@ -349,6 +391,7 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--rows", required=True)
     p.add_argument("--cp", required=True)
+    p.add_argument("--churn", default=None)
     p.add_argument("--notes", required=True)
     p.add_argument("--meta", required=True)
     p.add_argument("--out", required=True)
@@ -363,12 +406,14 @@ def main():
         if row.get("vpn") == "veth" and row.get("status") == "ok":
             rec = (row.get("iperf") or {}).get("sum_received") or {}
             if rec.get("seconds"):
-                veth[row["mode"]] = rec["bytes"] * 8 / rec["seconds"] / 1e9
+                veth[(row.get("ceiling", "hub"), row["mode"])] = rec["bytes"] * 8 / rec["seconds"] / 1e9
     rows = [derive(row, veth) for row in raw]
     cps = [derive_cp(c) for c in load_jsonl(a.cp)]
+    churns = load_jsonl(a.churn) if a.churn else []
 
     dh, drows = data_table(rows)
     ch, crows = cp_table(cps)
+    uh, urows = churn_table(churns)
 
     title = "lanmesh bench, %s" % meta["date"]
     setup = ("%s, %d cores, kernel %s; lanmesh %s%s (%s, built %s); OpenVPN %s; wireguard-go %s; "
@@ -394,13 +439,22 @@ def main():
           "CONFIG frame arrives. Memory is the server's VmRSS with all N connected minus before, "
           "divided by N. *Release all* is the time from the generator closing every session to the "
           "server's status listing no peer.", "",
-          md_table(ch, crows), "", bounds_section(rows, cps, a.notes, meta), ""]
+          md_table(ch, crows), ""]
+    if urows:
+        md += ["## Data path under control-plane churn", "",
+               "alice's tunnel (ESP in UDP, AES-256-GCM) to the server: a TCP iperf3 and a ping every "
+               "20 ms, first on a quiet server, then while the load generator admits and drops "
+               "clients at the rate asked (each says BYE as soon as its CONFIG arrives) and "
+               "`lanmesh reload` runs on the server every second (docs/DESIGN.md §10: how much the "
+               "control plane holds the workers shows here as ping p99 and throughput).", "",
+               md_table(uh, urows), ""]
+    md += [bounds_section(rows, cps, a.notes, meta), ""]
     os.makedirs(a.out, exist_ok=True)
     base = os.path.join(a.out, a.stamp)
     with open(base + ".md", "w") as f:
         f.write("\n".join(md))
     with open(base + ".json", "w") as f:
-        json.dump({"meta": meta, "data_plane": rows, "control_plane": cps}, f, indent=1)
+        json.dump({"meta": meta, "data_plane": rows, "control_plane": cps, "churn": churns}, f, indent=1)
 
     print()
     print(title)
@@ -410,6 +464,9 @@ def main():
     if crows:
         print()
         print(text_table(ch, crows))
+    if urows:
+        print()
+        print(text_table(uh, urows))
     print()
     print("written: %s.md, %s.json" % (base, base))
 

@@ -12,7 +12,8 @@
 #   BENCH_CP_N       client counts of the control-plane rows (default "1000 10000")
 #   BENCH_PROFILE    1 (default) adds a perf profile of lanmesh and a syscall
 #                    breakdown to the Markdown; 0 skips them
-#   BENCH_ONLY       space-separated subset of: veth lanmesh c2c openvpn wireguard cp
+#   BENCH_ONLY       space-separated subset of: veth lanmesh defaults c2c openvpn wireguard cp churn
+#   BENCH_CHURN_RATE admissions (and drops) a second of the churn rows (default 200)
 #   BENCH_OUT        results directory (default bench/results)
 #   BENCH_WORKERS    lanmesh's Workers on every node (default auto: one per CPU)
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -24,7 +25,7 @@ S=${BENCH_SECONDS:-10}
 UDP_LEN=${BENCH_UDP_LEN:-1372}
 CP_N=${BENCH_CP_N:-"1000 10000"}
 PROFILE=${BENCH_PROFILE:-1}
-ONLY=${BENCH_ONLY:-"veth lanmesh c2c openvpn wireguard cp"}
+ONLY=${BENCH_ONLY:-"veth lanmesh defaults c2c openvpn wireguard cp churn"}
 WORKERS=${BENCH_WORKERS:-auto}
 [[ $WORKERS =~ ^(auto|[1-9][0-9]?)$ ]] || die "BENCH_WORKERS must be auto or 1..64, not '$WORKERS'"
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
@@ -41,8 +42,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 STARTED=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date +%Y-%m-%d-%H%M%S)
-ROWS=$T/rows.jsonl CPROWS=$T/cp.jsonl NOTES=$T/notes
-: > "$ROWS"; : > "$CPROWS"; mkdir -p "$NOTES"
+ROWS=$T/rows.jsonl CPROWS=$T/cp.jsonl CHURNROWS=$T/churn.jsonl NOTES=$T/notes
+: > "$ROWS"; : > "$CPROWS"; : > "$CHURNROWS"; mkdir -p "$NOTES"
 trap bench_exit EXIT
 
 log "bench: ${S} s per run, UDP payload $UDP_LEN bytes, lanmesh Workers = $WORKERS, cases: $ONLY"
@@ -122,6 +123,9 @@ if want lanmesh; then
     fi
 fi
 
+# ---- lanmesh as a user configures it, on a bare veth pair ----------------------
+want defaults && defaults_case
+
 # ---- lanmesh client <-> client, each behind its own NAT -----------------------
 if want c2c; then
     c2c_direct
@@ -164,12 +168,7 @@ if want cp; then
     # The load generator: bench/cp_load.cc, compiled here once, since the
     # Python one (asyncio + ssl) cannot keep the server busy; the Python's
     # `load` if it does not compile.
-    CP_GEN=("$T/bin/cp-load") CP_GEN_NAME="bench/cp_load.cc, C++ epoll + OpenSSL"
-    if ! ${CXX:-g++} -O2 -std=c++20 -Wall -Wextra -o "$T/bin/cp-load" "$BENCH_DIR/cp_load.cc" \
-            -lssl -lcrypto > "$T/cp-load-build.log" 2>&1; then
-        log "control plane: cannot compile bench/cp_load.cc ($(last_log cp-load-build)); using bench/cp_load.py load"
-        CP_GEN=(python3 "$BENCH_DIR/cp_load.py" load) CP_GEN_NAME="bench/cp_load.py, Python asyncio + ssl"
-    fi
+    cp_gen_build
     if [ "$maxn" -gt 0 ] && python3 "$BENCH_DIR/cp_load.py" mint --ca-cert "$PKI/ca.crt" --ca-key "$PKI/ca.key" \
             --out "$T/cpcerts" -n "$maxn" > "$T/mint.log" 2>&1; then
         log "control plane: $(cat "$T/mint.log")"
@@ -178,6 +177,9 @@ if want cp; then
         for nn in $CP_N; do echo "{\"n\":$nn,\"status\":\"could not mint certificates: $(tail -1 "$T/mint.log" | tr -d '"\\')\"}" >> "$CPROWS"; done
     fi
 fi
+
+# ---- the data path while the control plane admits, drops and reloads ----------
+want churn && churn_case
 
 bg_stop "$IPERF_SRV"
 bg_stop "$IPERF_C2"

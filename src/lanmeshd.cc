@@ -16,6 +16,7 @@
 #include "common/version.h"
 #include "config/config.h"
 #include "control/crl_watch.h"
+#include "registry/registry_probe.h"
 #include "control/tls.h"
 #include "core/privdrop.h"
 #include "server/server.h"
@@ -56,6 +57,21 @@ static int check_config(const Config &cfg, const std::string &path) {
         return fail(all);
     }
     std::vector<std::string> warnings = crl.standing(now);
+    // [Registry]: etcd must answer as etcd, with our certificate accepted,
+    // on at least one endpoint; the others are warnings.
+    if (cfg.role == Role::server && cfg.registry) {
+        SSL_CTX *tls = registry_tls_ctx(*cfg.registry, &err);
+        if (!tls && !err.empty()) return fail(err);
+        RegistryProbe p = probe_registry(*cfg.registry, tls, 2000);
+        if (tls) SSL_CTX_free(tls);
+        std::vector<std::string> problems;
+        for (const auto &x : p.wrong) problems.push_back(x + " (a wrong CA, certificate or endpoint?)");
+        for (const auto &x : p.unreachable) problems.push_back(x + " (no answer)");
+        std::string all;
+        for (const auto &x : problems) all += (all.empty() ? "" : "; ") + x;
+        if (!p.answered) return fail("[Registry] no etcd endpoint usable: " + all);
+        for (const auto &x : problems) warnings.push_back("[Registry] " + x);
+    }
     if (std::string w = tls_key_mode_warning(cfg.key); !w.empty()) warnings.push_back(w);
     for (const auto &w : warnings) std::fprintf(stderr, "lanmeshd: %s: warning: %s\n", path.c_str(), printable(w).c_str());
     std::printf("%s: configuration OK (%s)\n", path.c_str(), to_string(cfg.role));

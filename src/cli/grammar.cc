@@ -42,8 +42,9 @@ const Word kPeerVerbs[] = {{"show", int(Verb::show)}, {"list", int(Verb::show)},
                            {"delete", int(Verb::del)}, {"help", kHelpId}};
 const Word kRouteVerbs[] = {{"show", int(Verb::show)}, {"list", int(Verb::show)}, {"add", int(Verb::add)},
                             {"del", int(Verb::del)},   {"delete", int(Verb::del)}, {"help", kHelpId}};
-const char *const kEvents[] = {"all", "peer", "path", "rekey", "refused"};
-const Word kEventWords[] = {{"all", 0}, {"peer", 1}, {"path", 2}, {"rekey", 3}, {"refused", 4}, {"help", kHelpId}};
+const char *const kEvents[] = {"all", "peer", "path", "rekey", "refused", "server"};
+const Word kEventWords[] = {{"all", 0},     {"peer", 1},   {"path", 2},        {"rekey", 3},
+                            {"refused", 4}, {"server", 5}, {"help", kHelpId}};
 const Word kPeerKeyword[] = {{"peer", 0}};
 const Word kViaKeyword[] = {{"via", 0}};
 
@@ -60,7 +61,7 @@ const Production kProductions[] = {
     {Object::route, "route add PREFIX via NAME [ -force ]"},
     {Object::route, "route del PREFIX"},
     {Object::lease, "lease show"},
-    {Object::monitor, "monitor [ all | peer | path | rekey | refused ]..."},
+    {Object::monitor, "monitor [ all | peer | path | rekey | refused | server ]..."},
     {Object::reload, "reload"},
 };
 

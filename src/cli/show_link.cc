@@ -60,6 +60,12 @@ static void print_workers(FILE *f, const Json &link) {
                                          {"udp_tx", "udp-tx"}, {"raw_rx", "raw-rx"}, {"raw_tx", "raw-tx"},
                                          {"drops", "drops"}})
                          .c_str());
+    // What the control plane cost the data path: how often and how long it
+    // held every worker to change shared state (docs/DESIGN.md §10).
+    if (const Json *h = link.get("workers_held"); h && h->is_object())
+        std::fprintf(f, "    workers held %llu times, %.1f ms in all, longest %.2f ms\n",
+                     static_cast<unsigned long long>(h->u64("pauses")), double(h->u64("held_us")) / 1e3,
+                     double(h->u64("longest_us")) / 1e3);
 }
 
 // The limits on pending handshakes and what the daemon did about abuse of
@@ -90,6 +96,14 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
     print_pairs(f, link, {{"network", "network"}, {"name", "name"}, {"server", "server"}, {"server_name", "server-name"},
                           {"behind_nat", "behind-nat"}, {"underlay_changes", "underlay-changes"},
                           {"roaming", "roaming"}});
+    // A client listing several servers: which ones, and how often it moved.
+    if (const Json *sv = link.get("servers"); sv && sv->is_array()) {
+        std::string list;
+        for (const auto &x : sv->items) list += " " + x.text();
+        std::fprintf(f, "    servers%s  (in use %s%s%s)  failovers %s\n", list.c_str(), link.str("server", "?").c_str(),
+                     link.get("server_address") ? " at " : "", link.str("server_address").c_str(),
+                     link.get("failovers") ? link.get("failovers")->text().c_str() : "0");
+    }
     print_pairs(f, link, {{"topology", "topology"}, {"client_to_client", "client-to-client"}, {"mtu", "mtu"},
                           {"cipher", "cipher"}, {"epoch", "epoch"}});
     print_pairs(f, link, {{"address", "address"}, {"address6", "address6"}, {"pool", "pool"}, {"pool6", "pool6"}});
@@ -111,6 +125,21 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
         std::fprintf(f, "    registry %s  %s\n", r->str("state", "?").c_str(),
                      pairs(*r, {{"server", "as"}, {"prefix", "prefix"}, {"endpoint", "via"}}).c_str());
         if (r->get("error")) std::fprintf(f, "    registry error: %s\n", r->str("error").c_str());
+        // The network's servers (health: their etcd lease runs), and where
+        // each node is online.
+        if (const Json *sv = r->get("servers"); sv && sv->is_array())
+            for (const auto &s : sv->items) {
+                std::string ch = s.get("channel") ? "  channel " + s.str("channel") : "";
+                std::fprintf(f, "    server %s  address %s  nodes %s  %s%s%s\n", s.str("name", "?").c_str(),
+                             s.str("address", "-").c_str(), s.get("nodes") ? s.get("nodes")->text().c_str() : "?",
+                             s.str("health", "?").c_str(), ch.c_str(), s.flag("self") ? "  (this server)" : "");
+            }
+        if (const Json *nv = r->get("nodes"); nv && nv->is_array()) {
+            std::string list;
+            for (const auto &n : nv->items) list += "  " + n.str("name", "?") + "@" + n.str("server", "?");
+            std::fprintf(f, "    nodes online %s:%s\n", r->get("nodes_online") ? r->get("nodes_online")->text().c_str() : "0",
+                         list.c_str());
+        }
     }
     // What the daemon cannot do or will soon stop doing (an expiring CRL).
     if (const Json *w = link.get("warnings"); w && w->is_array())

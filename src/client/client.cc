@@ -77,8 +77,15 @@ bool Client::start_role(std::string *err) {
     mesh_.set_identity(cn, SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
     // A server name may resolve to either family: sockets for both, the
     // first one required.
-    std::vector<int> families{cfg_.server->addr.family};
-    if (cfg_.server->is_name()) families = {AF_INET, AF_INET6};
+    // Every listed server's family gets a socket; a name may resolve to
+    // either.  The first server's family is required.
+    std::vector<int> families;
+    for (const ServerAddress &sa : cfg_.servers) {
+        std::vector<int> fams{sa.addr.family};
+        if (sa.is_name()) fams = {AF_INET, AF_INET6};
+        for (int f : fams)
+            if (std::find(families.begin(), families.end(), f) == families.end()) families.push_back(f);
+    }
     for (size_t i = 0; i < families.size(); i++) {
         int fam = families[i];
         const char *fname = fam == AF_INET ? "IPv4" : "IPv6";
@@ -92,8 +99,7 @@ bool Client::start_role(std::string *err) {
                     *err = e;
                     return false;
                 }
-                LM_WARN("no %s data socket, %s addresses of %s are skipped: %s", fname, fname,
-                        cfg_.server->host.c_str(), e.c_str());
+                LM_WARN("no %s data socket, %s servers are skipped: %s", fname, fname, e.c_str());
                 continue;
             }
         }
@@ -103,9 +109,9 @@ bool Client::start_role(std::string *err) {
     }
     mark_sockets();
     data_.for_each([this](Dataplane &dp) {
-        dp.role = Role::client;
-        dp.uplink = &tunnel_;
-        dp.routes = &mesh_.routes();
+        unsigned mtu = dp.policy.inner_mtu;
+        dp.policy = DataPolicy::client(&tunnel_, &mesh_.routes());
+        dp.policy.inner_mtu = mtu;
     });
     data_.on_non_esp = [this](const uint8_t *p, size_t n, const Endpoint &from, int idx) {
         mesh_.on_non_esp(p, n, from, idx);
@@ -128,14 +134,14 @@ bool Client::start_role(std::string *err) {
     next_connect_ms_ = EventLoop::now_ms();
     // A name is looked up in a thread, and threads start only after the
     // privileges are dropped: the first tick connects.
-    if (!cfg_.server->is_name()) connect();
+    if (!srv().is_name()) connect();
     return true;
 }
 
 std::string Client::server_str() const {
-    if (!cfg_.server->is_name()) return cfg_.server->str();
-    if (!server_.is_set()) return cfg_.server->str();
-    return server_.str() + " (" + cfg_.server->host + ")";
+    if (!srv().is_name()) return srv().str();
+    if (!server_.is_set()) return srv().str();
+    return server_.str() + " (" + srv().host + ")";
 }
 
 void Client::start_resolve() {
@@ -144,7 +150,7 @@ void Client::start_resolve() {
     deadline_ms_ = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
     std::string err;
     bool ok = resolver_.resolve(
-        cfg_.server->host,
+        srv().host,
         [this](const std::vector<IpAddr> &addrs, const std::string &e) { on_resolved(addrs, e); }, &err);
     if (!ok) {
         resolving_ = false;
@@ -154,7 +160,7 @@ void Client::start_resolve() {
 
 void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &err) {
     resolving_ = false;
-    const std::string &host = cfg_.server->host;
+    const std::string &host = srv().host;
     if (!err.empty()) {
         disconnect("cannot resolve " + host + ": " + err, false);
         return;
@@ -163,7 +169,7 @@ void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &er
     server_addrs_.clear();
     for (const IpAddr &a : addrs) {
         list += (list.empty() ? "" : ", ") + a.str();
-        server_addrs_.push_back(Endpoint{a, cfg_.server->port});
+        server_addrs_.push_back(Endpoint{a, srv().port});
     }
     // Said once per answer that differs from the last one.
     if (list != last_resolved_) LM_INFO("server name %s resolved to %s", host.c_str(), list.c_str());
@@ -224,14 +230,21 @@ void Client::connect() {
     // looked up again, as its addresses may have changed.  The addresses
     // are tried in order; the backoff starts when none answered.
     if (server_addrs_.empty()) {
-        if (cfg_.server->is_name()) {
+        if (srv().is_name()) {
             start_resolve();
             return;
         }
-        server_addrs_.push_back(Endpoint{cfg_.server->addr, cfg_.server->port});
+        server_addrs_.push_back(Endpoint{srv().addr, srv().port});
     }
     server_ = server_addrs_.front();
     server_addrs_.erase(server_addrs_.begin());
+    // Routes kept while moving to this server must not take the way to it.
+    if (std::any_of(kernel_routes_.begin(), kernel_routes_.end(), [&](const KernelRoute &k) {
+            return k.table == kMainTable && k.dst.contains(server_.addr);
+        })) {
+        LM_INFO("removing the pushed routes: they hold the address of %s", server_.str().c_str());
+        remove_routes();
+    }
     int fam = server_.addr.family;
     tunnel_.udp_sock = std::max(0, data_.udp_for_family(fam));
     raw_available_ = (cfg_.encapsulation == Encapsulation::auto_ || cfg_.encapsulation == Encapsulation::raw) &&
@@ -281,7 +294,7 @@ void Client::on_tcp_connected() {
     local_addr_ = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr;
     int fd = tcp_fd_;
     tcp_fd_ = -1;
-    conn_ = std::make_unique<TlsConn>(ctx_, fd, false);
+    conn_ = std::make_unique<TlsConn>(ctx_, fd, false, handshake_runner());
     // Pair keys are signed with the key of the certificate this session
     // presents (a reload may have brought a renewed one).
     mesh_.set_identity(own_name(), SSL_CTX_get0_privatekey(ctx_), SSL_CTX_get_cert_store(ctx_));
@@ -364,51 +377,23 @@ bool Client::on_frame(MsgType type, const std::vector<uint8_t> &payload) {
         if (!decode(payload, &m, &err)) return bad_payload(err);
         return on_config(m);
     }
+    ControlSession::Frame f = session().on_frame(type, payload, EventLoop::now_us());
+    switch (f.kind) {
+    case ControlSession::Frame::handled: return true;
+    case ControlSession::Frame::bad_payload: return bad_payload(f.text);
+    case ControlSession::Frame::rekeyed:
+        session_rekeyed(cfg_.server_name, f.epoch, f.we_started);
+        return true;
+    case ControlSession::Frame::bye:
+        replaced_ = f.text.rfind(kByeReplaced, 0) == 0;
+        disconnect("server said bye: " + f.text, false);
+        return false;
+    case ControlSession::Frame::not_mine: break;
+    }
     switch (type) {
     case MsgType::esp:
         dp_.on_stream_esp(tunnel_, payload.data(), payload.size());
         return true;
-    case MsgType::ping: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        conn_->send(MsgType::pong, encode(p));
-        return true;
-    }
-    case MsgType::pong: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        rtt_.pong(p.nonce, EventLoop::now_us());
-        return true;
-    }
-    case MsgType::rekey: {
-        Rekey r, ack;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        auto a = keying_.on_rekey(conn_->ssl(), r, &ack, &err);
-        if (a == Keying::Answer::error) return bad_payload(err);
-        if (a == Keying::Answer::send_ack) {
-            conn_->send(MsgType::rekey_ack, encode(ack));
-            ctl_counters_.rekeys++;
-            LM_INFO("rekeyed to epoch %u (server's request)", ack.epoch);
-            event_rekey(cfg_.server_name, ack.epoch, false);
-        }
-        return true;
-    }
-    case MsgType::rekey_ack: {
-        Rekey r;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        if (!keying_.on_rekey_ack(conn_->ssl(), r, &err)) return bad_payload(err);
-        ctl_counters_.rekeys++;
-        LM_INFO("rekeyed to epoch %u", r.epoch);
-        event_rekey(cfg_.server_name, r.epoch, true);
-        return true;
-    }
-    case MsgType::bye: {
-        Bye b;
-        decode(payload, &b, &err);
-        replaced_ = b.reason.rfind(kByeReplaced, 0) == 0;
-        disconnect("server said bye: " + b.reason, false);
-        return false;
-    }
     case MsgType::route_update: {
         RouteUpdate m;
         if (!decode(payload, &m, &err)) return bad_payload(err);
@@ -467,6 +452,7 @@ bool Client::on_config(const ConfigMsg &m) {
     tunnel_.udp_sock = 0;
     tunnel_.raw_peer = server_.addr;
     server_addrs_.clear();   // the next reconnect starts a new round
+    servers_failed_ = 0;     // and with this server
     tunnel_.clear_last_rx();
     behind_nat_ = m.observed.is_set() && !(m.observed.addr == local_addr_);
     if (!apply_layout(m, &err)) {
@@ -547,22 +533,24 @@ void Client::set_overlay() {
     if (applied_->local6.is_set()) add(Prefix{applied_->local6, applied_->prefix6});
     for (auto &r : kernel_routes_)
         if (r.table == kMainTable) add(r.dst);
-    data_.for_each([&](Dataplane &dp) { dp.overlay = in; });
+    data_.for_each([&](Dataplane &dp) { dp.policy.overlay = in; });
 }
 
 void Client::disconnect(const std::string &why, bool send_bye) {
-    if (conn_ && send_bye && conn_->can_send()) {
-        Bye b;
-        b.reason = why.substr(0, kMaxByeReason);
-        conn_->send(MsgType::bye, encode(b));
-        conn_->flush();
-    }
+    if (conn_ && send_bye) ControlSession::send_bye(*conn_, why);
     bool was_up = phase_ == Phase::up;
     event_disconnect(why);
-    // Without the server its routes lead nowhere: a full tunnel would cut
+    // What comes next: another address of this server's name, or the next
+    // listed server (failover, docs/DESIGN.md §11), both at once; else a
+    // pause.
+    bool another_addr = !was_up && !reconnect_now_ && !replaced_ && !server_addrs_.empty();
+    bool failover = !another_addr && !reconnect_now_ && !replaced_ && servers_failed_ + 1 < cfg_.servers.size();
+    // Without a server its routes lead nowhere: a full tunnel would cut
     // the host off.  The device and its addresses stay (direct pairs carry
-    // on); the routes come back with the next admission.
-    if (!kernel_routes_.empty()) {
+    // on); the routes come back with the next admission.  While we move
+    // straight on to another server they stay too: it hands out the same,
+    // and only what differs changes then.
+    if (!kernel_routes_.empty() && !another_addr && !failover) {
         LM_INFO("removing the server's %zu route%s until it is back", kernel_routes_.size(),
                 kernel_routes_.size() == 1 ? "" : "s");
         remove_routes();
@@ -581,13 +569,30 @@ void Client::disconnect(const std::string &why, bool send_bye) {
     phase_ = Phase::idle;
     resolver_.cancel();
     resolving_ = false;
-    if (!was_up && !reconnect_now_ && !replaced_ && !server_addrs_.empty()) {
+    if (another_addr) {
         // Another address of the server's name: tried at the next tick.
         LM_WARN("connection failed: %s; trying %s next", why.c_str(), server_addrs_.front().str().c_str());
         next_connect_ms_ = EventLoop::now_ms();
         return;
     }
     server_addrs_.clear();
+    if (failover) {
+        servers_failed_++;
+        failovers_++;
+        server_idx_ = (server_idx_ + 1) % cfg_.servers.size();
+        server_.addr = IpAddr{};   // a name is looked up again; nothing tried yet
+        LM_WARN("%s: %s; trying the next server, %s", was_up ? "disconnected" : "connection failed", why.c_str(),
+                srv().str().c_str());
+        next_connect_ms_ = EventLoop::now_ms();
+        return;
+    }
+    // Every listed server failed in a row: the next round, after the pause,
+    // starts with the one after this.
+    servers_failed_ = 0;
+    if (!reconnect_now_ && !replaced_ && cfg_.servers.size() > 1) {
+        server_idx_ = (server_idx_ + 1) % cfg_.servers.size();
+        server_.addr = IpAddr{};
+    }
     if (reconnect_now_) {
         LM_WARN("%s: %s; connecting again now", was_up ? "disconnected" : "connection given up", why.c_str());
         next_connect_ms_ = EventLoop::now_ms();
@@ -632,7 +637,7 @@ void Client::tick_role(int64_t now) {
         if (now >= deadline_ms_) {
             std::string secs = std::to_string(cfg_.handshake_timeout) + " s";
             if (resolving_)
-                disconnect("no answer looking up " + cfg_.server->host + " in " + secs, false);
+                disconnect("no answer looking up " + srv().host + " in " + secs, false);
             else if (tcp_fd_ >= 0)
                 disconnect("connect " + server_str() + ": no answer in " + secs, false);
             else
@@ -640,21 +645,23 @@ void Client::tick_role(int64_t now) {
         }
         return;
     }
-    if (now - last_rx_ms_ >= int64_t(current_.keepalive_timeout) * 1000) {
-        disconnect("keepalive timeout", false);
-        return;
-    }
-    if (int64_t full = conn_->full_since_ms(); full && now - full >= kOutputFullCutMs) {
+    time_t wall = time(nullptr);
+    std::string why;
+    switch (session().tick(now, EventLoop::now_us(), wall,
+                           {int(current_.keepalive_interval), int(current_.keepalive_timeout)}, &why)) {
+    case ControlSession::Tick::ok: break;
+    case ControlSession::Tick::not_reading:
         ctl_counters_.output_full_cuts++;
         disconnect("output queue full for " + std::to_string(kOutputFullCutMs / 1000) + " s: the server does not read",
                    false);
         return;
+    case ControlSession::Tick::timed_out:
+        disconnect("keepalive timeout", false);
+        return;
+    case ControlSession::Tick::rekey_failed:
+        disconnect(why, true);
+        return;
     }
-    if (now - last_ping_ms_ >= int64_t(current_.keepalive_interval) * 1000) {
-        last_ping_ms_ = now;
-        conn_->send(MsgType::ping, encode(Ping{rtt_.ping(EventLoop::now_us())}));
-    }
-    time_t wall = time(nullptr);
     // The ladder's probes register our outer address with the server and
     // prove the path; between them the NAT mapping is kept alive when idle.
     path_tick(now);
@@ -671,7 +678,6 @@ void Client::tick_role(int64_t now) {
         last_pmtu_ms_ = now;
         learn_path_mtu(tunnel_);
     }
-    if (!maybe_rekey(wall)) return;
     if (!conn_->flush()) {
         disconnect(conn_->error(), false);
         return;
@@ -679,22 +685,12 @@ void Client::tick_role(int64_t now) {
     update_interest();
 }
 
-bool Client::maybe_rekey(time_t wall) {
-    if (!keying_.tick(wall)) return true;
-    Rekey r;
-    std::string err;
-    if (keying_.start_rekey(conn_->ssl(), &r, &err)) {
-        conn_->send(MsgType::rekey, encode(r));
-    } else if (!err.empty()) {
-        disconnect("rekey failed: " + err, true);
-        return false;
-    }
-    return true;
-}
-
 void Client::rekey_role() {
     if (phase_ != Phase::up || !conn_) return;
-    if (!maybe_rekey(time(nullptr))) return;
+    if (std::string why; !session().rekey_if_due(time(nullptr), &why)) {
+        disconnect(why, true);
+        return;
+    }
     if (!conn_->flush()) {
         conn_failed();
         return;
@@ -706,10 +702,7 @@ void Client::stop_role() {
     underlay_.stop();
     resolver_.cancel();
     if (conn_) {
-        Bye b;
-        b.reason = "client shutting down";
-        conn_->send(MsgType::bye, encode(b));
-        conn_->flush();
+        ControlSession::send_bye(*conn_, "client shutting down");
         loop_.remove(conn_->fd());
         conn_.reset();
     }
@@ -720,7 +713,7 @@ void Client::stop_role() {
 
 void Client::status_role(JsonWriter &j) {
     static const char *phases[] = {"idle", "connecting", "tls", "waiting-config", "up"};
-    j.kv("state", phases[int(phase_)]).kv("server", cfg_.server->str());
+    j.kv("state", phases[int(phase_)]).kv("server", srv().str());
     if (server_.is_set()) j.kv("server_address", server_.str());
     j.kv("behind_nat", behind_nat_);
     j.kv("underlay_changes", underlay_changes_);

@@ -15,6 +15,7 @@
 #include "control/keying.h"
 #include "control/messages.h"
 #include "control/rtt.h"
+#include "control/session.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/tunnel.h"
@@ -37,9 +38,9 @@ private:
     bool start_role(std::string *err) override;
     void tick_role(int64_t now_ms) override;
     void rekey_role() override;
-    // Starts the rekey if a limit is reached; false once disconnected.
-    bool maybe_rekey(time_t wall);
-    // Tells the data plane what lies inside the network (Dataplane::overlay).
+    // Keepalive, rekey and bye, as the server runs them too.
+    ControlSession session() { return {*conn_, keying_, rtt_, last_rx_ms_, last_ping_ms_}; }
+    // Tells the data plane what lies inside the network (DataPolicy::overlay).
     void set_overlay();
     void stop_role() override;
     void status_role(JsonWriter &j) override;
@@ -152,6 +153,11 @@ private:
     uint64_t underlay_changes_ = 0;  // times the route to the server changed
     NameResolver resolver_{loop_};
     bool resolving_ = false;
+    // The listed server in use (cfg_.servers); failover moves to the next.
+    const ServerAddress &srv() const { return cfg_.servers[server_idx_]; }
+    size_t server_idx_ = 0;
+    uint64_t failovers_ = 0;                 // moves to the next listed server
+    size_t servers_failed_ = 0;              // listed servers failed in a row since the last admission
     Endpoint server_;                       // the server's address in use (or last tried)
     std::vector<Endpoint> server_addrs_;    // the addresses still to try in this round
     std::string last_resolved_;             // the last answer for the name, as logged

@@ -28,8 +28,17 @@ std::string Client::own_name() const { return name_in(conn_ ? SSL_get_SSL_CTX(co
 
 void Client::link_role(JsonWriter &j, int) {
     bool up = phase_ == Phase::up;
-    j.kv("state", phase_name(int(phase_))).kv("server", cfg_.server->str()).kv("server_name", cfg_.server_name);
+    j.kv("state", phase_name(int(phase_))).kv("server", srv().str()).kv("server_name", cfg_.server_name);
     j.kv("name", own_name()).kv("behind_nat", behind_nat_);
+    // The listed servers (failover, docs/DESIGN.md §11): "server" above is
+    // the one in use or being tried; its address as dialled, for a name.
+    if (server_.is_set()) j.kv("server_address", server_.str());
+    if (cfg_.servers.size() > 1) {
+        j.begin_array("servers");
+        for (const ServerAddress &sa : cfg_.servers) j.value(sa.str());
+        j.end_array();
+        j.kv("failovers", failovers_);
+    }
     // Roaming: how often the route to the server changed under us, or why
     // such changes go unnoticed (client/underlay_watch.h).
     if (underlay_watched_)
@@ -93,7 +102,7 @@ void Client::leases_role(JsonWriter &j) {
     if (!current_.local4.is_set()) return;   // never admitted yet
     j.begin_object().kv("name", own_name()).kv("address", current_.local4.str());
     if (current_.local6.is_set()) j.kv("address6", current_.local6.str());
-    j.kv("server", cfg_.server->str()).kv("active", phase_ == Phase::up).end_object();
+    j.kv("server", srv().str()).kv("active", phase_ == Phase::up).end_object();
 }
 
 std::string Client::peer_del_role(const std::string &) {
@@ -111,9 +120,12 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // must be signed with that key), and is checked against the new CA and
     // CRL, as are mesh peers from now on.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
-                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
-                                  &warning);
+    SSL_CTX *ctx = nullptr;
+    loop_.unguarded([&] {   // reads files: the workers run meanwhile
+        ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                             {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, false, err,
+                             &warning);
+    });
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx;
@@ -134,8 +146,8 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     mesh_.set_identity(name_in(session_ctx), SSL_CTX_get0_privatekey(session_ctx), store);
     std::string why;
     if (conn_ && conn_->state() == TlsConn::State::established && !tls_recheck_peer(conn_->ssl(), &why, store)) {
-        LM_WARN("server %s: cut at reload: %s", cfg_.server->str().c_str(), why.c_str());
-        event_refused(cfg_.server_name, cfg_.server->str(), why);
+        LM_WARN("server %s: cut at reload: %s", srv().str().c_str(), why.c_str());
+        event_refused(cfg_.server_name, srv().str(), why);
         r->cut.push_back({cfg_.server_name, why});
         disconnect(why, true);
     }
@@ -157,7 +169,7 @@ void Client::event_disconnect(const std::string &why) {
             j.kv("peer", cfg_.server_name).kv("state", "down").kv("reason", why);
         });
     else if (phase_ == Phase::tls || phase_ == Phase::waiting_config)
-        event_refused(cfg_.server_name, cfg_.server->str(), why);
+        event_refused(cfg_.server_name, srv().str(), why);
 }
 
 }  // namespace lm

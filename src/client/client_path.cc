@@ -32,15 +32,20 @@ void Client::path_start(const ConfigMsg &m) {
     std::string note;
     // "auto" judges NAT on both sides: the server saw none in front of us,
     // but if it sees itself under another address than the one we dial, a
-    // NAT forwards to it, and a port forward passes no protocol 50.  (The
-    // liveness checks would find out within seconds; this saves them.)
+    // NAT forwards to it, and a port forward passes no protocol 50: raw ESP
+    // leaves the ladder.  (The liveness checks would find out within
+    // seconds; this saves them.)  A server of an older version may still
+    // offer raw ESP first.
     const IpAddr &dialed = server_.addr;   // with a host name, what it resolved to
-    if (first == Encapsulation::raw && (allowed & kPathUdp) && m.server_addr.is_set() && !(m.server_addr == dialed)) {
-        note = "the server is behind a NAT (it is " + m.server_addr.str() + ", we dial " + dialed.str() +
-               "): raw ESP would not pass";
-        LM_INFO("data path to %s: %s; using ESP in UDP", server_str().c_str(), note.c_str());
+    if ((allowed & kPathRaw) && (allowed & kPathUdp) && m.server_addr.is_set() && !(m.server_addr == dialed)) {
+        std::string why = "the server is behind a NAT (it is " + m.server_addr.str() + ", we dial " + dialed.str() +
+                          "): raw ESP would not pass";
+        LM_INFO("data path to %s: %s; raw ESP left out", server_str().c_str(), why.c_str());
         allowed = uint8_t(allowed & ~kPathRaw);
-        first = Encapsulation::udp;
+        if (first == Encapsulation::raw) {
+            note = why;
+            first = Encapsulation::udp;
+        }
     }
     ladder_.start(first, allowed, EventLoop::now_ms(), note);
     stream_pending_ = false;
@@ -68,7 +73,7 @@ void Client::path_tick(int64_t now) {
         update_interest();
     }
     for (int i = 0; i < 3; i++)
-        if (a.probe[i]) dp_.send_dummy_on(tunnel_, PathLadder::kSteps[i]);
+        if (a.probe[i]) dp_.send_dummy_on(tunnel_, PathLadder::kByPathIndex[i]);
     if (a.changed) path_report();
 }
 

@@ -26,7 +26,7 @@ const char *encap_words(Encapsulation e) {
 
 void PathLadder::start(Encapsulation first, uint8_t allowed, int64_t now, const std::string &note) {
     allowed_ = uint8_t(allowed | path_bit(first));
-    cur_ = 1;
+    cur_ = 0;
     for (int i = 0; i < 3; i++)
         if (kSteps[i] == first) cur_ = i;
     state_ = State::probing;
@@ -82,7 +82,7 @@ PathLadder::Actions PathLadder::tick(int64_t now, const uint64_t rx[3], uint64_t
     // the server hears of the move, so nothing is lost.
     if (up_since_) {
         for (int i = 0; i < cur_; i++) {
-            if (!allowed(i) || rx_ms_[i] < up_since_) continue;
+            if (!allowed(i) || rx_ms_[pi(i)] < up_since_) continue;
             reason_ = std::string(encap_words(kSteps[i])) + " carries again";
             cur_ = i;
             up_since_ = 0;
@@ -100,7 +100,7 @@ PathLadder::Actions PathLadder::tick(int64_t now, const uint64_t rx[3], uint64_t
     }
 
     // The current step.
-    int64_t heard = rx_ms_[cur_];
+    int64_t heard = rx_ms_[pi(cur_)];
     if (probe_since_ && heard >= probe_since_ && heard) {
         probe_since_ = 0;
         proven_once_ = true;
@@ -135,7 +135,7 @@ PathLadder::Actions PathLadder::tick(int64_t now, const uint64_t rx[3], uint64_t
     }
     if (probe_since_ && now - last_probe_ >= kProbeEveryMs) {
         last_probe_ = now;
-        a.probe[cur_] = true;
+        a.probe[pi(cur_)] = true;
     }
 
     // Now and then, try the better steps while traffic stays here.
@@ -146,7 +146,7 @@ PathLadder::Actions PathLadder::tick(int64_t now, const uint64_t rx[3], uint64_t
     if (up_since_ && now - up_probe_ >= kProbeEveryMs) {
         up_probe_ = now;
         for (int i = 0; i < cur_; i++)
-            if (allowed(i)) a.probe[i] = true;
+            if (allowed(i)) a.probe[pi(i)] = true;
     }
     return a;
 }

@@ -1,7 +1,16 @@
 // SPDX-License-Identifier: MIT
 // The client's data path to the server: which step of the ladder
-//     raw ESP  ->  ESP in UDP (port 4500)  ->  ESP inside the TLS connection
+//     ESP in UDP (port 4500)  ->  raw ESP  ->  ESP inside the TLS connection
 // carries its ESP, and whether that step is proven to carry.
+//
+// ESP in UDP comes first because it is the fast path of a userspace data
+// plane: UDP GSO and GRO move some 45 packets through the kernel as one,
+// SO_REUSEPORT spreads peers over the workers, and it crosses NATs and most
+// firewalls.  Raw ESP goes through the IP stack packet by packet (twice the
+// CPU per byte in `make bench`'s defaults rows) and every raw socket sees
+// every ESP packet of the host; it is the step for a network that blocks
+// UDP 4500 but passes IP protocol 50 (and only where no NAT is in the way),
+// or the one step when pinned (docs/DESIGN.md §10).
 //
 // Keepalives on the TLS connection say nothing about the data path: a
 // firewall that drops IP protocol 50 or UDP 4500 leaves TLS up and the
@@ -25,6 +34,8 @@
 #include <string>
 
 #include "config/config.h"
+#include "control/messages.h"
+#include "data/tunnel.h"
 
 namespace lm {
 
@@ -40,7 +51,10 @@ public:
 
     enum class State { probing, carrying, dead };
     // Steps in ladder order, best first.
-    static constexpr Encapsulation kSteps[3] = {Encapsulation::raw, Encapsulation::udp, Encapsulation::tls};
+    static constexpr Encapsulation kSteps[3] = {Encapsulation::udp, Encapsulation::raw, Encapsulation::tls};
+    // Steps by path_index (data/tunnel.h): the order of tick()'s rx[] and
+    // Actions::probe[].
+    static constexpr Encapsulation kByPathIndex[3] = {Encapsulation::raw, Encapsulation::udp, Encapsulation::tls};
 
     // A new session: `first` is the server's choice, `allowed` the steps
     // both sides take (kPath* bits of control/messages.h).
@@ -49,7 +63,7 @@ public:
 
     // What the caller must do after a tick.
     struct Actions {
-        bool probe[3] = {};          // send a dummy on this step (path_index order)
+        bool probe[3] = {};          // send a dummy on kByPathIndex[i]
         bool moved = false;          // current() changed: switch the tunnel, tell the server
         bool changed = false;        // state(), current() or reason() changed: log, report
     };
@@ -67,13 +81,15 @@ public:
     bool probing_upward() const { return up_since_ != 0; }
 
 private:
-    bool allowed(int i) const { return allowed_ & (1u << i); }
+    // r is a rank (an index into kSteps); arrays below are by path_index.
+    bool allowed(int r) const { return allowed_ & path_bit(kSteps[r]); }
+    static int pi(int r) { return path_index(kSteps[r]); }
     int next_lower(int i) const;
     int best() const;
     void set_state(State s, Actions *a);
 
     uint8_t allowed_ = 0;
-    int cur_ = 1;
+    int cur_ = 0;
     State state_ = State::probing;
     std::string reason_;
     bool proven_once_ = false;

@@ -57,7 +57,7 @@ _lanmesh() {
             case ${rest[0]} in
                 link|lease) [ ${#rest[@]} -eq 1 ] && words="show help" ;;
                 reload) ;;
-                monitor) words="all peer path rekey refused help" ;;
+                monitor) words="all peer path rekey refused server help" ;;
                 peer)
                     case ${#rest[@]} in
                         1) words="show list del delete help" ;;

@@ -230,7 +230,7 @@ struct Parser {
     std::map<uint32_t, int> peer_addresses;
     std::set<IpAddr> listen_seen;
     std::set<std::pair<IpAddr, int>> route_seen;
-    bool server_port_given = false;
+    std::vector<bool> server_port_given;   // parallel to c.servers
 
 private:
     bool parse_line(std::string_view raw);
@@ -462,7 +462,9 @@ static bool valid_host_name(std::string_view v) {
     return !last_numeric;
 }
 
-bool h_server(Parser &p, std::string_view v) {
+// One server of the client's list: an address or a host name, with or
+// without a port.
+static bool parse_one_server(Parser &p, std::string_view v) {
     if (ambiguous_v6_with_port(v)) {
         size_t colon = v.rfind(':');
         return p.bad("ambiguous Server " + quote(v) + ": write [" + std::string(v.substr(0, colon)) + "]:" +
@@ -472,30 +474,51 @@ bool h_server(Parser &p, std::string_view v) {
     // The default port is ControlPort, which may come later in the file: parse
     // with a placeholder and fill it in at the end.
     auto e = Endpoint::parse(v);
-    p.server_port_given = e.has_value();
+    bool port_given = e.has_value();
     if (!e) e = Endpoint::parse(v, 1);
+    ServerAddress sa;
     if (e) {
         if (is_unspecified(e->addr) || is_multicast(e->addr))
             return p.bad("Server address " + e->addr.str() + " is not a unicast address");
-        p.c.server = ServerAddress{"", e->addr, e->port};
-        return true;
+        sa = ServerAddress{"", e->addr, e->port};
+    } else {
+        // A host name, with or without a port: names have no colon.
+        std::string_view host = v;
+        uint16_t n = 1;
+        bool ok = true;
+        if (size_t colon = v.find(':'); colon != std::string_view::npos) {
+            host = v.substr(0, colon);
+            std::string_view port = v.substr(colon + 1);
+            ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
+            unsigned long x = ok ? std::stoul(std::string(port)) : 0;
+            ok = ok && x >= 1 && x <= 65535;
+            n = uint16_t(x);
+            port_given = true;
+        }
+        if (!ok || !valid_host_name(host))
+            return p.bad("bad Server " + quote(v) + " (expected HOST, HOST:PORT, ADDRESS, IPv4:PORT or [IPv6]:PORT)");
+        sa = ServerAddress{std::string(host), IpAddr{}, n};
     }
-    // A host name, with or without a port: names have no colon.
-    std::string_view host = v;
-    uint16_t n = 1;
-    bool ok = true;
-    if (size_t colon = v.find(':'); colon != std::string_view::npos) {
-        host = v.substr(0, colon);
-        std::string_view port = v.substr(colon + 1);
-        ok = !port.empty() && port.size() <= 5 && port.find_first_not_of("0123456789") == std::string_view::npos;
-        unsigned long x = ok ? std::stoul(std::string(port)) : 0;
-        ok = ok && x >= 1 && x <= 65535;
-        n = uint16_t(x);
-        p.server_port_given = true;
+    // The same server twice would only be tried twice in a row.
+    for (size_t i = 0; i < p.c.servers.size(); i++) {
+        const ServerAddress &o = p.c.servers[i];
+        if (o.host == sa.host && o.addr == sa.addr && (!port_given || !p.server_port_given[i] || o.port == sa.port))
+            return p.bad("Server " + quote(v) + " is listed twice");
     }
-    if (!ok || !valid_host_name(host))
-        return p.bad("bad Server " + quote(v) + " (expected HOST, HOST:PORT, ADDRESS, IPv4:PORT or [IPv6]:PORT)");
-    p.c.server = ServerAddress{std::string(host), IpAddr{}, n};
+    if (p.c.servers.size() >= kMaxServers)
+        return p.bad("more than " + std::to_string(kMaxServers) + " servers listed");
+    p.c.servers.push_back(sa);
+    p.server_port_given.push_back(port_given);
+    return true;
+}
+
+// Several servers of one network (docs/DESIGN.md §11): the key may be given
+// several times and each value may list several, separated by spaces.
+bool h_server(Parser &p, std::string_view v) {
+    auto words = split_words(v);
+    if (words.empty()) return p.bad("Server needs an address or host name");
+    for (auto w : words)
+        if (!parse_one_server(p, w)) return false;
     return true;
 }
 
@@ -740,7 +763,7 @@ constexpr KeyDef kKeys[] = {
     {Section::network, "Pool", false, kServer, h_pool, OnReload::restart, fields<&Config::pool>()},
     {Section::network, "Pool6", false, kServer, h_pool6, OnReload::restart, fields<&Config::pool6>()},
     {Section::network, "Listen", true, kServer, h_listen, OnReload::restart, fields<&Config::listen>()},
-    {Section::network, "Server", false, kClient, h_server, OnReload::restart, fields<&Config::server>()},
+    {Section::network, "Server", true, kClient, h_server, OnReload::restart, fields<&Config::servers>()},
     {Section::network, "ServerName", false, kClient, h_server_name, OnReload::restart, fields<&Config::server_name>()},
     {Section::network, "ControlPort", false, kAnyRole, h_control_port, OnReload::restart, fields<&Config::control_port>()},
     {Section::network, "DataPort", false, kAnyRole, h_data_port, OnReload::restart, fields<&Config::data_port>()},
@@ -959,7 +982,7 @@ bool Parser::validate_roles() {
 bool Parser::validate_required() {
     int role_line = line_of("Role");
     if (c.role == Role::server && !c.pool) return fail_at(role_line, "Pool is required for Role = server");
-    if (c.role == Role::client && !c.server) return fail_at(role_line, "Server is required for Role = client");
+    if (c.role == Role::client && c.servers.empty()) return fail_at(role_line, "Server is required for Role = client");
     if (c.role == Role::client && c.server_name.empty())
         return fail_at(role_line, "ServerName is required for Role = client");
     const std::pair<const char *, const std::string *> tls[] = {
@@ -1078,7 +1101,9 @@ void Parser::apply_defaults() {
     if (c.device.empty()) c.device = ("lm-" + c.net).substr(0, kMaxDevice);
     if (c.state_directory.empty()) c.state_directory = "/var/lib/lanmesh/" + c.net;
     if (c.runtime_directory.empty()) c.runtime_directory = "/run/lanmesh";
-    if (c.server && !server_port_given) c.server->port = c.control_port;
+    for (size_t i = 0; i < c.servers.size(); i++)
+        if (!server_port_given[i]) c.servers[i].port = c.control_port;
+    if (!c.servers.empty()) c.server = c.servers.front();
     if (c.registry && c.registry->prefix.empty()) c.registry->prefix = "/lanmesh/" + c.net + "/";
 }
 

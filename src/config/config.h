@@ -16,6 +16,8 @@ namespace lm {
 
 // Data-plane threads at most (Workers=).
 constexpr int kMaxWorkers = 64;
+// Servers a client lists at most (Server=).
+constexpr size_t kMaxServers = 16;
 
 // Client: where the server is (`Server`).  Either a literal address, or a
 // host name that is resolved at each connection attempt, off the control
@@ -71,7 +73,8 @@ struct Config {
     std::optional<Prefix> pool;            // server: IPv4 pool (required)
     std::optional<Prefix> pool6;           // server: IPv6 pool (subnet only)
     std::vector<IpAddr> listen;            // server: addresses to bind (default: any)
-    std::optional<ServerAddress> server;   // client: server address or name, control port (required)
+    std::optional<ServerAddress> server;   // client: the first of `servers`
+    std::vector<ServerAddress> servers;    // client: every listed server, in order (one at least)
     std::string server_name;               // client: expected server CN (required)
     uint16_t control_port = kDefaultPort;  // TCP port of the TLS control channel
     uint16_t data_port = kDefaultPort;     // UDP port of ESP-in-UDP

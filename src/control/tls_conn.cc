@@ -10,8 +10,6 @@
 namespace lm {
 
 namespace {
-std::function<void()> g_before_handshake, g_after_handshake;
-
 int64_t monotonic_ms() {
     timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -34,12 +32,8 @@ ProtoError frame_error(FrameReader::Status s) {
 }
 }  // namespace
 
-void TlsConn::set_handshake_hooks(std::function<void()> before, std::function<void()> after) {
-    g_before_handshake = std::move(before);
-    g_after_handshake = std::move(after);
-}
-
-TlsConn::TlsConn(SSL_CTX *ctx, int fd, bool is_server) : fd_(fd), is_server_(is_server) {
+TlsConn::TlsConn(SSL_CTX *ctx, int fd, bool is_server, StepRunner handshake_runner)
+    : fd_(fd), is_server_(is_server), handshake_runner_(std::move(handshake_runner)) {
     ssl_ = SSL_new(ctx);
     SSL_set_fd(ssl_, fd);
     // A retried write may come from a buffer that has since grown.
@@ -77,9 +71,12 @@ bool TlsConn::on_io(const FrameHandler &on_frame) {
     if (state_ == State::closed || broken_) return false;
     if (state_ == State::handshake) {
         ERR_clear_error();
-        if (g_before_handshake) g_before_handshake();
-        int r = SSL_do_handshake(ssl_);
-        if (g_after_handshake) g_after_handshake();
+        int r = 0;
+        auto step = [&] { r = SSL_do_handshake(ssl_); };
+        if (handshake_runner_)
+            handshake_runner_(step);
+        else
+            step();
         if (r != 1) {
             int e = SSL_get_error(ssl_, r);
             if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) return true;

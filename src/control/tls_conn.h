@@ -35,8 +35,13 @@ public:
     // Called for each complete frame; return false to stop reading (the
     // connection was closed by the handler).
     using FrameHandler = std::function<bool(MsgType, const std::vector<uint8_t> &)>;
+    // Runs one handshake step.  A step is the control thread's longest
+    // computation (a key exchange and a signature, about a millisecond) and
+    // touches nothing of the data plane: the node's runner lets its workers
+    // run meanwhile (EventLoop::unguarded).  Empty: the step runs in place.
+    using StepRunner = std::function<void(const std::function<void()> &step)>;
 
-    TlsConn(SSL_CTX *ctx, int fd, bool is_server);
+    TlsConn(SSL_CTX *ctx, int fd, bool is_server, StepRunner handshake_runner = {});
     ~TlsConn();
     TlsConn(const TlsConn &) = delete;
     TlsConn &operator=(const TlsConn &) = delete;
@@ -46,11 +51,6 @@ public:
     // error() then says why in one line, and proto_error() which rule the
     // peer broke, if it broke one after the handshake.
     bool on_io(const FrameHandler &on_frame);
-    // A handshake step is the control thread's longest computation (a key
-    // exchange and a signature, about a millisecond) and touches nothing of
-    // the data plane: the node lets its workers run meanwhile by setting
-    // these (`before` resumes them, `after` pauses them again).
-    static void set_handshake_hooks(std::function<void()> before, std::function<void()> after);
     void send(MsgType type, const std::vector<uint8_t> &payload);
     void send(MsgType type, const uint8_t *p, size_t n);
     bool flush();
@@ -82,6 +82,7 @@ private:
     SSL *ssl_ = nullptr;
     int fd_;
     bool is_server_;
+    StepRunner handshake_runner_;
     State state_ = State::handshake;
     bool fresh_ = false;
     bool broken_ = false;            // input unusable (bad frame); output still works

@@ -321,13 +321,13 @@ CtlReply CtlCommands::monitor(Node &, const Request &r) {
     unsigned mask = 0;
     for (const auto &a : r.args) {
         unsigned m = event_mask(a);
-        if (!m) return error_reply("unknown event kind \"" + a + "\" (all, peer, path, rekey or refused)");
+        if (!m) return error_reply("unknown event kind \"" + a + "\" (all, peer, path, rekey, refused or server)");
         mask |= m;
     }
     if (!mask) mask = kEventAll;
     JsonWriter j;
     j.begin_object().begin_array("monitor");
-    for (const char *k : {"peer", "path", "rekey", "refused"})
+    for (const char *k : {"peer", "path", "rekey", "refused", "server"})
         if (mask & event_mask(k)) j.value(k);
     j.end_array().end_object();
     return {j.str() + "\n", mask};

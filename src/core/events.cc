@@ -3,6 +3,7 @@
 
 #include <ctime>
 
+#include "common/log.h"
 #include "core/node.h"
 
 namespace lm {
@@ -12,6 +13,7 @@ unsigned event_mask(std::string_view name) {
     if (name == "path") return kEventPath;
     if (name == "rekey") return kEventRekey;
     if (name == "refused") return kEventRefused;
+    if (name == "server") return kEventServer;
     if (name == "all") return kEventAll;
     return 0;
 }
@@ -31,7 +33,9 @@ void Node::emit_event(const char *kind, const std::function<void(JsonWriter &)> 
     ctl_.publish(mask, event_line(kind, fields));
 }
 
-void Node::event_rekey(const std::string &peer, uint32_t epoch, bool we_started) {
+void Node::session_rekeyed(const std::string &peer, uint32_t epoch, bool we_started) {
+    ctl_counters_.rekeys++;
+    LM_INFO("%s: rekeyed to epoch %u%s", peer.c_str(), epoch, we_started ? "" : " (peer's request)");
     emit_event("rekey", [&](JsonWriter &j) {
         j.kv("peer", peer).kv("epoch", uint64_t(epoch)).kv("initiator", we_started ? "local" : "remote");
     });

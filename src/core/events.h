@@ -13,6 +13,8 @@
 //            "endpoint" (the pair's outer address when direct)
 //   rekey    "peer": NAME, "epoch": N, "initiator": "local" | "remote"
 //   refused  "peer": NAME (when known), "from": ENDPOINT, "reason": TEXT
+//   server   "name": NAME, "state": "joined" | "left", "address", "nodes"
+//            (a server of the network, as the registry in etcd shows it)
 //
 // Control path only.
 #pragma once
@@ -25,8 +27,8 @@
 namespace lm {
 
 // Subscription masks: one bit per kind.
-constexpr unsigned kEventPeer = 1, kEventPath = 2, kEventRekey = 4, kEventRefused = 8;
-constexpr unsigned kEventAll = kEventPeer | kEventPath | kEventRekey | kEventRefused;
+constexpr unsigned kEventPeer = 1, kEventPath = 2, kEventRekey = 4, kEventRefused = 8, kEventServer = 16;
+constexpr unsigned kEventAll = kEventPeer | kEventPath | kEventRekey | kEventRefused | kEventServer;
 
 // "peer" -> kEventPeer, ..., "all" -> kEventAll; 0 for anything else.
 unsigned event_mask(std::string_view name);

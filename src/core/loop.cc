@@ -58,6 +58,23 @@ void EventLoop::set_tick(int ms, std::function<void()> tick) {
     next_tick_ = now_ms() + ms;
 }
 
+void EventLoop::guard(const std::function<void()> &f) {
+    if (enter_) enter_();
+    guarded_ = true;
+    f();
+    guarded_ = false;
+    if (leave_) leave_();
+}
+
+void EventLoop::unguarded(const std::function<void()> &f) {
+    if (!guarded_) return f();
+    if (leave_) leave_();
+    guarded_ = false;
+    f();
+    guarded_ = true;
+    if (enter_) enter_();
+}
+
 void EventLoop::run() {
     running_ = true;
     epoll_event evs[64];
@@ -69,18 +86,19 @@ void EventLoop::run() {
             if (errno == EINTR) continue;
             throw std::runtime_error(std::string("epoll_wait: ") + strerror(errno));
         }
-        if (enter_) enter_();
         for (int i = 0; i < n && running_; i++) {
             auto it = handlers_.find(evs[i].data.fd);
             if (it == handlers_.end()) continue;
             auto h = it->second;   // keep alive even if the handler removes itself
-            (*h)(evs[i].events);
+            guard([&] { (*h)(evs[i].events); });
         }
         if (tick_ && now_ms() >= next_tick_) {
             next_tick_ = now_ms() + tick_ms_;
-            tick_();
+            guard(tick_);
         }
-        if (leave_) leave_();
+        running_deferred_.swap(deferred_);
+        for (auto &f : running_deferred_) f();
+        running_deferred_.clear();
     }
 }
 

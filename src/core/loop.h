@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 namespace lm {
 
@@ -19,24 +20,39 @@ public:
     void modify(int fd, uint32_t events);
     void remove(int fd);
     void set_tick(int ms, std::function<void()> tick);
-    // Called around each round of handlers and the tick (not around the
-    // wait): the node pauses the data-plane workers there.
+    // Called around each handler and around the tick (not around the wait):
+    // the node pauses the data-plane workers there.  Per handler, not per
+    // round: the workers then wait for one handler at most, never for the
+    // 64 a busy round can have (docs/DESIGN.md §10).
     void set_guard(std::function<void()> enter, std::function<void()> leave) {
         enter_ = std::move(enter);
         leave_ = std::move(leave);
     }
+    // Runs f once after the current round, outside the guard (the workers
+    // running again): for blocking work such as an fsync that touches
+    // nothing the workers read (docs/DESIGN.md §10).  From a handler or the
+    // tick; f may defer again (it then runs after the next round).
+    void defer(std::function<void()> f) { deferred_.push_back(std::move(f)); }
+    // Runs f at once with the guard left (workers running) and takes it
+    // again after: for a long computation or blocking read in a handler that
+    // touches nothing the workers read (a TLS handshake step, reading files
+    // at reload).  Outside a handler, f just runs.
+    void unguarded(const std::function<void()> &f);
     void run();                 // until stop()
     void stop() { running_ = false; }
     static int64_t now_ms();    // CLOCK_MONOTONIC
     static int64_t now_us();
 
 private:
+    void guard(const std::function<void()> &f);
     int ep_ = -1;
     bool running_ = false;
     int tick_ms_ = 1000;
     int64_t next_tick_ = 0;
     std::function<void()> tick_, enter_, leave_;
+    bool guarded_ = false;
     std::unordered_map<int, std::shared_ptr<Handler>> handlers_;
+    std::vector<std::function<void()>> deferred_, running_deferred_;
 };
 
 }  // namespace lm

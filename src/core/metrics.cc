@@ -102,6 +102,14 @@ std::string Node::metrics_text() {
         .sample({{"direction", "rx"}}, c.probe_rx)
         .sample({{"direction", "tx"}}, c.probe_tx);
 
+    const DataWorkers::HoldStats &held = data_.hold_stats();
+    w.family("lanmesh_worker_pauses_total", "counter",
+             "Times the control thread held every data-plane worker to change shared state.")
+        .sample(held.pauses);
+    w.family("lanmesh_worker_held_seconds_total", "counter", "Time the data-plane workers spent held, in all.")
+        .sample(double(held.held_us) / 1e6);
+    w.family("lanmesh_worker_held_longest_seconds", "gauge", "The longest single hold of the data-plane workers.")
+        .sample(double(held.longest_us) / 1e6);
     w.family("lanmesh_worker_packets_total", "counter",
              "Packets each data-plane worker moved, by device (tun, udp, raw) and direction.");
     for (int i = 0; i < data_.count(); i++) {

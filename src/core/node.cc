@@ -180,7 +180,7 @@ bool Node::open_tun(std::string *err) {
 bool Node::configure_link(int mtu, std::string *err) {
     if (!nl_.link_up(dev_, mtu, err)) return false;
     // What inner TCP may send (data/pmtu.h); workers are paused here.
-    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.inner_mtu = unsigned(mtu); });
+    if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.policy.inner_mtu = unsigned(mtu); });
     link_configured_ = true;
     return true;
 }
@@ -207,14 +207,12 @@ void Node::run() {
     data_.start();
     start_threads_role();
     loop_.set_guard([this] { data_.pause_all(); }, [this] { data_.resume_all(); });
-    TlsConn::set_handshake_hooks([this] { data_.resume_all(); }, [this] { data_.pause_all(); });
     // A server is ready once it listens; a client once its tunnel is up.
     if (cfg_.role == Role::server) sd_notify_send("READY=1\nSTATUS=serving on " + dev_);
     loop_.run();
     sd_notify_send("STOPPING=1");
     data_.stop();
     loop_.set_guard(nullptr, nullptr);
-    TlsConn::set_handshake_hooks(nullptr, nullptr);
     stop_role();
 }
 
@@ -314,6 +312,10 @@ void Node::counters_json(JsonWriter &j) const {
         j.kv("drops", w.total_drops()).end_object();
     }
     j.end_array();
+    const DataWorkers::HoldStats &h = data_.hold_stats();
+    j.begin_object("workers_held");
+    j.kv("pauses", h.pauses).kv("held_us", h.held_us).kv("longest_us", h.longest_us);
+    j.end_object();
 }
 
 }  // namespace lm

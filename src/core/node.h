@@ -16,6 +16,7 @@
 #include "control/crl_watch.h"
 #include "control/key_export.h"
 #include "control/proto_error.h"
+#include "control/tls_conn.h"
 #include "core/ctl_socket.h"
 #include "core/ctl_view.h"
 #include "core/instance_lock.h"
@@ -50,6 +51,11 @@ public:
     void shutdown();
 
 protected:
+    // For each TLS connection: its handshake steps run with the workers
+    // running (EventLoop::unguarded).
+    TlsConn::StepRunner handshake_runner() {
+        return [this](const std::function<void()> &step) { loop_.unguarded(step); };
+    }
     friend struct CtlCommands;   // core/ctl_commands.cc
 
     // Reads the TLS files into the role's context: the first step of
@@ -109,7 +115,9 @@ protected:
     // Events for `lanmesh monitor` (core/events.h lists the kinds and their
     // fields).  Call where the same fact is logged.
     void emit_event(const char *kind, const std::function<void(JsonWriter &)> &fields);
-    void event_rekey(const std::string &peer, uint32_t epoch, bool we_started);
+    // A control session's SAs moved to `epoch` (control/session.h): counted,
+    // logged and an event, the same in both roles.
+    void session_rekeyed(const std::string &peer, uint32_t epoch, bool we_started);
     void event_refused(const std::string &peer, const std::string &from, const std::string &reason);
     // The Prometheus text of MetricsListen (core/metrics.cc).
     std::string metrics_text();

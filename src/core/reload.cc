@@ -9,6 +9,8 @@
 // addresses need a restart: they keep their old value and the reload says
 // which they are.  Which key is which is the key table's column
 // (config/config.cc, OnReload), not a list here.
+#include <optional>
+
 #include "common/log.h"
 #include "core/node.h"
 
@@ -32,8 +34,10 @@ std::string joined(const std::vector<std::string> &v) {
 }  // namespace
 
 bool Node::reload(ReloadReport *r, std::string *err) {
+    // Reading and parsing the files blocks: the workers run meanwhile.
     ConfigError ce;
-    auto next = load_config(cfg_.file, &ce);
+    std::optional<Config> next;
+    loop_.unguarded([&] { next = load_config(cfg_.file, &ce); });
     if (!next) {
         *err = ce.message;
         return false;

@@ -27,7 +27,7 @@ constexpr size_t kCmsgSpace = CMSG_SPACE(sizeof(int));
 }  // namespace
 
 Dataplane::Dataplane(DataCounters &counters, SaTable &sas, int slot)
-    : c_(counters), sas_(sas), slot_(slot), rx_buf_(kBatch * kRxSlot), tx_buf_(kTxSlots * kSlot) {
+    : c_(counters), sas_(sas), slot_(slot), core_(counters, sas, slot, policy), rx_buf_(kBatch * kRxSlot), tx_buf_(kTxSlots * kSlot) {
     msgs_ = new mmsghdr[kTxSlots]();
     iovs_ = new iovec[kTxSlots]();
     msg_first_ = new int[kTxSlots]();
@@ -59,7 +59,7 @@ int Dataplane::udp_for_family(int family) const {
 }
 
 void Dataplane::on_udp_readable(int idx) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     int fd = udp_[idx].fd;
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
@@ -112,33 +112,27 @@ void Dataplane::on_udp_readable(int idx) {
 void Dataplane::udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &addr) {
     c_.udp_rx++;
     Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr *>(&addr));
-    // Nothing from inside the network is outer traffic: it came through our
-    // own TUN (docs/PROTOCOLS.md §3).
-    if (from_overlay(from.addr)) {
-        drop_overlay_src(from);
+    switch (core_.classify_udp(p, len, from)) {
+    case UdpKind::overlay_src:
+        warn_overlay_src(from);
         return;
-    }
-    // RFC 3948 §2 demultiplexing, in the kernel's order.
-    if (len == 1 && p[0] == 0xff) {
-        c_.keepalive_rx++;
+    case UdpKind::drop:
+    case UdpKind::keepalive:
         return;
-    }
-    if (len >= 4 && load_be32(p) == 0) {
+    case UdpKind::non_esp:
         if (on_non_esp)
             on_non_esp(p, len, from, idx);
         else
             c_.drop(Drop::udp_non_esp);
         return;
-    }
-    if (len < kEspMinLen) {
-        c_.drop(Drop::udp_runt);
+    case UdpKind::esp:
+        handle_esp(p, len, from, idx);
         return;
     }
-    handle_esp(p, len, from, idx);
 }
 
 void Dataplane::on_raw_readable(int family) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     int fd = raw_fd(family);
     for (int round = 0; round < 8; round++) {
         for (int i = 0; i < kBatch; i++) {
@@ -158,32 +152,15 @@ void Dataplane::on_raw_readable(int family) {
             uint8_t *p = rx_buf_.data() + i * kRxSlot;
             size_t len = lens[i];
             c_.raw_rx++;
-            // IPv4 raw sockets deliver the IP header; IPv6 ones do not.
-            if (family == AF_INET) {
-                if (len < 20 || (p[0] >> 4) != 4) {
-                    c_.drop(Drop::raw_runt);
-                    continue;
-                }
-                size_t ihl = size_t(p[0] & 0x0f) * 4;
-                size_t total = load_be16(p + 2);
-                if (ihl < 20 || total > len || total < ihl) {
-                    c_.drop(Drop::raw_runt);
-                    continue;
-                }
-                p += ihl;
-                len = total - ihl;
-            }
-            if (len < kEspMinLen) {
-                c_.drop(Drop::raw_runt);
-                continue;
-            }
             Endpoint from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&rx_addr_[i]));
             from.port = 0;
-            if (from_overlay(from.addr)) {
-                drop_overlay_src(from);
+            uint8_t *esp;
+            size_t esp_len;
+            if (Drop why = core_.strip_raw(p, len, family == AF_INET, from, &esp, &esp_len); why != Drop::count_) {
+                if (why == Drop::overlay_src) warn_overlay_src(from);
                 continue;
             }
-            handle_esp(p, len, from, -1);
+            handle_esp(esp, esp_len, from, -1);
         }
         tun_flush();   // the next round overwrites the buffers GRO points into
         if (n < kBatch) break;
@@ -192,101 +169,36 @@ void Dataplane::on_raw_readable(int family) {
 }
 
 void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int udp_idx) {
-    InboundSa *sa = sas_.find(esp_spi(esp));
-    if (!sa) {
-        if (forward) {
-            auto it = forward->find(esp_spi(esp));
-            if (it != forward->end()) {
-                // Pair ESP comes from its sender's endpoint, which is never
-                // inside the network.
-                if (routes && routes->lookup(from.addr)) {
-                    drop_overlay_src(from);
-                    return;
-                }
-                forward_esp(*it->second, esp, len);
-                return;
-            }
-        }
-        c_.drop(Drop::unknown_spi);
-        if (forward && on_unknown_spi) on_unknown_spi(esp_spi(esp), from, udp_idx);
+    EspVerdict v = core_.open_esp(esp, len, from, udp_idx);
+    if (v.learn && on_endpoint) on_endpoint(*v.tunnel, *v.sa, v.seq, from, udp_idx);
+    switch (v.action) {
+    case EspVerdict::drop:
+        if (v.why == Drop::overlay_src) warn_overlay_src(from);
+        if (v.unknown_pair_spi && on_unknown_spi) on_unknown_spi(esp_spi(esp), from, udp_idx);
         return;
-    }
-    Tunnel &t = *sa->tunnel;
-    bool stream = udp_idx == kStreamPath;
-    // Another address than the peer's endpoint (the start of address
-    // learning, or a pair's packets relayed by the server): one route
-    // lookup, so an address inside the network is never taken as outer.
-    bool new_addr = stream ? false : udp_idx >= 0 ? !(t.udp_peer == from) : !(t.raw_peer == from.addr);
-    if (new_addr && routes && routes->lookup(from.addr)) {
-        drop_overlay_src(from);
+    case EspVerdict::forward:
+        forward_esp(*v.tunnel, esp, len);
         return;
-    }
-    uint32_t seq = esp_seq(esp);
-    // Cheap replay pre-check; the window itself moves only after the ICV
-    // verifies, so forged packets cannot shift it (RFC 4303 §3.4.3).
-    if (!sa->replay.check(seq)) {
-        c_.drop(Drop::replay);
-        sa->tunnel->stats[slot_].drops_replay++;
+    case EspVerdict::answer_dummy:
+        reply_dummy(*v.tunnel, from, udp_idx);
         return;
-    }
-    Aead *aead = sa->keys.get(slot_);
-    if (!aead) {
-        c_.drop(Drop::bad_icv);
+    case EspVerdict::dummy:
         return;
-    }
-    uint8_t *inner;
-    size_t inner_len;
-    uint8_t nh;
-    switch (esp_open(*aead, esp, len, &inner, &inner_len, &nh)) {
-    case EspOpen::ok:
-    case EspOpen::dummy:
+    case EspVerdict::decrypted:
         break;
-    case EspOpen::too_short:
-        c_.drop(Drop::udp_runt);
+    }
+    InnerVerdict d = core_.route_decrypted(*v.tunnel, v.inner, v.inner_len, v.next_header);
+    switch (d.action) {
+    case InnerVerdict::drop:
         return;
-    case EspOpen::bad_icv:
-        c_.drop(Drop::bad_icv);
-        sa->tunnel->stats[slot_].drops_icv++;
+    case InnerVerdict::relay:
+        if (d.introduce && on_relay) on_relay(*v.tunnel, *d.to, d.dst);
+        send_inner(*d.to, v.next_header, v.inner, d.len);
         return;
-    case EspOpen::bad_padding:
-        c_.drop(Drop::bad_padding);
-        sa->tunnel->stats[slot_].drops_padding++;
+    case InnerVerdict::tun:
+        tun_write(v.inner, d.len);
         return;
     }
-    bool newest = false;
-    if (!sa->replay.update(seq, &newest)) {
-        c_.drop(Drop::replay);
-        sa->tunnel->stats[slot_].drops_replay++;
-        return;
-    }
-    Tunnel::Stats &ts = t.stats[slot_];
-    ts.last_rx = now_;
-    ts.path_rx[stream ? 2 : udp_idx >= 0 ? 1 : 0]++;
-    sa->stats[slot_].packets++;
-    sa->stats[slot_].bytes += len;
-    // Address learning (RFC 3948 §3.5): only from authenticated packets newer
-    // than anything seen, so a replayed old packet cannot redirect us.
-    // A pair tunnel relayed through the server must not learn the server's
-    // address as the peer's, nor must a direct pair whose peer fell back.
-    bool via_server = uplink && udp_idx >= 0 && from == uplink->udp_peer;
-    // After a rekey, a late packet on the old SA does not move the endpoint
-    // once the peer uses the new one.
-    // The change itself is the control thread's (other workers read the
-    // endpoint); it is asked for only when something differs.
-    bool current = sa == t.in_cur.get() || !t.in_cur || t.in_cur->replay.top() == 0;
-    if (newest && current && !stream && !t.via && !(via_server && &t != uplink) && on_endpoint) {
-        bool moved = udp_idx >= 0 ? new_addr || t.udp_sock != udp_idx : t.encap == Encapsulation::raw && new_addr;
-        if (moved) on_endpoint(t, *sa, seq, from, udp_idx);
-    }
-    if (nh == kNextHeaderDummy) {
-        c_.keepalive_rx++;
-        // A client proves its path by our answer (client/path_ladder.h).
-        if (role == Role::server && t.is_client) reply_dummy(t, from, udp_idx);
-        return;
-    }
-    ts.rx_packets++;
-    ts.rx_bytes += inner_len;
-    deliver(t, inner, inner_len, nh);
 }
 
 void Dataplane::apply_endpoint(Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int udp_idx) {
@@ -300,54 +212,6 @@ void Dataplane::apply_endpoint(Tunnel &t, InboundSa &sa, uint32_t seq, const End
     }
 }
 
-void Dataplane::deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t nh) {
-    InnerInfo info;
-    if (!parse_inner(inner, len, nh, &info)) {
-        c_.drop(Drop::bad_inner);
-        from.stats[slot_].drops_inner++;
-        return;
-    }
-    // A server tunnel may send from the nodes held by that server alone:
-    // those the route table puts behind it (one hash lookup).
-    if (from.server_peer ? !routes || routes->lookup(info.src) != &from : !from.allows_source(info.src)) {
-        c_.drop(Drop::src_not_allowed);
-        from.stats[slot_].drops_src++;
-        return;
-    }
-    if (unsigned limit = inner_limit(from); limit && clamp_mss(inner, info.len, limit)) c_.mss_clamped++;
-    if (role == Role::server && routes) {
-        Tunnel *to = routes->lookup(info.dst);
-        if (to == &from) {
-            c_.drop(Drop::no_route);
-            return;
-        }
-        if (to) {
-            if (c2c == ClientToClient::off) {
-                c_.drop(Drop::c2c_off);
-                return;
-            }
-            // No transit between servers: each reaches every other directly
-            // (docs/DESIGN.md §11), so a loop cannot form.
-            if (from.server_peer && to->server_peer) {
-                c_.drop(Drop::no_route);
-                return;
-            }
-            // Introduced pairs are the common case: a short scan, no call.
-            // A node on another server is known by its address.
-            if (on_relay && !from.server_peer) {
-                bool known = to->server_peer ? std::find(from.introduced_remote.begin(), from.introduced_remote.end(),
-                                                         info.dst) != from.introduced_remote.end()
-                                             : std::find(from.introduced.begin(), from.introduced.end(), to) !=
-                                                   from.introduced.end();
-                if (!known) on_relay(from, *to, info.dst);
-            }
-            c_.relayed++;
-            send_inner(*to, nh, inner, info.len);
-            return;
-        }
-    }
-    tun_write(inner, info.len);
-}
 
 void Dataplane::tun_write(uint8_t *p, size_t len) {
     if (vnet_) {
@@ -382,7 +246,7 @@ void Dataplane::tun_flush() {
 }
 
 void Dataplane::on_tun_readable() {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     tun_flush();   // nothing is pending here; the buffers are about to be reused
     // Bounded work per wakeup, counted in packets (a read may be 45 of
     // them), so the receive side gets its turn: ACKs wait behind us.
@@ -418,32 +282,18 @@ void Dataplane::on_tun_readable() {
 }
 
 void Dataplane::tun_packet(uint8_t *p, size_t n) {
-    c_.tun_rx++;
-    InnerInfo info;
-    uint8_t nh = next_header_for(p, n);
-    if (!parse_inner(p, n, nh, &info)) {
-        c_.drop(Drop::bad_inner);
+    TunVerdict v = core_.route_tun_packet(p, n);
+    switch (v.action) {
+    case TunVerdict::drop:
+        if (v.why == Drop::tun_loop) warn_tun_loop(*v.to);
+        return;
+    case TunVerdict::too_big:
+        send_ptb(p, v.len, v.limit);
+        return;
+    case TunVerdict::send:
+        send_inner(*v.to, v.next_header, p, v.len);
         return;
     }
-    Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
-    // A client sends to a pair only once it has the pair's SA; until
-    // then (and for everything else) the server relays.
-    if (role == Role::client && (!to || !to->out)) to = uplink;
-    if (!to) {
-        c_.drop(Drop::no_route);
-        return;
-    }
-    if (is_own_outer(*to, p, info)) {
-        drop_tun_loop(*to);
-        return;
-    }
-    unsigned limit = inner_limit(*to);
-    if (limit && info.len > limit) {
-        too_big_for_path(p, info.len, limit, 1);
-        return;
-    }
-    if (limit && clamp_mss(p, info.len, limit)) c_.mss_clamped++;
-    send_inner(*to, nh, p, info.len);
 }
 
 // A TSO/USO super-packet: every segment is built straight into its transmit
@@ -464,50 +314,27 @@ void Dataplane::tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h) {
         c_.drops[int(Drop::too_big)] += uint64_t(plan.count);
         return;
     }
-    Tunnel *to = routes ? routes->lookup(info.dst) : nullptr;
-    if (role == Role::client && (!to || !to->out)) to = uplink;
-    if (!to) {
-        c_.drops[int(Drop::no_route)] += uint64_t(plan.count);
+    TunVerdict v = core_.route_tun_train(p, info, plan.hdr_len + plan.seg_payload, uint64_t(plan.count));
+    if (v.action == TunVerdict::drop) {
+        if (v.why == Drop::tun_loop) warn_tun_loop(*v.to);
         return;
     }
-    if (is_own_outer(*to, p, info)) {
-        c_.drops[int(Drop::tun_loop)] += uint64_t(plan.count) - 1;
-        drop_tun_loop(*to);
+    if (v.action == TunVerdict::too_big) {
+        send_ptb(p, len, v.limit);
         return;
     }
-    if (unsigned limit = inner_limit(*to); limit && plan.hdr_len + plan.seg_payload > limit) {
-        too_big_for_path(p, len, limit, uint64_t(plan.count));
-        return;
-    }
+    Tunnel *to = v.to;
     for (int s = 0; s < plan.count; s++) {
-        if (!can_send(*to)) continue;
+        if (!core_.can_send(*to)) continue;
         uint8_t *buf = tx_reserve();
         size_t n = gso_segment(p, plan, s, buf + kEspPayloadOff);
         seal_commit(*to, nh, buf + kEspPayloadOff, n, buf);
     }
 }
 
-bool Dataplane::is_own_outer(const Tunnel &to, const uint8_t *p, const InnerInfo &info) const {
-    const Tunnel &path = to.via ? *to.via : to;
-    bool to_udp_peer = info.dst == path.udp_peer.addr;
-    if (!to_udp_peer && !(info.dst == path.raw_peer)) return false;   // the common case ends here
-    size_t l4;
-    uint8_t proto;
-    if (info.dst.family == AF_INET) {
-        l4 = size_t(p[0] & 0x0f) * 4;
-        proto = p[9];
-    } else {
-        l4 = 40;
-        proto = p[6];
-    }
-    if (proto == IPPROTO_ESP) return true;
-    return proto == IPPROTO_UDP && to_udp_peer && info.len >= l4 + 4 && load_be16(p + l4 + 2) == path.udp_peer.port;
-}
-
-void Dataplane::too_big_for_path(const uint8_t *p, size_t len, unsigned limit, uint64_t packets) {
-    c_.drops[int(Drop::too_big)] += packets;
-    if (now_ != ptb_second_) {
-        ptb_second_ = now_;
+void Dataplane::send_ptb(const uint8_t *p, size_t len, unsigned limit) {
+    if (core_.now != ptb_second_) {
+        ptb_second_ = core_.now;
         ptb_in_second_ = 0;
     }
     size_t n = ptb_in_second_ < kPtbPerSecond ? build_ptb(p, len, limit, ptb_, sizeof ptb_) : 0;
@@ -526,16 +353,14 @@ void Dataplane::too_big_for_path(const uint8_t *p, size_t len, unsigned limit, u
     c_.ptb_sent++;
 }
 
-void Dataplane::drop_overlay_src(const Endpoint &from) {
-    c_.drop(Drop::overlay_src);
+void Dataplane::warn_overlay_src(const Endpoint &from) {
     if (warned_overlay_) return;
     warned_overlay_ = true;
     LM_WARN("data plane: outer packet from %s, an address inside the network (it came back through the TUN): "
             "dropped, counted as overlay_src; reported once", from.str().c_str());
 }
 
-void Dataplane::drop_tun_loop(const Tunnel &to) {
-    c_.drop(Drop::tun_loop);
+void Dataplane::warn_tun_loop(const Tunnel &to) {
     if (warned_loop_) return;
     warned_loop_ = true;
     LM_WARN("data plane: our own outer packet to %s came back from the TUN (does a route send the peer's "
@@ -547,29 +372,8 @@ uint8_t *Dataplane::tx_reserve() {
     return tx_buf_.data() + tx_n_ * kSlot;
 }
 
-bool Dataplane::path_ready(const Tunnel &path) {
-    switch (path.encap) {
-    case Encapsulation::udp: return path.udp_sock >= 0 && path.udp_peer.port != 0;
-    case Encapsulation::tls: return true;
-    default: return path.raw_peer.is_set();
-    }
-}
-
-bool Dataplane::can_send(Tunnel &t) {
-    OutboundSa *o = t.out.get();
-    if (!o) {
-        c_.drop(Drop::no_sa);
-        return false;
-    }
-    if (!path_ready(t.via ? *t.via : t)) {
-        c_.drop(Drop::no_endpoint);
-        return false;
-    }
-    return true;
-}
-
 void Dataplane::send_inner(Tunnel &t, uint8_t nh, const uint8_t *inner, size_t len) {
-    if (!can_send(t)) return;
+    if (!core_.can_send(t)) return;
     seal_commit(t, nh, inner, len, tx_reserve());
 }
 
@@ -608,7 +412,7 @@ void Dataplane::tx_commit(Tunnel &t, size_t len, const OuterPath *via) {
     s.len = len;
     const Tunnel &path = t.via ? *t.via : t;
     Encapsulation encap = via ? via->encap : path.encap;
-    t.stats[slot_].last_tx = now_;
+    t.stats[slot_].last_tx = core_.now;
     if (encap == Encapsulation::tls) {
         if (stream_out.push(&path, tx_buf_.data() + size_t(tx_n_) * kSlot, len))
             c_.stream_tx++;
@@ -636,8 +440,8 @@ void Dataplane::tx_commit(Tunnel &t, size_t len, const OuterPath *via) {
 void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
     if (!t.out) return;
     Tunnel::Stats &ts = t.stats[slot_];
-    if (ts.reply_sec != now_) {
-        ts.reply_sec = now_;
+    if (ts.reply_sec != core_.now) {
+        ts.reply_sec = core_.now;
         ts.replies = 0;
     }
     if (ts.replies >= kDummyRepliesPerSecond) {
@@ -655,7 +459,7 @@ void Dataplane::reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx) {
 }
 
 void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     c_.stream_rx++;
     if (len < kEspMinLen || len > kRxSlot) {
         c_.drop(Drop::udp_runt);
@@ -667,29 +471,20 @@ void Dataplane::on_stream_esp(Tunnel &session, const uint8_t *esp, size_t len) {
     std::memcpy(p, esp, len);
     // A client takes whatever its server forwards (pair ESP relayed by SPI
     // included); the server takes from a session only that client's own.
-    InboundSa *sa = sas_.find(esp_spi(p));
-    if (sa && role == Role::server && sa->tunnel != &session) {
-        c_.drop(Drop::stream_foreign);
-        return;
-    }
+    if (!core_.stream_allowed(session, p)) return;
     handle_esp(p, len, Endpoint{}, kStreamPath);
     tun_flush();
     flush();
 }
 
 void Dataplane::forward_esp(Tunnel &to, const uint8_t *esp, size_t len) {
-    if (!path_ready(to)) {
-        c_.drop(Drop::no_endpoint);
-        return;
-    }
     uint8_t *buf = tx_reserve();
     std::memcpy(buf, esp, len);
-    c_.forwarded++;
     tx_commit(to, len);
 }
 
 void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size_t len, int ttl) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     if (udp_idx < 0 || udp_idx >= int(udp_.size())) return;
     flush();   // keep ordering with what is queued
     int fd = udp_[udp_idx].fd;
@@ -710,13 +505,13 @@ void Dataplane::send_udp(int udp_idx, const Endpoint &to, const uint8_t *p, size
 }
 
 void Dataplane::send_dummy(Tunnel &t) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     send_inner(t, kNextHeaderDummy, nullptr, 0);
     flush();
 }
 
 void Dataplane::send_dummy_on(Tunnel &t, Encapsulation step) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     if (!t.out) return;
     OuterPath via{step, Endpoint{t.raw_peer, 0}, -1};
     if (step == Encapsulation::udp) {
@@ -731,7 +526,7 @@ void Dataplane::send_dummy_on(Tunnel &t, Encapsulation step) {
 }
 
 void Dataplane::send_nat_keepalive(Tunnel &t) {
-    now_ = time(nullptr);
+    core_.now = time(nullptr);
     if (t.encap != Encapsulation::udp || t.udp_sock < 0 || t.udp_peer.port == 0) return;
     uint8_t *buf = tx_reserve();
     buf[0] = 0xff;

@@ -7,6 +7,8 @@
 // here, except for this worker's slots in it (data/per_worker.h) and the
 // lock-free replay windows.  What the control plane must change (a peer's
 // new address, a probe, a pair to introduce) goes out through the hooks.
+// What to do with each packet is decided by data/packet_core.h; this class
+// does the I/O around it and carries its verdicts out.
 //
 // Offloads (docs/PROTOCOLS.md §6), each probed at start with a clean fallback:
 // - TUN with IFF_VNET_HDR and TSO/USO: one read is a super-packet of up to
@@ -33,6 +35,7 @@
 #include "data/counters.h"
 #include "data/inner_packet.h"
 #include "data/offload.h"
+#include "data/packet_core.h"
 #include "data/route_table.h"
 #include "data/sa.h"
 #include "data/stream_queue.h"
@@ -77,14 +80,9 @@ public:
     DataCounters &counters() { return c_; }
     const DataCounters &counters() const { return c_; }
 
-    // Forwarding policy.
-    Role role = Role::client;
-    ClientToClient c2c = ClientToClient::relay;
-    Tunnel *uplink = nullptr;          // client: the server
-    RouteTable *routes = nullptr;      // inner destination -> client (server) or pair (client)
-    // Server, mesh: pair SPI -> the client that owns it; such ESP is
-    // forwarded as it is, without decryption.
-    const std::unordered_map<uint32_t, Tunnel *> *forward = nullptr;
+    // What this engine's role does with packets (data/packet_core.h); set
+    // before the workers start, and changed only while they are paused.
+    DataPolicy policy;
     // Server, mesh: called when traffic is relayed between two clients, so
     // the control plane can introduce them; `to` may be another server's
     // tunnel, and `dst` then says which of its nodes.
@@ -94,17 +92,6 @@ public:
     // Server, mesh: ESP for an SPI that is neither ours nor a pair's we
     // forward (its owner left), so the control plane can tell the sender.
     std::function<void(uint32_t spi, const Endpoint &from, int udp_idx)> on_unknown_spi;
-    // Addresses inside the network (server: the pools; client: its own
-    // networks and the routes into its TUN).  An outer packet from one of
-    // them came back through our own TUN: taking it as outer ESP would let
-    // a peer make us learn an overlay address as its endpoint, and every
-    // packet to it would loop through the TUN (docs/PROTOCOLS.md §3).  One
-    // check per received packet; `routes` is asked too, but only when a
-    // packet comes from another address than its peer's endpoint.
-    std::vector<Prefix> overlay;
-    // The TUN's MTU: TCP SYNs either way get their MSS clamped to it
-    // (data/pmtu.h).  0 = not configured yet, no clamping.
-    unsigned inner_mtu = 0;
     // A send to `t`'s endpoint failed with EMSGSIZE: the kernel knows a
     // smaller path MTU now (our sockets set DF), and the control plane asks
     // it for the new value (Node::learn_path_mtu).
@@ -129,7 +116,7 @@ public:
     void on_raw_readable(int family);
     void on_tun_readable();
     // The udp_idx of ESP that came inside a TLS session (IP over TLS).
-    static constexpr int kStreamPath = -2;
+    static constexpr int kStreamPath = PacketCore::kStreamPath;
     // Control engine: one ESP packet from `session`'s TLS connection, taken
     // as if it had come by UDP (same SA, replay window and forwarding) but
     // never moving an endpoint.  On a server, ESP for another client's SA
@@ -159,28 +146,19 @@ private:
     // answered the way it came, a probe on another step.
     struct OuterPath { Encapsulation encap; Endpoint to; int udp_idx; };
     struct TxSlot { int fd; bool udp; socklen_t alen; sockaddr_storage to; size_t len; Tunnel *t; };
-    // What inner packets to `t` may be: the TUN's MTU or the path's.
-    unsigned inner_limit(const Tunnel &t) const {
-        const Tunnel &path = t.via ? *t.via : t;
-        if (path.path_mtu && (!inner_mtu || path.path_mtu < inner_mtu)) return path.path_mtu;
-        return inner_mtu;
-    }
-    // An inner packet read from the TUN that the path cannot carry: dropped,
-    // and its sender told with a Packet Too Big (rate-limited).
-    void too_big_for_path(const uint8_t *p, size_t len, unsigned limit, uint64_t packets);
+    // An inner packet read from the TUN that the path cannot carry (the
+    // core counted the drop): its sender is told with a Packet Too Big
+    // (rate-limited).
+    void send_ptb(const uint8_t *p, size_t len, unsigned limit);
 
     void handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int udp_idx);
-    void deliver(Tunnel &from, uint8_t *inner, size_t len, uint8_t next_header);
     void send_inner(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len);
-    // Whether t can be sent to now; counts the drop if not.
-    bool can_send(Tunnel &t);
     // Seals `inner` (which may already sit at buf + 16) into the reserved
     // slot `buf` and queues it; can_send(t) must have been true.
     void seal_commit(Tunnel &t, uint8_t next_header, const uint8_t *inner, size_t len, uint8_t *buf,
                      const OuterPath *via = nullptr);
     uint8_t *tx_reserve();
     void tx_commit(Tunnel &t, size_t len, const OuterPath *via = nullptr);
-    static bool path_ready(const Tunnel &path);
     // Server: answers a client's dummy on the path it came by, at most
     // kDummyRepliesPerSecond per tunnel and worker.
     void reply_dummy(Tunnel &t, const Endpoint &from, int udp_idx);
@@ -190,21 +168,14 @@ private:
     void tun_packet(uint8_t *p, size_t len);   // one IP packet read from the TUN
     void tun_super_packet(uint8_t *p, size_t len, const VnetHdr &h);
     void udp_datagram(uint8_t *p, size_t len, int idx, const sockaddr_storage &from);
-    bool from_overlay(const IpAddr &a) const {
-        for (const Prefix &p : overlay)
-            if (p.contains(a)) return true;
-        return false;
-    }
-    // Whether an inner packet for `to` is our own outer packet to that
-    // peer's endpoint: sealing it would send it back into the TUN.
-    bool is_own_outer(const Tunnel &to, const uint8_t *p, const InnerInfo &info) const;
-    // Count the drop; the first of each kind per engine is logged.
-    void drop_overlay_src(const Endpoint &from);
-    void drop_tun_loop(const Tunnel &to);
+    // The core counted the drop; the first of each kind per engine is logged.
+    void warn_overlay_src(const Endpoint &from);
+    void warn_tun_loop(const Tunnel &to);
 
     DataCounters &c_;
     SaTable &sas_;
     const int slot_;
+    PacketCore core_;                  // every per-packet decision; core_.now is the batch's time
     std::vector<UdpSock> udp_;
     int raw4_ = -1, raw6_ = -1, tun_fd_ = -1;
 
@@ -225,7 +196,6 @@ private:
     bool vnet_ = false;                // TUN reads/writes carry a virtio header
     bool udp_gso_ = false;             // UDP_SEGMENT works (off after an EIO)
     TcpGro gro_;                       // TUN writes of one receive round
-    time_t now_ = 0;                   // read once per batch, not per packet
     bool fresh_seq_ = false;
     bool warned_overlay_ = false, warned_loop_ = false;
     static constexpr int kPtbPerSecond = 100;   // per engine, as the kernel's icmp_ratelimit

@@ -13,7 +13,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <stdexcept>
 
 #include "common/log.h"
@@ -25,6 +27,12 @@ namespace lm {
 namespace {
 
 enum : uint32_t { kStop, kTun, kUdp, kRaw };
+
+int64_t mono_us() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t(ts.tv_sec) * 1000000 + ts.tv_nsec / 1000;
+}
 
 // Big buffers: a TUN super-packet becomes a burst of ~50 ESP packets, and a
 // few of those must not overflow the receiver.  The FORCE variants pass the
@@ -476,6 +484,7 @@ void DataWorkers::pause_all() {
     paused_ = true;
     for (auto &w : w_) w->want.store(true, std::memory_order_release);
     for (auto &w : w_) w->mu.lock();
+    paused_at_us_ = mono_us();
     // Mail first: it names tunnels that nothing has been able to delete yet.
     for (auto &w : w_) deliver(*w);
     drain_streams(true);
@@ -502,6 +511,10 @@ void DataWorkers::resume_all() {
     // the workers can add to their queues.
     drain_streams(false);
     paused_ = false;
+    uint64_t held = uint64_t(std::max<int64_t>(0, mono_us() - paused_at_us_));
+    hold_.pauses++;
+    hold_.held_us += held;
+    hold_.longest_us = std::max(hold_.longest_us, held);
     for (auto &w : w_) {
         w->want.store(false, std::memory_order_release);
         w->mu.unlock();

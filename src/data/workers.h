@@ -109,6 +109,13 @@ public:
     // Counters of all engines added up, and each worker's own.  Control
     // thread, workers paused.
     DataCounters totals() const;
+    // How long the control thread held the workers: each pause_all ..
+    // resume_all, from the moment the last worker stopped.  What the control
+    // plane costs the data path (docs/DESIGN.md §10); control thread.
+    struct HoldStats {
+        uint64_t pauses = 0, held_us = 0, longest_us = 0;
+    };
+    const HoldStats &hold_stats() const { return hold_; }
     const DataCounters &worker_counters(int i) const { return w_[size_t(i)]->counters; }
 
 private:
@@ -154,6 +161,8 @@ private:
     int stop_fd_ = -1, mail_fd_ = -1;
     bool udp_gso_ = false, udp_probed_ = false, started_ = false;
     bool paused_ = false;
+    int64_t paused_at_us_ = 0;
+    HoldStats hold_;
     uint32_t fwmark_ = 0;              // 0: sockets are not marked
 };
 

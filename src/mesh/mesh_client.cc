@@ -31,6 +31,7 @@ constexpr int64_t kPathTimeout = 4000, kActiveProbe = 1000;
 constexpr int64_t kKeyRetry[] = {2000, 4000, 8000, 16000, 30000, 60000};
 constexpr int64_t kSwitchDeadline = 2000;
 constexpr size_t kMaxNonces = 256;
+constexpr int kAwaitHopsMs = 30;
 
 uint64_t random_u64() {
     uint64_t v = 0;
@@ -156,6 +157,11 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
     learn_candidates(q, m.candidates);
     q.flags = m.flags;
     q.introduced_ms = now;
+    // Is the peer's NAT within reach of our openers (punch_plan.h)?  Known
+    // within milliseconds, before the pair's keys are.
+    if ((q.flags & kPeerFlagNat) && !q.candidates.empty() && my_public_.is_set() &&
+        !(q.candidates[0].addr == my_public_))
+        q.peer_hops.start(q.candidates[0].addr, now, nat_depth_.opener_ttl());
     q.tunnel.name = m.name;
     q.tunnel.encap = Encapsulation::udp;
     q.tunnel.udp_sock = env_.uplink->udp_sock;
@@ -197,6 +203,9 @@ PunchFacts MeshClient::facts(const Pair &p, int64_t now) const {
     f.probes_heard = p.probes_heard;
     f.next_round_in_ms = !p.punching && p.next_round ? std::max<int64_t>(0, p.next_round - now) : -1;
     f.opener_ttl = nat_depth_.opener_ttl();
+    f.peer_hops = p.peer_hops.first_arrival();
+    f.holding = p.punching && p.role == PunchRole::hold;
+    f.waiting = p.punching && p.role == PunchRole::wait;
     return f;
 }
 
@@ -373,19 +382,42 @@ void MeshClient::on_peer_gone(const PeerGone &m) {
 }
 
 void MeshClient::set_public_addr(const IpAddr &a) {
+    my_public_ = a;
     if (a.is_set()) nat_depth_.start(a, now_ms());
 }
 
 void MeshClient::start_punch(Pair &p, int64_t now) {
     nat_depth_.poll(now);
+    // Who sends first depends on where the peer's NAT is.  Not deferred to
+    // a later tick: the TTL trick needs both sides to start together.  A
+    // NAT next to ours answers within a LAN round trip, usually before the
+    // keys are in; at most kAwaitHopsMs of waiting here, once per pair.
+    p.peer_hops.poll(now);
+    if (p.rounds == 0) p.peer_hops.await(nat_depth_.opener_ttl(), kAwaitHopsMs);
     p.punching = true;
     p.rounds++;
-    p.probes_from = now + kOpenerLead;
+    PunchPlanFacts pf;
+    pf.round = p.rounds;
+    pf.own_depth = nat_depth_.depth();
+    pf.peer_hops = p.peer_hops.first_arrival();
+    pf.peer_behind_nat = p.flags & kPeerFlagNat;
+    pf.same_public = !p.candidates.empty() && my_public_.is_set() && p.candidates[0].addr == my_public_;
+    pf.i_am_lo = i_am_lo(p);
+    p.role = plan_round(pf);
+    if (p.role != PunchRole::both)
+        LM_INFO("pair %s: its NAT is %d hops away, where our openers reach it (neighbouring NATs): %s",
+                p.name.c_str(), pf.peer_hops,
+                p.role == PunchRole::hold ? "we send first and hold our mapping open; the peer answers in about 30 s"
+                                          : "the peer sends first; we wait about 30 s for its stale entry to expire");
+    int64_t wait = p.role == PunchRole::wait ? kStaleWaitMs : 0;
+    p.probes_from = now + kOpenerLead + wait;
     p.next_probe = p.probes_from;
-    p.punch_until = now + kOpenerLead + kRoundLength;
+    p.punch_until = now + kOpenerLead + kRoundLength + (p.role == PunchRole::both ? 0 : kStaleWaitMs + 1000);
     // Openers first: each creates the mapping in our own NAT and dies before
     // the peer's, so the peer's NAT keeps no stale entry (docs/PROTOCOLS.md §10).
-    for (auto &c : p.candidates) send_probe(p, c, nat_depth_.opener_ttl(), now);
+    // The waiter sends nothing at all toward the peer before its turn.
+    if (p.role != PunchRole::wait)
+        for (auto &c : p.candidates) send_probe(p, c, nat_depth_.opener_ttl(), now);
 }
 
 void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
@@ -437,6 +469,13 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
         probe_encode(reply, k->second.key, buf);
         send_datagram(udp_idx, from, buf, sizeof buf, 0);
         env_.counters->probe_tx++;
+        // The waiter's probe came through: the hold is over, probe back in
+        // full (its NAT has the mapping now).
+        if (p.role != PunchRole::both && p.path != Path::direct) {
+            p.role = PunchRole::both;
+            p.next_probe = now + kProbeEvery;
+            send_probe(p, from, 0, now);
+        }
         // Where the peer's probe came from is a candidate too (a NAT may
         // have given it another port toward us): probe it back at once.
         if (p.path != Path::direct &&
@@ -496,6 +535,14 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
 
 void MeshClient::punch_step(Pair &p, int64_t now) {
     if (now < p.next_probe) return;
+    if (p.role == PunchRole::hold) {
+        // Keeps our own NAT's mapping alive and nothing more: the TTL dies
+        // in our outermost NAT, after conntrack has refreshed the entry, so
+        // the peer's NAT forgets our opener (punch_plan.h).
+        p.next_probe = now + kHoldRefreshMs;
+        for (auto &c : p.candidates) send_probe(p, c, nat_depth_.depth(), now);
+        return;
+    }
     p.next_probe = now + kProbeEvery;
     for (auto &c : p.candidates) send_probe(p, c, 0, now);
 }
@@ -524,6 +571,7 @@ void MeshClient::tick(int64_t now) {
     for (auto &[name, pp] : pairs_) {
         Pair &p = *pp;
         Tunnel &t = p.tunnel;
+        if (p.peer_hops.measuring()) p.peer_hops.poll(now);   // its socket closes within kWaitMs
         if (p.next_out && (now >= p.next_out_deadline || (t.in_cur && t.in_cur->packets() > 0)))
             t.out = std::move(p.next_out);
         if (t.in_old && secs >= t.in_old_expires) {
@@ -645,6 +693,7 @@ void MeshClient::status(JsonWriter &j) const {
         j.kv("time_to_direct_ms", int64_t(p.time_to_direct));
         j.kv("punch_rounds", p.rounds).kv("probes_sent", p.probes_sent);
         j.kv("punching", p.punching).kv("opener_ttl", nat_depth_.opener_ttl());
+        j.kv("peer_nat_hops", p.peer_hops.first_arrival());
         j.kv("punch_reason", punch_reason(facts(p, now)));
         j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
         Tunnel::Stats st = p.tunnel.total();

@@ -41,6 +41,7 @@
 #include "mesh/nat_depth.h"
 #include "mesh/pair_crypto.h"
 #include "mesh/probe.h"
+#include "mesh/punch_plan.h"
 #include "mesh/punch_reason.h"
 
 namespace lm {
@@ -146,6 +147,10 @@ private:
         uint64_t replies = 0, probes_heard = 0;
         bool reflexive = false;
         std::string logged_reason;         // the last failure reason logged
+        // Neighbouring NATs (punch_plan.h): hops to the peer's public
+        // address, measured at the introduction, and this round's role.
+        NatDepth peer_hops{true};
+        PunchRole role = PunchRole::both;
     };
     struct ProbeKey {
         Pair *pair;
@@ -193,6 +198,7 @@ private:
     std::set<std::string> was_direct_;
     int64_t last_rebind_ = -1000000;
     NatDepth nat_depth_;
+    IpAddr my_public_;                     // as the server sees us (unset: no NAT)
 };
 
 }  // namespace lm

@@ -3,13 +3,16 @@
 
 #include <linux/errqueue.h>
 #include <netinet/ip_icmp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
 #include "common/log.h"
+#include "core/loop.h"
 
 namespace lm {
 
@@ -27,7 +30,7 @@ void NatDepth::close_socket() {
     fd_ = -1;
 }
 
-void NatDepth::start(const IpAddr &pub, int64_t now) {
+void NatDepth::start(const IpAddr &pub, int64_t now, int max_ttl) {
     close_socket();
     max_te_ = min_unreach_ = 0;
     if (pub.family != AF_INET) return;
@@ -40,7 +43,7 @@ void NatDepth::start(const IpAddr &pub, int64_t now) {
     }
     started_ = now;
     pub_ = pub;
-    for (int ttl = 1; ttl <= kMaxHops; ttl++) {
+    for (int ttl = 1; ttl <= std::min<int>(max_ttl, kMaxHops); ttl++) {
         Endpoint to{pub, uint16_t(kBasePort + ttl)};
         sockaddr_storage ss;
         socklen_t sl = to.to_sockaddr(&ss);
@@ -97,11 +100,26 @@ void NatDepth::poll(int64_t now) {
     if (now - started_ >= kWaitMs || (min_unreach_ && max_te_ == min_unreach_ - 1)) finish();
 }
 
+void NatDepth::await(int ttl, int max_ms) {
+    int64_t t0 = EventLoop::now_ms();
+    for (;;) {
+        if (fd_ < 0 || (min_unreach_ && min_unreach_ <= ttl) || max_te_ >= ttl) return;
+        int64_t left = max_ms - (EventLoop::now_ms() - t0);
+        if (left <= 0) return;
+        pollfd pf{fd_, 0, 0};   // errors (the ICMP answers) wake it without asking
+        ::poll(&pf, 1, int(left));
+        int64_t t = EventLoop::now_ms();
+        // Not finishing on time here: the caller's next poll() does.
+        if (t - started_ < kWaitMs) poll(t);
+        else return;
+    }
+}
+
 void NatDepth::finish() {
     close_socket();
     int d = depth_from(max_te_, min_unreach_);
     int ttl = ttl_for_depth(d);
-    if (d != depth_ || ttl != ttl_)
+    if (!quiet_ && (d != depth_ || ttl != ttl_))
         LM_INFO("NAT depth toward the internet: %s (time exceeded up to TTL %d, port unreachable from TTL %d); "
                 "hole-punch openers leave with TTL %d",
                 d ? (std::to_string(d) + (d == 1 ? " NAT" : " NATs")).c_str() : "unknown", max_te_, min_unreach_, ttl);

@@ -30,18 +30,26 @@ public:
     static constexpr int64_t kWaitMs = 1000;
 
     NatDepth() = default;
+    // quiet: measures hops to another address (a peer's NAT) and logs nothing.
+    explicit NatDepth(bool quiet) : quiet_(quiet) {}
     NatDepth(const NatDepth &) = delete;
     NatDepth &operator=(const NatDepth &) = delete;
     ~NatDepth() { close_socket(); }
 
     // Measures toward our public address (IPv4 only: IPv6 has no NAT to
     // pass).  Forgets the last result until the new one is in.
-    void start(const IpAddr &public_addr, int64_t now);
+    void start(const IpAddr &public_addr, int64_t now, int max_ttl = kMaxHops);
     // Reads what came back (non-blocking); ends the measure after kWaitMs.
     void poll(int64_t now);
     int opener_ttl() const { return ttl_; }
     // 0 while unknown.
     int depth() const { return depth_; }
+    // The smallest TTL that reached the address so far (0: none yet), known
+    // before the measure ends: proof of how near it is at least.
+    int first_arrival() const { return min_unreach_; }
+    // Blocks up to max_ms (bounded, small) until TTL ttl's fate is known:
+    // it arrived (port unreachable) or died on the way (time exceeded).
+    void await(int ttl, int max_ms);
     bool measuring() const { return fd_ >= 0; }
 
     // The pure rule: largest TTL answered "time exceeded" (0: none) and the
@@ -58,6 +66,7 @@ private:
     void close_socket();
     void finish();
 
+    bool quiet_ = false;
     int fd_ = -1;
     IpAddr pub_;
     int64_t started_ = 0;

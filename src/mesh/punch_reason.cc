@@ -21,6 +21,14 @@ std::string punch_reason(const PunchFacts &f) {
         return s;
     }
     bool port_changed = f.peer_local_port && f.peer_public_port && f.peer_local_port != f.peer_public_port;
+    if (f.holding || f.waiting) {
+        std::string s = "neighbouring NATs: the peer's NAT is " + std::to_string(f.peer_hops) +
+                        " hops away, where our openers reach it; ";
+        s += f.holding ? "we sent first and hold our NAT's mapping open while the peer's NAT forgets our "
+                         "opener (about 30 s), then the peer answers"
+                       : "the peer sent first; we wait about 30 s for our NAT to forget its opener, then send";
+        return s + "; using the relay meanwhile";
+    }
     if (f.punching) {
         std::string s = "punching (round " + std::to_string(f.rounds) + ", openers with TTL " +
                         std::to_string(f.opener_ttl) + ")";

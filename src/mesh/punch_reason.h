@@ -25,6 +25,10 @@ struct PunchFacts {
     uint64_t probes_sent = 0, replies = 0, probes_heard = 0;
     int64_t next_round_in_ms = -1;  // -1: none scheduled
     int opener_ttl = 0;
+    // Neighbouring NATs (punch_plan.h): hops to the peer's NAT, and our
+    // role in this round.
+    int peer_hops = 0;
+    bool holding = false, waiting = false;
 };
 
 std::string punch_reason(const PunchFacts &f);

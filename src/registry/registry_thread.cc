@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "registry/registry_thread.h"
 
+#include <netdb.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -12,19 +14,23 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/json.h"
+#include "common/json_value.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "core/loop.h"
+#include "registry/registry_probe.h"
+#include "registry/revoked.h"
 
 namespace lm {
 
 namespace {
 
-std::string openssl_error() {
-    unsigned long e = ERR_get_error();
-    ERR_clear_error();
-    char b[256] = "unknown error";
-    if (e) ERR_error_string_n(e, b, sizeof b);
-    return b;
+// Names in keys and values others wrote: what a certificate CN or a
+// server name may be (1-64 printable ASCII), nothing else is shown.
+bool plain_name(const std::string &s) {
+    if (s.empty() || s.size() > 64) return false;
+    return std::all_of(s.begin(), s.end(), [](char c) { return c >= 0x20 && c <= 0x7e; });
 }
 
 }  // namespace
@@ -54,22 +60,9 @@ RegistryThread::~RegistryThread() {
 }
 
 bool RegistryThread::start(std::string *err) {
-    bool https = false;
-    for (const HttpUrl &u : rc_.endpoints) https |= u.tls;
-    if (https) {
-        tls_ = SSL_CTX_new(TLS_client_method());
-        if (!tls_ || SSL_CTX_set_min_proto_version(tls_, TLS1_2_VERSION) != 1 ||
-            SSL_CTX_load_verify_locations(tls_, rc_.ca.c_str(), nullptr) != 1) {
-            *err = "[Registry] CA " + rc_.ca + ": " + openssl_error();
-            return false;
-        }
-        if (!rc_.certificate.empty() &&
-            (SSL_CTX_use_certificate_chain_file(tls_, rc_.certificate.c_str()) != 1 ||
-             SSL_CTX_use_PrivateKey_file(tls_, rc_.key.c_str(), SSL_FILETYPE_PEM) != 1 ||
-             SSL_CTX_check_private_key(tls_) != 1)) {
-            *err = "[Registry] Certificate/Key " + rc_.certificate + ": " + openssl_error();
-            return false;
-        }
+    tls_ = registry_tls_ctx(rc_, err);
+    if (!tls_ && !err->empty()) return false;
+    if (tls_) {
         EtcdOptions o;
         o.endpoints = rc_.endpoints;
         o.tls.ctx = tls_;
@@ -104,7 +97,12 @@ bool RegistryThread::acquire(const std::string &name, std::function<void(const A
     return push({[this, name, result] {
                      std::string err;
                      if (!lease_) renew_lease();
-                     if (!lease_) {
+                     // etcd is known to be away (quorum lost, every member
+                     // down): refuse at once with the reason, rather than
+                     // after timeouts that outlast the client's handshake.
+                     // The lease renewal retries every second and says when
+                     // it is back.
+                     if (!lease_ || !available_) {
                          result->unavailable = true;
                          result->error = last_error_copy();
                          return;
@@ -127,6 +125,45 @@ bool RegistryThread::release(const std::string &name) {
                          LM_WARN("registry: %s stays registered online until this server's etcd lease ends: %s",
                                  name.c_str(), err.c_str());
                      }
+                     note_result(!etcd_->unreachable(), err);
+                 },
+                 nullptr});
+}
+
+bool RegistryThread::publish_revoked(std::set<std::pair<std::string, std::string>> ids) {
+    auto all = std::make_shared<std::set<std::pair<std::string, std::string>>>(std::move(ids));
+    return push({[this, all] {
+                     // Only what this process has not written yet, in
+                     // transactions of 64 writes (etcd allows 128 by default).
+                     std::vector<EtcdOp> ops;
+                     std::vector<std::string> batch;
+                     size_t written = 0;
+                     std::string err;
+                     auto flush = [&] {
+                         if (ops.empty()) return true;
+                         bool done = false;
+                         if (!etcd_->txn({}, ops, &done, &err) || !done) return false;
+                         for (auto &id : batch) published_.insert(id);
+                         written += ops.size();
+                         ops.clear();
+                         batch.clear();
+                         return true;
+                     };
+                     bool ok = true;
+                     for (const auto &[id, issuer] : *all) {
+                         if (published_.count(id)) continue;
+                         ops.push_back({EtcdOp::Kind::put, rc_.prefix + "revoked/" + id, issuer, 0});
+                         batch.push_back(id);
+                         if (ops.size() == 64 && !(ok = flush())) break;
+                     }
+                     if (ok) ok = flush();
+                     if (!ok)
+                         LM_ERR("registry: cannot publish the CRL's revocations to the other servers: %s "
+                                "(tried again at the next reload)",
+                                err.c_str());
+                     else if (written)
+                         LM_INFO("registry: %zu revoked certificate%s published for every server", written,
+                                 written == 1 ? "" : "s");
                      note_result(!etcd_->unreachable(), err);
                  },
                  nullptr});
@@ -196,14 +233,13 @@ void RegistryThread::run() {
     using namespace std::chrono;
     const auto period = milliseconds(rc_.ttl * 1000 / 3);
     auto next_renew = steady_clock::now();
-    auto next_periodic = steady_clock::now();
+    auto next_poll = steady_clock::now() + milliseconds(kPollMs);
     for (;;) {
         Job job;
         bool have_job = false;
         {
             std::unique_lock<std::mutex> g(mu_);
-            auto wake = periodic_ ? std::min(next_renew, next_periodic) : next_renew;
-            cv_.wait_until(g, wake, [this] { return stopping_ || !queue_.empty(); });
+            cv_.wait_until(g, std::min(next_renew, next_poll), [this] { return stopping_ || !queue_.empty(); });
             if (stopping_) break;
             if (fixed_changed_) {
                 leases_->set_fixed(fixed_pending_);
@@ -220,29 +256,15 @@ void RegistryThread::run() {
             // While etcd is away, try again sooner than a whole period.
             next_renew = steady_clock::now() + (available_ ? period : milliseconds(1000));
         }
-        if (periodic_ && steady_clock::now() >= next_periodic) {
-            next_periodic = steady_clock::now() + milliseconds(periodic_ms_);
-            if (auto done = periodic_(*etcd_, lease_)) {
-                {
-                    std::lock_guard<std::mutex> g(mu_);
-                    done_.push_back(std::move(done));
-                }
-                uint64_t one = 1;
-                ssize_t n = write(efd_, &one, sizeof one);
-                (void)n;
-            }
+        // While etcd is away only the renewal asks (every second): a poll
+        // would only wait for the same timeouts.
+        if (steady_clock::now() >= next_poll) {
+            if (available_) poll();
+            next_poll = steady_clock::now() + milliseconds(kPollMs);
         }
         if (!have_job) continue;
         job.work();
-        if (job.done) {
-            {
-                std::lock_guard<std::mutex> g(mu_);
-                done_.push_back(std::move(job.done));
-            }
-            uint64_t one = 1;
-            ssize_t n = write(efd_, &one, sizeof one);
-            (void)n;   // the counter cannot overflow at this rate; a full one still wakes the loop
-        }
+        if (job.done) post(std::move(job.done));
     }
     // A clean stop takes this server's registrations down at once rather
     // than after the TTL: its nodes are free to go elsewhere.
@@ -250,6 +272,112 @@ void RegistryThread::run() {
         std::string err;
         etcd_->lease_revoke(lease_, &err);
     }
+}
+
+void RegistryThread::post(std::function<void()> done) {
+    {
+        std::lock_guard<std::mutex> g(mu_);
+        done_.push_back(std::move(done));
+    }
+    uint64_t one = 1;
+    ssize_t n = write(efd_, &one, sizeof one);
+    (void)n;   // the counter cannot overflow at this rate; a full one still wakes the loop
+}
+
+// Registry thread.  The source address the kernel picks towards the first
+// etcd endpoint: what the other servers can reach us at, when Listen does
+// not say.  A connected UDP socket sends nothing.
+std::string RegistryThread::self_address() {
+    if (!self_address_.empty() || rc_.endpoints.empty()) return self_address_;
+    const HttpUrl &u = rc_.endpoints.front();
+    addrinfo hints{}, *ai = nullptr;
+    hints.ai_socktype = SOCK_DGRAM;
+    if (getaddrinfo(u.host.c_str(), std::to_string(u.port).c_str(), &hints, &ai) != 0 || !ai) return "";
+    std::string out;
+    int fd = socket(ai->ai_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd >= 0 && ::connect(fd, ai->ai_addr, ai->ai_addrlen) == 0) {
+        sockaddr_storage ss{};
+        socklen_t sl = sizeof ss;
+        if (getsockname(fd, reinterpret_cast<sockaddr *>(&ss), &sl) == 0)
+            out = Endpoint::from_sockaddr(reinterpret_cast<sockaddr *>(&ss)).addr.str();
+    }
+    if (fd >= 0) close(fd);
+    freeaddrinfo(ai);
+    return out;
+}
+
+// Registry thread: our own server/ record (written when it changes or the
+// lease is new), then everyone's, handed to the control thread.
+void RegistryThread::poll() {
+    if (!on_view_) return;
+    auto view = std::make_shared<View>();
+    std::string err;
+    const std::string prefix = rc_.prefix;
+    if (lease_) {
+        std::string value = server_value_json(self_address(), nodes_.load(), channel_ ? &*channel_ : nullptr);
+        if (value != server_value_ || lease_ != server_value_lease_) {
+            if (etcd_->put(prefix + "server/" + server_, value, lease_, &err)) {
+                server_value_ = value;
+                server_value_lease_ = lease_;
+            }
+        }
+    }
+    std::vector<EtcdKv> kvs;
+    view->ok = etcd_->list(prefix + "server/", &kvs, &err);
+    const std::string own_key = prefix + "server/" + server_;
+    bool own_seen = false;
+    for (const EtcdKv &kv : kvs) {
+        // Ours as we wrote it; else (deleted by hand, overwritten) again next poll.
+        if (kv.key == own_key && kv.value == server_value_ && kv.lease == server_value_lease_) own_seen = true;
+        ServerRec r;
+        r.name = kv.key.substr(prefix.size() + 7);
+        if (!plain_name(r.name)) continue;   // not one of ours
+        // A record we cannot read still names a server that is alive.
+        ServerValue sv = parse_server_value(kv.value);
+        r.address = sv.address;
+        r.nodes = sv.nodes;
+        if (channel_ && sv.has_channel) {
+            if (sv.channel_ok && valid_peer_name(r.name)) view->directory.servers[r.name] = sv.channel;
+            else view->directory.skipped++;
+        }
+        view->servers.push_back(std::move(r));
+    }
+    if (view->ok && lease_ && !own_seen) server_value_.clear();
+    // The routes to other servers' nodes follow online/ and node/: with a
+    // channel both are read every poll, else online/ only now and then.
+    if (view->ok && (polls_++ % kOnlineEvery == 0 || channel_)) {
+        kvs.clear();
+        view->online_read = etcd_->list(prefix + "online/", &kvs, &err);
+        for (const EtcdKv &kv : kvs) {
+            std::string node = kv.key.substr(prefix.size() + 7);
+            if (plain_name(node) && plain_name(kv.value)) view->online.push_back({node, kv.value});
+        }
+        if (channel_ && view->online_read) {
+            std::vector<EtcdKv> nodes;
+            if (etcd_->list(prefix + "node/", &nodes, &err)) {
+                join_online_nodes(prefix, kvs, nodes, &view->directory);
+                view->directory.ok = true;
+            }
+        }
+    }
+    if (view->ok) {
+        kvs.clear();
+        view->revoked_read = etcd_->list(prefix + "revoked/", &kvs, &err);
+        for (const EtcdKv &kv : kvs) {
+            std::string id = kv.key.substr(prefix.size() + 8);
+            if (!valid_revoked_id(id)) continue;
+            if (view->revoked.size() >= kMaxRevoked) {
+                if (!revoked_overflow_logged_)
+                    LM_ERR("registry: more than %zu revoked certificates under %srevoked/; the rest are ignored",
+                           kMaxRevoked, prefix.c_str());
+                revoked_overflow_logged_ = true;
+                break;
+            }
+            view->revoked.insert(std::move(id));
+        }
+    }
+    if (!view->ok) note_result(!etcd_->unreachable(), err);
+    post([this, view] { on_view_(*view); });
 }
 
 // Control thread.

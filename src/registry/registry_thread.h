@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "registry/etcd.h"
 #include "registry/etcd_leases.h"
+#include "registry/server_directory.h"
 #include "config/topology.h"
 
 namespace lm {
@@ -63,22 +64,50 @@ public:
     // The [Peer] fixed addresses, at start and at every reload.
     void set_fixed(std::map<IpAddr, std::string> fixed);
 
-    // Work run on the registry thread every period_ms with etcd and this
-    // server's lease (0 while it has none); the function it returns, if
-    // any, runs on the control thread.  Set before launch().  The servers
-    // of the network use it (registry/server_directory.h).
-    using Periodic = std::function<std::function<void()>(Etcd &, int64_t lease)>;
-    void set_periodic(int period_ms, Periodic work) {
-        periodic_ms_ = period_ms;
-        periodic_ = std::move(work);
-    }
-    const std::string &prefix() const { return rc_.prefix; }
+    // What the servers of the network say of themselves in etcd
+    // (P server/<name>, on each one's etcd lease: present while it lives;
+    // one record for every reader, registry/server_directory.h), and which
+    // server holds which node (P online/).  The thread reads them every
+    // kPollMs and hands the result to the control thread.
+    static constexpr int kPollMs = 1000;
+    static constexpr int kOnlineEvery = 5;   // online/ (one key per node) every 5th poll only
+    struct ServerRec {
+        std::string name, address;
+        uint64_t nodes = 0;
+        bool operator==(const ServerRec &o) const { return name == o.name && address == o.address && nodes == o.nodes; }
+    };
+    struct View {
+        bool ok = false;                                  // false: etcd did not answer this time
+        std::vector<ServerRec> servers;                   // alive, by name
+        bool online_read = false;                         // `online` is fresh this time
+        std::vector<std::pair<std::string, std::string>> online;   // node -> server, by node
+        bool revoked_read = false;                        // `revoked` is fresh this time
+        std::set<std::string> revoked;                    // P revoked/ ids (registry/revoked.h)
+        // With set_channel() only: the servers with a channel and every
+        // node online elsewhere with its address (P online/ and node/ each
+        // poll), for the server channels and their routes.
+        ServerDirectory directory;
+    };
+    static constexpr size_t kMaxRevoked = 100000;         // ids read at most (more are logged once)
+    // The revoked certificates of this server's CRL (id -> issuer name),
+    // after every load of the TLS files: written to etcd for every server.
+    bool publish_revoked(std::set<std::pair<std::string, std::string>> ids);
+    // Control thread, before launch(): called with every poll's view.
+    void on_view(std::function<void(const View &)> f) { on_view_ = std::move(f); }
+    // This server's control address as others should see it ("" = the
+    // source address towards etcd), and how many nodes it holds now.
+    void set_self(std::string address) { self_address_ = std::move(address); }
+    void set_nodes(uint64_t n) { nodes_.store(n); }
+    // Before launch(): this server's channel endpoints (PeerAddress), added
+    // to its server/<name> record; the poll then fills View::directory.
+    void set_channel(const ServerRecord &mine) { channel_ = mine; }
 
     // For `lanmesh link show` and the log: whether the last call reached
     // etcd, through which member, and the last error.
     bool available() const { return available_.load(); }
     std::string status(std::string *endpoint) const;
     const std::string &server_name() const { return server_; }
+    SSL_CTX *tls() const { return tls_; }   // for https:// endpoints; nullptr otherwise
 
 private:
     struct Job {
@@ -91,6 +120,9 @@ private:
     void note_result(bool ok, const std::string &err);
     std::string last_error_copy() const;
     void on_eventfd();
+    void poll();
+    void post(std::function<void()> done);
+    std::string self_address();
 
     EventLoop &loop_;
     RegistryConfig rc_;
@@ -114,8 +146,15 @@ private:
     int64_t lease_ = 0;
     std::set<std::string> online_;          // names registered online by us
     std::atomic<bool> available_{true};
-    int periodic_ms_ = 0;
-    Periodic periodic_;
+    std::function<void(const View &)> on_view_;
+    std::string self_address_;
+    std::atomic<uint64_t> nodes_{0};
+    std::string server_value_;              // server/<name> as last written on lease_
+    int64_t server_value_lease_ = 0;
+    unsigned polls_ = 0;
+    std::set<std::string> published_;       // revoked ids written by this process
+    bool revoked_overflow_logged_ = false;
+    std::optional<ServerRecord> channel_;   // set_channel()
 };
 
 }  // namespace lm

@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "registry/server_directory.h"
 
-#include "common/json.h"
 #include "common/json_value.h"
 #include "common/names.h"
 
@@ -11,18 +10,22 @@
 
 namespace lm {
 
+void server_record_fields(JsonWriter &j, const ServerRecord &r) {
+    if (r.addr.port) j.kv("addr", r.addr.str());
+    j.kv("peer", r.peer.str()).kv("data", r.data.str());
+}
+
 std::string server_record_json(const ServerRecord &r) {
     JsonWriter j;
     j.begin_object();
-    if (r.addr.port) j.kv("addr", r.addr.str());
-    j.kv("peer", r.peer.str()).kv("data", r.data.str());
+    server_record_fields(j, r);
     j.end_object();
     return j.str();
 }
 
-bool parse_server_record(const std::string &json, ServerRecord *out, std::string *err) {
-    Json v;
-    if (!parse_json(json, &v, err)) return false;
+namespace {
+
+bool parse_record(const Json &v, ServerRecord *out, std::string *err) {
     if (!v.is_object()) {
         *err = "not a JSON object";
         return false;
@@ -48,42 +51,45 @@ bool parse_server_record(const std::string &json, ServerRecord *out, std::string
     return true;
 }
 
-bool poll_server_directory(Etcd &etcd, const std::string &prefix, const std::string &name, int64_t lease,
-                           const ServerRecord *mine, ServerDirectory *out, size_t *skipped, std::string *err) {
-    std::vector<EtcdKv> kvs;
-    if (!etcd.list(prefix + "server/", &kvs, err)) return false;
-    const std::string own_key = prefix + "server/" + name;
-    bool published = false;
-    for (const EtcdKv &kv : kvs) {
-        std::string who = kv.key.substr(prefix.size() + 7);
-        if (!valid_peer_name(who)) {
-            ++*skipped;
-            continue;
-        }
-        ServerRecord r;
-        std::string why;
-        if (!parse_server_record(kv.value, &r, &why)) {
-            // Another part of the server (or an older version) may publish a
-            // record without a peer channel: the server is not reachable.
-            ++*skipped;
-            continue;
-        }
-        if (kv.key == own_key && mine && r == *mine && kv.lease == lease) published = true;
-        out->servers[who] = r;
-    }
-    if (mine && lease && !published) {
-        if (!etcd.put(own_key, server_record_json(*mine), lease, err)) return false;
-        out->servers[name] = *mine;
-    }
-    kvs.clear();
-    if (!etcd.list(prefix + "online/", &kvs, err)) return false;
-    for (const EtcdKv &kv : kvs) {
+}  // namespace
+
+bool parse_server_record(const std::string &json, ServerRecord *out, std::string *err) {
+    Json v;
+    if (!parse_json(json, &v, err)) return false;
+    return parse_record(v, out, err);
+}
+
+std::string server_value_json(const std::string &address, uint64_t nodes, const ServerRecord *channel) {
+    JsonWriter j;
+    j.begin_object().kv("address", address).kv("nodes", nodes);
+    if (channel) server_record_fields(j, *channel);
+    j.end_object();
+    return j.str();
+}
+
+ServerValue parse_server_value(const std::string &json) {
+    ServerValue out;
+    Json v;
+    std::string err;
+    if (!parse_json(json, &v, &err) || !v.is_object()) return out;
+    out.address = v.str("address").substr(0, 64);
+    out.nodes = v.u64("nodes");
+    // A server without a PeerAddress has no channel: reachable by its
+    // clients only.
+    out.has_channel = v.get("peer") || v.get("data");
+    if (out.has_channel) out.channel_ok = parse_record(v, &out.channel, &err);
+    return out;
+}
+
+void join_online_nodes(const std::string &prefix, const std::vector<EtcdKv> &online, const std::vector<EtcdKv> &node,
+                       ServerDirectory *out) {
+    for (const EtcdKv &kv : online) {
+        if (kv.key.size() <= prefix.size() + 7) continue;
         std::string who = kv.key.substr(prefix.size() + 7);
         if (valid_peer_name(who) && valid_peer_name(kv.value)) out->nodes[who].server = kv.value;
     }
-    kvs.clear();
-    if (!etcd.list(prefix + "node/", &kvs, err)) return false;
-    for (const EtcdKv &kv : kvs) {
+    for (const EtcdKv &kv : node) {
+        if (kv.key.size() <= prefix.size() + 5) continue;
         auto n = out->nodes.find(kv.key.substr(prefix.size() + 5));
         if (n == out->nodes.end()) continue;
         auto a = IpAddr::parse(kv.value);
@@ -91,8 +97,6 @@ bool poll_server_directory(Etcd &etcd, const std::string &prefix, const std::str
     }
     for (auto it = out->nodes.begin(); it != out->nodes.end();)
         it = it->second.addr4.is_set() ? std::next(it) : out->nodes.erase(it);
-    out->ok = true;
-    return true;
 }
 
 }  // namespace lm

@@ -61,7 +61,11 @@ bool Server::start_role(std::string *err) {
         }
         registry_ = std::make_unique<RegistryThread>(loop_, *cfg_.registry, plan_, name);
         registry_->set_fixed(fixed_addresses());
+        if (!cfg_.listen.empty()) registry_->set_self(Endpoint{cfg_.listen.front(), cfg_.control_port}.str());
+        registry_->on_view([this](const RegistryThread::View &v) { on_registry_view(v); });
         if (!registry_->start(err)) return false;
+        if (!check_registry(err)) return false;
+        publish_revoked();
         LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
         if (cfg_.registry->peer_address.is_set()) {
             peers_ = std::make_unique<ServerPeers>(loop_, sas_, &keys_, dp_, routes_, cfg_, name);
@@ -100,14 +104,14 @@ bool Server::start_role(std::string *err) {
 
     // Data plane sockets.
     data_.for_each([this](Dataplane &dp) {
-        dp.role = Role::server;
-        dp.c2c = cfg_.client_to_client;
-        dp.routes = &routes_;
-        if (cfg_.client_to_client == ClientToClient::direct) dp.forward = &forward_;
+        unsigned mtu = dp.policy.inner_mtu;
+        dp.policy = DataPolicy::server(cfg_.client_to_client, &routes_,
+                                       cfg_.client_to_client == ClientToClient::direct ? &forward_ : nullptr);
+        dp.policy.inner_mtu = mtu;
         // Outer packets from the pools came back through our TUN: never
-        // outer ESP (networks behind clients: routes_, data/dataplane.h).
-        if (cfg_.pool) dp.overlay.push_back(*cfg_.pool);
-        if (cfg_.pool6) dp.overlay.push_back(*cfg_.pool6);
+        // outer ESP (networks behind clients: routes_, data/packet_core.h).
+        if (cfg_.pool) dp.policy.overlay.push_back(*cfg_.pool);
+        if (cfg_.pool6) dp.policy.overlay.push_back(*cfg_.pool6);
     });
     if (cfg_.client_to_client == ClientToClient::direct) {
         data_.on_relay = [this](Tunnel &from, Tunnel &to, const IpAddr &dst) { on_relay(from, to, dst); };
@@ -222,7 +226,7 @@ void Server::on_accept(int lfd) {
         setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         auto s = std::make_unique<Session>(sas_, &keys_);
         s->serial = ++next_serial_;
-        s->conn = std::make_unique<TlsConn>(ctx_, fd, true);
+        s->conn = std::make_unique<TlsConn>(ctx_, fd, true, handshake_runner());
         s->tcp_peer = peer;
         s->deadline_ms = EventLoop::now_ms() + int64_t(cfg_.handshake_timeout) * 1000;
         s->last_rx_ms = EventLoop::now_ms();
@@ -342,6 +346,19 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
         pending_.remove(fd);
         return true;
     }
+    ControlSession::Frame f = s.ctl().on_frame(type, payload, EventLoop::now_us());
+    switch (f.kind) {
+    case ControlSession::Frame::handled: return true;
+    case ControlSession::Frame::bad_payload: return bad_payload(f.text);
+    case ControlSession::Frame::rekeyed:
+        session_rekeyed(s.name, f.epoch, f.we_started);
+        return true;
+    case ControlSession::Frame::bye:
+        s.left = true;
+        close_session(fd, "client said bye: " + f.text, false);
+        return false;
+    case ControlSession::Frame::not_mine: break;
+    }
     switch (type) {
     case MsgType::esp:
         dp_.on_stream_esp(s.tunnel, payload.data(), payload.size());
@@ -350,47 +367,6 @@ bool Server::on_frame(Session &s, MsgType type, const std::vector<uint8_t> &payl
         PathMsg m;
         if (!decode(payload, &m, &err)) return bad_payload(err);
         return on_path(s, m);
-    }
-    case MsgType::ping: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        s.conn->send(MsgType::pong, encode(p));
-        return true;
-    }
-    case MsgType::pong: {
-        Ping p;
-        if (!decode(payload, &p, &err)) return bad_payload(err);
-        s.rtt.pong(p.nonce, EventLoop::now_us());
-        return true;
-    }
-    case MsgType::rekey: {
-        Rekey r, ack;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        auto a = s.keying.on_rekey(s.conn->ssl(), r, &ack, &err);
-        if (a == Keying::Answer::error) return bad_payload(err);
-        if (a == Keying::Answer::send_ack) {
-            s.conn->send(MsgType::rekey_ack, encode(ack));
-            ctl_counters_.rekeys++;
-            LM_INFO("%s: rekeyed to epoch %u (peer's request)", s.name.c_str(), ack.epoch);
-            event_rekey(s.name, ack.epoch, false);
-        }
-        return true;
-    }
-    case MsgType::rekey_ack: {
-        Rekey r;
-        if (!decode(payload, &r, &err)) return bad_payload(err);
-        if (!s.keying.on_rekey_ack(s.conn->ssl(), r, &err)) return bad_payload(err);
-        ctl_counters_.rekeys++;
-        LM_INFO("%s: rekeyed to epoch %u", s.name.c_str(), r.epoch);
-        event_rekey(s.name, r.epoch, true);
-        return true;
-    }
-    case MsgType::bye: {
-        Bye b;
-        if (!decode(payload, &b, &err)) return bad_payload(err);
-        s.left = true;
-        close_session(fd, "client said bye: " + b.reason, false);
-        return false;
     }
     case MsgType::peer_key: {
         PeerKey k;
@@ -423,11 +399,13 @@ Encapsulation Server::choose_encap(const Session &s, const Hello &h, uint8_t *pa
         *paths = path_bit(pin);
         return pin;
     }
-    // auto: the whole ladder; the client's liveness checks move it down
-    // from raw ESP when something we cannot see (a port-forwarding NAT in
-    // front of us, a firewall) drops protocol 50.
+    // auto: the whole ladder, ESP in UDP first (the fast path, see
+    // client/path_ladder.h); raw ESP below it only where no NAT is in the
+    // way, for a network that drops UDP 4500 but passes protocol 50.  The
+    // client's liveness checks move it down when something we cannot see
+    // drops a step.
     *paths = uint8_t((raw_ok && !nat ? kPathRaw : 0) | kPathUdp | kPathTls);
-    return raw_ok && !nat ? Encapsulation::raw : Encapsulation::udp;
+    return Encapsulation::udp;
 }
 
 std::map<IpAddr, std::string> Server::fixed_addresses() const {
@@ -489,6 +467,7 @@ bool Server::admit(Session &s, const Hello &h) {
     };
     if (std::string why = tls_admission_problem(s.conn->ssl()); !why.empty()) return refuse(why);
     if (s.name.empty()) return refuse("certificate has no common name");
+    if (std::string why = registry_revocation(s.conn->ssl()); !why.empty()) return refuse(why);
     // A client under the server's own name would be taken for the server by
     // its peers in the mesh and in logs.
     char own[256] = "";
@@ -606,12 +585,7 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
     if (it == sessions_.end() || it->second->dead) return;
     Session &s = *it->second;
     pending_.remove(fd);
-    if (send_bye && s.conn->can_send()) {
-        Bye b;
-        b.reason = why.substr(0, kMaxByeReason);
-        s.conn->send(MsgType::bye, encode(b));
-        s.conn->flush();
-    }
+    if (send_bye) ControlSession::send_bye(*s.conn, why);
     if (s.phase == Session::Phase::up) {
         mesh_forget(s, s.cut, why);
         ctl_counters_.disconnected++;
@@ -634,7 +608,8 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
 }
 
 void Server::tick_role(int64_t now) {
-    leases_.flush();
+    // Writing the lease file ends in two fsyncs: not while the workers wait.
+    loop_.defer([this] { leases_.flush(); });
     if (accept_paused_) {
         accept_paused_ = false;
         for (int lfd : listen_fds_) loop_.modify(lfd, EPOLLIN);
@@ -650,29 +625,28 @@ void Server::tick_role(int64_t now) {
     for (auto &[fd, sp] : sessions_) {
         Session &s = *sp;
         if (s.dead) continue;
-        if (int64_t full = s.conn->full_since_ms(); full && now - full >= kOutputFullCutMs) {
-            doomed.push_back({fd, "output queue full for " + std::to_string(kOutputFullCutMs / 1000) +
-                                      " s: the peer does not read", End::not_reading});
-            continue;
-        }
+        auto not_reading = [] {
+            return "output queue full for " + std::to_string(kOutputFullCutMs / 1000) + " s: the peer does not read";
+        };
         if (s.phase != Session::Phase::up) {
-            if (now >= s.deadline_ms) {
+            if (int64_t full = s.conn->full_since_ms(); full && now - full >= kOutputFullCutMs)
+                doomed.push_back({fd, not_reading(), End::not_reading});
+            else if (now >= s.deadline_ms) {
                 ctl_counters_.tls_timeouts++;
                 doomed.push_back({fd, "handshake timeout", End::quiet});
             }
             continue;
         }
-        if (now - s.last_rx_ms >= int64_t(cfg_.keepalive_timeout) * 1000) {
+        std::string why;
+        switch (s.ctl().tick(now, EventLoop::now_us(), wall, {cfg_.keepalive_interval, cfg_.keepalive_timeout}, &why)) {
+        case ControlSession::Tick::ok: break;
+        case ControlSession::Tick::not_reading: doomed.push_back({fd, not_reading(), End::not_reading}); continue;
+        case ControlSession::Tick::timed_out:
             s.left = true;
             doomed.push_back({fd, "keepalive timeout", End::plain});
             continue;
+        case ControlSession::Tick::rekey_failed: doomed.push_back({fd, why, End::plain}); break;
         }
-        if (now - s.last_ping_ms >= int64_t(cfg_.keepalive_interval) * 1000) {
-            s.last_ping_ms = now;
-            s.conn->send(MsgType::ping, encode(Ping{s.rtt.ping(EventLoop::now_us())}));
-        }
-        std::string why;
-        if (!maybe_rekey(s, wall, &why)) doomed.push_back({fd, why, End::plain});
         if (!s.conn->flush()) {
             doomed.push_back({fd, "", End::failed});
             continue;
@@ -701,19 +675,6 @@ void Server::tick_role(int64_t now) {
     reap();
 }
 
-bool Server::maybe_rekey(Session &s, time_t wall, std::string *why) {
-    if (!s.keying.tick(wall)) return true;
-    Rekey r;
-    std::string err;
-    if (s.keying.start_rekey(s.conn->ssl(), &r, &err))
-        s.conn->send(MsgType::rekey, encode(r));
-    else if (!err.empty()) {
-        *why = "rekey failed: " + err;
-        return false;
-    }
-    return true;
-}
-
 void Server::rekey_role() {
     std::vector<std::pair<int, std::string>> doomed;
     time_t wall = time(nullptr);
@@ -721,7 +682,7 @@ void Server::rekey_role() {
         Session &s = *sp;
         if (s.dead || s.phase != Session::Phase::up) continue;
         std::string why;
-        if (!maybe_rekey(s, wall, &why)) {
+        if (!s.ctl().rekey_if_due(wall, &why)) {
             doomed.emplace_back(fd, why);
             continue;
         }

@@ -16,6 +16,7 @@
 #include "control/keying.h"
 #include "control/messages.h"
 #include "control/rtt.h"
+#include "control/session.h"
 #include "control/tls_conn.h"
 #include "core/node.h"
 #include "data/route_table.h"
@@ -68,6 +69,8 @@ private:
         uint8_t paths = 0;             // data-path steps offered (Config's paths)
         bool stream_pending = false;   // ESP frames queued since the last flush
         Session(SaTable &sas, KeyExport *exp) : keying(sas, tunnel, true, exp) {}
+        // Keepalive, rekey and bye, as the client runs them too.
+        ControlSession ctl() { return {*conn, keying, rtt, last_rx_ms, last_ping_ms}; }
     };
 
     bool load_tls(std::string *err) override;
@@ -77,9 +80,6 @@ private:
     void start_threads_role() override {
         if (registry_) registry_->launch();
     }
-    // Starts the session's rekey if a limit is reached; false (and *why)
-    // if it could not be started and the session must end.
-    bool maybe_rekey(Session &s, time_t wall, std::string *why);
     void stop_role() override;
     void status_role(JsonWriter &j) override;
 
@@ -169,6 +169,31 @@ private:
     void cut_session(int fd, const std::string &why);
     void event_peer_up(const Session &s);
     void event_peer_down(const Session &s, const std::string &why);
+
+    // The servers of the network and where each node is, as the registry
+    // thread read them from etcd (server_registry.cc, docs/DESIGN.md §11):
+    // joins and departures are logged and go to `lanmesh monitor`.
+    void on_registry_view(const RegistryThread::View &v);
+    // Revocation everywhere: this server's CRL goes to etcd at start and
+    // every reload; a certificate another server revoked is cut here within
+    // a poll, and refused at admission (its reason, or "" when not revoked).
+    void publish_revoked();
+    // At start: a wrong etcd certificate or endpoint stops the start with
+    // the reason; members merely down are logged (registry/registry_probe.h).
+    bool check_registry(std::string *err);
+    void cut_registry_revoked();
+    std::string registry_revocation(SSL *ssl) const;
+    std::set<std::string> revoked_ids_;                           // P revoked/, as last read
+    void registry_json(JsonWriter &j);
+    struct KnownServer {
+        RegistryThread::ServerRec rec;
+        bool alive = true;
+        time_t since = 0;            // joined, or left
+    };
+    std::vector<KnownServer> reg_servers_;                        // by name; departed ones too (bounded)
+    std::vector<std::pair<std::string, std::string>> reg_online_;  // node -> server, as of reg_online_at_
+    time_t reg_online_at_ = 0;
+    bool reg_seen_ = false;                                       // a first view arrived
 
     SSL_CTX *ctx_ = nullptr;
     std::vector<int> listen_fds_;

@@ -88,6 +88,7 @@ void Server::link_role(JsonWriter &j, int) {
         j.kv("server", registry_->server_name()).kv("prefix", cfg_.registry->prefix);
         if (!endpoint.empty()) j.kv("endpoint", endpoint);
         if (!error.empty()) j.kv("error", error);
+        registry_json(j);
         j.end_object();
     }
     control_json(j);
@@ -239,9 +240,12 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // sessions get the new context; established ones keep the certificate
     // they were admitted with, and are checked against the new CA and CRL.
     std::string warning;
-    SSL_CTX *ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
-                                  {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, true, err,
-                                  &warning);
+    SSL_CTX *ctx = nullptr;
+    loop_.unguarded([&] {   // reads files: the workers run meanwhile
+        ctx = tls_reload_ctx(ctx_, {cfg_.ca, cfg_.certificate, cfg_.key, cfg_.crl, cfg_.remote_cert_tls},
+                             {next.ca, next.certificate, next.key, next.crl, next.remote_cert_tls}, true, err,
+                             &warning);
+    });
     if (!ctx) return false;
     if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
     if (ctx != ctx_) {
@@ -254,6 +258,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     }
     tls_loaded(ctx_, cfg_.key, next.crl);
     if (peers_) peers_->reload_crl(next.crl);
+    publish_revoked();   // for the other servers of the network
 
     // Every session the new store refuses ends now, with the reason.
     X509_STORE *store = SSL_CTX_get_cert_store(ctx_);

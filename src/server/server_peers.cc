@@ -64,20 +64,9 @@ bool ServerPeers::start(RegistryThread &reg, std::string *err) {
     listen_fd_ = fd;
     loop_.add(fd, EPOLLIN, [this](uint32_t) { on_accept(); });
 
-    // The poll runs on the registry thread: it sees values only, and hands
-    // the snapshot over to the control thread.
-    std::string prefix = reg.prefix(), me = name_;
-    ServerRecord rec = mine_;
-    reg.set_periodic(kPollMs, [this, prefix, me, rec](Etcd &etcd, int64_t lease) -> std::function<void()> {
-        auto d = std::make_shared<ServerDirectory>();
-        size_t skipped = 0;
-        std::string e;
-        if (!poll_server_directory(etcd, prefix, me, lease, &rec, d.get(), &skipped, &e)) d->ok = false;
-        return [this, d, skipped] {
-            records_skipped_ = skipped;
-            on_directory(std::move(*d));
-        };
-    });
+    // Our endpoints go into this server's one server/<name> record; the
+    // registry's poll hands every view to on_directory() (server_registry.cc).
+    reg.set_channel(mine_);
     LM_INFO("servers: channel on %s (PeerPort %u/tcp), ESP to %s", mine_.peer.str().c_str(), rc.peer_port,
             mine_.data.str().c_str());
     return true;
@@ -101,6 +90,7 @@ size_t ServerPeers::links_up() const {
 // servers that left it, and route every node held elsewhere.
 void ServerPeers::on_directory(ServerDirectory d) {
     if (!d.ok) return;   // etcd away: keep the last view, the channels stand
+    records_skipped_ = d.skipped;
     dir_ = std::move(d);
     by_addr_.clear();
     for (auto &[node, n] : dir_.nodes) by_addr_[n.addr4] = node;
@@ -437,6 +427,15 @@ void ServerPeers::tick(int64_t now) {
 void ServerPeers::stop() {
     for (auto &[fd, l] : links_) close_link(*l, "server shutting down");
     reap();
+}
+
+const char *ServerPeers::channel_state(const std::string &name) const {
+    if (name == name_ || !dir_.servers.count(name)) return nullptr;
+    auto it = by_name_.find(name);
+    if (it == by_name_.end()) return "down";
+    auto f = links_.find(it->second);
+    if (f == links_.end() || f->second->dead) return "down";
+    return f->second->phase == Link::Phase::up ? "up" : "connecting";
 }
 
 void ServerPeers::status(JsonWriter &j) const {

@@ -4,7 +4,7 @@
 // node's traffic to the server holding it.
 //
 // Who talks to whom comes from the registry (registry/server_directory.h),
-// read every second on the registry thread.  Of two servers the one whose
+// read every second on the registry thread with the rest of server/.  Of two servers the one whose
 // name sorts first connects to the other's PeerPort; both present their
 // server certificate and demand the other's (control/tls.h,
 // tls_interserver_ctx).  After TLS each sends server_hello: its registry
@@ -46,8 +46,14 @@ public:
     ServerPeers &operator=(const ServerPeers &) = delete;
 
     // The TLS context and the PeerPort listener (before the privilege drop),
-    // and the registry poll that publishes server/<name> and reads the rest.
+    // and this server's channel endpoints for its server/<name> record.
     bool start(RegistryThread &reg, std::string *err);
+    // Every registry view (RegistryThread::View::directory): start the
+    // channels we are to open, end those to servers that left, route.
+    void on_directory(ServerDirectory d);
+    // `link show`: the channel to server `name`: "up", "connecting" or
+    // "down"; null for this server or one without a channel.
+    const char *channel_state(const std::string &name) const;
     void tick(int64_t now);
     // `lanmesh reload`: the new CRL for new channels, and every channel
     // whose peer it revokes ends now.
@@ -69,7 +75,6 @@ public:
     // The server holding node `name`, "" if none (or this one).
     std::string server_of(const std::string &name) const;
 
-    static constexpr int kPollMs = 1000;
     static constexpr int64_t kRetryMs = 2000;
 
 private:
@@ -88,7 +93,6 @@ private:
         Link(SaTable &sas, KeyExport *exp, bool init) : initiator(init), keying(sas, tunnel, !init, exp) {}
     };
 
-    void on_directory(ServerDirectory d);
     void connect_to(const std::string &name, const ServerRecord &r);
     void on_connected(int fd);
     void on_accept();

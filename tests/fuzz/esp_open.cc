@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// Fuzz target: the receive side of the data plane for one packet, the way
-// Dataplane::handle_esp and deliver() run it -- SA lookup by SPI, replay
-// pre-check, AEAD open and trailer check (esp_open), replay window update,
-// inner packet check (parse_inner) and the source address filter.
+// Fuzz target: the receive side of the data plane for one packet, run by
+// the data path's own core (data/packet_core.h) as Dataplane::handle_esp
+// runs it -- SA lookup by SPI, replay pre-check, AEAD open and trailer check
+// (esp_open), replay window update, inner packet check (parse_inner) and
+// the source address filter.
 //
 // A forged packet never gets past the ICV, so the input is a list of records
 // that either are packets as they arrive or are sealed first with the SA's
@@ -27,6 +28,7 @@
 
 #include "crypto/aead.h"
 #include "data/inner_packet.h"
+#include "data/packet_core.h"
 #include "data/sa.h"
 #include "data/tunnel.h"
 #include "esp/esp.h"
@@ -51,6 +53,9 @@ struct Peer {
     SaTable table;
     InboundSa in[2];
     SaKeys out[2];
+    DataCounters counters;
+    DataPolicy policy = DataPolicy::client(nullptr, nullptr);
+    PacketCore core{counters, table, 0, policy};
 
     Peer() {
         tunnel.allowed_src = {*Prefix::parse("198.18.0.0/15"), *Prefix::parse("2001:db8::/32")};
@@ -69,31 +74,25 @@ struct Peer {
 
 enum class Verdict { dropped, inner_bad, src_refused, dummy, delivered };
 
-// handle_esp + deliver without the sockets: what the data plane would do
-// with this packet.  `pkt` is exactly `len` bytes of heap, so ASan sees any
-// read past the packet.  *out_inner is set when it opened.
+// What the data plane would do with this packet, without the sockets.
+// `pkt` is exactly `len` bytes of heap, so ASan sees any read past the
+// packet.  *out_inner is set when it opened.
 Verdict receive(Peer &peer, uint8_t *pkt, size_t len, std::vector<uint8_t> *out_inner) {
-    if (len < kEspHeaderLen) return Verdict::dropped;   // the socket layer's runt check
-    InboundSa *sa = peer.table.find(esp_spi(pkt));
-    if (!sa) return Verdict::dropped;
-    uint32_t seq = esp_seq(pkt);
-    if (!sa->replay.check(seq)) return Verdict::dropped;
-    Aead *aead = sa->keys.get(0);
-    LM_FUZZ_CHECK(aead != nullptr);
-    uint8_t *inner = nullptr;
-    size_t inner_len = 0;
-    uint8_t nh = 0;
-    EspOpen r = esp_open(*aead, pkt, len, &inner, &inner_len, &nh);
-    if (r != EspOpen::ok && r != EspOpen::dummy) return Verdict::dropped;
-    LM_FUZZ_CHECK(inner >= pkt && inner + inner_len <= pkt + len);
-    LM_FUZZ_CHECK(inner_len + kEspHeaderLen + kEspIvLen + 2 + kAeadTagLen <= len);
-    if (!sa->replay.update(seq)) return Verdict::dropped;
-    out_inner->assign(inner, inner + inner_len);
-    if (r == EspOpen::dummy) return Verdict::dummy;
-    InnerInfo info;
-    if (!parse_inner(inner, inner_len, nh, &info)) return Verdict::inner_bad;
-    LM_FUZZ_CHECK(info.len <= inner_len);
-    if (!sa->tunnel->allows_source(info.src)) return Verdict::src_refused;
+    static const Endpoint from{*IpAddr::parse("192.0.2.1"), 4500};
+    if (peer.core.classify_udp(pkt, len, from) != UdpKind::esp) return Verdict::dropped;
+    EspVerdict v = peer.core.open_esp(pkt, len, from, 0);
+    if (v.action == EspVerdict::drop) return Verdict::dropped;
+    LM_FUZZ_CHECK(v.action == EspVerdict::dummy || v.action == EspVerdict::decrypted);
+    LM_FUZZ_CHECK(v.inner >= pkt && v.inner + v.inner_len <= pkt + len);
+    LM_FUZZ_CHECK(v.inner_len + kEspHeaderLen + kEspIvLen + 2 + kAeadTagLen <= len);
+    out_inner->assign(v.inner, v.inner + v.inner_len);
+    if (v.action == EspVerdict::dummy) return Verdict::dummy;
+    InnerVerdict d = peer.core.route_decrypted(*v.tunnel, v.inner, v.inner_len, v.next_header);
+    if (d.action == InnerVerdict::drop) {
+        LM_FUZZ_CHECK(d.why == Drop::bad_inner || d.why == Drop::src_not_allowed);
+        return d.why == Drop::bad_inner ? Verdict::inner_bad : Verdict::src_refused;
+    }
+    LM_FUZZ_CHECK(d.action == InnerVerdict::tun && d.len <= v.inner_len);
     return Verdict::delivered;
 }
 

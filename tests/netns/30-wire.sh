@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# What crosses the wire: the client behind a NAT speaks ESP in UDP 4500, the
-# client without a NAT raw ESP (IP protocol 50); no plaintext ICMP leaves a
+# What crosses the wire: the client behind a NAT speaks ESP in UDP 4500 (auto),
+# the client without a NAT pinned to raw ESP (IP protocol 50) speaks that
+# (auto would take ESP in UDP there too: 62-data-path); no plaintext ICMP leaves a
 # tunnel endpoint; and tshark, given the keys the server exports in debug
 # mode, decrypts the capture and finds the inner ICMP echo.
 source "$(dirname "$0")/lib.sh"
@@ -15,7 +16,7 @@ lm_nat nat1 192.0.2.21 198.51.100.1/26
 lm_behind c nat1 198.51.100.2/26 198.51.100.1
 
 lm_server_conf server subnet relay "DebugKeyFile = $T/esp_sa"
-lm_client_conf alice 192.0.2.1
+lm_client_conf alice 192.0.2.1 "Encapsulation = raw"
 lm_client_conf carol 192.0.2.1
 lm_start srv server
 lm_start a alice; lm_wait_up a alice
@@ -23,7 +24,7 @@ lm_start c carol; lm_wait_up c carol
 
 [ "$(lm_json srv server '.peers[] | select(.name=="alice") | .encapsulation')" = raw ] || die "alice should use raw ESP"
 [ "$(lm_json srv server '.peers[] | select(.name=="carol") | .encapsulation')" = udp ] || die "carol should use ESP in UDP"
-pass "server chose raw ESP for alice (no NAT) and UDP for carol (NAT)"
+pass "raw ESP for alice (no NAT, pinned) and UDP for carol (NAT, auto)"
 
 ip netns exec "$P-srv" tcpdump -i wan -U -w "$T/wan.pcap" 'esp or udp port 4500 or icmp' >"$T/tcpdump.log" 2>&1 &
 TCPDUMP=$!

@@ -69,6 +69,20 @@ lm_wait 10 routed sa srva || die "srva has no routes to srvb's nodes: $(lm_show 
 lm_wait 10 routed sb srvb || die "srvb has no routes to srva's nodes: $(lm_show sb srvb | jq -c .servers)"
 pass "srva and srvb registered, connected, each routing to the other's nodes"
 
+# One server/ record per server for every reader: the registry view's
+# fields (address, nodes held) and the channel's (addr, peer, data), and
+# link show's list of servers says the channel is up.
+rec() { lm_etcd_value reg 192.0.2.129 "/lanmesh/test/server/$1" | jq -c '[.address, .nodes, .addr, .peer, .data]'; }
+rec_is() { [ "$(rec "$1")" = "$2" ]; }
+peer_a=$(lm_json sa srva .servers.peer)
+lm_wait 10 rec_is srva "[\"192.0.2.1\",2,\"192.0.2.1:4500\",\"$peer_a\",\"192.0.2.1:4500\"]" ||
+    die "srva's server/ record: $(rec srva) (channel at $peer_a)"
+reg_line() { lm_ctl "$1" "$2" link show | grep -q "^    server $3  address $4  nodes 2  alive  channel up$"; }
+lm_wait 10 reg_line sa srva srvb 192.0.2.65 || die "srva's link show: $(lm_ctl sa srva link show | grep '^    server')"
+lm_wait 10 reg_line sb srvb srva 192.0.2.1 || die "srvb's link show: $(lm_ctl sb srvb link show | grep '^    server')"
+lm_ctl sa srva link show | grep -q '^    server srva  .*alive  (this server)$' || die "srva's own line: $(lm_ctl sa srva link show)"
+pass "server/srva holds both readers' fields: $(rec srva); link show lists srvb with its channel up"
+
 # 2. alice <-> bob: the first packets through both servers, then direct.
 link() { lm_json "$1" "$2" ".servers.peers[] | select(.name==\"$3\") | .$4"; }
 lm_wait 15 lm_ping alice "$B" || die "alice (srva) -> bob (srvb)"
@@ -138,6 +152,8 @@ gone() { [ "$(lm_json sa srva .servers.routes)" = 0 ]; }
 lm_wait 10 gone || die "srva still routes to srvb's nodes: $(lm_show sa srva | jq -c .servers)"
 sleep 5
 link_up sa srva srvb && die "srva opened a channel to the revoked srvb again"
+ch=$(lm_json sa srva '.registry.servers[] | select(.name=="srvb") | .channel')
+[ "$ch" = down ] || [ "$ch" = connecting ] || die "link show: srvb's channel is '$ch' after the cut"
 n=$(grep -c 'servers: channel to srvb failed' "$T/srva.log")
 [ "$n" = 1 ] || die "the refused retries were logged $n times, expected once"
 pass "srvb revoked: srva cut the channel at reload, dropped its routes, refuses it since (logged once)"

@@ -370,7 +370,21 @@ lm_ping() { local ns=$1; shift; n "$ns" ping -q -n -c 3 -i 0.2 -W 2 "$@" >/dev/n
 # from Debian's etcd-server package, unpacked into a cache rather than
 # installed: installing it would enable and start an etcd on the machine.
 lm_etcd() {
-    local ns=$1 addr=$2 cache=/var/cache/lanmesh-test/etcd-server etcd
+    local ns=$1 addr=$2 etcd
+    etcd=$(lm_etcd_bin) || exit 1
+    ip netns exec "$P-$ns" "$etcd" --name "$ns" --data-dir "$T/etcd-$ns" \
+        --listen-client-urls "http://$addr:2379" --advertise-client-urls "http://$addr:2379" \
+        --listen-peer-urls "http://$addr:2380" --initial-advertise-peer-urls "http://$addr:2380" \
+        --initial-cluster "$ns=http://$addr:2380" >"$T/etcd-$ns.log" 2>&1 &
+    DPID[etcd-$ns]=$!
+    PIDS+=($!)
+    lm_wait 20 lm_etcd_call "$ns" "$addr" range '{"key":"AA=="}' ||
+        die "etcd did not answer within 20 s: $(tail -n 5 "$T/etcd-$ns.log")"
+}
+
+# lm_etcd_bin: prints the path of the etcd binary (see lm_etcd).
+lm_etcd_bin() {
+    local cache=/var/cache/lanmesh-test/etcd-server etcd
     etcd=$(command -v etcd || true)
     if [ -z "$etcd" ]; then
         etcd=$cache/usr/bin/etcd
@@ -383,18 +397,33 @@ lm_etcd() {
         fi
     fi
     [ -x "$etcd" ] || die "no etcd binary at $etcd"
+    echo "$etcd"
+}
+
+# lm_etcd_member NS ADDR CLUSTER [etcd options...]: one member of a cluster
+# (CLUSTER as etcd's --initial-cluster, members named by their NS), serving
+# clients on http://ADDR:2379 unless the options say otherwise.  Does not
+# wait: a member answers only once a quorum is up.
+lm_etcd_member() {
+    local ns=$1 addr=$2 cluster=$3 etcd; shift 3
+    etcd=$(lm_etcd_bin) || exit 1
     ip netns exec "$P-$ns" "$etcd" --name "$ns" --data-dir "$T/etcd-$ns" \
         --listen-client-urls "http://$addr:2379" --advertise-client-urls "http://$addr:2379" \
         --listen-peer-urls "http://$addr:2380" --initial-advertise-peer-urls "http://$addr:2380" \
-        --initial-cluster "$ns=http://$addr:2380" >"$T/etcd-$ns.log" 2>&1 &
+        --initial-cluster "$cluster" "$@" >>"$T/etcd-$ns.log" 2>&1 &
     DPID[etcd-$ns]=$!
     PIDS+=($!)
-    lm_wait 20 lm_etcd_call "$ns" "$addr" range '{"key":"AA=="}' ||
-        die "etcd did not answer within 20 s: $(tail -n 5 "$T/etcd-$ns.log")"
 }
 
 # lm_etcd_call NS ADDR METHOD JSON: one call to etcd's JSON gateway (/v3/kv/METHOD).
 lm_etcd_call() { n "$1" curl -sf -m 2 -X POST "http://$2:2379/v3/kv/$3" -d "$4"; }
+
+# lm_etcd_value NS ADDR KEY: KEY's value ("" if there is none).
+lm_etcd_value() {
+    local k
+    k=$(printf %s "$3" | base64 -w0)
+    lm_etcd_call "$1" "$2" range "{\"key\":\"$k\"}" | jq -r '.kvs[0]?.value // empty' | base64 -d
+}
 
 # lm_etcd_keys NS ADDR PREFIX/: the keys under PREFIX/ (which ends with a
 # slash, so the range ends where "/" + 1, "0", begins), one per line.

@@ -142,7 +142,7 @@ TEST(CliGrammar, HelpAtEveryLevel) {
                                     "-j[son] | -p[retty] | -s[tatistics] | -n[etwork] NET |",
                                     "-R[undir] DIR | -f[orce] | -h[elp] | -V[ersion] }", "lanmesh link show",
                                     "lanmesh sa show [ peer NAME ]", "lanmesh route add PREFIX via NAME [ -force ]",
-                                    "lanmesh monitor [ all | peer | path | rekey | refused ]..."})
+                                    "lanmesh monitor [ all | peer | path | rekey | refused | server ]..."})
         EXPECT_NE(full.find(production), std::string::npos) << production;
 }
 

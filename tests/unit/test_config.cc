@@ -264,6 +264,29 @@ TEST(ConfigParse, ClientServerForms) {
     EXPECT_FALSE(c.server->is_name());
 }
 
+// Several servers of one network (docs/DESIGN.md §11): the key repeated
+// and/or a list; tried in order, each with ControlPort unless it names one.
+TEST(ConfigParse, ClientServerList) {
+    std::string base = kClientBase.substr(0, kClientBase.find("Server ="));
+    std::string tail = "ServerName = office-server\n";
+    Config c = ok(base + "Server = 203.0.113.1 vpn.example:443\nServer = [2001:db8::1]\nControlPort = 4443\n" + tail);
+    ASSERT_EQ(c.servers.size(), 3u);
+    EXPECT_EQ(c.servers[0].str(), "203.0.113.1:4443");
+    EXPECT_EQ(c.servers[1].str(), "vpn.example:443");
+    EXPECT_EQ(c.servers[2].str(), "[2001:db8::1]:4443");
+    ASSERT_TRUE(c.server);
+    EXPECT_EQ(*c.server, c.servers[0]);
+    EXPECT_EQ(error_of(base + "Server = 203.0.113.1\nServer = 203.0.113.1\n" + tail),
+              "/etc/lanmesh/office.conf:8: Server '203.0.113.1' is listed twice");
+    EXPECT_EQ(error_of(base + "Server = vpn.example vpn.example:4500\n" + tail),
+              "/etc/lanmesh/office.conf:7: Server 'vpn.example:4500' is listed twice");
+    c = ok(base + "Server = vpn.example:443 vpn.example:444\n" + tail);
+    EXPECT_EQ(c.servers.size(), 2u);
+    std::string many = "Server =";
+    for (int i = 1; i <= 17; i++) many += " 203.0.113." + std::to_string(i);
+    EXPECT_EQ(error_of(base + many + "\n" + tail), "/etc/lanmesh/office.conf:7: more than 16 servers listed");
+}
+
 // Host names are resolved when connecting; the file is checked only for
 // their syntax (RFC 1123, last label not all digits).
 TEST(ConfigParse, ClientServerNames) {

@@ -127,9 +127,8 @@ struct Server {
         EXPECT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, tun), 0);
         dp.add_udp(udp, AF_INET);
         dp.set_tun(tun[0], false, false, false);
-        dp.role = Role::server;
-        dp.routes = &routes;
-        dp.overlay = {pfx("127.0.1.0/24")};
+        dp.policy = DataPolicy::server(ClientToClient::relay, &routes, nullptr);
+        dp.policy.overlay = {pfx("127.0.1.0/24")};
         dp.on_endpoint = [this](Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int idx) {
             learned++;
             Dataplane::apply_endpoint(t, sa, seq, from, idx);
@@ -229,7 +228,7 @@ TEST(DataplaneLoop, ServerDoesNotForwardPairEspFromInsideTheNetwork) {
     int under = udp_on("127.0.0.3");
     s.client.udp_peer = local_of(under);
     std::unordered_map<uint32_t, Tunnel *> fwd{{0x5005, &s.client}};
-    s.dp.forward = &fwd;
+    s.dp.policy.forward = &fwd;
     auto pair_esp = seal(key(9), 0x5005, 7);   // keys the server does not have
     int behind = udp_on("127.0.2.5"), other = udp_on("127.0.0.4");
     send_to(behind, s.addr(), pair_esp);
@@ -260,8 +259,7 @@ TEST(DataplaneLoop, ClientDoesNotSealItsOwnOuterPackets) {
     ASSERT_EQ(socketpair(AF_UNIX, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, tun), 0);
     dp.add_udp(udp, AF_INET);
     dp.set_tun(tun[0], false, false, false);
-    dp.role = Role::client;
-    dp.uplink = &server;
+    dp.policy = DataPolicy::client(&server, nullptr);
     install(server, sas, 0x3003, key(3), 0x4004, key(4));
     server.udp_sock = 0;
     server.udp_peer = local_of(peer);

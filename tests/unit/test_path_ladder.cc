@@ -60,57 +60,74 @@ TEST(PathLadder, ProvenByTheFirstAnswer) {
 
 TEST(PathLadder, SendingWithoutAnswerFindsADeadStepAndMovesDown) {
     Sim s;
-    s.start(E::raw, kPathsAll);
+    s.start(E::udp, kPathsAll);
     s.run(1000);
     ASSERT_EQ(s.l.state(), S::carrying);
-    // A firewall starts dropping protocol 50 while we send.
-    s.open[0] = false;
+    // A firewall starts dropping UDP 4500 while we send.
+    s.open[1] = false;
     s.sending = true;
     s.run(PathLadder::kDeadAfterMs - 250);
-    EXPECT_EQ(s.l.current(), E::raw) << "not dead before kDeadAfterMs of probing";
+    EXPECT_EQ(s.l.current(), E::udp) << "not dead before kDeadAfterMs of probing";
     s.run(PathLadder::kQuietAfterSendMs + 500);
-    EXPECT_EQ(s.l.current(), E::udp);
+    EXPECT_EQ(s.l.current(), E::raw) << "UDP blocked, protocol 50 passes: raw ESP";
     EXPECT_EQ(s.moves, 1);
-    EXPECT_NE(s.l.reason().find("raw ESP"), std::string::npos) << s.l.reason();
+    EXPECT_NE(s.l.reason().find("ESP in UDP"), std::string::npos) << s.l.reason();
     s.run(500);
     EXPECT_EQ(s.l.state(), S::carrying);
-    // UDP dropped too: into TLS.
-    s.open[1] = false;
+    // Protocol 50 dropped too: into TLS.
+    s.open[0] = false;
     s.run(PathLadder::kQuietAfterSendMs + PathLadder::kDeadAfterMs + 500);
     EXPECT_EQ(s.l.current(), E::tls);
-    EXPECT_NE(s.l.reason().find("ESP in UDP"), std::string::npos) << s.l.reason();
+    EXPECT_NE(s.l.reason().find("raw ESP"), std::string::npos) << s.l.reason();
     s.run(500);
     EXPECT_EQ(s.l.state(), S::carrying);
 }
 
+// The fast path first: ESP in UDP heads the ladder, raw ESP is below it.
+TEST(PathLadder, EspInUdpIsTheBestStep) {
+    EXPECT_EQ(PathLadder::kSteps[0], E::udp);
+    EXPECT_EQ(PathLadder::kSteps[1], E::raw);
+    EXPECT_EQ(PathLadder::kSteps[2], E::tls);
+    Sim s;
+    s.start(E::udp, kPathsAll);
+    s.run(500);
+    EXPECT_EQ(s.l.current(), E::udp);
+    EXPECT_EQ(s.l.state(), S::carrying);
+    EXPECT_EQ(s.probes[1], 1);
+    EXPECT_EQ(s.probes[0], 0) << "nothing better to probe";
+    s.run(2 * PathLadder::kUpwardEveryMs);
+    EXPECT_EQ(s.probes[0], 0);
+}
+
 TEST(PathLadder, NeverAnsweredStepIsDeadWithinDeadAfter) {
     Sim s;
-    s.open[0] = false;
-    s.start(E::raw, kPathsAll);
+    s.open[1] = false;
+    s.start(E::udp, kPathsAll);
     s.run(PathLadder::kDeadAfterMs);
-    EXPECT_EQ(s.l.current(), E::udp);
-    EXPECT_FALSE(s.l.proven_once());   // the first answer on UDP comes at the next tick
-    EXPECT_GE(s.probes[0], 4);   // one a second
-    EXPECT_LE(s.probes[0], 5);
+    EXPECT_EQ(s.l.current(), E::raw);
+    EXPECT_FALSE(s.l.proven_once());   // the first answer on raw ESP comes at the next tick
+    EXPECT_GE(s.probes[1], 4);   // one a second
+    EXPECT_LE(s.probes[1], 5);
 }
 
 TEST(PathLadder, MovesBackUpWhenABetterStepAnswers) {
     Sim s;
     s.open[0] = s.open[1] = false;
-    s.start(E::raw, kPathsAll);
+    s.start(E::udp, kPathsAll);
     s.sending = true;
     s.run(2 * PathLadder::kDeadAfterMs + 1000);
     ASSERT_EQ(s.l.current(), E::tls);
     ASSERT_EQ(s.l.state(), S::carrying);
-    int raw_probes = s.probes[0];
-    // Still blocked: the upward round tries and stays.
+    int udp_probes = s.probes[1], raw_probes = s.probes[0];
+    // Still blocked: the upward round tries both better steps and stays.
     s.run(PathLadder::kUpwardEveryMs + PathLadder::kDeadAfterMs);
+    EXPECT_GT(s.probes[1], udp_probes);
     EXPECT_GT(s.probes[0], raw_probes);
     EXPECT_EQ(s.l.current(), E::tls);
-    // The firewall is gone: the next round moves straight to raw ESP.
+    // The firewall is gone: the next round moves straight to ESP in UDP.
     s.open[0] = s.open[1] = true;
     s.run(PathLadder::kUpwardEveryMs + 2000);
-    EXPECT_EQ(s.l.current(), E::raw);
+    EXPECT_EQ(s.l.current(), E::udp);
     EXPECT_EQ(s.l.state(), S::carrying);
     EXPECT_NE(s.l.reason().find("carries again"), std::string::npos) << s.l.reason();
 }

@@ -78,3 +78,18 @@ TEST(PunchReason, LostAndNoEndpoint) {
     f.candidates = 0;
     EXPECT_TRUE(has(punch_reason(f), "no UDP endpoint"));
 }
+
+TEST(PunchReason, NeighbouringNatsSayWhoSendsFirst) {
+    PunchFacts f = failed();
+    f.punching = true;
+    f.peer_hops = 2;
+    f.holding = true;
+    std::string s = punch_reason(f);
+    EXPECT_TRUE(has(s, "neighbouring NATs")) << s;
+    EXPECT_TRUE(has(s, "we sent first")) << s;
+    EXPECT_TRUE(has(s, "using the relay meanwhile")) << s;
+    f.holding = false;
+    f.waiting = true;
+    s = punch_reason(f);
+    EXPECT_TRUE(has(s, "the peer sent first")) << s;
+}

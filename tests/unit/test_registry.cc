@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "registry/etcd.h"
+#include "registry/revoked.h"
 #include "registry/etcd_leases.h"
 #include "registry/http.h"
 #include "registry/server_directory.h"
@@ -328,5 +329,62 @@ TEST(ServerDirectory, RecordRoundTripAndHostileValues) {
     }
 }
 
+// One server/<name> record for every reader: the registry view (address,
+// nodes held) and the server channels (addr, peer, data) read what the one
+// writer puts there, with or without a PeerAddress.
+TEST(ServerDirectory, OneRecordServesBothReaders) {
+    ServerRecord ch;
+    ch.addr = *Endpoint::parse("192.0.2.1:4500");
+    ch.peer = *Endpoint::parse("192.0.2.1:4501");
+    ch.data = *Endpoint::parse("192.0.2.1:4500");
+    ServerValue v = parse_server_value(server_value_json("192.0.2.1:4500", 7, &ch));
+    EXPECT_EQ(v.address, "192.0.2.1:4500");
+    EXPECT_EQ(v.nodes, 7u);
+    EXPECT_TRUE(v.has_channel);
+    ASSERT_TRUE(v.channel_ok);
+    EXPECT_TRUE(v.channel == ch);
+    // The channel's own parser takes the whole record too.
+    ServerRecord d;
+    std::string err;
+    ASSERT_TRUE(parse_server_record(server_value_json("192.0.2.1:4500", 7, &ch), &d, &err)) << err;
+    EXPECT_TRUE(d == ch);
+
+    // Without a PeerAddress: a live server, no channel, nothing skipped.
+    v = parse_server_value(server_value_json("192.0.2.2:4500", 0, nullptr));
+    EXPECT_EQ(v.address, "192.0.2.2:4500");
+    EXPECT_FALSE(v.has_channel);
+    // A broken channel is seen as such; a value that is not an object
+    // still names a live server.
+    v = parse_server_value(R"({"address":"192.0.2.3:4500","nodes":2,"peer":"x","data":"192.0.2.3:4500"})");
+    EXPECT_EQ(v.nodes, 2u);
+    EXPECT_TRUE(v.has_channel);
+    EXPECT_FALSE(v.channel_ok);
+    v = parse_server_value("not json");
+    EXPECT_EQ(v.address, "");
+    EXPECT_FALSE(v.has_channel);
+
+    // online/ and node/ joined: online nodes with an IPv4 address only.
+    std::vector<EtcdKv> online = {{"/n/online/a", "srv1"}, {"/n/online/b", "srv2"}, {"/n/online/c", "srv2"},
+                                  {"/n/online/\x01", "srv2"}};
+    std::vector<EtcdKv> node = {{"/n/node/a", "198.18.0.2"}, {"/n/node/b", "2001:db8::2"}, {"/n/node/d", "198.18.0.4"}};
+    ServerDirectory dir;
+    join_online_nodes("/n/", online, node, &dir);
+    ASSERT_EQ(dir.nodes.size(), 1u);
+    EXPECT_EQ(dir.nodes["a"].server, "srv1");
+    EXPECT_EQ(dir.nodes["a"].addr4, *IpAddr::parse("198.18.0.2"));
+}
+
 }  // namespace
 }  // namespace lm
+
+// Ids under revoked/ are input written by other servers: only
+// "<hex serial>@<8 hex digits>" is taken.
+TEST(RegistryRevoked, IdsAreStrict) {
+    EXPECT_TRUE(lm::valid_revoked_id("1f@0a1b2c3d"));
+    EXPECT_TRUE(lm::valid_revoked_id("0123456789abcdef@deadbeef"));
+    for (const char *bad : {"", "@0a1b2c3d", "1f@", "1f", "1F@0a1b2c3d", "1f@0a1b2c3", "1f@0a1b2c3d0", "1f@0a1b2c3g",
+                            "1f@@a1b2c3d", "1 f@0a1b2c3d", "../x@0a1b2c3d"})
+        EXPECT_FALSE(lm::valid_revoked_id(bad)) << bad;
+    EXPECT_FALSE(lm::valid_revoked_id(std::string(65, 'a') + "@0a1b2c3d"));
+    EXPECT_EQ(lm::revoked_id(nullptr), "");
+}

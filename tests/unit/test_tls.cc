@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // TLS setup against a throwaway PKI made with the openssl command: real TLS 1.3
 // handshakes over a socketpair, certificate failures and their one-line
-// reasons, CRL reload, and the ESP key exporter.
+// reasons, CRL reload, and the ESP key exporter; and on such a connection,
+// the control-session core both roles share (control/session.h).
 #include <gtest/gtest.h>
 #include <openssl/err.h>
 #include <sys/socket.h>
@@ -17,6 +18,8 @@
 #include <string>
 #include <thread>
 
+#include "control/keying.h"
+#include "control/session.h"
 #include "control/tls.h"
 #include "control/tls_conn.h"
 
@@ -648,6 +651,142 @@ TEST_F(Tls, ConnReportsProtocolErrors) {
     ASSERT_TRUE(p.server->proto_error().has_value()) << p.server->error();
     EXPECT_EQ(*p.server->proto_error(), ProtoError::tls_error);
     EXPECT_FALSE(p.server->can_send());
+}
+
+
+// ---- ControlSession: keepalive, rekey and bye, as both roles run them ----
+
+// One end of an admitted session: its connection, SAs and times.
+struct SessionEnd {
+    std::unique_ptr<TlsConn> conn;
+    SaTable sas;
+    Tunnel tunnel;
+    Keying keying;
+    RttMeter rtt;
+    int64_t last_rx_ms = 0, last_ping_ms = 0;
+    std::vector<ControlSession::Frame> got;
+
+    SessionEnd(std::unique_ptr<TlsConn> c, bool server) : conn(std::move(c)), keying(sas, tunnel, server, nullptr) {}
+    ControlSession ctl() { return {*conn, keying, rtt, last_rx_ms, last_ping_ms}; }
+    // Reads what the other end flushed; every frame goes through on_frame.
+    void read() {
+        for (int i = 0; i < 10; i++)
+            conn->on_io([&](MsgType t, const std::vector<uint8_t> &p) {
+                got.push_back(ctl().on_frame(t, p, 1000));
+                return true;
+            });
+    }
+};
+
+struct SessionPair {
+    std::unique_ptr<SessionEnd> server, client;
+    void flush_both() {
+        client->conn->flush();
+        server->read();
+        server->conn->flush();
+        client->read();
+    }
+};
+
+void session_pair(SSL_CTX *sctx, SSL_CTX *cctx, SessionPair *sp) {
+    ConnPair p;
+    conn_pair(sctx, cctx, &p);
+    sp->server = std::make_unique<SessionEnd>(std::move(p.server), true);
+    sp->client = std::make_unique<SessionEnd>(std::move(p.client), false);
+    std::string err;
+    ASSERT_TRUE(sp->server->keying.install_initial(sp->server->conn->ssl(), 0x1111, 0x2222, &err)) << err;
+    ASSERT_TRUE(sp->client->keying.install_initial(sp->client->conn->ssl(), 0x2222, 0x1111, &err)) << err;
+}
+
+TEST_F(Tls, SessionKeepalive) {
+    SessionPair p;
+    session_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    SessionEnd &c = *p.client, &s = *p.server;
+    const ControlSession::Timers t{10, 30};
+    time_t wall = time(nullptr);
+    std::string why;
+    // Heard 5 s ago, pinged 10 s ago: a ping goes out, nothing else.
+    c.last_rx_ms = 95000;
+    c.last_ping_ms = 90000;
+    EXPECT_EQ(c.ctl().tick(100000, 1000, wall, t, &why), ControlSession::Tick::ok);
+    EXPECT_EQ(c.last_ping_ms, 100000);
+    p.flush_both();
+    ASSERT_EQ(s.got.size(), 1u);
+    EXPECT_EQ(s.got[0].kind, ControlSession::Frame::handled);   // the ping, answered
+    ASSERT_EQ(c.got.size(), 1u);
+    EXPECT_EQ(c.got[0].kind, ControlSession::Frame::handled);   // the pong
+    EXPECT_GE(c.rtt.srtt_us(), 0);
+    // Not due again within the interval.
+    EXPECT_EQ(c.ctl().tick(105000, 1000, wall, t, &why), ControlSession::Tick::ok);
+    EXPECT_EQ(c.last_ping_ms, 100000);
+    // Nothing heard for the timeout.
+    EXPECT_EQ(c.ctl().tick(95000 + 30000, 1000, wall, t, &why), ControlSession::Tick::timed_out);
+}
+
+TEST_F(Tls, SessionFramesItDoesNotOwnOrCannotParse) {
+    SessionPair p;
+    session_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    ControlSession ctl = p.server->ctl();
+    EXPECT_EQ(ctl.on_frame(MsgType::config, {}, 0).kind, ControlSession::Frame::not_mine);
+    EXPECT_EQ(ctl.on_frame(MsgType::esp, {1, 2, 3}, 0).kind, ControlSession::Frame::not_mine);
+    for (MsgType m : {MsgType::ping, MsgType::pong, MsgType::rekey, MsgType::rekey_ack, MsgType::bye}) {
+        ControlSession::Frame f = ctl.on_frame(m, {0xff}, 0);
+        EXPECT_EQ(f.kind, ControlSession::Frame::bad_payload) << to_string(m);
+        EXPECT_FALSE(f.text.empty()) << to_string(m);
+    }
+}
+
+TEST_F(Tls, SessionRekeyBothWays) {
+    SessionPair p;
+    session_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    SessionEnd &c = *p.client, &s = *p.server;
+    std::string why;
+    time_t now = time(nullptr);
+    // Not due: nothing is sent.
+    EXPECT_TRUE(c.ctl().rekey_if_due(now, &why));
+    p.flush_both();
+    EXPECT_TRUE(s.got.empty());
+    // Past RekeyAfterTime the client starts one; the server answers it.
+    time_t later = now + RekeyLimits{}.after_time + 1;
+    EXPECT_TRUE(c.ctl().rekey_if_due(later, &why)) << why;
+    EXPECT_TRUE(c.keying.rekey_pending());
+    p.flush_both();
+    ASSERT_EQ(s.got.size(), 1u);
+    EXPECT_EQ(s.got[0].kind, ControlSession::Frame::rekeyed);
+    EXPECT_EQ(s.got[0].epoch, 1u);
+    EXPECT_FALSE(s.got[0].we_started);
+    ASSERT_EQ(c.got.size(), 1u);
+    EXPECT_EQ(c.got[0].kind, ControlSession::Frame::rekeyed);
+    EXPECT_EQ(c.got[0].epoch, 1u);
+    EXPECT_TRUE(c.got[0].we_started);
+    EXPECT_EQ(c.keying.epoch(), 1u);
+    EXPECT_EQ(s.keying.epoch(), 1u);
+    EXPECT_EQ(c.tunnel.out->spi, s.tunnel.in_cur->spi);
+    EXPECT_EQ(s.tunnel.out->spi, c.tunnel.in_cur->spi);
+    // The server's tick starts the next one.
+    s.last_rx_ms = s.last_ping_ms = 0;
+    EXPECT_EQ(s.ctl().tick(1000, 1000, later + RekeyLimits{}.after_time + 1, {10, 30}, &why),
+              ControlSession::Tick::ok);
+    EXPECT_TRUE(s.keying.rekey_pending());
+    s.got.clear();
+    c.got.clear();
+    s.conn->flush();
+    c.read();
+    c.conn->flush();
+    s.read();
+    ASSERT_EQ(s.got.size(), 1u);
+    EXPECT_TRUE(s.got[0].we_started);
+    EXPECT_EQ(s.got[0].epoch, 2u);
+}
+
+TEST_F(Tls, SessionByeIsCutToItsLimit) {
+    SessionPair p;
+    session_pair(server("ca", "server", "crl.pem"), client("ca", "alice"), &p);
+    ControlSession::send_bye(*p.client->conn, std::string(kMaxByeReason + 40, 'x'));
+    p.server->read();
+    ASSERT_EQ(p.server->got.size(), 1u);
+    EXPECT_EQ(p.server->got[0].kind, ControlSession::Frame::bye);
+    EXPECT_EQ(p.server->got[0].text, std::string(kMaxByeReason, 'x'));
 }
 
 }  // namespace

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# Client failover between the servers of one network (docs/DESIGN.md §11):
+# clients list both servers; when the one in use dies they are on the other
+# within 10 s with the same addresses (the registry in etcd gives them back),
+# and their direct pair loses no packet meanwhile.  A client whose first
+# listed server is down connects to the next one.
+source "$(dirname "$0")/lib.sh"
+
+lm_pki_init
+lm_pki_certs server alice bob carol
+lm_hub
+lm_public reg 192.0.2.9
+lm_public sa 192.0.2.1
+lm_public sb 192.0.2.2
+lm_public a 192.0.2.11
+lm_public b 192.0.2.12
+lm_public c 192.0.2.13
+lm_etcd reg 192.0.2.9
+
+for s in srva srvb; do
+    cp "$PKI/server.crt" "$PKI/$s.crt"; cp "$PKI/server.key" "$PKI/$s.key"
+    lm_server_conf $s subnet direct "[Registry]" "Endpoint = http://192.0.2.9:2379" \
+        "Prefix = /lanmesh/test/" "Name = $s" "TTL = 5"
+done
+# Both forms: a list on one line, and the key given again.
+lm_client_conf alice "192.0.2.1 192.0.2.2"
+lm_client_conf bob 192.0.2.1 "Server = 192.0.2.2"
+lm_client_conf carol "192.0.2.1 192.0.2.2"
+lm_start sa srva
+lm_start sb srvb
+lm_wait 10 lm_show sa srva || die "srva did not start"
+lm_wait 10 lm_show sb srvb || die "srvb did not start"
+lm_start a alice; lm_start b bob
+lm_wait_up a alice 20; lm_wait_up b bob 20
+in_use() { lm_ctl "$1" "$2" -j link show | jq -r .server; }
+[ "$(in_use a alice)" = 192.0.2.1:4500 ] && [ "$(in_use b bob)" = 192.0.2.1:4500 ] ||
+    die "not on the first listed server: alice $(in_use a alice), bob $(in_use b bob)"
+lm_ctl a alice link show | grep -q '^    servers 192.0.2.1:4500 192.0.2.2:4500  (in use 192.0.2.1:4500' ||
+    die "link show does not say which server is in use: $(lm_ctl a alice link show)"
+A=$(lm_json a alice .address); B=$(lm_json b bob .address)
+pair() { lm_json "$1" "$2" ".pairs[] | select(.name==\"$3\") | $4"; }
+path_is() { [ "$(pair "$1" "$2" "$3" .path)" = "$4" ]; }
+lm_ping a "$B" || die "alice -> bob"
+lm_wait 10 path_is a alice bob direct && lm_wait 10 path_is b bob alice direct ||
+    die "alice<->bob did not go direct: $(lm_show a alice | jq -c .pairs)"
+pass "alice ($A) and bob ($B) on srva, listing both servers; their pair is direct"
+
+# srva dies without a word while alice pings bob over their direct pair.
+n a ping -n -i 0.2 -c 75 -W 1 "$B" >"$T/ping.log" 2>&1 &
+PING=$!; PIDS+=($PING)
+sleep 2
+t0=$(date +%s.%N)
+kill -KILL "${DPID[srva]}"
+on_b() { [ "$(in_use "$1" "$2")" = 192.0.2.2:4500 ] && lm_is_up "$1" "$2"; }
+lm_wait 10 on_b a alice || die "alice not on srvb within 10 s: $(lm_ctl a alice -j link show | jq -c '{state,server}')"
+lm_wait 10 on_b b bob || die "bob not on srvb within 10 s: $(lm_ctl b bob -j link show | jq -c '{state,server}')"
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+log "both on srvb ${secs} s after srva died"
+[ "$(echo "$secs <= 10" | bc)" = 1 ] || die "failover took ${secs} s"
+[ "$(lm_json a alice .address)" = "$A" ] || die "alice got $(lm_json a alice .address) from srvb, had $A"
+[ "$(lm_json b bob .address)" = "$B" ] || die "bob got $(lm_json b bob .address) from srvb, had $B"
+[ "$(lm_ctl a alice -j link show | jq -r .failovers)" -ge 1 ] || die "alice counted no failover"
+grep -q 'trying the next server, 192.0.2.2:4500' "$T/alice.log" || die "alice did not log the move"
+lm_ping a 198.18.0.1 || die "alice -> srvb"
+wait $PING
+log "$(grep -E 'packets transmitted' "$T/ping.log")"
+grep -q ' 0% packet loss' "$T/ping.log" || die "the direct pair lost packets during the failover: $(grep -E 'transmitted' "$T/ping.log")"
+pass "srva killed: alice and bob on srvb in ${secs} s with the same addresses; their pair lost no ping"
+
+# The first listed server is down: carol connects to the next one.
+lm_start c carol; lm_wait_up c carol 20
+[ "$(in_use c carol)" = 192.0.2.2:4500 ] || die "carol is on $(in_use c carol)"
+lm_ping c "$A" || die "carol -> alice"
+pass "carol, whose first listed server is down, was admitted by the second"
