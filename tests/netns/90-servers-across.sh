@@ -152,7 +152,7 @@ gone() { [ "$(lm_json sa srva .servers.routes)" = 0 ]; }
 lm_wait 10 gone || die "srva still routes to srvb's nodes: $(lm_show sa srva | jq -c .servers)"
 sleep 5
 link_up sa srva srvb && die "srva opened a channel to the revoked srvb again"
-ch=$(lm_json sa srva '.registry.servers[] | select(.name=="srvb") | .channel')
+ch=$(lm_ctl sa srva -j link show | jq -r '.registry.servers[] | select(.name=="srvb") | .channel')
 [ "$ch" = down ] || [ "$ch" = connecting ] || die "link show: srvb's channel is '$ch' after the cut"
 n=$(grep -c 'servers: channel to srvb failed' "$T/srva.log")
 [ "$n" = 1 ] || die "the refused retries were logged $n times, expected once"
