@@ -128,10 +128,12 @@ void print_link(FILE *f, const Json &link, int stats, time_t) {
         // The network's servers (health: their etcd lease runs), and where
         // each node is online.
         if (const Json *sv = r->get("servers"); sv && sv->is_array())
-            for (const auto &s : sv->items)
-                std::fprintf(f, "    server %s  address %s  nodes %s  %s%s\n", s.str("name", "?").c_str(),
+            for (const auto &s : sv->items) {
+                std::string ch = s.get("channel") ? "  channel " + s.str("channel") : "";
+                std::fprintf(f, "    server %s  address %s  nodes %s  %s%s%s\n", s.str("name", "?").c_str(),
                              s.str("address", "-").c_str(), s.get("nodes") ? s.get("nodes")->text().c_str() : "?",
-                             s.str("health", "?").c_str(), s.flag("self") ? "  (this server)" : "");
+                             s.str("health", "?").c_str(), ch.c_str(), s.flag("self") ? "  (this server)" : "");
+            }
         if (const Json *nv = r->get("nodes"); nv && nv->is_array()) {
             std::string list;
             for (const auto &n : nv->items) list += "  " + n.str("name", "?") + "@" + n.str("server", "?");

@@ -799,6 +799,16 @@ bool h_registry_ttl(Parser &p, std::string_view v) { return p.integer(v, 5, 300,
 bool h_registry_ca(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).ca); }
 bool h_registry_certificate(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).certificate); }
 bool h_registry_key(Parser &p, std::string_view v) { return p.tls_path(v, &registry(p).key); }
+bool h_registry_peer_address(Parser &p, std::string_view v) {
+    IpAddr a;
+    if (!p.address(v, &a)) return false;
+    bool zero = std::all_of(a.b, a.b + a.len(), [](uint8_t x) { return x == 0; });
+    if (zero || is_multicast(a))
+        return p.bad("PeerAddress " + a.str() + " is not an address other servers can reach");
+    registry(p).peer_address = a;
+    return true;
+}
+bool h_registry_peer_port(Parser &p, std::string_view v) { return p.integer(v, 1, 65535, &registry(p).peer_port); }
 
 bool h_peer_name(Parser &p, std::string_view v) {
     if (!valid_peer_name(v)) return p.bad("bad peer Name " + quote(v) + " (" + kPeerNameRule + ")");
@@ -881,6 +891,8 @@ constexpr KeyDef kKeys[] = {
     {Section::registry, "CA", false, kServer, h_registry_ca, OnReload::restart, registry_field<&RegistryConfig::ca>()},
     {Section::registry, "Certificate", false, kServer, h_registry_certificate, OnReload::restart, registry_field<&RegistryConfig::certificate>()},
     {Section::registry, "Key", false, kServer, h_registry_key, OnReload::restart, registry_field<&RegistryConfig::key>()},
+    {Section::registry, "PeerAddress", false, kServer, h_registry_peer_address, OnReload::restart, registry_field<&RegistryConfig::peer_address>()},
+    {Section::registry, "PeerPort", false, kServer, h_registry_peer_port, OnReload::restart, registry_field<&RegistryConfig::peer_port>()},
 };
 
 // Every key says what a reload does with it, and a key the reload compares or
@@ -1123,6 +1135,9 @@ bool Parser::validate_registry() {
         return fail_at(r.line, "[Registry] CA and Certificate are for https:// endpoints; every Endpoint is http://");
     if (r.certificate.empty() != r.key.empty())
         return fail_at(r.line, "[Registry] Certificate and Key go together (etcd's client certificate)");
+    if (r.peer_address.is_set() && r.peer_port == c.control_port)
+        return fail_at(r.line, "[Registry] PeerPort " + std::to_string(r.peer_port) +
+                                   " is the ControlPort: the server-to-server channel needs a port of its own");
     return true;
 }
 

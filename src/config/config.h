@@ -48,11 +48,17 @@ struct RegistryConfig {
     std::string name;                      // this server in the registry; default: the host name
     int ttl = 10;                          // seconds a dead server's registrations outlive it
     std::string ca, certificate, key;      // TLS to etcd (https:// endpoints)
+    // Where the other servers reach this one (docs/DESIGN.md §11): the
+    // server-to-server channel on PeerPort/tcp, their ESP on DataPort/udp.
+    // Unset: no channel, nodes on other servers are out of reach.
+    IpAddr peer_address;
+    uint16_t peer_port = 4501;
     int line = 0;                          // where [Registry] started
     // A reload compares what the section says, not where it stands.
     bool operator==(const RegistryConfig &o) const {
         return endpoints == o.endpoints && prefix == o.prefix && name == o.name && ttl == o.ttl && ca == o.ca &&
-               certificate == o.certificate && key == o.key;
+               certificate == o.certificate && key == o.key && peer_address == o.peer_address &&
+               peer_port == o.peer_port;
     }
 };
 

@@ -6,7 +6,7 @@
 namespace lm {
 
 bool msg_type_known(uint8_t t) {
-    return (t >= uint8_t(MsgType::hello) && t <= uint8_t(MsgType::path)) ||
+    return (t >= uint8_t(MsgType::hello) && t <= uint8_t(MsgType::server_key)) ||
            (t >= uint8_t(MsgType::peer_info) && t <= uint8_t(MsgType::peer_gone));
 }
 
@@ -22,6 +22,9 @@ const char *to_string(MsgType t) {
     case MsgType::route_update: return "route_update";
     case MsgType::esp: return "esp";
     case MsgType::path: return "path";
+    case MsgType::server_hello: return "server_hello";
+    case MsgType::server_intro: return "server_intro";
+    case MsgType::server_key: return "server_key";
     case MsgType::peer_info: return "peer_info";
     case MsgType::peer_key: return "peer_key";
     case MsgType::peer_request: return "peer_request";

@@ -26,6 +26,9 @@ enum class MsgType : uint8_t {
     route_update = 8,
     esp = 9,           // one ESP packet carried in TLS (the data path's last step)
     path = 10,         // client -> server: the data path's step from now on
+    server_hello = 11, // server <-> server, first message of the peer channel
+    server_intro = 12, // server <-> server: introduces a node to one held there
+    server_key = 13,   // server <-> server: a node's pair key for one held there
     // 16..31 are reserved for the mesh; only these are defined so far.
     peer_info = 16,
     peer_key = 17,

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "control/messages.h"
+#include "control/frame.h"
 
 #include <cstring>
 
@@ -991,6 +992,112 @@ bool decode(const std::vector<uint8_t> &in, PeerGone *out, std::string *err) {
     out->reason = get_str(f[kPGReason]);
     for (char ch : out->reason)
         if (!printable(ch)) return fail(err, kPeerGone, "non-printable reason");
+    return true;
+}
+
+namespace {
+enum ServerHelloTag : uint8_t { kSHName = 1, kSHSpi, kSHCiphers };
+const FieldSpec kServerHelloFields[] = {{kSHName, "name", 1, kMaxPeerName, true},
+                                        {kSHSpi, "spi", 4, 4, true},
+                                        {kSHCiphers, "ciphers", 2, 2 * kMaxListItems, true}};
+const char kServerHello[] = "server_hello";
+}  // namespace
+
+std::vector<uint8_t> encode(const ServerHello &m) {
+    Writer w;
+    w.put(kSHName, reinterpret_cast<const uint8_t *>(m.name.data()), m.name.size());
+    w.u32(kSHSpi, m.spi);
+    std::vector<uint8_t> ciphers;
+    for (Cipher c : m.ciphers) {
+        uint8_t b[2];
+        store_be16(b, uint16_t(c));
+        ciphers.insert(ciphers.end(), b, b + 2);
+    }
+    w.bytes(kSHCiphers, ciphers);
+    return w.take();
+}
+
+bool validate(const ServerHello &m, std::string *err) {
+    if (!check_name(kServerHello, m.name, err)) return false;
+    if (m.spi < kMinSpi) return fail(err, kServerHello, "spi %u is reserved (< %u)", m.spi, kMinSpi);
+    if (m.ciphers.empty() || m.ciphers.size() > kMaxListItems)
+        return fail(err, kServerHello, "%zu ciphers (1..%zu)", m.ciphers.size(), kMaxListItems);
+    return true;
+}
+
+bool decode(const std::vector<uint8_t> &in, ServerHello *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kServerHello, in, kServerHelloFields, &f, err)) return false;
+    out->name = get_str(f[kSHName]);
+    if (!check_name(kServerHello, out->name, err)) return false;
+    out->spi = get_u32(f[kSHSpi]);
+    if (out->spi < kMinSpi) return fail(err, kServerHello, "spi %u is reserved (< %u)", out->spi, kMinSpi);
+    out->ciphers.clear();
+    return decode_ciphers(kServerHello, f[kSHCiphers], &out->ciphers, err);
+}
+
+namespace {
+enum ServerIntroTag : uint8_t { kSIIntro = 1, kSIAnswer, kSITo, kSIInfo, kSICiphers };
+const FieldSpec kServerIntroFields[] = {{kSIIntro, "intro_id", 8, 8, true},
+                                        {kSIAnswer, "answer", 1, 1, true},
+                                        {kSITo, "to", 1, kMaxPeerName, true},
+                                        {kSIInfo, "info", 1, kMaxPayload - 256, true},
+                                        {kSICiphers, "ciphers", 2, 2 * kMaxListItems, true}};
+enum ServerKeyTag : uint8_t { kSKFrom = 1, kSKKey };
+const FieldSpec kServerKeyFields[] = {{kSKFrom, "from", 1, kMaxPeerName, true},
+                                      {kSKKey, "key", 1, kMaxPayload - 128, true}};
+const char kServerIntro[] = "server_intro", kServerKey[] = "server_key";
+}  // namespace
+
+std::vector<uint8_t> encode(const ServerIntro &m) {
+    Writer w;
+    w.u64(kSIIntro, m.intro_id);
+    w.u8(kSIAnswer, m.answer ? 1 : 0);
+    w.put(kSITo, reinterpret_cast<const uint8_t *>(m.to.data()), m.to.size());
+    w.bytes(kSIInfo, encode(m.info));
+    std::vector<uint8_t> ciphers;
+    for (Cipher c : m.ciphers) {
+        uint8_t b[2];
+        store_be16(b, uint16_t(c));
+        ciphers.insert(ciphers.end(), b, b + 2);
+    }
+    w.bytes(kSICiphers, ciphers);
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, ServerIntro *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kServerIntro, in, kServerIntroFields, &f, err)) return false;
+    out->intro_id = get_u64(f[kSIIntro]);
+    if (!out->intro_id) return fail(err, kServerIntro, "intro_id 0");
+    uint8_t a = get_u8(f[kSIAnswer]);
+    if (a > 1) return fail(err, kServerIntro, "answer %u (0 or 1)", a);
+    out->answer = a == 1;
+    out->to = get_str(f[kSITo]);
+    if (!check_name(kServerIntro, out->to, err)) return false;
+    std::vector<uint8_t> info(f[kSIInfo].p, f[kSIInfo].p + f[kSIInfo].len);
+    std::string why;
+    if (!decode(info, &out->info, &why)) return fail(err, kServerIntro, "info: %s", why.c_str());
+    if (out->info.intro_id != out->intro_id) return fail(err, kServerIntro, "info for another introduction");
+    out->ciphers.clear();
+    return decode_ciphers(kServerIntro, f[kSICiphers], &out->ciphers, err);
+}
+
+std::vector<uint8_t> encode(const ServerKey &m) {
+    Writer w;
+    w.put(kSKFrom, reinterpret_cast<const uint8_t *>(m.from.data()), m.from.size());
+    w.bytes(kSKKey, encode(m.key));
+    return w.take();
+}
+
+bool decode(const std::vector<uint8_t> &in, ServerKey *out, std::string *err) {
+    Fields f;
+    if (!parse_fields(kServerKey, in, kServerKeyFields, &f, err)) return false;
+    out->from = get_str(f[kSKFrom]);
+    if (!check_name(kServerKey, out->from, err)) return false;
+    std::vector<uint8_t> key(f[kSKKey].p, f[kSKKey].p + f[kSKKey].len);
+    std::string why;
+    if (!decode(key, &out->key, &why)) return fail(err, kServerKey, "key: %s", why.c_str());
     return true;
 }
 

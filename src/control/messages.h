@@ -192,6 +192,16 @@ bool validate(const PathMsg &m, std::string *err);
 //   3 intro_id u64, optional: the introduction the sender holds; absent (or
 //     another than the server's) asks for a fresh one (the pair is rebuilt)
 // PeerGone (server -> client): drop every pair SA with NAME.   1 name  2 reason
+// ServerHello (server <-> server, docs/DESIGN.md §11): the first message each
+// side of a peer channel sends.  1 name (the sender's registry name)
+//   2 spi u32 >= 256 (the sender's inbound SPI)   3 ciphers u16 list (the
+//   connecting side: its preference; the accepting side: the one chosen)
+// ServerIntro (server <-> server): introduces the sender's node to `to`,
+//   held by the receiver (docs/DESIGN.md §11).  1 intro_id u64 != 0
+//   2 answer u8 (0 asks, 1 answers)   3 to (name)   4 info: the sender's
+//   node as a PeerInfo body   5 ciphers u16 list: that node's
+// ServerKey (server <-> server): 1 from (name)   2 key: a PeerKey body
+//   whose name is the receiving server's node
 constexpr size_t kMaxCertDer = 8192, kMaxSig = 512;   // kMaxPeerName: common/names.h
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
 
@@ -227,6 +237,30 @@ struct PeerGone {
     std::string reason;
 };
 
+struct ServerHello {
+    std::string name;
+    uint32_t spi = 0;
+    std::vector<Cipher> ciphers;
+};
+
+std::vector<uint8_t> encode(const ServerHello &m);
+bool decode(const std::vector<uint8_t> &in, ServerHello *out, std::string *err);
+bool validate(const ServerHello &m, std::string *err);
+struct ServerIntro {
+    uint64_t intro_id = 0;
+    bool answer = false;
+    std::string to;
+    PeerInfo info;
+    std::vector<Cipher> ciphers;
+};
+struct ServerKey {
+    std::string from;
+    PeerKey key;
+};
+std::vector<uint8_t> encode(const ServerIntro &m);
+std::vector<uint8_t> encode(const ServerKey &m);
+bool decode(const std::vector<uint8_t> &in, ServerIntro *out, std::string *err);
+bool decode(const std::vector<uint8_t> &in, ServerKey *out, std::string *err);
 std::vector<uint8_t> encode(const PeerInfo &m);
 std::vector<uint8_t> encode(const PeerKey &m);
 std::vector<uint8_t> encode(const PeerRequest &m);

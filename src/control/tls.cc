@@ -519,6 +519,29 @@ std::string tls_admission_problem(SSL *ssl) {
 SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, true, err); }
 SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err) { return make_ctx(f, false, err); }
 
+SSL_CTX *tls_interserver_ctx(const TlsFiles &f, std::string *err) {
+    Ptr<SSL_CTX> ctx(SSL_CTX_new(TLS_method()));
+    if (!ctx) {
+        if (err) *err = "cannot create TLS context: " + openssl_reason();
+        return nullptr;
+    }
+    // The verify callback's extendedKeyUsage rule knows clients and servers
+    // only; between servers the purpose below and tls_peer_is_server() do it.
+    TlsFiles g = f;
+    g.require_eku = false;
+    if (!configure(ctx.get(), g, true, err)) return nullptr;
+    if (SSL_CTX_set_purpose(ctx.get(), X509_PURPOSE_SSL_SERVER) != 1) {
+        if (err) *err = "cannot set the certificate purpose: " + openssl_reason();
+        return nullptr;
+    }
+    return ctx.release();
+}
+
+bool tls_peer_is_server(SSL *ssl) {
+    X509 *x = SSL_get0_peer_certificate(ssl);
+    return x && SSL_get_verify_result(ssl) == X509_V_OK && has_eku(x, true);
+}
+
 bool tls_reload_crl(SSL_CTX *ctx, const std::string &crl, std::string *err) {
     X509_STORE *old = SSL_CTX_get_cert_store(ctx);
     CertList cas;

@@ -40,6 +40,13 @@ struct TlsFiles {
 // ECDHE handshake.  SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER is set.
 SSL_CTX *tls_server_ctx(const TlsFiles &f, std::string *err);
 SSL_CTX *tls_client_ctx(const TlsFiles &f, std::string *err);
+// The channel between two servers of one network (docs/DESIGN.md §11): one
+// context for both ends, accepting and connecting.  Each end presents its
+// server certificate and demands a peer certificate fit for a TLS server
+// (OpenSSL's purpose check); tls_peer_is_server() tells, after the
+// handshake, whether it also names serverAuth, as RemoteCertTls wants.
+SSL_CTX *tls_interserver_ctx(const TlsFiles &f, std::string *err);
+bool tls_peer_is_server(SSL *ssl);
 
 // "" or why our own certificate cannot serve `server`'s role: its keyUsage
 // or extendedKeyUsage forbids it, it lacks the extendedKeyUsage the peer

@@ -195,7 +195,7 @@ void Dataplane::handle_esp(uint8_t *esp, size_t len, const Endpoint &from, int u
     case InnerVerdict::drop:
         return;
     case InnerVerdict::relay:
-        if (d.introduce && on_relay) on_relay(*v.tunnel, *d.to);
+        if (d.introduce && on_relay) on_relay(*v.tunnel, *d.to, d.dst);
         send_inner(*d.to, v.next_header, v.inner, d.len);
         return;
     case InnerVerdict::tun:

@@ -84,8 +84,9 @@ public:
     // before the workers start, and changed only while they are paused.
     DataPolicy policy;
     // Server, mesh: called when traffic is relayed between two clients, so
-    // the control plane can introduce them.
-    std::function<void(Tunnel &from, Tunnel &to)> on_relay;
+    // the control plane can introduce them; `to` may be another server's
+    // tunnel, and `dst` then says which of its nodes.
+    std::function<void(Tunnel &from, Tunnel &to, const IpAddr &dst)> on_relay;
     // Non-ESP frames (after the 4-byte zero marker check): hole-punch probes.
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
     // Server, mesh: ESP for an SPI that is neither ours nor a pair's we

@@ -207,7 +207,11 @@ InnerVerdict PacketCore::route_decrypted(Tunnel &from, uint8_t *inner, size_t le
         from.stats[slot_].drops_inner++;
         return v;
     }
-    if (!from.allows_source(info.src)) {
+    // A server tunnel may send from the nodes held by that server alone:
+    // those the route table puts behind it (one hash lookup).
+    bool src_ok = from.server_peer ? policy_.routes && policy_.routes->lookup(info.src) == &from
+                                   : from.allows_source(info.src);
+    if (!src_ok) {
         c_.drop(v.why = Drop::src_not_allowed);
         from.stats[slot_].drops_src++;
         return v;
@@ -225,8 +229,21 @@ InnerVerdict PacketCore::route_decrypted(Tunnel &from, uint8_t *inner, size_t le
                 c_.drop(v.why = Drop::c2c_off);
                 return v;
             }
-            // Introduced pairs are the common case: a short scan.
-            v.introduce = std::find(from.introduced.begin(), from.introduced.end(), to) == from.introduced.end();
+            // No transit between servers: each reaches every other directly
+            // (docs/DESIGN.md §11), so a loop cannot form.
+            if (from.server_peer && to->server_peer) {
+                c_.drop(v.why = Drop::no_route);
+                return v;
+            }
+            // Introduced pairs are the common case: a short scan.  A node on
+            // another server is known by its address; what another server
+            // relays to us is that server's to introduce.
+            if (!from.server_peer)
+                v.introduce = to->server_peer ? std::find(from.introduced_remote.begin(), from.introduced_remote.end(),
+                                                          info.dst) == from.introduced_remote.end()
+                                              : std::find(from.introduced.begin(), from.introduced.end(), to) ==
+                                                    from.introduced.end();
+            v.dst = info.dst;
             c_.relayed++;
             v.action = InnerVerdict::relay;
             v.to = to;

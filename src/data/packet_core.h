@@ -42,7 +42,10 @@ struct DataPolicy {
     Tunnel *uplink = nullptr;
     // A decrypted packet for another peer in `routes` is sealed again to it
     // (the server's relay), as far as `c2c` allows; otherwise every
-    // decrypted packet goes into the TUN.
+    // decrypted packet goes into the TUN.  Another server's tunnel
+    // (Tunnel::server_peer) is a peer like a client, except that what it
+    // sends must come from a node `routes` puts behind it, and nothing it
+    // sends is relayed to a third server (docs/DESIGN.md §11).
     bool relay = false;
     ClientToClient c2c = ClientToClient::relay;
     // Pair SPI -> the peer that owns it: such ESP is forwarded as it is,
@@ -122,9 +125,12 @@ struct InnerVerdict {
     Drop why = Drop::count_;
     Tunnel *to = nullptr;
     size_t len = 0;
-    // relay: the two peers have not been introduced yet (Tunnel::introduced),
+    // relay: the two peers have not been introduced yet (Tunnel::introduced,
+    // or Tunnel::introduced_remote when `to` is another server's tunnel),
     // the control plane may introduce them.
     bool introduce = false;
+    // relay: the inner destination (across servers it names the node).
+    IpAddr dst;
 };
 
 // What to do with packets read from the TUN.

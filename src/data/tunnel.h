@@ -45,6 +45,10 @@ struct Tunnel {
     // accepts whatever its server forwards; the server is its gateway).
     std::vector<Prefix> allowed_src;
     bool is_client = false;            // server side: a tunnel to a client
+    // Server side: a tunnel to another server of the network (server/
+    // server_peers.h).  What it sends must come from a node the route table
+    // puts behind it, and nothing it sends is passed on to another server.
+    bool server_peer = false;
     // A pair tunnel (mesh) without a direct path borrows the outer path of
     // this tunnel (the client's tunnel to the server, which forwards the ESP
     // by SPI without decrypting it).  Null: use our own endpoint.
@@ -52,6 +56,9 @@ struct Tunnel {
     // Server, mesh: the clients this one has been introduced to, so the relay
     // path can tell without a lookup that allocates.
     std::vector<Tunnel *> introduced;
+    // Server, mesh across servers: the addresses on other servers this
+    // client has been introduced to (or is being), likewise.
+    std::vector<IpAddr> introduced_remote;
 
     // Counters, one copy per worker (summed by total()).
     struct Stats {

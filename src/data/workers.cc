@@ -85,11 +85,12 @@ DataWorkers::DataWorkers(int workers, SaTable &sas, DataCounters &control_counte
         w->ep = epoll_create1(EPOLL_CLOEXEC);
         if (w->ep < 0) throw std::runtime_error(std::string("epoll_create1: ") + strerror(errno));
         Worker *wp = w.get();
-        w->dp->on_relay = [this, wp](Tunnel &from, Tunnel &to) {
+        w->dp->on_relay = [this, wp](Tunnel &from, Tunnel &to, const IpAddr &dst) {
             if (!on_relay) return;   // set before start(), read-only after
             Event e{Event::relay};
             e.a = &from;
             e.b = &to;
+            e.from.addr = dst;
             post(*wp, e);
         };
         w->dp->on_endpoint = [this, wp](Tunnel &t, InboundSa &sa, uint32_t seq, const Endpoint &from, int idx) {
@@ -461,7 +462,7 @@ void DataWorkers::deliver(Worker &w) {
             if (on_path_too_big) on_path_too_big(*e.a);
             break;
         case Event::relay:
-            if (on_relay) on_relay(*e.a, *e.b);
+            if (on_relay) on_relay(*e.a, *e.b, e.from.addr);
             break;
         case Event::unknown_spi:
             if (on_unknown_spi) on_unknown_spi(e.seq, e.from, e.udp_idx);

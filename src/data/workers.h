@@ -74,7 +74,7 @@ public:
     int raw_fd(int family) const { return control_->raw_fd(family); }
 
     // ---- hooks, called on the control thread from pause_all()
-    std::function<void(Tunnel &from, Tunnel &to)> on_relay;
+    std::function<void(Tunnel &from, Tunnel &to, const IpAddr &dst)> on_relay;
     std::function<void(const uint8_t *p, size_t len, const Endpoint &from, int udp_idx)> on_non_esp;
     // An outbound SA of `t` reached RekeyAfterPackets (Dataplane::on_rekey_due).
     std::function<void(Tunnel &t)> on_rekey_due;

@@ -17,6 +17,7 @@
 #include "common/json.h"
 #include "common/json_value.h"
 #include "common/log.h"
+#include "common/names.h"
 #include "core/loop.h"
 #include "registry/registry_probe.h"
 #include "registry/revoked.h"
@@ -313,9 +314,7 @@ void RegistryThread::poll() {
     std::string err;
     const std::string prefix = rc_.prefix;
     if (lease_) {
-        JsonWriter j;
-        j.begin_object().kv("address", self_address()).kv("nodes", nodes_.load()).end_object();
-        std::string value = j.str();
+        std::string value = server_value_json(self_address(), nodes_.load(), channel_ ? &*channel_ : nullptr);
         if (value != server_value_ || lease_ != server_value_lease_) {
             if (etcd_->put(prefix + "server/" + server_, value, lease_, &err)) {
                 server_value_ = value;
@@ -325,25 +324,40 @@ void RegistryThread::poll() {
     }
     std::vector<EtcdKv> kvs;
     view->ok = etcd_->list(prefix + "server/", &kvs, &err);
+    const std::string own_key = prefix + "server/" + server_;
+    bool own_seen = false;
     for (const EtcdKv &kv : kvs) {
+        // Ours as we wrote it; else (deleted by hand, overwritten) again next poll.
+        if (kv.key == own_key && kv.value == server_value_ && kv.lease == server_value_lease_) own_seen = true;
         ServerRec r;
         r.name = kv.key.substr(prefix.size() + 7);
         if (!plain_name(r.name)) continue;   // not one of ours
-        Json v;
-        std::string perr;
         // A record we cannot read still names a server that is alive.
-        if (parse_json(kv.value, &v, &perr) && v.is_object()) {
-            r.address = v.str("address").substr(0, 64);
-            r.nodes = v.u64("nodes");
+        ServerValue sv = parse_server_value(kv.value);
+        r.address = sv.address;
+        r.nodes = sv.nodes;
+        if (channel_ && sv.has_channel) {
+            if (sv.channel_ok && valid_peer_name(r.name)) view->directory.servers[r.name] = sv.channel;
+            else view->directory.skipped++;
         }
         view->servers.push_back(std::move(r));
     }
-    if (view->ok && polls_++ % kOnlineEvery == 0) {
+    if (view->ok && lease_ && !own_seen) server_value_.clear();
+    // The routes to other servers' nodes follow online/ and node/: with a
+    // channel both are read every poll, else online/ only now and then.
+    if (view->ok && (polls_++ % kOnlineEvery == 0 || channel_)) {
         kvs.clear();
         view->online_read = etcd_->list(prefix + "online/", &kvs, &err);
         for (const EtcdKv &kv : kvs) {
             std::string node = kv.key.substr(prefix.size() + 7);
             if (plain_name(node) && plain_name(kv.value)) view->online.push_back({node, kv.value});
+        }
+        if (channel_ && view->online_read) {
+            std::vector<EtcdKv> nodes;
+            if (etcd_->list(prefix + "node/", &nodes, &err)) {
+                join_online_nodes(prefix, kvs, nodes, &view->directory);
+                view->directory.ok = true;
+            }
         }
     }
     if (view->ok) {

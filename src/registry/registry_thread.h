@@ -27,6 +27,7 @@
 #include "config/config.h"
 #include "registry/etcd.h"
 #include "registry/etcd_leases.h"
+#include "registry/server_directory.h"
 #include "config/topology.h"
 
 namespace lm {
@@ -64,9 +65,10 @@ public:
     void set_fixed(std::map<IpAddr, std::string> fixed);
 
     // What the servers of the network say of themselves in etcd
-    // (P server/<name>, on each one's etcd lease: present while it lives),
-    // and which server holds which node (P online/).  The thread reads them
-    // every kPollMs and hands the result to the control thread.
+    // (P server/<name>, on each one's etcd lease: present while it lives;
+    // one record for every reader, registry/server_directory.h), and which
+    // server holds which node (P online/).  The thread reads them every
+    // kPollMs and hands the result to the control thread.
     static constexpr int kPollMs = 1000;
     static constexpr int kOnlineEvery = 5;   // online/ (one key per node) every 5th poll only
     struct ServerRec {
@@ -81,6 +83,10 @@ public:
         std::vector<std::pair<std::string, std::string>> online;   // node -> server, by node
         bool revoked_read = false;                        // `revoked` is fresh this time
         std::set<std::string> revoked;                    // P revoked/ ids (registry/revoked.h)
+        // With set_channel() only: the servers with a channel and every
+        // node online elsewhere with its address (P online/ and node/ each
+        // poll), for the server channels and their routes.
+        ServerDirectory directory;
     };
     static constexpr size_t kMaxRevoked = 100000;         // ids read at most (more are logged once)
     // The revoked certificates of this server's CRL (id -> issuer name),
@@ -92,6 +98,9 @@ public:
     // source address towards etcd), and how many nodes it holds now.
     void set_self(std::string address) { self_address_ = std::move(address); }
     void set_nodes(uint64_t n) { nodes_.store(n); }
+    // Before launch(): this server's channel endpoints (PeerAddress), added
+    // to its server/<name> record; the poll then fills View::directory.
+    void set_channel(const ServerRecord &mine) { channel_ = mine; }
 
     // For `lanmesh link show` and the log: whether the last call reached
     // etcd, through which member, and the last error.
@@ -145,6 +154,7 @@ private:
     unsigned polls_ = 0;
     std::set<std::string> published_;       // revoked ids written by this process
     bool revoked_overflow_logged_ = false;
+    std::optional<ServerRecord> channel_;   // set_channel()
 };
 
 }  // namespace lm

@@ -26,6 +26,12 @@ Server::Server(const Config &cfg)
       leases_(plan_, cfg.state_directory + "/leases") {}
 
 Server::~Server() {
+    // Its hooks reach into members declared after it, gone by its turn.
+    if (peers_) {
+        peers_->on_mesh = nullptr;
+        peers_->on_link_down = nullptr;
+        peers_.reset();
+    }
     sessions_.clear();
     for (int fd : listen_fds_) close(fd);
     if (ctx_) SSL_CTX_free(ctx_);
@@ -61,6 +67,19 @@ bool Server::start_role(std::string *err) {
         if (!check_registry(err)) return false;
         publish_revoked();
         LM_INFO("registry: leases in etcd under %s as server '%s'", cfg_.registry->prefix.c_str(), name.c_str());
+        if (cfg_.registry->peer_address.is_set()) {
+            peers_ = std::make_unique<ServerPeers>(loop_, sas_, &keys_, dp_, routes_, cfg_, name);
+            if (!peers_->start(*registry_, err)) return false;
+            if (cfg_.client_to_client == ClientToClient::direct) {
+                peers_->on_mesh = [this](const std::string &srv, MsgType t, const std::vector<uint8_t> &p) {
+                    on_server_mesh(srv, t, p);
+                };
+                peers_->on_link_down = [this](const std::string &srv, Tunnel *t) { xmesh_link_down(srv, t); };
+            }
+        } else {
+            LM_WARN("registry: no PeerAddress, so no channel to the other servers: "
+                    "nodes they admitted are out of reach from here");
+        }
     }
 
     // The network's MTU: what fits a 1500-byte underlay with IPv4 or IPv6
@@ -95,7 +114,7 @@ bool Server::start_role(std::string *err) {
         if (cfg_.pool6) dp.policy.overlay.push_back(*cfg_.pool6);
     });
     if (cfg_.client_to_client == ClientToClient::direct) {
-        data_.on_relay = [this](Tunnel &from, Tunnel &to) { on_relay(from, to); };
+        data_.on_relay = [this](Tunnel &from, Tunnel &to, const IpAddr &dst) { on_relay(from, to, dst); };
         data_.on_unknown_spi = [this](uint32_t spi, const Endpoint &from, int idx) {
             on_unknown_pair_spi(spi, from, idx);
         };
@@ -636,6 +655,7 @@ void Server::tick_role(int64_t now) {
         update_interest(s);
     }
     if (cfg_.client_to_client == ClientToClient::direct) mesh_announce_moves(now);
+    if (peers_) peers_->tick(now);
     for (auto &d : doomed) {
         auto it = sessions_.find(d.fd);
         if (it == sessions_.end() || it->second->dead) continue;
@@ -696,6 +716,7 @@ void Server::stop_role() {
     for (auto &[fd, _] : sessions_) fds.push_back(fd);
     for (int fd : fds) close_session(fd, "server shutting down", true);
     reap();
+    if (peers_) peers_->stop();
     leases_.flush();
 }
 
@@ -721,6 +742,7 @@ void Server::status_role(JsonWriter &j) {
     j.kv("forward_spis", uint64_t(forward_.size())).kv("forwarded_packets", data_.totals().forwarded);
     j.kv("unknown_spi_told", mesh_unknown_spi_told_).kv("unknown_spi_unowned", mesh_unknown_spi_unowned_);
     j.end_object();
+    if (peers_) peers_->status(j);
     j.kv("pending_handshakes", uint64_t(std::count_if(sessions_.begin(), sessions_.end(), [](auto &e) {
              return e.second->phase != Session::Phase::up;
          })));

@@ -24,6 +24,7 @@
 #include "registry/registry_thread.h"
 #include "server/leases.h"
 #include "server/pending_handshakes.h"
+#include "server/server_peers.h"
 #include "config/topology.h"
 
 namespace lm {
@@ -124,7 +125,18 @@ private:
     // The mesh (server_mesh.cc): introductions, blind forwarding by SPI.
     Session *session_by_name(const std::string &name);
     Session *session_by_tunnel(const Tunnel *t);
-    void on_relay(Tunnel &from, Tunnel &to);
+    void on_relay(Tunnel &from, Tunnel &to, const IpAddr &dst);
+    // The mesh across servers (server_xmesh.cc, docs/DESIGN.md §11): the
+    // introduction, the pair keys and the blind relay span two servers;
+    // pair ESP for a node on another server goes to that server by SPI.
+    void xmesh_relay(Session &a, const IpAddr &dst);
+    void introduce_remote(Session &a, const std::string &peer, const std::string &server);
+    void on_server_mesh(const std::string &server, MsgType t, const std::vector<uint8_t> &payload);
+    // A pair key for a node on another server: true when it was one
+    // (forwarded there, or refused and counted).
+    bool xmesh_peer_key(Session &s, const PeerKey &m);
+    void xmesh_link_down(const std::string &server, Tunnel *t);
+    void xmesh_forward(uint32_t spi, Tunnel *t);
     void introduce(Session &a, Session &b);
     PeerInfo peer_info_for(const Session &s, const Session &other, uint64_t intro_id) const;
     bool on_peer_key(Session &s, const PeerKey &m);
@@ -190,6 +202,13 @@ private:
     TopologyPlan plan_;
     LeaseStore leases_;
     std::unique_ptr<RegistryThread> registry_;   // [Registry]: leases shared in etcd
+    std::unique_ptr<ServerPeers> peers_;         // [Registry] PeerAddress: the other servers
+    // Pairs whose other end is on another server: (lo, hi) -> that server.
+    std::map<std::pair<std::string, std::string>, std::string> remote_pairs_;
+    // Pair SPIs forwarded to another server, oldest first (bounded).
+    std::deque<uint32_t> remote_spis_;
+    static constexpr size_t kMaxRemoteSpis = 4096;
+    uint64_t xmesh_dropped_ = 0;   // server_intro / server_key we could not use
     uint64_t next_serial_ = 0;
     RouteTable routes_;
     std::unordered_map<int, std::unique_ptr<Session>> sessions_;   // by TCP fd

@@ -260,6 +260,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     TlsFiles used = tls_files_of(cfg_);
     used.crl = next.crl;
     tls_loaded(ctx_, used);
+    if (peers_) peers_->reload_crl(next.crl);
     publish_revoked();   // for the other servers of the network
 
     // Every session the new store refuses ends now, with the reason.

@@ -32,7 +32,12 @@ Server::Session *Server::session_by_tunnel(const Tunnel *t) {
     return nullptr;
 }
 
-void Server::on_relay(Tunnel &from, Tunnel &to) {
+void Server::on_relay(Tunnel &from, Tunnel &to, const IpAddr &dst) {
+    if (to.server_peer) {
+        auto it = by_tunnel_.find(&from);
+        if (it != by_tunnel_.end()) xmesh_relay(*it->second, dst);
+        return;
+    }
     // Called per relayed packet: the common case (already introduced) is a
     // scan of a short vector, with no allocation.
     if (std::find(from.introduced.begin(), from.introduced.end(), &to) != from.introduced.end()) return;
@@ -118,6 +123,7 @@ bool Server::on_peer_key(Session &s, const PeerKey &m) {
         return true;   // the session stays; the message is dropped
     };
     Session *peer = session_by_name(m.name);
+    if (!peer && xmesh_peer_key(s, m)) return true;
     if (!peer) return refuse("no such peer connected");
     auto intro = intros_.find(pair_key(s.name, m.name));
     if (intro == intros_.end()) return refuse("not introduced");
@@ -153,6 +159,14 @@ bool Server::on_peer_request(Session &s, const PeerRequest &m) {
     // Without an introduction on record (we restarted, or one side
     // reconnected) this starts a new one, and both sides rekey from scratch.
     if (m.data_port) s.hello.data_port = m.data_port;
+    if (!peer && peers_) {
+        // On another server: a fresh introduction there too.
+        std::string server = peers_->server_of(m.name);
+        if (server.empty()) return true;
+        if (auto it = intros_.find(key); it != intros_.end() && it->second != m.intro_id) intros_.erase(it);
+        introduce_remote(s, m.name, server);
+        return true;
+    }
     if (!peer || peer == &s) return true;
     int64_t now = EventLoop::now_ms();
     auto &last = last_reintro_[key];
@@ -194,6 +208,7 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
             continue;
         }
         last_reintro_.erase(it->first);
+        remote_pairs_.erase(it->first);
         it = intros_.erase(it);
     }
     if (cfg_.client_to_client != ClientToClient::direct) return;

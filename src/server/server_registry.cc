@@ -11,6 +11,7 @@
 #include "registry/registry_probe.h"
 #include "registry/revoked.h"
 #include "server/server.h"
+#include "server/server_peers.h"
 
 namespace lm {
 
@@ -31,6 +32,9 @@ void Server::on_registry_view(const RegistryThread::View &v) {
         revoked_ids_ = v.revoked;
         cut_registry_revoked();
     }
+    // The server channels and the routes to other servers' nodes read the
+    // same server/ records (and online/, node/ with them).
+    if (peers_) peers_->on_directory(v.directory);
     if (!v.ok) return;   // etcd did not answer: the last view stands
     time_t now = time(nullptr);
     const std::string &self = registry_->server_name();
@@ -146,6 +150,8 @@ void Server::registry_json(JsonWriter &j) {
         j.kv("nodes", k.rec.nodes).kv("health", k.alive ? "alive" : "gone");
         j.kv("since", int64_t(k.since));
         if (k.rec.name == self) j.kv("self", true);
+        // The server channel to it (PeerAddress on both ends).
+        if (const char *ch = peers_ && k.alive ? peers_->channel_state(k.rec.name) : nullptr) j.kv("channel", ch);
         j.end_object();
     }
     j.end_array();

@@ -49,6 +49,11 @@ lm_ctl sa srva link show | grep -q '^    server srvb  address 192.0.2.2  nodes 1
 lm_ctl sa srva link show | grep -q '^    nodes online 2:  alice@srva  bob@srvb$' || die "link show text: $(lm_ctl sa srva link show)"
 grep -q '"event":"server","name":"srvb","state":"joined","address":"192.0.2.2"' "$T/mon.json" ||
     die "no join on the monitor: $(cat "$T/mon.json")"
+# Without a PeerAddress the one server/ record carries no channel, and
+# link show names none.
+rec=$(lm_etcd_value reg 192.0.2.9 /lanmesh/test/server/srvb | jq -c 'keys')
+[ "$rec" = '["address","nodes"]' ] || die "srvb's server/ record: $(lm_etcd_value reg 192.0.2.9 /lanmesh/test/server/srvb)"
+[ "$(reg '[.registry.servers[] | select(has("channel"))] | length')" = 0 ] || die "a channel without PeerAddress: $(reg .registry.servers)"
 pass "srva shows both servers (address, nodes, alive), alice@srva and bob@srvb; srvb's join was on the monitor"
 
 # srvb dies: its lease (TTL 5 s) ends and srva reports it gone.

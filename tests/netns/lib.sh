@@ -418,6 +418,13 @@ lm_etcd_member() {
 # lm_etcd_call NS ADDR METHOD JSON: one call to etcd's JSON gateway (/v3/kv/METHOD).
 lm_etcd_call() { n "$1" curl -sf -m 2 -X POST "http://$2:2379/v3/kv/$3" -d "$4"; }
 
+# lm_etcd_value NS ADDR KEY: KEY's value ("" if there is none).
+lm_etcd_value() {
+    local k
+    k=$(printf %s "$3" | base64 -w0)
+    lm_etcd_call "$1" "$2" range "{\"key\":\"$k\"}" | jq -r '.kvs[0]?.value // empty' | base64 -d
+}
+
 # lm_etcd_keys NS ADDR PREFIX/: the keys under PREFIX/ (which ends with a
 # slash, so the range ends where "/" + 1, "0", begins), one per line.
 lm_etcd_keys() {

@@ -384,9 +384,10 @@ TEST(ConfigParse, KnownKeys) {
                           "Network.LogLevel", "Network.User", "TLS.CA", "TLS.Certificate", "TLS.Key", "TLS.CRL",
                           "TLS.RemoteCertTls", "Peer.Name", "Peer.Address", "Peer.Network", "Registry.Endpoint",
                           "Registry.Prefix", "Registry.Name", "Registry.TTL", "Registry.CA",
-                          "Registry.Certificate", "Registry.Key"})
+                          "Registry.Certificate", "Registry.Key", "Registry.PeerAddress",
+                          "Registry.PeerPort"})
         EXPECT_EQ(unique.count(k), 1u) << k;
-    EXPECT_EQ(keys.size(), 45u);
+    EXPECT_EQ(keys.size(), 47u);
 }
 
 TEST(ConfigParse, EnumStrings) {

@@ -66,6 +66,8 @@ const std::map<std::string, Variant> kVariants = {
     {"Registry.CA", {true, "CA = other-ca.pem"}},
     {"Registry.Certificate", {true, "Certificate = other.crt"}},
     {"Registry.Key", {true, "Key = other.key"}},
+    {"Registry.PeerAddress", {true, "PeerAddress = 192.0.2.77"}},
+    {"Registry.PeerPort", {true, "PeerPort = 4999"}},
 };
 
 // The base file of a role with `line` added to its section, or replacing the

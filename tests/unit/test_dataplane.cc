@@ -507,3 +507,63 @@ TEST(DataplaneLiveness, TlsPathCarriesOnlyTheSessionsOwnSas) {
 
 }  // namespace
 }  // namespace lm
+
+namespace lm {
+namespace {
+
+// A tunnel to another server of the network (server/server_peers.h): it may
+// send from the nodes the route table puts behind it and no others, and
+// nothing it sends goes on to a third server (docs/DESIGN.md §11).
+TEST(DataplaneServers, ServerTunnelSendsOnlyFromItsOwnNodes) {
+    Server s;
+    int under = udp_on("127.0.0.3");   // the client's real address
+    send_to(under, s.addr(), seal(s.kin, Server::kInSpi, 1));
+    s.receive();
+    ASSERT_EQ(s.client.udp_peer, local_of(under));
+
+    Tunnel peer, third;
+    peer.name = "srvb";
+    peer.server_peer = true;
+    peer.udp_sock = 0;
+    constexpr uint32_t kPeerIn = 0x3003, kPeerOut = 0x4004;
+    KeyMaterial pin = key(3), pout = key(4);
+    install(peer, s.sas, kPeerIn, pin, kPeerOut, pout);
+    third.name = "srvc";
+    third.server_peer = true;
+    third.udp_sock = 0;
+    install(third, s.sas, 0x5005, key(5), 0x6006, key(6));
+    int psock = udp_on("127.0.0.4");   // srvb's data socket
+    peer.udp_peer = local_of(psock);
+    int tsock = udp_on("127.0.0.5");
+    third.udp_peer = local_of(tsock);
+    s.routes.add(pfx("127.0.1.9/32"), &peer);    // a node srvb holds
+    s.routes.add(pfx("127.0.1.10/32"), &third);  // a node srvc holds
+
+    // From srvb's node to our client: relayed.
+    send_to(psock, s.addr(), seal(pin, kPeerIn, 1, ipv4("127.0.1.9", "127.0.1.2", 17, 1, 2)));
+    s.receive();
+    EXPECT_TRUE(readable(under, 1000)) << "not relayed to the client";
+    EXPECT_EQ(s.c.relayed, 1u);
+
+    // srvb claims our own client's address as the source: dropped.
+    send_to(psock, s.addr(), seal(pin, kPeerIn, 2, ipv4("127.0.1.2", "127.0.1.2", 17, 1, 2)));
+    s.receive();
+    EXPECT_EQ(s.drops(Drop::src_not_allowed), 1u);
+    // ... or srvc's node: dropped too.
+    send_to(psock, s.addr(), seal(pin, kPeerIn, 3, ipv4("127.0.1.10", "127.0.1.2", 17, 1, 2)));
+    s.receive();
+    EXPECT_EQ(s.drops(Drop::src_not_allowed), 2u);
+
+    // From srvb's node to srvc's: no transit through us.
+    send_to(psock, s.addr(), seal(pin, kPeerIn, 4, ipv4("127.0.1.9", "127.0.1.10", 17, 1, 2)));
+    s.receive();
+    EXPECT_EQ(s.drops(Drop::no_route), 1u);
+    EXPECT_FALSE(readable(tsock, 200)) << "forwarded from one server to another";
+    EXPECT_EQ(s.c.relayed, 1u);
+    close(under);
+    close(psock);
+    close(tsock);
+}
+
+}  // namespace
+}  // namespace lm

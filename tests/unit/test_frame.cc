@@ -34,7 +34,7 @@ TEST(Frame, AppendWritesHeader) {
 TEST(Frame, AppendRefusesBadTypeAndOversize) {
     Bytes out{9};
     EXPECT_FALSE(frame_append(&out, uint8_t(0), Bytes{}));
-    EXPECT_FALSE(frame_append(&out, uint8_t(11), Bytes{}));
+    EXPECT_FALSE(frame_append(&out, uint8_t(14), Bytes{}));
     EXPECT_FALSE(frame_append(&out, uint8_t(20), Bytes{}));
     EXPECT_FALSE(frame_append(&out, MsgType::hello, Bytes(kMaxPayload + 1)));
     EXPECT_EQ(out, Bytes{9});
@@ -45,7 +45,7 @@ TEST(Frame, AppendRefusesBadTypeAndOversize) {
 TEST(Frame, KnownTypes) {
     int known = 0;
     for (int t = 0; t < 256; t++) known += msg_type_known(uint8_t(t));
-    EXPECT_EQ(known, 14);
+    EXPECT_EQ(known, 17);
     EXPECT_TRUE(msg_type_known(16));
     EXPECT_TRUE(msg_type_known(19));
     EXPECT_FALSE(msg_type_known(15));
@@ -147,7 +147,7 @@ TEST(Frame, BadVersionOnFirstByte) {
 }
 
 TEST(Frame, BadTypeOnSecondByte) {
-    for (uint8_t t : {0, 11, 15, 20, 31, 32, 255}) {
+    for (uint8_t t : {0, 14, 15, 20, 31, 32, 255}) {
         FrameReader r;
         uint8_t h[2] = {1, t};
         r.feed(h, 2);

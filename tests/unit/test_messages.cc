@@ -594,5 +594,65 @@ TEST(Message, ConfigPathsAndPath) {
     EXPECT_NE(decode_error<PathMsg>(Bytes{}).find("missing"), std::string::npos);
 }
 
+// The first message of a server-to-server channel (docs/DESIGN.md §11).
+TEST(Message, ServerHello) {
+    ServerHello h{"srv-a", 4096, {Cipher::chacha20poly1305, Cipher::aes256gcm}}, d;
+    std::string err;
+    ASSERT_TRUE(decode(encode(h), &d, &err)) << err;
+    EXPECT_EQ(d.name, "srv-a");
+    EXPECT_EQ(d.spi, 4096u);
+    ASSERT_EQ(d.ciphers.size(), 2u);
+    EXPECT_EQ(d.ciphers[0], Cipher::chacha20poly1305);
+    EXPECT_EQ(decode_error<ServerHello>(encode(ServerHello{"srv-a", 255, {Cipher::aes256gcm}})),
+              "server_hello: spi 255 is reserved (< 256)");
+    EXPECT_EQ(decode_error<ServerHello>(encode(ServerHello{"a b", 4096, {Cipher::aes256gcm}})),
+              "server_hello: bad peer name");
+    EXPECT_NE(decode_error<ServerHello>(encode(ServerHello{"srv-a", 4096, {}})), "");
+    std::mt19937 rng(20261202);
+    fuzz_one<ServerHello>(encode(h), rng, 2000);
+}
+
+// The mesh across servers (server/server_xmesh.cc).
+TEST(Message, ServerIntroAndKey) {
+    ServerIntro m;
+    m.intro_id = 77;
+    m.to = "bob";
+    m.info.intro_id = 77;
+    m.info.name = "alice";
+    m.info.cert = Bytes(300, 0x30);
+    m.info.addrs = {A("198.18.0.2")};
+    m.info.candidates = {*Endpoint::parse("203.0.113.1:4500")};
+    m.ciphers = {Cipher::aes256gcm};
+    ServerIntro d;
+    std::string err;
+    ASSERT_TRUE(decode(encode(m), &d, &err)) << err;
+    EXPECT_EQ(d.to, "bob");
+    EXPECT_EQ(d.info.name, "alice");
+    EXPECT_FALSE(d.answer);
+    m.info.intro_id = 78;   // the inner PeerInfo must be of the same introduction
+    EXPECT_EQ(decode_error<ServerIntro>(encode(m)), "server_intro: info for another introduction");
+    m.info.intro_id = 77;
+    std::mt19937 rng(20261203);
+    for (int i = 0; i < 3000; i++) {   // hostile bytes never crash the nested decode
+        Bytes b = encode(m);
+        for (int k = 0; k < 4; k++) b[rng() % b.size()] = uint8_t(rng());
+        decode(b, &d, &err);
+    }
+    ServerKey k;
+    k.from = "alice";
+    k.key.intro_id = 77;
+    k.key.name = "bob";
+    k.key.epoch = 1;
+    k.key.spi = 4096;
+    k.key.sig = Bytes(64, 1);
+    ServerKey kd;
+    ASSERT_TRUE(decode(encode(k), &kd, &err)) << err;
+    EXPECT_EQ(kd.from, "alice");
+    EXPECT_EQ(kd.key.name, "bob");
+    EXPECT_EQ(kd.key.spi, 4096u);
+    k.from = "a b";
+    EXPECT_EQ(decode_error<ServerKey>(encode(k)), "server_key: bad peer name");
+}
+
 }  // namespace
 }  // namespace lm

@@ -389,6 +389,71 @@ TEST(PacketCore, ServerDeliversToItsOwnAddressAndRelaysBetweenClients) {
     EXPECT_EQ(e.a.t.total().rx_packets, 3u);
 }
 
+// Servers forwarding to each other's nodes (docs/DESIGN.md §11): another
+// server's tunnel is a relay peer whose sources are the nodes routed to
+// it, with no transit from one server to another.
+TEST(PacketCore, ServerRelaysToAndFromAnotherServersNodes) {
+    Engine e(true);
+    Peer srvb{"srvb", e.sas, 0x3000, 3}, srvc{"srvc", e.sas, 0x4000, 4};
+    Endpoint b_srv = ep("203.0.113.2:4500"), c_srv = ep("203.0.113.3:4500");
+    srvb.t.server_peer = srvc.t.server_peer = true;
+    srvb.t.udp_peer = b_srv;
+    srvc.t.udp_peer = c_srv;
+    e.routes.add(pfx("198.18.2.9/32"), &srvb.t);    // a node srvb holds
+    e.routes.add(pfx("198.18.2.10/32"), &srvc.t);   // a node srvc holds
+
+    // Our client to srvb's node: relayed, and the server is asked to
+    // introduce them, naming the node by its address.
+    Bytes out = e.a.next(ipv4("198.18.0.2", "198.18.2.9"));
+    InnerVerdict v = e.rx_inner(out, e.a_at);
+    EXPECT_EQ(v.action, InnerVerdict::relay);
+    EXPECT_EQ(v.to, &srvb.t);
+    EXPECT_TRUE(v.introduce);
+    EXPECT_EQ(v.dst, ip("198.18.2.9"));
+    // Introduced (or being): by address, not by tunnel.
+    e.a.t.introduced.push_back(&srvb.t);
+    Bytes again = e.a.next(ipv4("198.18.0.2", "198.18.2.9"));
+    EXPECT_TRUE(e.rx_inner(again, e.a_at).introduce);
+    e.a.t.introduced_remote.push_back(ip("198.18.2.9"));
+    Bytes third = e.a.next(ipv4("198.18.0.2", "198.18.2.9"));
+    EXPECT_FALSE(e.rx_inner(third, e.a_at).introduce);
+
+    // srvb's node to our client B: relayed; the introduction is srvb's.
+    Bytes in = srvb.next(ipv4("198.18.2.9", "198.18.0.3"));
+    v = e.rx_inner(in, b_srv);
+    EXPECT_EQ(v.action, InnerVerdict::relay);
+    EXPECT_EQ(v.to, &e.b.t);
+    EXPECT_FALSE(v.introduce);
+    // ... and to this server itself: into the TUN.
+    Bytes mine = srvb.next(ipv4("198.18.2.9", "198.18.0.1"));
+    EXPECT_EQ(e.rx_inner(mine, b_srv).action, InnerVerdict::tun);
+    EXPECT_EQ(e.c.relayed, 4u);
+    EXPECT_EQ(e.c.total_drops(), 0u);
+
+    // srvb claiming our client's address, or srvc's node, as the source.
+    for (const char *src : {"198.18.0.2", "198.18.2.10", "198.18.9.9"}) {
+        Bytes forged = srvb.next(ipv4(src, "198.18.0.3"));
+        v = e.rx_inner(forged, b_srv);
+        EXPECT_EQ(v.action, InnerVerdict::drop) << src;
+        EXPECT_EQ(v.why, Drop::src_not_allowed) << src;
+    }
+    EXPECT_EQ(e.c.drops[int(Drop::src_not_allowed)], 3u);
+    // srvb's node to srvc's: no transit through us.
+    Bytes transit = srvb.next(ipv4("198.18.2.9", "198.18.2.10"));
+    v = e.rx_inner(transit, b_srv);
+    EXPECT_EQ(v.action, InnerVerdict::drop);
+    EXPECT_EQ(v.why, Drop::no_route);
+    EXPECT_EQ(e.c.relayed, 4u);
+
+    // ClientToClient = off holds across servers too.
+    e.policy.c2c = ClientToClient::off;
+    Bytes off = e.a.next(ipv4("198.18.0.2", "198.18.2.9"));
+    v = e.rx_inner(off, e.a_at);
+    EXPECT_EQ(v.why, Drop::c2c_off);
+    Bytes off_in = srvb.next(ipv4("198.18.2.9", "198.18.0.3"));
+    EXPECT_EQ(e.rx_inner(off_in, b_srv).why, Drop::c2c_off);
+}
+
 TEST(PacketCore, ClientDeliversEverythingItDecryptsIntoTheTun) {
     Engine e(false);
     // From the server, for an address the client routes to a pair: a

@@ -13,6 +13,7 @@
 #include "registry/revoked.h"
 #include "registry/etcd_leases.h"
 #include "registry/http.h"
+#include "registry/server_directory.h"
 #include "common/http_url.h"
 
 namespace lm {
@@ -301,6 +302,76 @@ TEST_F(EtcdLive, FixedAddressesAndReclaimingOfflineNodes) {
     auto lap = a.acquire("laptop", &err);
     ASSERT_TRUE(lap) << err;
     EXPECT_EQ(*lap, A("198.18.0.4"));
+}
+
+// server/<name> (docs/DESIGN.md §11): what one server writes another reads;
+// a record without a peer channel or with a bad endpoint is refused.
+TEST(ServerDirectory, RecordRoundTripAndHostileValues) {
+    ServerRecord r;
+    r.addr = *Endpoint::parse("192.0.2.1:4500");
+    r.peer = *Endpoint::parse("192.0.2.1:4501");
+    r.data = *Endpoint::parse("[2001:db8::1]:4500");
+    ServerRecord d;
+    std::string err;
+    ASSERT_TRUE(parse_server_record(server_record_json(r), &d, &err)) << err;
+    EXPECT_TRUE(d == r);
+    // Members another part of the server adds are ignored; "addr" is optional.
+    ASSERT_TRUE(parse_server_record(R"({"peer":"192.0.2.2:4501","data":"192.0.2.2:4500","nodes":3})", &d, &err))
+        << err;
+    EXPECT_EQ(d.peer.port, 4501);
+    EXPECT_FALSE(d.addr.port);
+    for (const char *bad : {"", "[]", "{}", R"({"addr":"192.0.2.1:4500"})", R"({"peer":"192.0.2.2","data":"192.0.2.2:4500"})",
+                            R"({"peer":4501,"data":"192.0.2.2:4500"})", R"({"peer":"x:1","data":"192.0.2.2:4500"})",
+                            R"({"peer":"192.0.2.2:4501","data":"192.0.2.2:4500")"}) {
+        err.clear();
+        EXPECT_FALSE(parse_server_record(bad, &d, &err)) << bad;
+        EXPECT_FALSE(err.empty()) << bad;
+    }
+}
+
+// One server/<name> record for every reader: the registry view (address,
+// nodes held) and the server channels (addr, peer, data) read what the one
+// writer puts there, with or without a PeerAddress.
+TEST(ServerDirectory, OneRecordServesBothReaders) {
+    ServerRecord ch;
+    ch.addr = *Endpoint::parse("192.0.2.1:4500");
+    ch.peer = *Endpoint::parse("192.0.2.1:4501");
+    ch.data = *Endpoint::parse("192.0.2.1:4500");
+    ServerValue v = parse_server_value(server_value_json("192.0.2.1:4500", 7, &ch));
+    EXPECT_EQ(v.address, "192.0.2.1:4500");
+    EXPECT_EQ(v.nodes, 7u);
+    EXPECT_TRUE(v.has_channel);
+    ASSERT_TRUE(v.channel_ok);
+    EXPECT_TRUE(v.channel == ch);
+    // The channel's own parser takes the whole record too.
+    ServerRecord d;
+    std::string err;
+    ASSERT_TRUE(parse_server_record(server_value_json("192.0.2.1:4500", 7, &ch), &d, &err)) << err;
+    EXPECT_TRUE(d == ch);
+
+    // Without a PeerAddress: a live server, no channel, nothing skipped.
+    v = parse_server_value(server_value_json("192.0.2.2:4500", 0, nullptr));
+    EXPECT_EQ(v.address, "192.0.2.2:4500");
+    EXPECT_FALSE(v.has_channel);
+    // A broken channel is seen as such; a value that is not an object
+    // still names a live server.
+    v = parse_server_value(R"({"address":"192.0.2.3:4500","nodes":2,"peer":"x","data":"192.0.2.3:4500"})");
+    EXPECT_EQ(v.nodes, 2u);
+    EXPECT_TRUE(v.has_channel);
+    EXPECT_FALSE(v.channel_ok);
+    v = parse_server_value("not json");
+    EXPECT_EQ(v.address, "");
+    EXPECT_FALSE(v.has_channel);
+
+    // online/ and node/ joined: online nodes with an IPv4 address only.
+    std::vector<EtcdKv> online = {{"/n/online/a", "srv1"}, {"/n/online/b", "srv2"}, {"/n/online/c", "srv2"},
+                                  {"/n/online/\x01", "srv2"}};
+    std::vector<EtcdKv> node = {{"/n/node/a", "198.18.0.2"}, {"/n/node/b", "2001:db8::2"}, {"/n/node/d", "198.18.0.4"}};
+    ServerDirectory dir;
+    join_online_nodes("/n/", online, node, &dir);
+    ASSERT_EQ(dir.nodes.size(), 1u);
+    EXPECT_EQ(dir.nodes["a"].server, "srv1");
+    EXPECT_EQ(dir.nodes["a"].addr4, *IpAddr::parse("198.18.0.2"));
 }
 
 }  // namespace
