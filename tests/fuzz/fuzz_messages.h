@@ -50,6 +50,9 @@ inline void check_message(uint8_t type, const std::vector<uint8_t> &body) {
     case MsgType::peer_key: return decode_round_trip<PeerKey>(body);
     case MsgType::peer_request: return decode_round_trip<PeerRequest>(body);
     case MsgType::peer_gone: return decode_round_trip<PeerGone>(body);
+    case MsgType::server_hello: return decode_round_trip<ServerHello>(body);
+    case MsgType::server_intro: return decode_round_trip<ServerIntro>(body);
+    case MsgType::server_key: return decode_round_trip<ServerKey>(body);
     }
 }
 

@@ -118,6 +118,14 @@ std::vector<Sample> samples() {
     pk.answer = true;
     PeerRequest pr{"bob", 4600};
     PeerGone pg{"bob", "disconnected"};
+    ServerHello sh{"srva", 0x6000, {Cipher::aes256gcm, Cipher::chacha20poly1305}};
+    ServerIntro si;
+    si.intro_id = pi.intro_id;
+    si.answer = false;
+    si.to = "bob";
+    si.info = pi;
+    si.ciphers = {Cipher::aes256gcm};
+    ServerKey sk{"alice", pk};
 
     return {
         {"hello", MsgType::hello, checked(h, "hello")},
@@ -135,6 +143,9 @@ std::vector<Sample> samples() {
         {"peer-key", MsgType::peer_key, checked(pk, "peer-key")},
         {"peer-request", MsgType::peer_request, checked(pr, "peer-request")},
         {"peer-gone", MsgType::peer_gone, checked(pg, "peer-gone")},
+        {"server-hello", MsgType::server_hello, checked(sh, "server-hello")},
+        {"server-intro", MsgType::server_intro, checked(si, "server-intro")},
+        {"server-key", MsgType::server_key, checked(sk, "server-key")},
     };
 }
 
