@@ -404,14 +404,11 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     pf.same_public = !p.candidates.empty() && my_public_.is_set() && p.candidates[0].addr == my_public_;
     pf.i_am_lo = i_am_lo(p);
     p.role = plan_round(pf);
-    const char *turn = p.role == PunchRole::hold
-                           ? "we send first and hold our mapping open; the peer answers in about 30 s"
-                           : "the peer sends first; we wait about 30 s for its stale entry to expire";
-    if (p.role != PunchRole::both && p.rounds == 1)
+    if (p.role != PunchRole::both)
         LM_INFO("pair %s: its NAT is %d hops away, where our openers reach it (neighbouring NATs): %s",
-                p.name.c_str(), pf.peer_hops, turn);
-    else if (p.role != PunchRole::both && p.rounds == 2)   // once per episode, not per round
-        LM_INFO("pair %s: punching at once failed; taking turns: %s", p.name.c_str(), turn);
+                p.name.c_str(), pf.peer_hops,
+                p.role == PunchRole::hold ? "we send first and hold our mapping open; the peer answers in about 30 s"
+                                          : "the peer sends first; we wait about 30 s for its stale entry to expire");
     int64_t wait = p.role == PunchRole::wait ? kStaleWaitMs : 0;
     p.probes_from = now + kOpenerLead + wait;
     p.next_probe = p.probes_from;
