@@ -123,6 +123,8 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
             set_path(*p, Path::blind, nullptr, -1, now);
             p->peer_moved = true;
             p->rounds = 0;
+            p->failed_rounds = 0;
+            p->turns_logged = false;
             p->next_round = 0;
         }
         learn_candidates(*p, m.candidates);
@@ -367,6 +369,8 @@ void MeshClient::repunch_all() {
         if (p.path == Path::direct) set_path(p, Path::blind, nullptr, -1, now);
         p.punching = false;
         p.rounds = 0;
+        p.failed_rounds = 0;
+        p.turns_logged = false;
         // Should no re-introduction come (the server is away), punch to
         // the candidates we have.
         p.next_round = now + 2000;
@@ -397,7 +401,7 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     p.punching = true;
     p.rounds++;
     PunchPlanFacts pf;
-    pf.round = p.rounds;
+    pf.failed_rounds = p.failed_rounds;
     pf.own_depth = nat_depth_.depth();
     pf.peer_hops = p.peer_hops.first_arrival();
     pf.peer_behind_nat = p.flags & kPeerFlagNat;
@@ -407,11 +411,14 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     const char *turn = p.role == PunchRole::hold
                            ? "we send first and hold our mapping open; the peer answers in about 30 s"
                            : "the peer sends first; we wait about 30 s for its stale entry to expire";
-    if (p.role != PunchRole::both && p.rounds == 1)
+    if (p.role != PunchRole::both && p.failed_rounds == 0 && !p.turns_logged) {
+        p.turns_logged = true;
         LM_INFO("pair %s: its NAT is %d hops away, where our openers reach it (neighbouring NATs): %s",
                 p.name.c_str(), pf.peer_hops, turn);
-    else if (p.role != PunchRole::both && p.rounds == 2)   // once per episode, not per round
+    } else if (p.role != PunchRole::both && p.failed_rounds > 0 && !p.turns_logged) {
+        p.turns_logged = true;   // once per episode, not per round
         LM_INFO("pair %s: punching at once failed; taking turns: %s", p.name.c_str(), turn);
+    }
     int64_t wait = p.role == PunchRole::wait ? kStaleWaitMs : 0;
     p.probes_from = now + kOpenerLead + wait;
     p.next_probe = p.probes_from;
@@ -518,6 +525,8 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
         t.encap = Encapsulation::udp;
         p.punching = false;
         p.rounds = 0;
+        p.failed_rounds = 0;
+        p.turns_logged = false;
         p.lost = false;
         p.peer_moved = false;
         p.unanswered_since = 0;
@@ -617,6 +626,8 @@ void MeshClient::tick(int64_t now) {
                 p.lost = true;
                 p.unanswered_since = 0;
                 p.rounds = 0;
+                p.failed_rounds = 0;
+                p.turns_logged = false;
                 p.next_round = 0;
                 // Ask for fresh candidates: the peer (or we) may have moved.
                 // The server's answer starts punching on both sides at once.
@@ -633,6 +644,7 @@ void MeshClient::tick(int64_t now) {
         if (p.punching) {
             if (now >= p.punch_until) {
                 p.punching = false;
+                p.failed_rounds++;
                 // A path that worked and failed to come back: our NAT, or the
                 // peer's, may hold a stale entry for our old 5-tuple that our
                 // own probes keep alive (docs/PROTOCOLS.md §10).  A fresh port
