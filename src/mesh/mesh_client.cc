@@ -653,7 +653,11 @@ void MeshClient::tick(int64_t now) {
                 // own mapping is suspect: not when the peer moved (the server
                 // gave it new endpoints), nor while another pair's direct
                 // path still answers -- a new port would break those.
-                if ((p.lost || was_direct_.count(p.name)) && !p.peer_moved && !other_path_answers(p, now) &&
+                // Not after a round of turns: its wait outlasts any stale
+                // entry, and a new port would only move the holder's mapping
+                // away from where the waiter aims.
+                if ((p.lost || was_direct_.count(p.name)) && !p.peer_moved && p.role == PunchRole::both &&
+                    !other_path_answers(p, now) &&
                     env_.rebind && now - last_rebind_ > 30000) {
                     last_rebind_ = now;
                     if (uint16_t port = env_.rebind()) {
