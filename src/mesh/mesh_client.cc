@@ -206,8 +206,10 @@ PunchFacts MeshClient::facts(const Pair &p, int64_t now) const {
     f.next_round_in_ms = !p.punching && p.next_round ? std::max<int64_t>(0, p.next_round - now) : -1;
     f.opener_ttl = nat_depth_.opener_ttl();
     f.peer_hops = p.peer_hops.first_arrival();
-    f.holding = p.punching && p.role == PunchRole::hold;
-    f.waiting = p.punching && p.role == PunchRole::wait;
+    // The neighbouring-NAT reason only for turns taken because of where the
+    // NATs are; turns after a failed round keep saying why rounds fail.
+    f.holding = p.punching && p.role == PunchRole::hold && p.failed_rounds == 0;
+    f.waiting = p.punching && p.role == PunchRole::wait && p.failed_rounds == 0;
     return f;
 }
 
