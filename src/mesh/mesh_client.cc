@@ -123,6 +123,8 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
             set_path(*p, Path::blind, nullptr, -1, now);
             p->peer_moved = true;
             p->rounds = 0;
+            p->failed_rounds = 0;
+            p->turns_logged = false;
             p->next_round = 0;
         }
         learn_candidates(*p, m.candidates);
@@ -204,8 +206,10 @@ PunchFacts MeshClient::facts(const Pair &p, int64_t now) const {
     f.next_round_in_ms = !p.punching && p.next_round ? std::max<int64_t>(0, p.next_round - now) : -1;
     f.opener_ttl = nat_depth_.opener_ttl();
     f.peer_hops = p.peer_hops.first_arrival();
-    f.holding = p.punching && p.role == PunchRole::hold;
-    f.waiting = p.punching && p.role == PunchRole::wait;
+    // The neighbouring-NAT reason only for turns taken because of where the
+    // NATs are; turns after a failed round keep saying why rounds fail.
+    f.holding = p.punching && p.role == PunchRole::hold && p.failed_rounds == 0;
+    f.waiting = p.punching && p.role == PunchRole::wait && p.failed_rounds == 0;
     return f;
 }
 
@@ -367,6 +371,8 @@ void MeshClient::repunch_all() {
         if (p.path == Path::direct) set_path(p, Path::blind, nullptr, -1, now);
         p.punching = false;
         p.rounds = 0;
+        p.failed_rounds = 0;
+        p.turns_logged = false;
         // Should no re-introduction come (the server is away), punch to
         // the candidates we have.
         p.next_round = now + 2000;
@@ -397,18 +403,24 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     p.punching = true;
     p.rounds++;
     PunchPlanFacts pf;
-    pf.round = p.rounds;
+    pf.failed_rounds = p.failed_rounds;
     pf.own_depth = nat_depth_.depth();
     pf.peer_hops = p.peer_hops.first_arrival();
     pf.peer_behind_nat = p.flags & kPeerFlagNat;
     pf.same_public = !p.candidates.empty() && my_public_.is_set() && p.candidates[0].addr == my_public_;
     pf.i_am_lo = i_am_lo(p);
     p.role = plan_round(pf);
-    if (p.role != PunchRole::both)
+    const char *turn = p.role == PunchRole::hold
+                           ? "we send first and hold our mapping open; the peer answers in about 30 s"
+                           : "the peer sends first; we wait about 30 s for its stale entry to expire";
+    if (p.role != PunchRole::both && p.failed_rounds == 0 && !p.turns_logged) {
+        p.turns_logged = true;
         LM_INFO("pair %s: its NAT is %d hops away, where our openers reach it (neighbouring NATs): %s",
-                p.name.c_str(), pf.peer_hops,
-                p.role == PunchRole::hold ? "we send first and hold our mapping open; the peer answers in about 30 s"
-                                          : "the peer sends first; we wait about 30 s for its stale entry to expire");
+                p.name.c_str(), pf.peer_hops, turn);
+    } else if (p.role != PunchRole::both && p.failed_rounds > 0 && !p.turns_logged) {
+        p.turns_logged = true;   // once per episode, not per round
+        LM_INFO("pair %s: punching at once failed; taking turns: %s", p.name.c_str(), turn);
+    }
     int64_t wait = p.role == PunchRole::wait ? kStaleWaitMs : 0;
     p.probes_from = now + kOpenerLead + wait;
     p.next_probe = p.probes_from;
@@ -515,6 +527,8 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
         t.encap = Encapsulation::udp;
         p.punching = false;
         p.rounds = 0;
+        p.failed_rounds = 0;
+        p.turns_logged = false;
         p.lost = false;
         p.peer_moved = false;
         p.unanswered_since = 0;
@@ -614,6 +628,8 @@ void MeshClient::tick(int64_t now) {
                 p.lost = true;
                 p.unanswered_since = 0;
                 p.rounds = 0;
+                p.failed_rounds = 0;
+                p.turns_logged = false;
                 p.next_round = 0;
                 // Ask for fresh candidates: the peer (or we) may have moved.
                 // The server's answer starts punching on both sides at once.
@@ -630,6 +646,7 @@ void MeshClient::tick(int64_t now) {
         if (p.punching) {
             if (now >= p.punch_until) {
                 p.punching = false;
+                p.failed_rounds++;
                 // A path that worked and failed to come back: our NAT, or the
                 // peer's, may hold a stale entry for our old 5-tuple that our
                 // own probes keep alive (docs/PROTOCOLS.md §10).  A fresh port
@@ -638,7 +655,11 @@ void MeshClient::tick(int64_t now) {
                 // own mapping is suspect: not when the peer moved (the server
                 // gave it new endpoints), nor while another pair's direct
                 // path still answers -- a new port would break those.
-                if ((p.lost || was_direct_.count(p.name)) && !p.peer_moved && !other_path_answers(p, now) &&
+                // Not after a round of turns: its wait outlasts any stale
+                // entry, and a new port would only move the holder's mapping
+                // away from where the waiter aims.
+                if ((p.lost || was_direct_.count(p.name)) && !p.peer_moved && p.role == PunchRole::both &&
+                    !other_path_answers(p, now) &&
                     env_.rebind && now - last_rebind_ > 30000) {
                     last_rebind_ = now;
                     if (uint16_t port = env_.rebind()) {

@@ -132,6 +132,10 @@ private:
         bool punching = false;
         int64_t punch_until = 0, next_probe = 0, next_round = 0, probes_from = 0;
         int rounds = 0;
+        // Rounds that ran to their end unanswered (a re-introduction cuts a
+        // round short without failing it): punch_plan.h.
+        int failed_rounds = 0;
+        bool turns_logged = false;   // taking turns said once per episode
         uint64_t probes_sent = 0;
         std::unordered_map<uint64_t, int64_t> nonces;   // outstanding probe nonces
         // Path health and figures.

@@ -15,7 +15,11 @@
 // entry before the TTL is checked).  The "waiter" sends nothing toward the
 // holder until the stale entry has expired (Linux: 30 s unreplied), then
 // probes: its NAT now keeps its port, and the holder's mapping lets it in.
-// Slow (about half a minute), but it does not depend on luck.
+// Slow (about half a minute), but it does not depend on luck.  So once a
+// round has run to its end unanswered, the next takes turns the same way between any two NATs: the
+// fast way failed, perhaps by that race (a NAT renumbered, the pair
+// re-punching with a router between the NATs: tests/netns/85), and trying
+// it again only repeats the odds.
 #pragma once
 #include <cstdint>
 
@@ -24,7 +28,7 @@ namespace lm {
 enum class PunchRole { both, hold, wait };
 
 struct PunchPlanFacts {
-    int round = 1;                 // 1: the first round since introduction (state fresh)
+    int failed_rounds = 0;         // rounds of this episode that ran to their end unanswered
     int own_depth = 0;             // NATs between us and the internet (0: unknown)
     int peer_hops = 0;             // hops to the peer's public address (0: unknown)
     bool peer_behind_nat = false;

@@ -39,14 +39,42 @@ TEST(PunchPlan, UnknownDistancesKeepTheFastWay) {
     EXPECT_EQ(plan_round(f), PunchRole::both);
 }
 
-TEST(PunchPlan, OnlyTheFirstRoundAndOnlyBetweenTwoNats) {
+TEST(PunchPlan, OnlyBetweenTwoNats) {
     PunchPlanFacts f = neighbours(false);
-    f.round = 2;           // the first round left entries of its own
-    EXPECT_EQ(plan_round(f), PunchRole::both);
-    f = neighbours(false);
     f.peer_behind_nat = false;   // it learns our port from our probe
+    EXPECT_EQ(plan_round(f), PunchRole::both);
+    f.failed_rounds = 2;
     EXPECT_EQ(plan_round(f), PunchRole::both);
     f = neighbours(false);
     f.same_public = true;        // one NAT: met on the LAN
+    EXPECT_EQ(plan_round(f), PunchRole::both);
+    f.failed_rounds = 1;
+    EXPECT_EQ(plan_round(f), PunchRole::both);
+}
+
+// Seen in 85-mesh-resilience: alice's NAT renumbered, a router between the
+// NATs, both sides sent at once round after round, and alice's probe kept
+// reaching bob's NAT first: bob's port was random every time and the pair
+// never went direct again.  A round after a failed one takes turns.
+TEST(PunchPlan, ARetryTakesTurnsWithARouterBetween) {
+    PunchPlanFacts f = neighbours(true);
+    f.peer_hops = 3;       // natA, a router, natB
+    EXPECT_EQ(plan_round(f), PunchRole::both);   // the first round: the fast way
+    // A second round cut short by a re-introduction (a roaming peer, 86-mesh-roaming)
+    // has not failed: failed_rounds stays 0, and the fast way with it.
+    f.failed_rounds = 1;
+    EXPECT_EQ(plan_round(f), PunchRole::hold);
+    f.i_am_lo = false;
+    EXPECT_EQ(plan_round(f), PunchRole::wait);
+    f.peer_hops = 0;       // unknown distance: still turns on a retry
+    EXPECT_EQ(plan_round(f), PunchRole::wait);
+}
+
+// The holder's refresh must die in its own NAT: without its depth it cannot
+// hold, so it goes the fast way (the waiter cannot know; it waits anyway).
+TEST(PunchPlan, NoHoldWithoutOurOwnDepth) {
+    PunchPlanFacts f = neighbours(true);
+    f.failed_rounds = 1;
+    f.own_depth = 0;
     EXPECT_EQ(plan_round(f), PunchRole::both);
 }
