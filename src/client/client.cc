@@ -41,7 +41,19 @@ Client::Client(const Config &cfg)
                                     if (!ep.empty() && ep != "-") j.kv("endpoint", ep);
                                 });
                             },
-                            [this] { return rebind_data_socket(); }}) {}
+                            [this] { return rebind_data_socket(); },
+                            nullptr,
+                            nullptr,
+                            nullptr,
+                            [this](int family, uint16_t port, int reuse) { return adopt_port(family, port, reuse); },
+                            [this](int fd) { mark_socket(fd, "birthday punching socket"); }}) {}
+
+int Client::adopt_port(int family, uint16_t port, int reuse) {
+    std::string err;
+    int idx = reuse >= 0 ? (data_.rebind_udp(reuse, &err, port) ? reuse : -1) : data_.open_udp(family, nullptr, port, &err);
+    if (idx < 0) LM_WARN("cannot open a data socket on port %u: %s", unsigned(port), err.c_str());
+    return idx;
+}
 
 uint16_t Client::rebind_data_socket() {
     std::string err;
@@ -736,6 +748,8 @@ void Client::status_role(JsonWriter &j) {
     j.kv("probes_early", mc.probes_early).kv("path_changes", mc.path_changes);
     j.kv("key_retries", mc.key_retries).kv("hard_limit_rebuilds", mc.hard_limit_rebuilds);
     j.kv("rebinds", mc.rebinds);
+    j.kv("birthday_sprays", mc.birthday_sprays).kv("birthday_opens", mc.birthday_opens);
+    j.kv("spray_probes", mc.spray_probes).kv("birthday_hits", mc.birthday_hits);
     j.kv("probe_rx", data_.totals().probe_rx).kv("probe_tx", data_.totals().probe_tx);
     j.end_object();
 }

@@ -69,6 +69,8 @@ private:
     uint32_t route_table_for(const Prefix &p, std::string *why);
     // SO_MARK on the data sockets (start) and on each control socket.
     void mark_sockets();
+    // A data socket group on `port` for a birthday-punched pair (MeshClient::Env).
+    int adopt_port(int family, uint16_t port, int reuse);
     void mark_socket(int fd, const char *what);
     void disconnect(const std::string &why, bool send_bye);
     void update_interest();

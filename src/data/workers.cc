@@ -261,7 +261,7 @@ int DataWorkers::open_udp(int family, const IpAddr *bind_addr, uint16_t port, st
     return idx;
 }
 
-uint16_t DataWorkers::rebind_udp(int idx, std::string *err) {
+uint16_t DataWorkers::rebind_udp(int idx, std::string *err, uint16_t port) {
     int family = AF_INET;
     {
         sockaddr_storage ss;
@@ -269,7 +269,7 @@ uint16_t DataWorkers::rebind_udp(int idx, std::string *err) {
         if (getsockname(udp_fd(idx), reinterpret_cast<sockaddr *>(&ss), &sl) == 0) family = ss.ss_family;
     }
     // Open the new group as extra sockets, then move them into place.
-    int n = open_udp(family, nullptr, 0, err);
+    int n = open_udp(family, nullptr, port, err);
     if (n < 0) return 0;
     for (auto &w : w_) {
         close(w->udp[size_t(idx)]);   // also leaves the worker's epoll

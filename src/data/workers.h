@@ -60,8 +60,9 @@ public:
     // packet, so only worker 0 reads it; all workers send on it.
     bool open_raw(int family, const IpAddr *bind_addr, std::string *err);
     // Moves UDP socket group `idx` to a fresh ephemeral port (new NAT
-    // mappings everywhere).  Returns the new port, or 0 and nothing changed.
-    uint16_t rebind_udp(int idx, std::string *err);
+    // mappings everywhere), or to `port`.  Returns the new port, or 0 and
+    // nothing changed.
+    uint16_t rebind_udp(int idx, std::string *err, uint16_t port = 0);
     // The TUN queues, one per worker and all opened with the same flags, or
     // a single one (a persistent single-queue device) that only worker 0
     // reads and every worker writes.  Turns on the offloads the kernel has

@@ -97,6 +97,8 @@ void MeshClient::drop_pair(const std::string &name, const char *why) {
     auto it = pairs_.find(name);
     if (it == pairs_.end()) return;
     Pair &p = *it->second;
+    if (bports_owner_ == name) bports_.close_all();
+    if (p.bday_udp >= 0) free_groups_.push_back(p.bday_udp);
     routes_.remove_tunnel(&p.tunnel);
     if (p.tunnel.in_cur) env_.sas->erase(p.tunnel.in_cur->spi);
     if (p.tunnel.in_old) env_.sas->erase(p.tunnel.in_old->spi);
@@ -122,9 +124,7 @@ void MeshClient::on_peer_info(const PeerInfo &m) {
             LM_INFO("pair %s: peer moved to %s", p->name.c_str(), m.candidates[0].str().c_str());
             set_path(*p, Path::blind, nullptr, -1, now);
             p->peer_moved = true;
-            p->rounds = 0;
-            p->failed_rounds = 0;
-            p->turns_logged = false;
+            new_episode(*p);
             p->next_round = 0;
         }
         learn_candidates(*p, m.candidates);
@@ -210,6 +210,11 @@ PunchFacts MeshClient::facts(const Pair &p, int64_t now) const {
     // NATs are; turns after a failed round keep saying why rounds fail.
     f.holding = p.punching && p.role == PunchRole::hold && p.failed_rounds == 0;
     f.waiting = p.punching && p.role == PunchRole::wait && p.failed_rounds == 0;
+    f.by_birthday = p.by_birthday;
+    f.sprayed = p.sprayed;
+    f.spraying = p.punching && p.spray_left > 0;
+    f.ports_opened = p.ports_opened;
+    f.ports_open = p.punching && bports_owner_ == p.name && bports_.is_open();
     return f;
 }
 
@@ -430,57 +435,65 @@ void MeshClient::start_punch(Pair &p, int64_t now) {
     // The waiter sends nothing at all toward the peer before its turn.
     if (p.role != PunchRole::wait)
         for (auto &c : p.candidates) send_probe(p, c, nat_depth_.opener_ttl(), now);
+    plan_birthday_round(p, now);
 }
 
-void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now) {
-    if (!p.tunnel.out && !p.next_out) return;
+bool MeshClient::encode_probe(Pair &p, uint64_t nonce, uint8_t *out) {
+    if (!p.tunnel.out && !p.next_out) return false;
     uint32_t spi = p.next_out ? p.next_out->spi : p.tunnel.out->spi;
     auto it = probe_keys_.find(in_spi(p));
-    if (it == probe_keys_.end()) return;
-    Probe pr{ProbeType::probe, spi, random_u64()};
+    if (it == probe_keys_.end()) return false;
+    probe_encode(Probe{ProbeType::probe, spi, nonce}, it->second.key, out);
+    return true;
+}
+
+void MeshClient::send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now, int udp_idx) {
+    uint64_t nonce = random_u64();
     uint8_t buf[kProbeLen];
-    probe_encode(pr, it->second.key, buf);
-    int idx = env_.dp->udp_for_family(to.addr.family);
+    if (!encode_probe(p, nonce, buf)) return;
+    int idx = udp_idx >= 0                                      ? udp_idx
+              : p.path == Path::direct && p.tunnel.udp_sock >= 0 ? p.tunnel.udp_sock
+                                                                 : env_.dp->udp_for_family(to.addr.family);
     if (idx < 0) return;
     send_datagram(idx, to, buf, sizeof buf, ttl);
     if (p.nonces.size() >= kMaxNonces) p.nonces.clear();
-    p.nonces[pr.nonce] = now;
+    p.nonces[nonce] = now;
     p.probes_sent++;
     p.last_probe = now;
     env_.counters->probe_tx++;
 }
 
-void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, int udp_idx) {
-    Probe pr;
-    if (!probe_parse(d, len, &pr)) {
+MeshClient::Pair *MeshClient::authenticate_probe(const uint8_t *d, size_t len, Probe *pr) {
+    if (!probe_parse(d, len, pr)) {
         env_.counters->drop(Drop::udp_non_esp);
-        return;
+        return nullptr;
     }
-    auto it = probe_keys_.find(pr.spi);
+    auto it = probe_keys_.find(pr->spi);
     if (it == probe_keys_.end()) {
         // Keys not derived yet on our side (or long gone): not a forgery.
         c_.probes_early++;
-        return;
+        return nullptr;
     }
     if (!probe_verify(d, len, it->second.key)) {
         env_.counters->drop(Drop::probe_bad);
-        return;
+        return nullptr;
     }
     env_.counters->probe_rx++;
-    Pair &p = *it->second.pair;
+    return it->second.pair;
+}
+
+void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, int udp_idx) {
+    Probe pr;
+    Pair *pp = authenticate_probe(d, len, &pr);
+    if (!pp) return;
+    Pair &p = *pp;
     int64_t now = now_ms();
     if (pr.type == ProbeType::probe) p.probes_heard++;
     // A valid probe proves the peer has derived this epoch's keys.
     if (p.next_out && pr.spi == in_spi(p)) p.tunnel.out = std::move(p.next_out);
     if (pr.type == ProbeType::probe) {
         if (!p.tunnel.out) return;
-        Probe reply{ProbeType::reply, p.tunnel.out->spi, pr.nonce};
-        auto k = probe_keys_.find(in_spi(p));
-        if (k == probe_keys_.end()) return;
-        uint8_t buf[kProbeLen];
-        probe_encode(reply, k->second.key, buf);
-        send_datagram(udp_idx, from, buf, sizeof buf, 0);
-        env_.counters->probe_tx++;
+        answer_probe(p, pr, from, udp_idx);
         // The waiter's probe came through: the hold is over, probe back in
         // full (its NAT has the mapping now).
         if (p.role != PunchRole::both && p.path != Path::direct) {
@@ -498,8 +511,19 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
         return;
     }
     auto n = p.nonces.find(pr.nonce);
-    if (n == p.nonces.end()) return;   // not ours, or already used: confirms nothing
-    p.nonces.erase(n);
+    bool spray_hit = p.spray_nonce && pr.nonce == p.spray_nonce;
+    if (spray_hit) {
+        // A probe of our spray found one of the peer's ports (birthday
+        // punching): `from` is its NAT's mapping toward us.
+        p.spray_nonce = 0;
+        p.spray_left = 0;
+        LM_INFO("pair %s: a probe to random port %u of the peer's address was answered (birthday punching)",
+                p.name.c_str(), unsigned(from.port));
+    } else if (n == p.nonces.end()) {
+        return;   // not ours, or already used: confirms nothing
+    } else {
+        p.nonces.erase(n);
+    }
     p.replies++;
     if (p.path != Path::direct) {
         p.last_reply = now;
@@ -508,12 +532,33 @@ void MeshClient::on_non_esp(const uint8_t *d, size_t len, const Endpoint &from, 
         auto given = p.candidates.begin() + std::min<ptrdiff_t>(p.candidates.size(), p.server_candidates);
         p.reflexive = std::find(p.candidates.begin(), given, from) == given;
         set_path(p, Path::direct, &from, udp_idx, now);
+        if (spray_hit) p.by_birthday = true;
     } else if (from == p.tunnel.udp_peer) {
         // Only an answer from where we send proves the path we use (a late
         // answer from another candidate proves another one).
         p.last_reply = now;
         p.unanswered_since = 0;
     }
+}
+
+void MeshClient::answer_probe(Pair &p, const Probe &pr, const Endpoint &from, int udp_idx) {
+    auto k = probe_keys_.find(in_spi(p));
+    if (k == probe_keys_.end()) return;
+    uint8_t buf[kProbeLen];
+    probe_encode(Probe{ProbeType::reply, p.tunnel.out->spi, pr.nonce}, k->second.key, buf);
+    send_datagram(udp_idx, from, buf, sizeof buf, 0);
+    env_.counters->probe_tx++;
+}
+
+void MeshClient::new_episode(Pair &p) {
+    p.rounds = 0;
+    p.failed_rounds = 0;
+    p.turns_logged = false;
+    p.birthdays = 0;
+    p.sprayed = 0;
+    p.ports_opened = false;
+    p.spray_left = 0;
+    p.spray_nonce = 0;
 }
 
 void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now) {
@@ -525,10 +570,9 @@ void MeshClient::set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, i
         t.udp_peer = *ep;
         t.udp_sock = udp_idx;
         t.encap = Encapsulation::udp;
+        p.by_birthday = udp_idx >= 0 && udp_idx == p.bday_udp;
         p.punching = false;
-        p.rounds = 0;
-        p.failed_rounds = 0;
-        p.turns_logged = false;
+        new_episode(p);
         p.lost = false;
         p.peer_moved = false;
         p.unanswered_since = 0;
@@ -580,6 +624,7 @@ bool MeshClient::past_hard_limit(const Pair &p, time_t secs) const {
 
 void MeshClient::tick(int64_t now) {
     nat_depth_.poll(now);
+    poll_birthday_ports(now);
     time_t secs = wall();
     std::vector<std::string> expired;
     for (auto &[name, pp] : pairs_) {
@@ -627,9 +672,7 @@ void MeshClient::tick(int64_t now) {
                 set_path(p, Path::blind, nullptr, -1, now);
                 p.lost = true;
                 p.unanswered_since = 0;
-                p.rounds = 0;
-                p.failed_rounds = 0;
-                p.turns_logged = false;
+                new_episode(p);
                 p.next_round = 0;
                 // Ask for fresh candidates: the peer (or we) may have moved.
                 // The server's answer starts punching on both sides at once.
@@ -681,8 +724,10 @@ void MeshClient::tick(int64_t now) {
                     p.logged_reason = why;
                     LM_INFO("pair %s: no direct path: %s", p.name.c_str(), why.c_str());
                 }
-            } else if (now >= p.probes_from) {
-                punch_step(p, now);
+            } else {
+                // The spray keeps its own pace, whatever the turns say.
+                if (p.spray_left > 0 && now >= p.spray_from) spray_step(p, now);
+                if (now >= p.probes_from) punch_step(p, now);
             }
         } else if (p.epoch > 0 && p.next_round && now >= p.next_round) {
             p.next_round = 0;
@@ -716,6 +761,7 @@ void MeshClient::status(JsonWriter &j) const {
         j.kv("punching", p.punching).kv("opener_ttl", nat_depth_.opener_ttl());
         j.kv("peer_nat_hops", p.peer_hops.first_arrival());
         j.kv("punch_reason", punch_reason(facts(p, now)));
+        j.kv("birthday_probes_sent", p.sprayed).kv("birthday_ports_opened", p.ports_opened);
         j.kv("last_probe_reply_ms_ago", p.last_reply ? now - p.last_reply : int64_t(-1));
         Tunnel::Stats st = p.tunnel.total();
         j.kv("rx_packets", st.rx_packets).kv("rx_bytes", st.rx_bytes);
@@ -729,6 +775,139 @@ void MeshClient::status(JsonWriter &j) const {
         j.end_array();
         j.end_object();
     }
+}
+
+// ---- birthday punching (punch_plan.h) ------------------------------------
+
+void MeshClient::plan_birthday_round(Pair &p, int64_t now) {
+    BirthdayFacts f;
+    f.failed_rounds = p.failed_rounds;
+    f.peer_behind_nat = p.flags & kPeerFlagNat;
+    f.me_behind_nat = my_public_.is_set();
+    f.same_public = !p.candidates.empty() && my_public_.is_set() && p.candidates[0].addr == my_public_;
+    f.ipv4 = p.server_candidates > 0 && p.candidates[0].addr.family == AF_INET;
+    f.peer_local_port = p.peer_local_port;
+    f.peer_public_port = p.peer_public_port;
+    f.own_depth = nat_depth_.depth();
+    f.peer_hops = p.peer_hops.first_arrival();
+    f.attempts = p.birthdays;
+    f.ports_free = !bports_.is_open() && env_.adopt_port &&
+                   (p.bday_udp >= 0 || !free_groups_.empty() || groups_opened_ < kMaxBirthdayGroups);
+    p.bday = plan_birthday(f);
+    if (p.bday == BirthdayRole::spray) {
+        p.birthdays++;
+        c_.birthday_sprays++;
+        p.spray_left = kSprayProbes;
+        p.spray_sent = 0;
+        p.spray_from = now + kOpenerLead + kSprayDelayMs;
+        p.spray_nonce = random_u64();
+        p.punch_until = std::max<int64_t>(p.punch_until, p.spray_from + 1000LL * kSprayProbes / kSprayPerSecond + 1000);
+        LM_INFO("pair %s: the peer's NAT changes port per destination (its port %u was seen as %u); probing "
+                "random ports of %s, up to %d at %d/s (birthday punching)",
+                p.name.c_str(), unsigned(p.peer_local_port), unsigned(p.peer_public_port),
+                p.candidates[0].addr.str().c_str(), kSprayProbes, kSprayPerSecond);
+    } else if (p.bday == BirthdayRole::open_ports) {
+        open_birthday_ports(p, now);
+    }
+}
+
+void MeshClient::open_birthday_ports(Pair &p, int64_t now) {
+    uint8_t buf[kProbeLen];
+    if (!encode_probe(p, random_u64(), buf)) {
+        p.bday = BirthdayRole::none;
+        return;
+    }
+    std::string err;
+    int n = bports_.open(AF_INET, kBirthdayPorts, env_.prepare_socket, &err);
+    if (n == 0) {
+        p.bday = BirthdayRole::none;
+        LM_WARN("pair %s: no extra ports for birthday punching: %s", p.name.c_str(), err.c_str());
+        return;
+    }
+    // Openers: past our own NATs, dead before the peer's (plan_birthday
+    // made sure), so that its NAT keeps no entry for the ports it will probe.
+    int sent = bports_.send_all(p.candidates[0], buf, sizeof buf, nat_depth_.opener_ttl());
+    bports_owner_ = p.name;
+    bports_until_ = now + kOpenerLead + kBirthdayHoldMs;
+    p.punch_until = std::max(p.punch_until, bports_until_);
+    p.birthdays++;
+    p.ports_opened = true;
+    c_.birthday_opens++;
+    LM_INFO("pair %s: the peer's NAT keeps its port and the last round failed: our NAT may change port per "
+            "destination; %d extra ports opened toward %s (%d openers, TTL %d) for the peer to find (birthday "
+            "punching)",
+            p.name.c_str(), n, p.candidates[0].str().c_str(), sent, nat_depth_.opener_ttl());
+}
+
+void MeshClient::spray_step(Pair &p, int64_t now) {
+    // Paced from the spray's start: no burst after a late tick.
+    int due = int(std::min<int64_t>(kSprayProbes, (now - p.spray_from) * kSprayPerSecond / 1000));
+    int n = std::min(p.spray_left, due - p.spray_sent);
+    if (n <= 0) return;
+    int idx = env_.dp->udp_for_family(AF_INET);
+    uint8_t buf[kProbeLen];
+    if (idx < 0 || !encode_probe(p, p.spray_nonce, buf)) return;
+    std::vector<uint16_t> rnd(size_t(n), 0);
+    RAND_bytes(reinterpret_cast<unsigned char *>(rnd.data()), int(rnd.size() * sizeof rnd[0]));
+    Endpoint to = p.candidates[0];
+    for (uint16_t r : rnd) {
+        to.port = uint16_t(kSprayLowPort + r % (65536 - kSprayLowPort));
+        send_datagram(idx, to, buf, sizeof buf, 0);
+    }
+    p.spray_left -= n;
+    p.spray_sent += n;
+    p.sprayed += uint64_t(n);
+    p.probes_sent += uint64_t(n);
+    c_.spray_probes += uint64_t(n);
+    env_.counters->probe_tx += uint64_t(n);
+}
+
+void MeshClient::poll_birthday_ports(int64_t now) {
+    if (!bports_.is_open()) return;
+    Pair *p = find(bports_owner_);
+    if (!p || now >= bports_until_ || p->path == Path::direct) {
+        bports_.close_all();
+        return;
+    }
+    bports_.poll(64, [&](const uint8_t *d, size_t len, const Endpoint &from, uint16_t port) {
+        on_birthday_datagram(d, len, from, port, now);
+    });
+}
+
+void MeshClient::on_birthday_datagram(const uint8_t *d, size_t len, const Endpoint &from, uint16_t port,
+                                      int64_t now) {
+    Probe pr;
+    Pair *pp = authenticate_probe(d, len, &pr);
+    // Only the peer they were opened for can find them.
+    if (!pp || pp->name != bports_owner_) return;
+    Pair &p = *pp;
+    if (pr.type != ProbeType::probe || !p.tunnel.out) return;
+    p.probes_heard++;
+    // The peer's probe found our NAT's mapping of this socket: the port
+    // moves into the data plane (the NAT maps by 5-tuple, not by socket),
+    // and the answer goes out from there.
+    bports_.close_all();
+    int reuse = p.bday_udp;
+    if (reuse < 0 && !free_groups_.empty()) {
+        reuse = free_groups_.back();
+        free_groups_.pop_back();
+    }
+    int idx = env_.adopt_port(AF_INET, port, reuse);
+    if (idx < 0) {
+        if (reuse >= 0 && reuse != p.bday_udp) free_groups_.push_back(reuse);
+        LM_WARN("pair %s: the peer's probe found our port %u, but no data socket could take it over; "
+                "staying on the relay",
+                p.name.c_str(), unsigned(port));
+        return;
+    }
+    if (reuse < 0) groups_opened_++;
+    p.bday_udp = idx;
+    c_.birthday_hits++;
+    LM_INFO("pair %s: the peer's probe from %s found our port %u (birthday punching); the data path to the peer "
+            "moves to it",
+            p.name.c_str(), from.str().c_str(), unsigned(port));
+    answer_probe(p, pr, from, idx);
+    send_probe(p, from, 0, now, idx);
 }
 
 }  // namespace lm

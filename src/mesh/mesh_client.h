@@ -38,6 +38,7 @@
 #include "data/dataplane.h"
 #include "data/route_table.h"
 #include "data/tunnel.h"
+#include "mesh/birthday_ports.h"
 #include "mesh/nat_depth.h"
 #include "mesh/pair_crypto.h"
 #include "mesh/probe.h"
@@ -50,6 +51,9 @@ struct MeshCounters {
     uint64_t introductions = 0, keys_accepted = 0, keys_rejected = 0, certs_rejected = 0;
     uint64_t probes_early = 0, path_changes = 0;
     uint64_t key_retries = 0, hard_limit_rebuilds = 0, rebinds = 0;
+    // Birthday punching (punch_plan.h): rounds as each role, probes sent to
+    // random ports, and the peer's probes that found one of our ports.
+    uint64_t birthday_sprays = 0, birthday_opens = 0, spray_probes = 0, birthday_hits = 0;
 };
 
 class MeshClient {
@@ -70,6 +74,11 @@ public:
         // Clocks, monotonic milliseconds and wall seconds; unset: the system's.
         int64_t (*clock_ms)() = nullptr;
         time_t (*wall)() = nullptr;
+        // Birthday punching: a data socket group on `port` (reuse >= 0: that
+        // group moved there), returning its udp index or -1; and what every
+        // extra socket gets before use (SO_MARK, past a full tunnel).
+        std::function<int(int family, uint16_t port, int reuse)> adopt_port;
+        std::function<void(int fd)> prepare_socket;
     };
 
     MeshClient(Env env) : env_(std::move(env)) {}
@@ -155,6 +164,18 @@ private:
         // address, measured at the introduction, and this round's role.
         NatDepth peer_hops{true};
         PunchRole role = PunchRole::both;
+        // Birthday punching (punch_plan.h): this round's role, the rounds of
+        // this episode that took one, and the sprayer's progress.  One
+        // nonce for a whole spray: any of its probes answered proves it.
+        BirthdayRole bday = BirthdayRole::none;
+        int birthdays = 0;
+        int spray_left = 0, spray_sent = 0;
+        int64_t spray_from = 0;
+        uint64_t spray_nonce = 0;
+        uint64_t sprayed = 0;              // this episode, for the reason
+        bool ports_opened = false;         // this episode, for the reason
+        int bday_udp = -1;                 // our data socket group toward this peer (random side)
+        bool by_birthday = false;          // the direct path was found that way
     };
     struct ProbeKey {
         Pair *pair;
@@ -169,7 +190,20 @@ private:
     bool install(Pair &p, const X25519Pub &theirs, uint32_t their_spi, bool switch_now);
     void start_punch(Pair &p, int64_t now);
     void punch_step(Pair &p, int64_t now);
-    void send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now);
+    // From `udp_idx`; -1: a direct path's own socket group, else the
+    // family's first (the data socket the server knows).
+    void send_probe(Pair &p, const Endpoint &to, int ttl, int64_t now, int udp_idx = -1);
+    bool encode_probe(Pair &p, uint64_t nonce, uint8_t *out);
+    // The pair a datagram is a valid probe for, or null (counted).
+    Pair *authenticate_probe(const uint8_t *d, size_t len, Probe *pr);
+    void answer_probe(Pair &p, const Probe &pr, const Endpoint &from, int udp_idx);
+    // Birthday punching (punch_plan.h).
+    void plan_birthday_round(Pair &p, int64_t now);
+    void open_birthday_ports(Pair &p, int64_t now);
+    void spray_step(Pair &p, int64_t now);
+    void poll_birthday_ports(int64_t now);
+    void on_birthday_datagram(const uint8_t *d, size_t len, const Endpoint &from, uint16_t port, int64_t now);
+    void new_episode(Pair &p);
     void set_path(Pair &p, Path path, const Endpoint *ep, int udp_idx, int64_t now);
     void forget_probe_keys(const Pair *p, uint32_t keep_spi);
     bool i_am_lo(const Pair &p) const { return my_name_ < p.name; }
@@ -203,6 +237,15 @@ private:
     int64_t last_rebind_ = -1000000;
     NatDepth nat_depth_;
     IpAddr my_public_;                     // as the server sees us (unset: no NAT)
+    // The random side's extra sockets, for one pair at a time, and the data
+    // socket groups birthday pairs have used (kept for reuse, at most
+    // kMaxBirthdayGroups: each is a socket per worker).
+    static constexpr int kMaxBirthdayGroups = 8;
+    BirthdayPorts bports_;
+    std::string bports_owner_;
+    int64_t bports_until_ = 0;
+    std::vector<int> free_groups_;
+    int groups_opened_ = 0;
 };
 
 }  // namespace lm

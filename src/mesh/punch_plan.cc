@@ -28,4 +28,20 @@ PunchRole plan_round(const PunchPlanFacts &f) {
     return f.i_am_lo ? PunchRole::hold : PunchRole::wait;
 }
 
+BirthdayRole plan_birthday(const BirthdayFacts &f) {
+    // Not before the ordinary way has failed once; not on IPv6, nor behind
+    // one NAT (the LAN address), nor toward a peer without a NAT (it learns
+    // our port from our probe).
+    if (f.failed_rounds == 0 || !f.ipv4 || f.same_public || !f.peer_behind_nat) return BirthdayRole::none;
+    if (!f.peer_local_port || !f.peer_public_port) return BirthdayRole::none;
+    if (f.attempts >= kMaxBirthdaysPerEpisode) return BirthdayRole::none;
+    if (f.peer_local_port != f.peer_public_port) return BirthdayRole::spray;
+    // The peer keeps its port: we are the random side, or both keep theirs
+    // and the round failed for another reason (then nobody sprays, and the
+    // ports cost 256 datagrams that die past our own NAT).
+    if (!f.me_behind_nat || f.own_depth <= 0 || !f.ports_free) return BirthdayRole::none;
+    if (openers_reach_peer_nat(f.own_depth, f.peer_hops)) return BirthdayRole::none;
+    return BirthdayRole::open_ports;
+}
+
 }  // namespace lm

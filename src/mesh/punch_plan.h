@@ -46,4 +46,57 @@ constexpr int64_t kHoldRefreshMs = 5000;
 bool openers_reach_peer_nat(int own_depth, int peer_hops);
 PunchRole plan_round(const PunchPlanFacts &f);
 
+// Birthday punching (docs/PROTOCOLS.md §10, H7), for a pair where one NAT
+// maps each destination to a new random port (`masquerade random-fully`, a
+// "symmetric" NAT) and the other keeps its port.  No probe can learn the
+// random side's port toward the peer, and the other NAT lets in only what
+// comes from an address and port it has sent to.  So the random side opens
+// kBirthdayPorts extra sockets and sends an opener from each toward the
+// peer's public endpoint, with a TTL that dies past its own NATs: each opens
+// a mapping on a random public port.  The port-keeping side sends probes to
+// random ports of the random side's public address, at most
+// kSprayPerSecond, kSprayProbes in all: each opens its own NAT toward that
+// port.  A probe that lands on one of the open mappings reaches its socket;
+// the answer passes the sprayer's NAT, and that socket's port becomes the
+// random side's data port toward this peer.  With 256 mappings among the
+// 64,512 ports a NAT picks from (1024..65535), 1,024 probes find one with
+// about 98 % odds, after 250 probes (2.5 s) on average.
+//
+// Neither side knows its own NAT's behaviour, only the peer's (the server
+// gives both ports of the peer: its socket's, and the one its NAT showed
+// the server).  So after a round has failed, a side whose peer's port was
+// rewritten sprays; a side whose peer kept its port, while we sit behind a
+// NAT, opens the ports.  Both NATs random: both spray, nobody opens, the
+// relay stays, and the reason says why.  Never where our openers would reach
+// the peer's NAT (neighbouring NATs): an opener that arrives there leaves an
+// entry for exactly the port the peer would have to probe.
+constexpr int kBirthdayPorts = 256;
+constexpr int kSprayProbes = 1024, kSprayPerSecond = 100;
+constexpr int kMaxBirthdaysPerEpisode = 3;   // either role
+constexpr uint16_t kSprayLowPort = 1024;   // Linux NAT's range for a source port >= 1024
+// The sprayer starts this long after its round does: the two sides start
+// within a round trip of each other, and a probe that arrives before the
+// mapping it aims at is wasted (it leaves an entry that keeps that port from
+// being picked).
+constexpr int64_t kSprayDelayMs = 1000;
+// The random side keeps its ports open this long: the spray's delay and
+// length, and slack for the two sides' start times.
+constexpr int64_t kBirthdayHoldMs = kSprayDelayMs + 1000LL * kSprayProbes / kSprayPerSecond + 2000;
+
+enum class BirthdayRole { none, spray, open_ports };
+
+struct BirthdayFacts {
+    int failed_rounds = 0;
+    bool peer_behind_nat = false, me_behind_nat = false;
+    bool same_public = false;
+    bool ipv4 = false;                 // the peer's public endpoint: no NAT, no birthday on IPv6
+    // The peer's socket port and its public port as the server saw it (0: unknown).
+    uint16_t peer_local_port = 0, peer_public_port = 0;
+    int own_depth = 0, peer_hops = 0;
+    int attempts = 0;                  // birthday rounds of this episode so far
+    bool ports_free = true;            // no other pair holds the extra ports now
+};
+
+BirthdayRole plan_birthday(const BirthdayFacts &f);
+
 }  // namespace lm

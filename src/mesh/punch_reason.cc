@@ -17,7 +17,10 @@ std::string punch_reason(const PunchFacts &f) {
     if (!f.keys) return "waiting for the pair's keys (exchanged through the server)";
     if (f.direct) {
         std::string s = "probes answered both ways via " + f.endpoint.str();
-        if (f.reflexive) s += ", a port the peer's NAT chose toward us (learnt from its probe)";
+        if (f.by_birthday)
+            s += ", found by probing random ports (the peer's NAT or ours changes port per destination)";
+        else if (f.reflexive)
+            s += ", a port the peer's NAT chose toward us (learnt from its probe)";
         return s;
     }
     bool port_changed = f.peer_local_port && f.peer_public_port && f.peer_local_port != f.peer_public_port;
@@ -34,6 +37,11 @@ std::string punch_reason(const PunchFacts &f) {
                         std::to_string(f.opener_ttl) + ")";
         // A round in progress does not hide what the earlier ones showed:
         // whoever looks during one still learns why the relay carries.
+        if (f.spraying)
+            s += ", probing random ports of the peer's address (" + std::to_string(f.sprayed) + " so far)";
+        else if (f.sprayed)
+            s += ", after " + std::to_string(f.sprayed) + " probes to random ports of its address found none";
+        if (f.ports_open) s += ", extra ports of ours open for the peer's probes";
         if (port_changed) s = port_text(f) + "; " + s + ", using the relay meanwhile";
         return s;
     }
@@ -47,6 +55,13 @@ std::string punch_reason(const PunchFacts &f) {
         // (docs/PROTOCOLS.md §10, T1); one that changed it toward the
         // server most likely maps each destination to a new port.
         s = port_text(f) + ", so our probes find no mapping";
+        if (f.sprayed)
+            s += "; " + std::to_string(f.sprayed) +
+                 " probes to random ports of its address found none either (both NATs may change port per "
+                 "destination)";
+    } else if (f.ports_opened && f.replies == 0) {
+        s = "the peer's NAT keeps its port, yet none of our probes is answered: our NAT may change port per "
+            "destination, and none of the extra ports we opened for the peer's probes was found";
     } else if (f.probes_heard > 0 && f.replies == 0) {
         s = "the peer's probes reach us but none of ours is answered";
     } else if (f.probes_sent == 0) {

@@ -29,6 +29,13 @@ struct PunchFacts {
     // role in this round.
     int peer_hops = 0;
     bool holding = false, waiting = false;
+    // Birthday punching (punch_plan.h): the direct path was found that way;
+    // probes sent to random ports of the peer's address this episode (and
+    // still going); our extra ports opened this episode (and open now).
+    bool by_birthday = false;
+    uint64_t sprayed = 0;
+    bool spraying = false;
+    bool ports_opened = false, ports_open = false;
 };
 
 std::string punch_reason(const PunchFacts &f);

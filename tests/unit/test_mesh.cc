@@ -12,8 +12,10 @@
 #include <cstring>
 #include <deque>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "mesh/mesh_client.h"
 
@@ -300,6 +302,7 @@ protected:
                             },
                             [this, pp](int, const Endpoint &to, const uint8_t *b, size_t len, int ttl) {
                                 wire.push_back({pp->ep, to, std::vector<uint8_t>(b, b + len), ttl});
+                                sent.push_back({g_ms, wire.back()});
                             },
                             fake_ms, fake_wall};
         n.mesh = std::make_unique<MeshClient>(env);
@@ -351,6 +354,7 @@ protected:
         wire.clear();
         for (auto &d : dgrams) {
             if (d.ttl > 0 || blocked(d.from) || blocked(d.to)) continue;
+            if (nat && !nat(d)) continue;
             for (auto &[name, p] : peers)
                 if (p.ep == d.to) p.node->mesh->on_non_esp(d.bytes.data(), d.bytes.size(), d.from, 0);
         }
@@ -375,12 +379,11 @@ protected:
         size_t k = s.find(std::string("\"") + key + "\":", at);
         if (k == std::string::npos) return "";
         k += strlen(key) + 3;
-        size_t e = s.find_first_of(",}", k);
-        std::string v = s.substr(k, e - k);
-        if (!v.empty() && v[0] == '"') v = v.substr(1, v.size() - 2);
-        return v;
+        if (s[k] == '"') return s.substr(k + 1, s.find('"', k + 1) - k - 1);   // no escapes in these
+        return s.substr(k, s.find_first_of(",}", k) - k);
     }
     std::string path(const std::string &node, const std::string &peer) { return field(node, peer, "path"); }
+    std::string reason(const std::string &node, const std::string &peer) { return field(node, peer, "punch_reason"); }
     int transitions(const std::string &node) { return int(peers[node].paths.size()); }
     Tunnel &tunnel(const std::string &node, const std::string &peer) {
         std::vector<PeerView> v;
@@ -401,6 +404,10 @@ protected:
     std::vector<Endpoint> cut;
     std::vector<std::pair<std::string, std::string>> busy;   // pairs sending data
     bool drop_keys = false;
+    // Every datagram sent, with the time; and a NAT between the wire and
+    // the nodes: false drops a datagram, and it may rewrite addresses.
+    std::vector<std::pair<int64_t, Datagram>> sent;
+    std::function<bool(Datagram &)> nat;
 };
 
 // Issue 9, item 11: a direct pair idle for minutes, probed once per
@@ -542,6 +549,96 @@ TEST_F(MeshPaths, PeerReflexivePortLearntFromItsProbe) {
     peers["bob"].node->mesh->status(j);
     j.end_array();
     EXPECT_EQ(j.str().find("learnt from its probe"), std::string::npos) << j.str();
+}
+
+// Issue 10 (harder NATs): bob's NAT changes port per destination -- the
+// server saw his 4500 as 40123, and toward alice it picks yet another port,
+// which no candidate names.  Once a round has failed, alice probes random
+// ports of bob's address, at most 100 a second; the one that lands on bob's
+// mapping toward her (in real life one of his extra ports) is answered, and
+// both go direct there.
+TEST_F(MeshPaths, BirthdaySprayFindsTheRandomSidesPort) {
+    const IpAddr bob_addr = *IpAddr::parse("203.0.113.65");
+    PeerInfo to_alice = info("bob", 31);
+    to_alice.candidates = {*Endpoint::parse("203.0.113.65:40123"), *Endpoint::parse("198.51.100.66:4500")};
+    to_alice.flags = kPeerFlagNat;
+    peers["alice"].node->mesh->on_peer_info(to_alice);
+    peers["bob"].node->mesh->on_peer_info(info("alice", 31));
+    int64_t t0 = g_ms;
+    uint16_t lucky = 0;
+    int random_probes = 0;
+    int64_t hit_at = 0;
+    nat = [&](Datagram &d) {
+        if (d.from.addr == bob_addr) {   // his mapping toward alice, once it exists
+            if (!lucky) return false;
+            d.from.port = lucky;
+            return true;
+        }
+        if (!(d.to.addr == bob_addr)) return true;
+        if (d.to.port == 40123 || d.to.port == 4500) return false;   // his mapping toward the server
+        if (!lucky && ++random_probes == 300) {   // the 300th lands
+            lucky = d.to.port;
+            hit_at = g_ms;
+        }
+        if (d.to.port != lucky) return false;
+        d.to = peers["bob"].ep;
+        return true;
+    };
+    run(30000);
+    ASSERT_NE(lucky, 0) << "alice never probed random ports of bob's address";
+    EXPECT_EQ(path("alice", "bob"), "direct");
+    EXPECT_EQ(path("bob", "alice"), "direct");
+    EXPECT_EQ(field("alice", "bob", "endpoint"), "203.0.113.65:" + std::to_string(lucky));
+    EXPECT_NE(reason("alice", "bob").find("found by probing random ports"), std::string::npos)
+        << reason("alice", "bob");
+    // Paced, within the NAT's port range, and only after a failed round.
+    // One nonce for the whole spray (its reply proves any of them).
+    auto nonce = [](const Datagram &d) {
+        uint64_t n = 0;
+        if (d.bytes.size() == kProbeLen) std::memcpy(&n, d.bytes.data() + 13, 8);
+        return n;
+    };
+    std::map<uint64_t, int> uses;
+    for (auto &[t, d] : sent)
+        if (d.to.addr == bob_addr) uses[nonce(d)]++;
+    uint64_t spray = std::max_element(uses.begin(), uses.end(), [](auto &x, auto &y) { return x.second < y.second; })->first;
+    std::vector<int64_t> at;
+    for (auto &[t, d] : sent)
+        if (d.to.addr == bob_addr && nonce(d) == spray) {
+            at.push_back(t);
+            EXPECT_GE(d.to.port, 1024);
+        }
+    ASSERT_GE(at.size(), 300u);
+    EXPECT_GE(at.front() - t0, 5000) << "random ports probed before the ordinary round had failed";
+    for (size_t i = 0, j = 0; i < at.size(); i++) {
+        while (at[i] - at[j] >= 1000) j++;
+        ASSERT_LE(i - j + 1, size_t(kSprayPerSecond)) << "more than 100 probes in a second: " << at[j] - t0 << ".." << at[i] - t0;
+    }
+    EXPECT_LE(at.back(), hit_at) << "the spray went on after the answer";
+}
+
+// Both NATs change port per destination: both sides spray (neither can know
+// its own NAT), nobody's port is found, and each stops after
+// kMaxBirthdaysPerEpisode sprays of kSprayProbes; the reason says why the
+// relay carries.
+TEST_F(MeshPaths, BirthdaySprayIsBoundedWhenBothNatsAreRandom) {
+    for (auto [a, b, port] : {std::tuple{"alice", "bob", 40123}, std::tuple{"bob", "alice", 40456}}) {
+        PeerInfo m = info(b, 32);
+        m.candidates = {Endpoint{peers[b].ep.addr, uint16_t(port)}, *Endpoint::parse("198.51.100.9:4500")};
+        m.flags = kPeerFlagNat;
+        peers[a].node->mesh->on_peer_info(m);
+    }
+    nat = [&](Datagram &d) { return !(d.to.addr == peers["alice"].ep.addr || d.to.addr == peers["bob"].ep.addr); };
+    run(600000);
+    for (auto [a, b] : {std::pair{"alice", "bob"}, std::pair{"bob", "alice"}}) {
+        EXPECT_EQ(peers[a].node->mesh->counters().spray_probes, uint64_t(kMaxBirthdaysPerEpisode) * kSprayProbes)
+            << a;
+        EXPECT_EQ(peers[a].node->mesh->counters().birthday_opens, 0u) << a;
+        EXPECT_EQ(path(a, b), "relay");
+        std::string why = reason(a, b);
+        EXPECT_NE(why.find("peer's NAT changes port per destination"), std::string::npos) << why;
+        EXPECT_NE(why.find("3072 probes to random ports of its address found none"), std::string::npos) << why;
+    }
 }
 
 }  // namespace

@@ -78,3 +78,74 @@ TEST(PunchPlan, NoHoldWithoutOurOwnDepth) {
     f.own_depth = 0;
     EXPECT_EQ(plan_round(f), PunchRole::both);
 }
+
+// Birthday punching (punch_plan.h): who sprays, who opens ports, and when
+// neither.
+static lm::BirthdayFacts random_peer() {
+    lm::BirthdayFacts f;
+    f.failed_rounds = 1;
+    f.peer_behind_nat = true;
+    f.me_behind_nat = true;
+    f.ipv4 = true;
+    f.peer_local_port = 4500;
+    f.peer_public_port = 40123;   // its NAT rewrote the port toward the server
+    f.own_depth = 1;
+    f.peer_hops = 3;              // a router between the NATs
+    return f;
+}
+
+TEST(PunchPlan, BirthdayOnlyAfterAFailedRound) {
+    using lm::BirthdayRole;
+    lm::BirthdayFacts f = random_peer();
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::spray);
+    f.failed_rounds = 0;
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+    f = random_peer();
+    f.peer_public_port = 4500;    // the peer keeps its port: we may be the random side
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::open_ports);
+    f.failed_rounds = 0;
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+}
+
+TEST(PunchPlan, BirthdayNeedsBothPortsOfThePeerAndANat) {
+    using lm::BirthdayRole;
+    lm::BirthdayFacts f = random_peer();
+    f.peer_local_port = 0;        // it reported no local address
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+    f = random_peer();
+    f.peer_behind_nat = false;    // it learns our port from our probe
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+    f = random_peer();
+    f.same_public = true;         // met on the LAN
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+    f = random_peer();
+    f.ipv4 = false;
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+    f = random_peer();
+    f.peer_public_port = 4500;
+    f.me_behind_nat = false;      // no NAT of ours to open
+    EXPECT_EQ(lm::plan_birthday(f), BirthdayRole::none);
+}
+
+TEST(PunchPlan, BirthdayPortsNotWhereOurOpenersReachThePeersNat) {
+    lm::BirthdayFacts f = random_peer();
+    f.peer_public_port = 4500;
+    f.peer_hops = 2;              // neighbouring NATs: the opener would arrive there
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+    f.peer_hops = 3;
+    f.own_depth = 0;              // no TTL that surely dies before the peer's NAT
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+    f.own_depth = 1;
+    f.ports_free = false;         // another pair holds the extra ports
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+}
+
+TEST(PunchPlan, BirthdayRoundsAreBoundedPerEpisode) {
+    lm::BirthdayFacts f = random_peer();
+    f.attempts = lm::kMaxBirthdaysPerEpisode - 1;
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::spray);
+    f.attempts = lm::kMaxBirthdaysPerEpisode;
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+    f.peer_public_port = 4500;
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+}
