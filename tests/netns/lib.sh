@@ -434,3 +434,48 @@ lm_etcd_keys() {
     lm_etcd_call "$1" "$2" range "{\"key\":\"$k\",\"range_end\":\"$e\"}" |
         jq -r '.kvs[]?.key' | while read -r b; do printf '%s\n' "$(printf %s "$b" | base64 -d)"; done
 }
+
+# ---- the registry tests' network (docs/DESIGN.md §11) -----------------------
+
+# lm_registry_hub [CLIENT-NS...]: the public segment with etcd running in
+# "reg" at 192.0.2.9, the namespaces of two servers, "sa" at 192.0.2.1 and
+# "sb" at 192.0.2.2, and the client namespaces given at 192.0.2.11, .12, ...
+# in the order given.
+lm_registry_hub() {
+    local ns i=11
+    lm_hub
+    lm_public reg 192.0.2.9
+    lm_public sa 192.0.2.1
+    lm_public sb 192.0.2.2
+    for ns in "$@"; do lm_public "$ns" "192.0.2.$i"; i=$((i + 1)); done
+    lm_etcd reg 192.0.2.9
+}
+
+# lm_registry_server NAME C2C [LINE...]: $T/NAME.conf for a subnet server
+# with a [Registry] section under the tests' prefix, registered as NAME,
+# and the LINEs (Endpoint, TTL, ...) after those.  NAME presents the
+# certificate "server", the name every client expects, unless it was given
+# one of its own (lm_pki_cert NAME server).
+lm_registry_server() {
+    local name=$1 c2c=$2; shift 2
+    lm_server_conf "$name" subnet "$c2c" "[Registry]" "Prefix = /lanmesh/test/" "Name = $name" "$@"
+    if [ ! -e "$PKI/$name.crt" ]; then
+        cp "$PKI/server.crt" "$PKI/$name.crt"; cp "$PKI/server.key" "$PKI/$name.key"
+    fi
+}
+
+# lm_registry_servers C2C: srva and srvb on the etcd of lm_registry_hub,
+# their etcd lease 5 s.
+lm_registry_servers() {
+    local s
+    for s in srva srvb; do lm_registry_server "$s" "$1" "Endpoint = http://192.0.2.9:2379" "TTL = 5"; done
+}
+
+# lm_registry_start: starts srva in "sa" and srvb in "sb"; fails unless
+# both answer within 10 s.
+lm_registry_start() {
+    lm_start sa srva
+    lm_start sb srvb
+    lm_wait 10 lm_show sa srva || die "srva did not start"
+    lm_wait 10 lm_show sb srvb || die "srvb did not start"
+}
