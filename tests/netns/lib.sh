@@ -365,6 +365,50 @@ lm_json() { lm_show "$1" "$2" | jq -r "$3"; }
 
 lm_ping() { local ns=$1; shift; n "$ns" ping -q -n -c 3 -i 0.2 -W 2 "$@" >/dev/null; }
 
+# lm_frags NS: the IPv4 fragments NS has made so far (Ip: FragCreates).
+lm_frags() {
+    n "$1" awk '/^Ip: [A-Z]/ { for (i = 1; i <= NF; i++) if ($i == "FragCreates") c = i }
+                /^Ip: [0-9]/ { print $c }' /proc/net/snmp
+}
+
+# lm_tcp_both_ways FROM NS ADDR HOW: 1 MB each way over one TCP connection
+# from namespace FROM to a listener in NS on ADDR:5201 (at most 40 s); dies
+# naming the direction that fell short, HOW (e.g. "through the tunnel")
+# after it.
+lm_tcp_both_ways() {
+    local from=$1 ns=$2 addr=$3 how=$4 lpid got
+    n "$ns" timeout 40 python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5201)); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(30)
+n = 0
+while n < 1000000:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.sendall(b"y" * 1000000); c.shutdown(socket.SHUT_WR)
+print(n)' "$addr" > "$T/tcp-got" &
+    lpid=$!
+    PIDS+=($lpid)
+    got=$(n "$from" timeout 40 python3 -c '
+import socket, sys, time
+for _ in range(100):
+    try:
+        s = socket.create_connection((sys.argv[1], 5201), timeout=30); break
+    except OSError: time.sleep(0.1)
+s.sendall(b"x" * 1000000)
+n = 0
+while n < 1000000:
+    d = s.recv(65536)
+    if not d: break
+    n += len(d)
+print(n)' "$addr")
+    wait $lpid
+    [ "$got" = 1000000 ] || die "$ns $addr -> $from $how: got ${got:-nothing} of 1000000 bytes"
+    [ "$(cat "$T/tcp-got")" = 1000000 ] || die "$from -> $ns $addr $how: got $(cat "$T/tcp-got") of 1000000 bytes"
+}
+
 # lm_etcd NS ADDR: an etcd 3.4 member serving clients on http://ADDR:2379,
 # ADDR already on a device of NS; waits (20 s) until it answers.  etcd comes
 # from Debian's etcd-server package, unpacked into a cache rather than
