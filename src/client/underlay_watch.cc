@@ -130,10 +130,7 @@ bool parse_route_answer(const nlmsghdr *nlh, UnderlayRoute *r) {
 bool underlay_route_to(const IpAddr &dst, UnderlayRoute *r, std::string *err) {
     *r = UnderlayRoute{};
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETROUTE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = 1;
+    nlmsghdr *nlh = mnl_request_start(buf, RTM_GETROUTE);
     auto *rtm = static_cast<rtmsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
     rtm->rtm_family = uint8_t(dst.family);
     rtm->rtm_dst_len = uint8_t(dst.len() * 8);

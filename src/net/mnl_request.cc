@@ -17,6 +17,14 @@ struct MnlClose {
 
 }  // namespace
 
+nlmsghdr *mnl_request_start(char *buf, uint16_t type) {
+    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+    nlh->nlmsg_type = type;
+    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+    nlh->nlmsg_seq = 1;
+    return nlh;
+}
+
 int mnl_route_request(nlmsghdr *req, mnl_cb_t on_answer, void *data, std::string *err) {
     std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
     if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0 ||

@@ -6,9 +6,15 @@
 #pragma once
 #include <libmnl/libmnl.h>
 
+#include <cstdint>
 #include <string>
 
 namespace lm {
+
+// Starts a request of `type` in `buf` (MNL_SOCKET_BUFFER_SIZE bytes): the
+// netlink header, asking for an ACK; the caller adds the family header and
+// the attributes.
+nlmsghdr *mnl_request_start(char *buf, uint16_t type);
 
 // Sends `req` (built by the caller, NLM_F_ACK set) and hands each answer to
 // `on_answer` with `data`.  Returns 0 once the kernel acknowledges; the errno

@@ -67,10 +67,7 @@ int on_link(const nlmsghdr *nlh, void *data) {
 // False with *err when the kernel could not be asked.
 bool ask_kernel(const std::string &name, LinkFacts *f, std::string *err) {
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = 1;
+    nlmsghdr *nlh = mnl_request_start(buf, RTM_GETLINK);
     auto *ifi = static_cast<ifinfomsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifi->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
