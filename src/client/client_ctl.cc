@@ -119,28 +119,10 @@ bool Client::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // its certificate and key (the server knows us by them, and pair keys
     // must be signed with that key), and is checked against the new CA and
     // CRL, as are mesh peers from now on.
-    std::string warning;
-    SSL_CTX *ctx = nullptr;
-    loop_.unguarded([&] {   // reads files: the workers run meanwhile
-        ctx = tls_reload_ctx(ctx_, tls_files_of(cfg_), tls_files_of(next), false, err, &warning);
-    });
-    if (!ctx) return false;
-    if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
-    SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx;
-    if (ctx != ctx_) {
-        SSL_CTX_free(ctx_);   // a live session holds its own reference
-        ctx_ = ctx;
-        cfg_.ca = next.ca;
-        cfg_.certificate = next.certificate;
-        cfg_.key = next.key;
-        cfg_.ca_pem = next.ca_pem;
-        cfg_.certificate_pem = next.certificate_pem;
-        cfg_.key_pem = next.key_pem;
-        cfg_.remote_cert_tls = next.remote_cert_tls;
-    }
-    TlsFiles used = tls_files_of(cfg_);
-    used.crl = next.crl;
-    tls_loaded(ctx_, used);
+    if (!reload_tls(ctx_, next, false, err)) return false;
+    // The live session keeps the context it was made with (and its own
+    // reference to it); without one, the new context is the one in use.
+    SSL_CTX *session_ctx = conn_ ? SSL_get_SSL_CTX(conn_->ssl()) : ctx_;
     if (phase_ == Phase::up)   // a changed NatKeepalive applies to the pairs now
         mesh_.set_limits({int(current_.rekey_after_time), current_.rekey_after_bytes, current_.rekey_after_packets,
                           next.rekey_grace},

@@ -10,18 +10,14 @@
 #include <unistd.h>
 
 #include <cstring>
-#include <memory>
 
 #include "common/log.h"
 #include "core/loop.h"
+#include "net/mnl_request.h"
 
 namespace lm {
 
 namespace {
-
-struct MnlClose {
-    void operator()(mnl_socket *s) const { mnl_socket_close(s); }
-};
 
 // An address attribute of `family`'s length, or false.
 bool attr_addr(const nlattr *a, int family, IpAddr *out) {
@@ -133,43 +129,21 @@ bool parse_route_answer(const nlmsghdr *nlh, UnderlayRoute *r) {
 
 bool underlay_route_to(const IpAddr &dst, UnderlayRoute *r, std::string *err) {
     *r = UnderlayRoute{};
-    std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-    if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-        *err = std::string("netlink: ") + strerror(errno);
-        return false;
-    }
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETROUTE;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = 1;
+    nlmsghdr *nlh = mnl_request_start(buf, RTM_GETROUTE);
     auto *rtm = static_cast<rtmsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(rtmsg)));
     rtm->rtm_family = uint8_t(dst.family);
     rtm->rtm_dst_len = uint8_t(dst.len() * 8);
     mnl_attr_put(nlh, RTA_DST, dst.len(), dst.b);
-    if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
-        *err = std::string("netlink: ") + strerror(errno);
-        return false;
+    int rc = mnl_route_request(nlh, on_route_answer, r, err);
+    if (rc <= 0) return rc == 0;
+    // No route is an answer too.
+    if (rc == ENETUNREACH || rc == EHOSTUNREACH || rc == ENETDOWN) {
+        r->found = false;
+        return true;
     }
-    unsigned portid = mnl_socket_get_portid(nl.get());
-    for (;;) {
-        ssize_t n = mnl_socket_recvfrom(nl.get(), buf, sizeof buf);
-        if (n < 0) {
-            *err = std::string("netlink: ") + strerror(errno);
-            return false;
-        }
-        int rc = mnl_cb_run(buf, size_t(n), 1, portid, on_route_answer, r);
-        if (rc == MNL_CB_STOP) return true;
-        if (rc < 0) {
-            // No route is an answer too.
-            if (errno == ENETUNREACH || errno == EHOSTUNREACH || errno == ENETDOWN) {
-                r->found = false;
-                return true;
-            }
-            *err = std::string("netlink: ") + strerror(errno);
-            return false;
-        }
-    }
+    *err = std::string("netlink: ") + strerror(rc);
+    return false;
 }
 
 UnderlayWatch::UnderlayWatch() = default;

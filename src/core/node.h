@@ -80,6 +80,12 @@ protected:
     // key's file mode (or the configuration's, for an inline key) and the
     // CRL's validity, and watches the CRL from now on.
     void tls_loaded(SSL_CTX *ctx, const TlsFiles &used);
+    // At reload: reads the TLS files of `next` into a new context for the
+    // role (`server`: a server's) and makes it `ctx`, the one new sessions
+    // get, taking over the [TLS] keys into cfg_; the context stays when no
+    // file changed.  False with *err, and nothing changed, when the files
+    // cannot be used (core/reload.cc).
+    bool reload_tls(SSL_CTX *&ctx, const Config &next, bool server, std::string *err);
     // What `lanmesh link show` lists as warnings: the key's file mode, a CRL
     // out of (or near the end of) its validity.
     std::vector<std::string> warnings() const;

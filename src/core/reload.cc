@@ -61,6 +61,31 @@ bool Node::reload(ReloadReport *r, std::string *err) {
     return true;
 }
 
+bool Node::reload_tls(SSL_CTX *&ctx, const Config &next, bool server, std::string *err) {
+    std::string warning;
+    SSL_CTX *fresh = nullptr;
+    loop_.unguarded([&] {   // reads files: the workers run meanwhile
+        fresh = tls_reload_ctx(ctx, tls_files_of(cfg_), tls_files_of(next), server, err, &warning);
+    });
+    if (!fresh) return false;
+    if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
+    if (fresh != ctx) {
+        SSL_CTX_free(ctx);   // a live session holds its own reference
+        ctx = fresh;
+        cfg_.ca = next.ca;
+        cfg_.certificate = next.certificate;
+        cfg_.key = next.key;
+        cfg_.ca_pem = next.ca_pem;
+        cfg_.certificate_pem = next.certificate_pem;
+        cfg_.key_pem = next.key_pem;
+        cfg_.remote_cert_tls = next.remote_cert_tls;
+    }
+    TlsFiles used = tls_files_of(cfg_);
+    used.crl = next.crl;
+    tls_loaded(ctx, used);
+    return true;
+}
+
 void Node::reload_on_signal() {
     LM_INFO("SIGHUP: reloading");
     ReloadReport r;

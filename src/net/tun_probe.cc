@@ -9,15 +9,12 @@
 
 #include <cerrno>
 #include <cstring>
-#include <memory>
+
+#include "net/mnl_request.h"
 
 namespace lm {
 
 namespace {
-
-struct MnlClose {
-    void operator()(mnl_socket *s) const { mnl_socket_close(s); }
-};
 
 // What the kernel says about one link.
 struct LinkFacts {
@@ -69,38 +66,16 @@ int on_link(const nlmsghdr *nlh, void *data) {
 
 // False with *err when the kernel could not be asked.
 bool ask_kernel(const std::string &name, LinkFacts *f, std::string *err) {
-    std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-    if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-        *err = std::string("netlink: ") + strerror(errno);
-        return false;
-    }
     char buf[MNL_SOCKET_BUFFER_SIZE];
-    nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
-    nlh->nlmsg_type = RTM_GETLINK;
-    nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
-    nlh->nlmsg_seq = 1;
+    nlmsghdr *nlh = mnl_request_start(buf, RTM_GETLINK);
     auto *ifi = static_cast<ifinfomsg *>(mnl_nlmsg_put_extra_header(nlh, sizeof(ifinfomsg)));
     ifi->ifi_family = AF_UNSPEC;
     mnl_attr_put_strz(nlh, IFLA_IFNAME, name.c_str());
-    if (mnl_socket_sendto(nl.get(), nlh, nlh->nlmsg_len) < 0) {
-        *err = std::string("netlink: ") + strerror(errno);
-        return false;
-    }
-    unsigned portid = mnl_socket_get_portid(nl.get());
-    for (;;) {
-        ssize_t n = mnl_socket_recvfrom(nl.get(), buf, sizeof buf);
-        if (n < 0) {
-            *err = std::string("netlink: ") + strerror(errno);
-            return false;
-        }
-        int rc = mnl_cb_run(buf, size_t(n), 1, portid, on_link, f);
-        if (rc == MNL_CB_STOP) return true;   // the ACK: done
-        if (rc < 0) {
-            if (errno == ENODEV) return true;  // no such device: not found
-            *err = std::string("netlink: ") + strerror(errno);
-            return false;
-        }
-    }
+    int rc = mnl_route_request(nlh, on_link, f, err);
+    if (rc <= 0) return rc == 0;
+    if (rc == ENODEV) return true;  // no such device: not found
+    *err = std::string("netlink: ") + strerror(rc);
+    return false;
 }
 
 }  // namespace

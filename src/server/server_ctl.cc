@@ -239,27 +239,7 @@ bool Server::reload_role(const Config &next, ReloadReport *r, std::string *err) 
     // The TLS files first: when they cannot be used, nothing changes.  New
     // sessions get the new context; established ones keep the certificate
     // they were admitted with, and are checked against the new CA and CRL.
-    std::string warning;
-    SSL_CTX *ctx = nullptr;
-    loop_.unguarded([&] {   // reads files: the workers run meanwhile
-        ctx = tls_reload_ctx(ctx_, tls_files_of(cfg_), tls_files_of(next), true, err, &warning);
-    });
-    if (!ctx) return false;
-    if (!warning.empty()) LM_WARN("reload: %s", warning.c_str());
-    if (ctx != ctx_) {
-        SSL_CTX_free(ctx_);
-        ctx_ = ctx;
-        cfg_.ca = next.ca;
-        cfg_.certificate = next.certificate;
-        cfg_.key = next.key;
-        cfg_.ca_pem = next.ca_pem;
-        cfg_.certificate_pem = next.certificate_pem;
-        cfg_.key_pem = next.key_pem;
-        cfg_.remote_cert_tls = next.remote_cert_tls;
-    }
-    TlsFiles used = tls_files_of(cfg_);
-    used.crl = next.crl;
-    tls_loaded(ctx_, used);
+    if (!reload_tls(ctx_, next, true, err)) return false;
     if (peers_) peers_->reload_crl(next.crl);
     publish_revoked();   // for the other servers of the network
 

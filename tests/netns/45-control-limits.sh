@@ -35,20 +35,29 @@ lm_start srv server
 lm_wait 10 test -S "$T/run-server/server.sock" || die "no control socket"
 SRV=${DPID[server]}
 link() { lm_ctl srv server -j link show; }
-
-if part silent; then
-    ip netns exec "$P-x" python3 "$HOSTILE" silent 192.0.2.1 4500 1100 60 "$T/silent-ready" >"$T/silent.log" 2>&1 &
+# admit_beside_silent COUNT FAILURE [SRC...]: COUNT silent connections from x
+# (spread over the addresses SRC, if given), then alice starts and must be
+# admitted within 10 s (dies with FAILURE if not at all within 40 s).  Sets
+# SILENT (the silent connections' pid) and took (seconds).  Without the
+# limits she would wait for the silent ones' HandshakeTimeout (30 s).
+admit_beside_silent() {
+    local count=$1 failure=$2 start; shift 2
+    rm -f "$T/silent-ready"
+    ip netns exec "$P-x" python3 "$HOSTILE" silent 192.0.2.1 4500 "$count" 60 "$T/silent-ready" "$@" >"$T/silent.log" 2>&1 &
     SILENT=$!
     PIDS+=($SILENT)
     lm_wait 15 test -e "$T/silent-ready" || die "the silent connections were not opened"
     sleep 1
     start=$(date +%s)
     lm_start a alice
-    lm_wait 40 lm_is_up a alice || die "alice not admitted beside 1,100 silent connections"
+    lm_wait 40 lm_is_up a alice || die "$failure"
     took=$(( $(date +%s) - start ))
     log "alice admitted after $took s"
-    # Without the limit she waits for the silent ones' HandshakeTimeout (30 s).
     [ "$took" -le 10 ] || die "alice admitted only after $took s"
+}
+
+if part silent; then
+    admit_beside_silent 1100 "alice not admitted beside 1,100 silent connections"
     h=$(link | jq -c .handshakes)
     log "handshakes: $h"
     [ "$(echo "$h" | jq .per_source_limit)" -ge 1 ] || die "no per-source limit shown"
@@ -148,18 +157,7 @@ if part fds; then
     lm_wait 10 test -S "$T/run-server/server.sock" || die "the server did not restart"
     srcs=()
     for i in 1 2 3 4; do n x ip addr add "192.0.2.$((70 + i))/24" dev wan; srcs+=("192.0.2.$((70 + i))"); done
-    rm -f "$T/silent-ready"
-    ip netns exec "$P-x" python3 "$HOSTILE" silent 192.0.2.1 4500 120 60 "$T/silent-ready" "${srcs[@]}" >"$T/silent.log" 2>&1 &
-    SILENT=$!
-    PIDS+=($SILENT)
-    lm_wait 15 test -e "$T/silent-ready" || die "the silent connections were not opened"
-    sleep 1
-    start=$(date +%s)
-    lm_start a alice
-    lm_wait 40 lm_is_up a alice || die "alice not admitted to a server out of file descriptors"
-    took=$(( $(date +%s) - start ))
-    log "alice admitted after $took s"
-    [ "$took" -le 10 ] || die "alice admitted only after $took s"
+    admit_beside_silent 120 "alice not admitted to a server out of file descriptors" "${srcs[@]}"
     kill "$SILENT"
     lm_wait 10 eval '[ "$(link | jq .handshakes.pending)" = 0 ]' || die "the silent connections were not closed: $(link | jq -c .handshakes)"
     h=$(link | jq -c .handshakes)

@@ -30,50 +30,13 @@ lm_start a alice
 lm_wait_up a alice 20
 [ "$(n a cat /sys/class/net/lm-alice/mtu)" = 1400 ] || die "alice's TUN MTU is not 1400: the test assumes it"
 
-frags() {   # NS: IPv4 fragments this namespace made (Ip: FragCreates)
-    n "$1" awk '/^Ip: [A-Z]/ { for (i = 1; i <= NF; i++) if ($i == "FragCreates") c = i }
-                /^Ip: [0-9]/ { print $c }' /proc/net/snmp
-}
-fa0=$(frags a) fs0=$(frags srv)
+fa0=$(lm_frags a) fs0=$(lm_frags srv)
 
 # TCP both ways through the tunnel at the device's full size (MSS 1360).
-tcp_both_ways() {   # NS ADDR: a listener there, alice connects
-    local ns=$1 addr=$2
-    n "$ns" timeout 40 python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 5201)); s.listen(1); s.settimeout(30)
-c, _ = s.accept(); c.settimeout(30)
-n = 0
-while n < 1000000:
-    d = c.recv(65536)
-    if not d: break
-    n += len(d)
-c.sendall(b"y" * 1000000); c.shutdown(socket.SHUT_WR)
-print(n)' "$addr" > "$T/srv-got" &
-    local lpid=$!
-    PIDS+=($lpid)
-    got=$(n a timeout 40 python3 -c '
-import socket, sys, time
-for _ in range(100):
-    try:
-        s = socket.create_connection((sys.argv[1], 5201), timeout=30); break
-    except OSError: time.sleep(0.1)
-s.sendall(b"x" * 1000000)
-n = 0
-while n < 1000000:
-    d = s.recv(65536)
-    if not d: break
-    n += len(d)
-print(n)' "$addr")
-    wait $lpid
-    [ "$got" = 1000000 ] || die "$addr -> alice through the tunnel: got ${got:-nothing} of 1000000 bytes"
-    [ "$(cat "$T/srv-got")" = 1000000 ] || die "alice -> $addr through the tunnel: got $(cat "$T/srv-got") of 1000000 bytes"
-}
-tcp_both_ways srv 198.18.0.1
+lm_tcp_both_ways a srv 198.18.0.1 "through the tunnel"
 pass "1 MB each way over TCP through a path that takes 1280 bytes"
 
-fa=$(($(frags a) - fa0)) fs=$(($(frags srv) - fs0))
+fa=$(($(lm_frags a) - fa0)) fs=$(($(lm_frags srv) - fs0))
 [ "$fa" = 0 ] && [ "$fs" = 0 ] || die "ESP was fragmented: alice made $fa fragments, the server $fs"
 pass "no fragments: DF on the ESP, EMSGSIZE learnt"
 
@@ -98,9 +61,9 @@ pass "ping -M do above the path MTU gets the MTU back locally (a Packet Too Big 
 # The host behind the server: its SYN-ACK's MSS (1460) is clamped by the
 # server, alice's SYN (1360, from her device) by alice, to the path's limit.
 sb=$(lm_json srv server .counters.mss_clamped) ab=$(lm_json a alice .counters.mss_clamped)
-tcp_both_ways www 203.0.113.80
+lm_tcp_both_ways a www 203.0.113.80 "through the tunnel"
 [ "$(lm_json srv server .counters.mss_clamped)" -gt "$sb" ] || die "the server clamped no MSS"
 [ "$(lm_json a alice .counters.mss_clamped)" -gt "$ab" ] || die "alice clamped no MSS to the path's limit"
-fa=$(($(frags a) - fa0)) fs=$(($(frags srv) - fs0))
+fa=$(($(lm_frags a) - fa0)) fs=$(($(lm_frags srv) - fs0))
 [ "$fa" = 0 ] && [ "$fs" = 0 ] || die "ESP was fragmented: alice made $fa fragments, the server $fs"
 pass "a host behind the server: SYN and SYN-ACK MSS clamped both ways, 1 MB each way, no fragments"

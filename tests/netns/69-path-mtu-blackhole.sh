@@ -59,42 +59,9 @@ dropped=$( (n r1 nft list table ip blackhole; n r2 nft list table ip blackhole) 
 [ "${dropped:-0}" -gt 0 ] || die "the routers dropped no ICMP: the black hole was not hit"
 pass "probed 1280 bytes on both ends (alice: inner $pmtu); the routers dropped $dropped ICMP frag-needed"
 
-frags() {   # NS: IPv4 fragments this namespace made (Ip: FragCreates)
-    n "$1" awk '/^Ip: [A-Z]/ { for (i = 1; i <= NF; i++) if ($i == "FragCreates") c = i }
-                /^Ip: [0-9]/ { print $c }' /proc/net/snmp
-}
-fa0=$(frags a) fs0=$(frags srv)
-n srv timeout 40 python3 -c '
-import socket, sys
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind(("198.18.0.1", 5201)); s.listen(1); s.settimeout(30)
-c, _ = s.accept(); c.settimeout(30)
-n = 0
-while n < 1000000:
-    d = c.recv(65536)
-    if not d: break
-    n += len(d)
-c.sendall(b"y" * 1000000); c.shutdown(socket.SHUT_WR)
-print(n)' > "$T/srv-got" &
-lpid=$!
-PIDS+=($lpid)
-got=$(n a timeout 40 python3 -c '
-import socket, time
-for _ in range(100):
-    try:
-        s = socket.create_connection(("198.18.0.1", 5201), timeout=30); break
-    except OSError: time.sleep(0.1)
-s.sendall(b"x" * 1000000)
-n = 0
-while n < 1000000:
-    d = s.recv(65536)
-    if not d: break
-    n += len(d)
-print(n)')
-wait $lpid
-[ "$got" = 1000000 ] || die "server -> alice through the black hole: got ${got:-nothing} of 1000000 bytes"
-[ "$(cat "$T/srv-got")" = 1000000 ] || die "alice -> server through the black hole: got $(cat "$T/srv-got") of 1000000 bytes"
-fa=$(($(frags a) - fa0)) fs=$(($(frags srv) - fs0))
+fa0=$(lm_frags a) fs0=$(lm_frags srv)
+lm_tcp_both_ways a srv 198.18.0.1 "through the black hole"
+fa=$(($(lm_frags a) - fa0)) fs=$(($(lm_frags srv) - fs0))
 [ "$fa" = 0 ] && [ "$fs" = 0 ] || die "ESP was fragmented: alice made $fa fragments, the server $fs"
 # The probed limit reached the inner TCP: its SYNs' MSS clamped to it.
 clamped=$(lm_json a alice .counters.mss_clamped)

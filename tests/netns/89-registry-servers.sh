@@ -9,32 +9,17 @@ source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
 lm_pki_certs server alice bob carol dave
-lm_hub
-lm_public reg 192.0.2.9
-lm_public sa 192.0.2.1
-lm_public sb 192.0.2.2
-lm_public a 192.0.2.11
-lm_public b 192.0.2.12
-lm_public c 192.0.2.13
-lm_public d 192.0.2.14
-lm_etcd reg 192.0.2.9
+lm_registry_hub a b c d
 pass "etcd up at 192.0.2.9:2379"
 
 # Both servers present the same certificate name ("server"), as a client's
 # ServerName expects of every server of its network.
-for s in srva srvb; do
-    cp "$PKI/server.crt" "$PKI/$s.crt"; cp "$PKI/server.key" "$PKI/$s.key"
-    lm_server_conf $s subnet relay "[Registry]" "Endpoint = http://192.0.2.9:2379" \
-        "Prefix = /lanmesh/test/" "Name = $s" "TTL = 5"
-done
+lm_registry_servers relay
 lm_client_conf alice 192.0.2.1
 lm_client_conf bob 192.0.2.2
 lm_client_conf carol 192.0.2.1
 lm_client_conf dave 192.0.2.2
-lm_start sa srva
-lm_start sb srvb
-lm_wait 10 lm_show sa srva || die "srva did not start"
-lm_wait 10 lm_show sb srvb || die "srvb did not start"
+lm_registry_start
 [ "$(lm_ctl sa srva -j link show | jq -r .registry.state)" = up ] || die "srva: registry not up: $(lm_ctl sa srva -j link show | jq -c .registry)"
 
 # 1. Admissions at the same time on both servers: distinct addresses.

@@ -39,12 +39,9 @@ pass "etcd up at 192.0.2.129:2379"
 
 # srva presents the certificate "server"; srvb its own, "srvb" (its
 # clients expect that name), so that it can be revoked alone below.
-cp "$PKI/server.crt" "$PKI/srva.crt"; cp "$PKI/server.key" "$PKI/srva.key"
 lm_pki_cert srvb server
-lm_server_conf srva subnet direct "[Registry]" "Endpoint = http://192.0.2.129:2379" "Prefix = /lanmesh/test/" \
-    "Name = srva" "TTL = 5" "PeerAddress = 192.0.2.1"
-lm_server_conf srvb subnet direct "[Registry]" "Endpoint = http://192.0.2.129:2379" "Prefix = /lanmesh/test/" \
-    "Name = srvb" "TTL = 5" "PeerAddress = 192.0.2.65"
+lm_registry_server srva direct "Endpoint = http://192.0.2.129:2379" "TTL = 5" "PeerAddress = 192.0.2.1"
+lm_registry_server srvb direct "Endpoint = http://192.0.2.129:2379" "TTL = 5" "PeerAddress = 192.0.2.65"
 for c in alice carol; do lm_client_conf $c 192.0.2.1; done
 for c in bob dave; do
     lm_client_conf $c 192.0.2.65

@@ -8,19 +8,9 @@ source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
 lm_pki_certs server alice bob
-lm_hub
-lm_public reg 192.0.2.9
-lm_public sa 192.0.2.1
-lm_public sb 192.0.2.2
-lm_public a 192.0.2.11
-lm_public b 192.0.2.12
-lm_etcd reg 192.0.2.9
+lm_registry_hub a b
 
-for s in srva srvb; do
-    cp "$PKI/server.crt" "$PKI/$s.crt"; cp "$PKI/server.key" "$PKI/$s.key"
-    lm_server_conf $s subnet relay "[Registry]" "Endpoint = http://192.0.2.9:2379" \
-        "Prefix = /lanmesh/test/" "Name = $s" "TTL = 5"
-done
+lm_registry_servers relay
 # srva names the address it listens on; srvb is seen at its source address
 # towards etcd.
 sed -i 's/^Role = server$/Role = server\nListen = 192.0.2.1/' "$T/srva.conf"

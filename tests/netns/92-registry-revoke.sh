@@ -9,29 +9,16 @@ source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
 lm_pki_certs server alice bob carol
-lm_hub
-lm_public reg 192.0.2.9
-lm_public sa 192.0.2.1
-lm_public sb 192.0.2.2
-lm_public a 192.0.2.11
-lm_public b 192.0.2.12
-lm_public c 192.0.2.13
-lm_etcd reg 192.0.2.9
+lm_registry_hub a b c
 
-for s in srva srvb; do
-    cp "$PKI/server.crt" "$PKI/$s.crt"; cp "$PKI/server.key" "$PKI/$s.key"
-    lm_server_conf $s subnet direct "[Registry]" "Endpoint = http://192.0.2.9:2379" \
-        "Prefix = /lanmesh/test/" "Name = $s" "TTL = 5"
-done
+lm_registry_servers direct
 # srvb keeps a CRL of its own that nobody updates.
 cp "$PKI/crl.pem" "$T/crl-srvb.pem"
 sed -i "s|^CRL = .*|CRL = $T/crl-srvb.pem|" "$T/srvb.conf"
 lm_client_conf alice 192.0.2.1
 lm_client_conf bob 192.0.2.2
 lm_client_conf carol 192.0.2.2
-lm_start sa srva; lm_start sb srvb
-lm_wait 10 lm_show sa srva || die "srva did not start"
-lm_wait 10 lm_show sb srvb || die "srvb did not start"
+lm_registry_start
 lm_start a alice; lm_start b bob; lm_start c carol
 lm_wait_up a alice 20; lm_wait_up b bob 20; lm_wait_up c carol 20
 B=$(lm_json b bob .address)

@@ -31,18 +31,13 @@ tls_up() { n reg curl -sf -m 2 --cacert "$E/ca.crt" --cert "$E/client.crt" --key
     -X POST https://192.0.2.9:2379/v3/kv/range -d '{"key":"AA=="}'; }
 lm_wait 20 tls_up || die "etcd (TLS) did not answer: $(tail -n 5 "$T/etcd-reg.log")"
 
-conf() {   # conf NAME [Registry] lines...
-    local name=$1; shift
-    lm_server_conf "$name" subnet relay "[Registry]" "Prefix = /lanmesh/test/" "Name = $name" "$@"
-    cp "$PKI/server.crt" "$PKI/$name.crt"; cp "$PKI/server.key" "$PKI/$name.key"
-}
 check() { n sa "$LANMESHD" --check-config -c "$T/$1.conf" "$1" 2>&1; }
 https=("Endpoint = https://192.0.2.9:2379")
-conf good "${https[@]}" "CA = $E/ca.crt" "Certificate = $E/client.crt" "Key = $E/client.key"
-conf wrongca "${https[@]}" "CA = $PKI/ca.crt" "Certificate = $E/client.crt" "Key = $E/client.key"
-conf nocert "${https[@]}" "CA = $E/ca.crt"
-conf plain "Endpoint = http://192.0.2.9:2379"
-conf nobody "Endpoint = http://192.0.2.8:2379"
+lm_registry_server good relay "${https[@]}" "CA = $E/ca.crt" "Certificate = $E/client.crt" "Key = $E/client.key"
+lm_registry_server wrongca relay "${https[@]}" "CA = $PKI/ca.crt" "Certificate = $E/client.crt" "Key = $E/client.key"
+lm_registry_server nocert relay "${https[@]}" "CA = $E/ca.crt"
+lm_registry_server plain relay "Endpoint = http://192.0.2.9:2379"
+lm_registry_server nobody relay "Endpoint = http://192.0.2.8:2379"
 
 out=$(check good) || die "--check-config refused the right certificates: $out"
 out=$(check wrongca) && die "--check-config passed a CA that does not sign etcd's certificate"

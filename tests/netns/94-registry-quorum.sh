@@ -21,9 +21,8 @@ member() { lm_etcd_member "$1" "$2" "$CL" --initial-cluster-state new; }
 member e1 192.0.2.7; member e2 192.0.2.8; member e3 192.0.2.9
 lm_wait 30 lm_etcd_call e1 192.0.2.7 range '{"key":"AA=="}' || die "etcd cluster did not form: $(tail -n 3 "$T/etcd-e1.log")"
 
-lm_server_conf srva subnet relay "[Registry]" "Endpoint = http://192.0.2.7:2379 http://192.0.2.8:2379" \
-    "Endpoint = http://192.0.2.9:2379" "Prefix = /lanmesh/test/" "Name = srva" "TTL = 5"
-cp "$PKI/server.crt" "$PKI/srva.crt"; cp "$PKI/server.key" "$PKI/srva.key"
+lm_registry_server srva relay "Endpoint = http://192.0.2.7:2379 http://192.0.2.8:2379" \
+    "Endpoint = http://192.0.2.9:2379" "TTL = 5"
 for c in alice bob carol; do lm_client_conf $c 192.0.2.1; done
 lm_start sa srva
 lm_wait 10 lm_show sa srva || die "srva did not start"

@@ -365,6 +365,50 @@ lm_json() { lm_show "$1" "$2" | jq -r "$3"; }
 
 lm_ping() { local ns=$1; shift; n "$ns" ping -q -n -c 3 -i 0.2 -W 2 "$@" >/dev/null; }
 
+# lm_frags NS: the IPv4 fragments NS has made so far (Ip: FragCreates).
+lm_frags() {
+    n "$1" awk '/^Ip: [A-Z]/ { for (i = 1; i <= NF; i++) if ($i == "FragCreates") c = i }
+                /^Ip: [0-9]/ { print $c }' /proc/net/snmp
+}
+
+# lm_tcp_both_ways FROM NS ADDR HOW: 1 MB each way over one TCP connection
+# from namespace FROM to a listener in NS on ADDR:5201 (at most 40 s); dies
+# naming the direction that fell short, HOW (e.g. "through the tunnel")
+# after it.
+lm_tcp_both_ways() {
+    local from=$1 ns=$2 addr=$3 how=$4 lpid got
+    n "$ns" timeout 40 python3 -c '
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], 5201)); s.listen(1); s.settimeout(30)
+c, _ = s.accept(); c.settimeout(30)
+n = 0
+while n < 1000000:
+    d = c.recv(65536)
+    if not d: break
+    n += len(d)
+c.sendall(b"y" * 1000000); c.shutdown(socket.SHUT_WR)
+print(n)' "$addr" > "$T/tcp-got" &
+    lpid=$!
+    PIDS+=($lpid)
+    got=$(n "$from" timeout 40 python3 -c '
+import socket, sys, time
+for _ in range(100):
+    try:
+        s = socket.create_connection((sys.argv[1], 5201), timeout=30); break
+    except OSError: time.sleep(0.1)
+s.sendall(b"x" * 1000000)
+n = 0
+while n < 1000000:
+    d = s.recv(65536)
+    if not d: break
+    n += len(d)
+print(n)' "$addr")
+    wait $lpid
+    [ "$got" = 1000000 ] || die "$ns $addr -> $from $how: got ${got:-nothing} of 1000000 bytes"
+    [ "$(cat "$T/tcp-got")" = 1000000 ] || die "$from -> $ns $addr $how: got $(cat "$T/tcp-got") of 1000000 bytes"
+}
+
 # lm_etcd NS ADDR: an etcd 3.4 member serving clients on http://ADDR:2379,
 # ADDR already on a device of NS; waits (20 s) until it answers.  etcd comes
 # from Debian's etcd-server package, unpacked into a cache rather than
@@ -433,4 +477,49 @@ lm_etcd_keys() {
     e=$(printf %s "${3%/}0" | base64 -w0)
     lm_etcd_call "$1" "$2" range "{\"key\":\"$k\",\"range_end\":\"$e\"}" |
         jq -r '.kvs[]?.key' | while read -r b; do printf '%s\n' "$(printf %s "$b" | base64 -d)"; done
+}
+
+# ---- the registry tests' network (docs/DESIGN.md §11) -----------------------
+
+# lm_registry_hub [CLIENT-NS...]: the public segment with etcd running in
+# "reg" at 192.0.2.9, the namespaces of two servers, "sa" at 192.0.2.1 and
+# "sb" at 192.0.2.2, and the client namespaces given at 192.0.2.11, .12, ...
+# in the order given.
+lm_registry_hub() {
+    local ns i=11
+    lm_hub
+    lm_public reg 192.0.2.9
+    lm_public sa 192.0.2.1
+    lm_public sb 192.0.2.2
+    for ns in "$@"; do lm_public "$ns" "192.0.2.$i"; i=$((i + 1)); done
+    lm_etcd reg 192.0.2.9
+}
+
+# lm_registry_server NAME C2C [LINE...]: $T/NAME.conf for a subnet server
+# with a [Registry] section under the tests' prefix, registered as NAME,
+# and the LINEs (Endpoint, TTL, ...) after those.  NAME presents the
+# certificate "server", the name every client expects, unless it was given
+# one of its own (lm_pki_cert NAME server).
+lm_registry_server() {
+    local name=$1 c2c=$2; shift 2
+    lm_server_conf "$name" subnet "$c2c" "[Registry]" "Prefix = /lanmesh/test/" "Name = $name" "$@"
+    if [ ! -e "$PKI/$name.crt" ]; then
+        cp "$PKI/server.crt" "$PKI/$name.crt"; cp "$PKI/server.key" "$PKI/$name.key"
+    fi
+}
+
+# lm_registry_servers C2C: srva and srvb on the etcd of lm_registry_hub,
+# their etcd lease 5 s.
+lm_registry_servers() {
+    local s
+    for s in srva srvb; do lm_registry_server "$s" "$1" "Endpoint = http://192.0.2.9:2379" "TTL = 5"; done
+}
+
+# lm_registry_start: starts srva in "sa" and srvb in "sb"; fails unless
+# both answer within 10 s.
+lm_registry_start() {
+    lm_start sa srva
+    lm_start sb srvb
+    lm_wait 10 lm_show sa srva || die "srva did not start"
+    lm_wait 10 lm_show sb srvb || die "srvb did not start"
 }
