@@ -7,14 +7,15 @@
 //   cp-load [load] --ca FILE --certs DIR -n N --result FILE [--host H]
 //       [--port P] [--server-name S] [--concurrency C] [--timeout S]
 //       [--deadline S] [--hold S] [--release FILE] [--go-file FILE]
-//       [--churn RATE --duration S]
+//       [--churn RATE --duration S] [--first K]
 //
 // Opens N TLS 1.3 sessions to a lanmesh server's control port, at most C of
 // them between connect and CONFIG at once, sends a HELLO on each and waits for
 // the CONFIG frame that proves admission.  Admitted sessions are held open
 // (pings are answered) until the --release file appears or --hold seconds
 // pass, so that the caller can read the server's memory with every client
-// connected.  Client i (1..N) presents certificate DIR/bench%05d.crt (the
+// connected.  Client i (K..K+N-1, K = --first, default 1) presents
+// certificate DIR/bench%05d.crt (the
 // server keys sessions by its common name) with the key DIR/client.key that
 // `cp_load.py mint` shares between them all.
 //
@@ -71,7 +72,7 @@ constexpr size_t kReasonMax = 160;   // as the Python cuts failure reasons
 
 struct Args {
     std::string host = "127.0.0.1", server_name = "server", ca, certs, result, release, go_file;
-    int port = 4500, n = -1, concurrency = 128;
+    int port = 4500, n = -1, concurrency = 128, first = 1;
     double timeout = 30, deadline = 120, hold = 60;
     double churn = 0, duration = 10;   // sessions per second (0: plain load), seconds
 };
@@ -513,12 +514,13 @@ Args parse(int argc, char **argv) {
         else if (k == "--go-file") a.go_file = v;
         else if (k == "--churn") a.churn = num(0);
         else if (k == "--duration") a.duration = num(0);
+        else if (k == "--first") a.first = integer(1);
         else die("unknown option " + k);
     }
     if (a.ca.empty() || a.certs.empty() || a.n < 0 || a.result.empty())
         die("usage: cp-load [load] --ca FILE --certs DIR -n N --result FILE [--host H] [--port P] "
             "[--server-name S] [--concurrency C] [--timeout S] [--deadline S] [--hold S] "
-            "[--release FILE] [--go-file FILE] [--churn RATE --duration S]");
+            "[--release FILE] [--go-file FILE] [--churn RATE --duration S] [--first K]");
     if (a.churn > 0 && a.n == 0) die("--churn needs -n of at least 1 (the certificates to cycle through)");
     return a;
 }
@@ -552,7 +554,7 @@ void prepare(Load &L) {
                                 SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
     L.key = read_pem<EVP_PKEY>(a.certs + "/client.key", PEM_read_PrivateKey);
     L.certs.reserve(size_t(a.n));
-    for (int i = 1; i <= a.n; i++)
+    for (int i = a.first; i < a.first + a.n; i++)
         L.certs.push_back(read_pem<X509>(a.certs + fmt("/bench%05d.crt", i), PEM_read_X509));
 
     addrinfo hints{}, *res = nullptr;

@@ -728,7 +728,8 @@ write_meta() {
 write_report() {
     write_meta
     mkdir -p "$OUT"
-    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --churn "$CHURNROWS" --notes "$NOTES" --meta "$T/meta.json" \
+    python3 "$BENCH_DIR/report.py" --rows "$ROWS" --cp "$CPROWS" --churn "$CHURNROWS" --registry "$REGROWS" \
+        --notes "$NOTES" --meta "$T/meta.json" \
         --out "$OUT" --stamp "$STAMP"
 }
 

@@ -206,6 +206,24 @@ def churn_table(churns):
     return head, out
 
 
+def registry_table(regs):
+    """Issue 12's rows: admissions with the leases in etcd, one server and two."""
+    head = ["Servers", "Clients", "Admitted", "Admits/s", "p99 ms", "etcd requests",
+            "etcd requests per admit", "Notes"]
+    out = []
+    for r in regs:
+        notes = [r["note"]] if r.get("note") else []
+        if r.get("failed"):
+            notes.append("%d failed: %s" % (r["failed"], "; ".join(
+                "%s ×%d" % (k, v) for k, v in sorted((r.get("failure_reasons") or {}).items(), key=lambda kv: -kv[1])[:2])))
+        if r.get("status") not in (None, "ok") and not notes:
+            notes.append(r["status"])
+        out.append([str(r.get("servers")), str(r.get("n")), fmt(r.get("admitted")), fmt(r.get("admits_per_s"), 0),
+                    fmt(r.get("latency_ms_p99")), fmt(r.get("etcd_requests")),
+                    fmt(r.get("etcd_requests_per_admission"), 1), "; ".join(notes)])
+    return head, out
+
+
 def md_table(head, rows):
     esc = lambda s: str(s).replace("|", "\\|")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -392,6 +410,7 @@ def main():
     p.add_argument("--rows", required=True)
     p.add_argument("--cp", required=True)
     p.add_argument("--churn", default=None)
+    p.add_argument("--registry", default=None)
     p.add_argument("--notes", required=True)
     p.add_argument("--meta", required=True)
     p.add_argument("--out", required=True)
@@ -410,10 +429,12 @@ def main():
     rows = [derive(row, veth) for row in raw]
     cps = [derive_cp(c) for c in load_jsonl(a.cp)]
     churns = load_jsonl(a.churn) if a.churn else []
+    regs = load_jsonl(a.registry) if a.registry else []
 
     dh, drows = data_table(rows)
     ch, crows = cp_table(cps)
     uh, urows = churn_table(churns)
+    rh, rrows = registry_table(regs)
 
     title = "lanmesh bench, %s" % meta["date"]
     setup = ("%s, %d cores, kernel %s; lanmesh %s%s (%s, built %s); OpenVPN %s; wireguard-go %s; "
@@ -448,13 +469,23 @@ def main():
                "`lanmesh reload` runs on the server every second (docs/DESIGN.md §10: how much the "
                "control plane holds the workers shows here as ping p99 and throughput).", "",
                md_table(uh, urows), ""]
+    if rrows:
+        md += ["## Control plane with the registry (etcd)", "",
+               "Leases in etcd ([Registry], docs/DESIGN.md §11): one etcd 3.4 member on 127.0.0.1, "
+               "then one server, then two sharing it (server K listens on 127.0.0.K); the load generator "
+               "opens N/K sessions to each, at most 24 in their handshake at once (a server keeps 32 pending from one source), each node with its own certificate. *etcd requests* "
+               "is etcd's own count of the gRPC calls it handled (KV, Lease, Watch; the JSON gateway "
+               "makes one per HTTP request) from the first connection to the last admission, the "
+               "servers' lease keepalives and polls during that time included.", "",
+               md_table(rh, rrows), ""]
     md += [bounds_section(rows, cps, a.notes, meta), ""]
     os.makedirs(a.out, exist_ok=True)
     base = os.path.join(a.out, a.stamp)
     with open(base + ".md", "w") as f:
         f.write("\n".join(md))
     with open(base + ".json", "w") as f:
-        json.dump({"meta": meta, "data_plane": rows, "control_plane": cps, "churn": churns}, f, indent=1)
+        json.dump({"meta": meta, "data_plane": rows, "control_plane": cps, "churn": churns, "registry": regs},
+                  f, indent=1)
 
     print()
     print(title)
@@ -467,6 +498,9 @@ def main():
     if urows:
         print()
         print(text_table(uh, urows))
+    if rrows:
+        print()
+        print(text_table(rh, rrows))
     print()
     print("written: %s.md, %s.json" % (base, base))
 

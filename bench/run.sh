@@ -12,20 +12,22 @@
 #   BENCH_CP_N       client counts of the control-plane rows (default "1000 10000")
 #   BENCH_PROFILE    1 (default) adds a perf profile of lanmesh and a syscall
 #                    breakdown to the Markdown; 0 skips them
-#   BENCH_ONLY       space-separated subset of: veth lanmesh defaults c2c openvpn wireguard cp churn
+#   BENCH_ONLY       space-separated subset of: veth lanmesh defaults c2c openvpn wireguard cp churn registry
 #   BENCH_CHURN_RATE admissions (and drops) a second of the churn rows (default 200)
+#   BENCH_REG_N      clients of the registry rows, over one and over two servers (default 1000)
 #   BENCH_OUT        results directory (default bench/results)
 #   BENCH_WORKERS    lanmesh's Workers on every node (default auto: one per CPU)
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../tests/netns/lib.sh
 source "$BENCH_DIR/../tests/netns/lib.sh"
 source "$BENCH_DIR/lib.sh"
+source "$BENCH_DIR/registry.sh"
 
 S=${BENCH_SECONDS:-10}
 UDP_LEN=${BENCH_UDP_LEN:-1372}
 CP_N=${BENCH_CP_N:-"1000 10000"}
 PROFILE=${BENCH_PROFILE:-1}
-ONLY=${BENCH_ONLY:-"veth lanmesh defaults c2c openvpn wireguard cp churn"}
+ONLY=${BENCH_ONLY:-"veth lanmesh defaults c2c openvpn wireguard cp churn registry"}
 WORKERS=${BENCH_WORKERS:-auto}
 [[ $WORKERS =~ ^(auto|[1-9][0-9]?)$ ]] || die "BENCH_WORKERS must be auto or 1..64, not '$WORKERS'"
 OUT=${BENCH_OUT:-$BENCH_DIR/results}
@@ -42,8 +44,8 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null
 STARTED=$(date +%s)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 STAMP=$(date +%Y-%m-%d-%H%M%S)
-ROWS=$T/rows.jsonl CPROWS=$T/cp.jsonl CHURNROWS=$T/churn.jsonl NOTES=$T/notes
-: > "$ROWS"; : > "$CPROWS"; : > "$CHURNROWS"; mkdir -p "$NOTES"
+ROWS=$T/rows.jsonl CPROWS=$T/cp.jsonl CHURNROWS=$T/churn.jsonl REGROWS=$T/registry.jsonl NOTES=$T/notes
+: > "$ROWS"; : > "$CPROWS"; : > "$CHURNROWS"; : > "$REGROWS"; mkdir -p "$NOTES"
 trap bench_exit EXIT
 
 log "bench: ${S} s per run, UDP payload $UDP_LEN bytes, lanmesh Workers = $WORKERS, cases: $ONLY"
@@ -180,6 +182,9 @@ fi
 
 # ---- the data path while the control plane admits, drops and reloads ----------
 want churn && churn_case
+
+# ---- admissions with the leases in etcd: one server, then two ---------------
+want registry && registry_case
 
 bg_stop "$IPERF_SRV"
 bg_stop "$IPERF_C2"

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "registry/etcd_leases.h"
 
+#include <openssl/rand.h>
+
 #include <map>
 
 namespace lm {
@@ -52,7 +54,7 @@ bool EtcdLeases::claim(const std::string &name, const Claim &c, bool *won, std::
     return etcd_.txn(cmp, ops, won, err);
 }
 
-std::optional<IpAddr> EtcdLeases::try_acquire(const std::string &name, bool *retry, std::string *err) {
+std::optional<IpAddr> EtcdLeases::try_acquire(const std::string &name, int round, bool *retry, std::string *err) {
     *retry = false;
     std::optional<IpAddr> fixed;
     for (const auto &[a, owner] : fixed_)
@@ -103,18 +105,29 @@ std::optional<IpAddr> EtcdLeases::try_acquire(const std::string &name, bool *ret
         c.holder.reset();
     }
 
-    // A new address: the lowest free slot, else an offline node's.
+    // A new address: a free slot, else an offline node's.  The lowest
+    // first, so that a network's addresses stay compact; but every server
+    // admitting at that moment aims at that one too, and after a lost race
+    // the lowest is where the others aim next: a random free one instead
+    // (a server that lost 16 in a row refused the node).
     std::vector<EtcdKv> taken;
     if (!etcd_.list(prefix_ + "addr/", &taken, err)) return std::nullopt;
     std::map<IpAddr, EtcdKv> by_addr;
     for (EtcdKv &kv : taken)
         if (auto a = IpAddr::parse(std::string_view(kv.key).substr(prefix_.size() + 5)))
             by_addr.emplace(*a, std::move(kv));
+    std::vector<IpAddr> free;
     for (size_t i = 0; i < plan_.capacity(); i++) {
         IpAddr a = plan_.nth_client_addr4(i);
         if (by_addr.count(a)) continue;
         if (const std::string *owner = fixed_owner(a); owner && *owner != name) continue;
-        return attempt(a);
+        if (round == 0) return attempt(a);
+        free.push_back(a);
+    }
+    if (!free.empty()) {
+        uint32_t r = 0;
+        RAND_bytes(reinterpret_cast<unsigned char *>(&r), sizeof r);
+        return attempt(free[r % free.size()]);
     }
     std::vector<EtcdKv> online;
     if (!etcd_.list(prefix_ + "online/", &online, err)) return std::nullopt;
@@ -142,7 +155,7 @@ std::optional<IpAddr> EtcdLeases::try_acquire(const std::string &name, bool *ret
 std::optional<IpAddr> EtcdLeases::acquire(const std::string &name, std::string *err) {
     for (int i = 0; i < kAttempts; i++) {
         bool retry = false;
-        auto a = try_acquire(name, &retry, err);
+        auto a = try_acquire(name, i, &retry, err);
         if (a || !retry) return a;
     }
     *err = "address allocation lost " + std::to_string(kAttempts) + " races to other servers in a row";

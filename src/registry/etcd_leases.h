@@ -54,8 +54,9 @@ public:
     std::string online_key(const std::string &name) const { return prefix_ + "online/" + name; }
 
 private:
-    // One attempt; *retry when another server changed what we read.
-    std::optional<IpAddr> try_acquire(const std::string &name, bool *retry, std::string *err);
+    // One attempt (round 0, 1, ...); *retry when another server changed
+    // what we read.
+    std::optional<IpAddr> try_acquire(const std::string &name, int round, bool *retry, std::string *err);
     bool is_online(const std::string &name, bool *online, std::string *err);
     struct Claim;
     bool claim(const std::string &name, const Claim &c, bool *won, std::string *err);

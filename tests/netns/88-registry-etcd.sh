@@ -20,5 +20,5 @@ echo "$out" | grep -E '^\[ +(OK|FAILED|SKIPPED) +\]'
 passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' <<<"$out")
 grep -q SKIPPED <<<"$out" && die "an EtcdLive test was skipped with LM_ETCD set"
 grep -q '^\[  FAILED  \]' <<<"$out" && die "EtcdLive tests failed"
-[ "${passed:-0}" -ge 4 ] || die "expected at least 4 EtcdLive tests to pass, got ${passed:-0}"
+[ "${passed:-0}" -ge 5 ] || die "expected at least 5 EtcdLive tests to pass, got ${passed:-0}"
 pass "$passed EtcdLive tests passed against etcd"
