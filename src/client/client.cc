@@ -22,6 +22,9 @@
 namespace lm {
 
 static constexpr int kMaxBackoff = 30;
+// With several servers listed: a ping after 2 s of silence, the server
+// given up after 6 s without an answer.
+static constexpr int kFailoverPingS = 2, kFailoverSilenceS = 6;
 
 Client::Client(const Config &cfg)
     : Node(cfg),
@@ -659,8 +662,17 @@ void Client::tick_role(int64_t now) {
     }
     time_t wall = time(nullptr);
     std::string why;
-    switch (session().tick(now, EventLoop::now_us(), wall,
-                           {int(current_.keepalive_interval), int(current_.keepalive_timeout)}, &why)) {
+    ControlSession::Timers timers{int(current_.keepalive_interval), int(current_.keepalive_timeout)};
+    if (cfg_.servers.size() > 1) {
+        // Another server to move to: a server that goes silent (cut off, not
+        // closed) is given up within seconds, not at the pushed timeout
+        // (60 s by default), so that the move takes under 10 s
+        // (docs/DESIGN.md §11).  Our pings every 2 s keep the server's
+        // own, longer timeout from firing.
+        timers.keepalive_interval_s = std::min(timers.keepalive_interval_s, kFailoverPingS);
+        timers.keepalive_timeout_s = std::min(timers.keepalive_timeout_s, kFailoverSilenceS);
+    }
+    switch (session().tick(now, EventLoop::now_us(), wall, timers, &why)) {
     case ControlSession::Tick::ok: break;
     case ControlSession::Tick::not_reading:
         ctl_counters_.output_full_cuts++;
@@ -668,7 +680,7 @@ void Client::tick_role(int64_t now) {
                    false);
         return;
     case ControlSession::Tick::timed_out:
-        disconnect("keepalive timeout", false);
+        disconnect("keepalive timeout (no answer for " + std::to_string(timers.keepalive_timeout_s) + " s)", false);
         return;
     case ControlSession::Tick::rekey_failed:
         disconnect(why, true);

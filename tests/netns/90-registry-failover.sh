@@ -4,7 +4,9 @@
 # clients list both servers; when the one in use dies they are on the other
 # within 10 s with the same addresses (the registry in etcd gives them back),
 # and their direct pair loses no packet meanwhile.  A client whose first
-# listed server is down connects to the next one.
+# listed server is down connects to the next one.  A server cut off without
+# a word (its packets dropped, no connection closed) is left within 10 s
+# too, not at the keepalive timeout.
 source "$(dirname "$0")/lib.sh"
 
 lm_pki_init
@@ -59,3 +61,27 @@ lm_start c carol; lm_wait_up c carol 20
 [ "$(in_use c carol)" = 192.0.2.2:4500 ] || die "carol is on $(in_use c carol)"
 lm_ping c "$A" || die "carol -> alice"
 pass "carol, whose first listed server is down, was admitted by the second"
+
+# 3. srva back; srvb cut off without a word: every packet to and from it
+# dropped, no connection closed.  Its clients move to srva within 10 s --
+# not after the pushed keepalive timeout (10 s here, 60 s by default).
+lm_start sa srva
+lm_wait 10 lm_show sa srva || die "srva did not start again"
+n sb nft -f - <<'NFT' || die "cannot cut srvb off"
+table inet cut {
+    chain in { type filter hook input priority -10; policy drop; }
+    chain out { type filter hook output priority -10; policy drop; }
+}
+NFT
+t0=$(date +%s.%N)
+on_a() { [ "$(in_use "$1" "$2")" = 192.0.2.1:4500 ] && lm_is_up "$1" "$2"; }
+for c in "a alice" "b bob" "c carol"; do
+    set -- $c
+    lm_wait 12 on_a "$1" "$2" || die "$2 not on srva after srvb was cut off: $(lm_ctl "$1" "$2" -j link show | jq -c '{state,server}'); $(grep -E 'warning' "$T/$2.log" | tail -n 2)"
+done
+secs=$(echo "$(date +%s.%N) - $t0" | bc)
+log "all three on srva ${secs} s after srvb was cut off"
+[ "$(echo "$secs <= 10" | bc)" = 1 ] || die "moving away from a silent server took ${secs} s"
+grep -q 'keepalive timeout (no answer for 6 s)' "$T/alice.log" || die "alice did not give srvb up after 6 s of silence"
+lm_ping c "$A" || die "carol -> alice after the move"
+pass "srvb cut off silently: alice, bob and carol on srva in ${secs} s"
