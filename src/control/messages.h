@@ -202,6 +202,8 @@ bool validate(const PathMsg &m, std::string *err);
 //   node as a PeerInfo body   5 ciphers u16 list: that node's
 // ServerKey (server <-> server): 1 from (name)   2 key: a PeerKey body
 //   whose name is the receiving server's node
+// PeerGone also travels server <-> server: the sender's node `name` left,
+//   and the receiver tells its nodes that hold a pair with it.
 constexpr size_t kMaxCertDer = 8192, kMaxSig = 512;   // kMaxPeerName: common/names.h
 constexpr uint8_t kPeerFlagNat = 1, kPeerFlagRaw = 2;
 

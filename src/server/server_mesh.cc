@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 
 #include <algorithm>
+#include <set>
 
 #include "common/log.h"
 #include "core/loop.h"
@@ -201,6 +202,11 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
     s.pair_spis.clear();
     for (Tunnel *peer : s.tunnel.introduced) std::erase(peer->introduced, &s.tunnel);
     s.tunnel.introduced.clear();
+    // The servers holding the other end of its pairs across servers
+    // (server_xmesh.cc), told below as our own clients are.
+    std::set<std::string> remote;
+    for (const auto &[key, server] : remote_pairs_)
+        if (key.first == s.name || key.second == s.name) remote.insert(server);
     for (auto it = intros_.begin(); it != intros_.end();) {
         const auto &[lo, hi] = it->first;
         if (lo != s.name && hi != s.name) {
@@ -212,6 +218,9 @@ void Server::mesh_forget(Session &s, bool cut, const std::string &why) {
         it = intros_.erase(it);
     }
     if (cfg_.client_to_client != ClientToClient::direct) return;
+    if (peers_ && (cut || s.left))
+        for (const std::string &server : remote)
+            peers_->send(server, MsgType::peer_gone, encode(PeerGone{s.name, s.name + " left (" + why + ")"}));
     auto tell = [this](Session &to, const std::string &name, const std::string &reason) {
         to.conn->send(MsgType::peer_gone, encode(PeerGone{name, reason}));
         to.conn->flush();

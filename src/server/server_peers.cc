@@ -325,6 +325,7 @@ bool ServerPeers::on_frame(Link &l, MsgType type, const std::vector<uint8_t> &pa
     case MsgType::pong: return true;
     case MsgType::server_intro:
     case MsgType::server_key:
+    case MsgType::peer_gone:   // a node held there left
         if (on_mesh) on_mesh(l.name, type, payload);
         return !l.dead;
     case MsgType::rekey: {

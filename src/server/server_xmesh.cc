@@ -123,6 +123,29 @@ void Server::on_server_mesh(const std::string &server, MsgType t, const std::vec
         peers_->send(server, MsgType::server_intro, encode(answer));
         return;
     }
+    if (t == MsgType::peer_gone) {
+        // Its node left (bye, keepalive timeout, revocation): the ends of
+        // its pairs held here drop them now, as on one server
+        // (Server::mesh_forget), instead of probing a path that is gone.
+        PeerGone g;
+        if (!decode(payload, &g, &err)) return drop(err);
+        int told = 0;
+        for (auto &[fd, op] : sessions_) {
+            Session &o = *op;
+            if (o.dead || o.phase != Session::Phase::up) continue;
+            auto key = pair_of(o.name, g.name);
+            auto rp = remote_pairs_.find(key);
+            if (rp == remote_pairs_.end() || rp->second != server) continue;
+            remote_pairs_.erase(rp);
+            intros_.erase(key);
+            last_reintro_.erase(key);
+            o.held.erase(g.name);
+            send_to(o, MsgType::peer_gone, encode(g));
+            told++;
+        }
+        if (told) LM_INFO("%s (on server %s) left: told %d node(s) here", g.name.c_str(), server.c_str(), told);
+        return;
+    }
     if (t == MsgType::server_key) {
         ServerKey k;
         if (!decode(payload, &k, &err)) return drop(err);

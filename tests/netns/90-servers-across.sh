@@ -132,6 +132,15 @@ read -r ra1 fa1 ta1 xa1 <<<"$(snap sa srva srvb)"; read -r rb1 fb1 tb1 xb1 <<<"$
     die "a server decrypted carol<->dave traffic (relayed, channel tx, rx): srva $ra0 $ta0 $xa0 -> $ra1 $ta1 $xa1, srvb $rb0 $tb0 $xb0 -> $rb1 $tb1 $xb1"
 pass "carol <-> dave: blind relay across the servers (srva +$((fa1 - fa0)), srvb +$((fb1 - fb0)) by SPI, none decrypted)"
 
+# 3b. bob (srvb) leaves: srvb tells srva, which tells alice; she drops the
+# pair at once, as with a peer on her own server, instead of probing a path
+# that is gone.
+lm_stop bob
+lm_wait 5 grep -q 'pair bob dropped: server: bob left' "$T/alice.log" ||
+    die "alice kept her pair with bob after bob left srvb: $(lm_show alice alice | jq -c '[.pairs[] | {name, path}]')"
+grep -q 'bob (on server srvb) left: told 1 node' "$T/srva.log" || die "srva did not say it passed bob's departure on"
+pass "bob left srvb: alice, on srva, dropped the pair at once"
+
 # 4. A client certificate is not a server's: the channel refuses it.
 n alice timeout 10 openssl s_client -connect 192.0.2.65:4501 -cert "$PKI/alice.crt" -key "$PKI/alice.key" \
     -CAfile "$PKI/ca.crt" -quiet </dev/null >/dev/null 2>&1
