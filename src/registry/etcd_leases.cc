@@ -10,6 +10,7 @@ namespace lm {
 namespace {
 
 constexpr int kAttempts = 16;   // transactions lost to other servers before giving up
+constexpr int kRandomDraws = 64;   // random slots tried after a lost race
 
 }  // namespace
 
@@ -108,27 +109,33 @@ std::optional<IpAddr> EtcdLeases::try_acquire(const std::string &name, int round
     // A new address: a free slot, else an offline node's.  The lowest
     // first, so that a network's addresses stay compact; but every server
     // admitting at that moment aims at that one too, and after a lost race
-    // the lowest is where the others aim next: a random free one instead
-    // (a server that lost 16 in a row refused the node).
+    // the lowest is where the others aim next: random draws instead (a
+    // server that lost 16 in a row refused the node).  Draws, not a list of
+    // the free slots: a /8 pool has 16 million.  A nearly full pool that
+    // the draws miss falls back to the lowest.
     std::vector<EtcdKv> taken;
     if (!etcd_.list(prefix_ + "addr/", &taken, err)) return std::nullopt;
     std::map<IpAddr, EtcdKv> by_addr;
     for (EtcdKv &kv : taken)
         if (auto a = IpAddr::parse(std::string_view(kv.key).substr(prefix_.size() + 5)))
             by_addr.emplace(*a, std::move(kv));
-    std::vector<IpAddr> free;
-    for (size_t i = 0; i < plan_.capacity(); i++) {
-        IpAddr a = plan_.nth_client_addr4(i);
-        if (by_addr.count(a)) continue;
-        if (const std::string *owner = fixed_owner(a); owner && *owner != name) continue;
-        if (round == 0) return attempt(a);
-        free.push_back(a);
+    auto is_free = [&](size_t i, IpAddr *a) {
+        *a = plan_.nth_client_addr4(i);
+        if (by_addr.count(*a)) return false;
+        const std::string *owner = fixed_owner(*a);
+        return !owner || *owner == name;
+    };
+    const size_t cap = plan_.capacity();
+    IpAddr slot;
+    if (round > 0 && cap > 0) {
+        for (int k = 0; k < kRandomDraws; k++) {
+            uint64_t r = 0;
+            RAND_bytes(reinterpret_cast<unsigned char *>(&r), sizeof r);
+            if (is_free(size_t(r % cap), &slot)) return attempt(slot);
+        }
     }
-    if (!free.empty()) {
-        uint32_t r = 0;
-        RAND_bytes(reinterpret_cast<unsigned char *>(&r), sizeof r);
-        return attempt(free[r % free.size()]);
-    }
+    for (size_t i = 0; i < cap; i++)
+        if (is_free(i, &slot)) return attempt(slot);
     std::vector<EtcdKv> online;
     if (!etcd_.list(prefix_ + "online/", &online, err)) return std::nullopt;
     std::set<std::string> online_names;
