@@ -39,8 +39,11 @@ BirthdayRole plan_birthday(const BirthdayFacts &f) {
     // The peer keeps its port: we are the random side, or both keep theirs
     // and the round failed for another reason (then nobody sprays, and the
     // ports cost 256 datagrams that die past our own NAT).
-    if (!f.me_behind_nat || f.own_depth <= 0 || !f.ports_free) return BirthdayRole::none;
-    if (openers_reach_peer_nat(f.own_depth, f.peer_hops)) return BirthdayRole::none;
+    // Our openers have TTL depth + 1, or 2 while our depth is unknown (ICMP
+    // filtered on the way): not where that reaches the peer's NAT.
+    if (!f.me_behind_nat || !f.ports_free) return BirthdayRole::none;
+    int ttl = f.own_depth > 0 ? f.own_depth + 1 : 2;
+    if (f.peer_hops > 0 && f.peer_hops <= ttl) return BirthdayRole::none;
     return BirthdayRole::open_ports;
 }
 

@@ -69,7 +69,8 @@ PunchRole plan_round(const PunchPlanFacts &f);
 // NAT, opens the ports.  Both NATs random: both spray, nobody opens, the
 // relay stays, and the reason says why.  Never where our openers would reach
 // the peer's NAT (neighbouring NATs): an opener that arrives there leaves an
-// entry for exactly the port the peer would have to probe.
+// entry for exactly the port the peer would have to probe.  The openers'
+// TTL is our NAT depth + 1, or 2 while the depth is unknown.
 constexpr int kBirthdayPorts = 256;
 constexpr int kSprayProbes = 1024, kSprayPerSecond = 100;
 constexpr int kMaxBirthdaysPerEpisode = 3;   // either role

@@ -132,10 +132,15 @@ TEST(PunchPlan, BirthdayPortsNotWhereOurOpenersReachThePeersNat) {
     f.peer_public_port = 4500;
     f.peer_hops = 2;              // neighbouring NATs: the opener would arrive there
     EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+    f.own_depth = 2;              // behind a CGNAT: TTL 3 reaches hop 3
     f.peer_hops = 3;
-    f.own_depth = 0;              // no TTL that surely dies before the peer's NAT
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
+    f.own_depth = 0;              // depth unknown (ICMP filtered): TTL 2, dies at hop 2
+    EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::open_ports);
+    f.peer_hops = 2;
     EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
     f.own_depth = 1;
+    f.peer_hops = 3;
     f.ports_free = false;         // another pair holds the extra ports
     EXPECT_EQ(lm::plan_birthday(f), lm::BirthdayRole::none);
 }
