@@ -1052,7 +1052,7 @@ const char kServerIntro[] = "server_intro", kServerKey[] = "server_key";
 std::vector<uint8_t> encode(const ServerIntro &m) {
     Writer w;
     w.u64(kSIIntro, m.intro_id);
-    w.u8(kSIAnswer, m.answer ? 1 : 0);
+    w.u8(kSIAnswer, m.answer ? 1 : m.takeup ? 2 : 0);
     w.put(kSITo, reinterpret_cast<const uint8_t *>(m.to.data()), m.to.size());
     w.bytes(kSIInfo, encode(m.info));
     std::vector<uint8_t> ciphers;
@@ -1071,8 +1071,9 @@ bool decode(const std::vector<uint8_t> &in, ServerIntro *out, std::string *err) 
     out->intro_id = get_u64(f[kSIIntro]);
     if (!out->intro_id) return fail(err, kServerIntro, "intro_id 0");
     uint8_t a = get_u8(f[kSIAnswer]);
-    if (a > 1) return fail(err, kServerIntro, "answer %u (0 or 1)", a);
+    if (a > 2) return fail(err, kServerIntro, "answer %u (0, 1 or 2)", a);
     out->answer = a == 1;
+    out->takeup = a == 2;
     out->to = get_str(f[kSITo]);
     if (!check_name(kServerIntro, out->to, err)) return false;
     std::vector<uint8_t> info(f[kSIInfo].p, f[kSIInfo].p + f[kSIInfo].len);

@@ -198,7 +198,8 @@ bool validate(const PathMsg &m, std::string *err);
 //   connecting side: its preference; the accepting side: the one chosen)
 // ServerIntro (server <-> server): introduces the sender's node to `to`,
 //   held by the receiver (docs/DESIGN.md §11).  1 intro_id u64 != 0
-//   2 answer u8 (0 asks, 1 answers)   3 to (name)   4 info: the sender's
+//   2 answer u8 (0 asks, 1 answers, 2 asks to take up the pair with that
+//   id, which the sender's node still holds)   3 to (name)   4 info: the sender's
 //   node as a PeerInfo body   5 ciphers u16 list: that node's
 // ServerKey (server <-> server): 1 from (name)   2 key: a PeerKey body
 //   whose name is the receiving server's node
@@ -251,6 +252,7 @@ bool validate(const ServerHello &m, std::string *err);
 struct ServerIntro {
     uint64_t intro_id = 0;
     bool answer = false;
+    bool takeup = false;   // asks: the sender's node still holds this pair
     std::string to;
     PeerInfo info;
     std::vector<Cipher> ciphers;

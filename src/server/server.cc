@@ -654,7 +654,10 @@ void Server::tick_role(int64_t now) {
         }
         update_interest(s);
     }
-    if (cfg_.client_to_client == ClientToClient::direct) mesh_announce_moves(now);
+    if (cfg_.client_to_client == ClientToClient::direct) {
+        mesh_announce_moves(now);
+        xmesh_takeups(now);
+    }
     if (peers_) peers_->tick(now);
     for (auto &d : doomed) {
         auto it = sessions_.find(d.fd);

@@ -130,7 +130,12 @@ private:
     // introduction, the pair keys and the blind relay span two servers;
     // pair ESP for a node on another server goes to that server by SPI.
     void xmesh_relay(Session &a, const IpAddr &dst);
-    void introduce_remote(Session &a, const std::string &peer, const std::string &server);
+    // takeup: a's HELLO still holds the pair (with the id in intros_).
+    void introduce_remote(Session &a, const std::string &peer, const std::string &server, bool takeup = false);
+    // Pairs a node's HELLO holds with nodes of other servers, asked to be
+    // taken up as on one server (mesh_register); retried each tick until
+    // the registry names the server and its channel is up, kTakeupMs at most.
+    void xmesh_takeups(int64_t now);
     void on_server_mesh(const std::string &server, MsgType t, const std::vector<uint8_t> &payload);
     // A pair key for a node on another server: true when it was one
     // (forwarded there, or refused and counted).
@@ -205,6 +210,13 @@ private:
     std::unique_ptr<ServerPeers> peers_;         // [Registry] PeerAddress: the other servers
     // Pairs whose other end is on another server: (lo, hi) -> that server.
     std::map<std::pair<std::string, std::string>, std::string> remote_pairs_;
+    struct Takeup {
+        std::string node, peer;
+        uint64_t id;
+        int64_t until;
+    };
+    std::vector<Takeup> takeups_;
+    static constexpr int64_t kTakeupMs = 30000;
     // Pair SPIs forwarded to another server, oldest first (bounded).
     std::deque<uint32_t> remote_spis_;
     static constexpr size_t kMaxRemoteSpis = 4096;

@@ -319,6 +319,12 @@ void Server::mesh_register(Session &s) {
         if (theirs != o.held.end()) gone(o, s.name, s.name + " came back without this pair");
         if (mine != s.held.end()) gone(s, o.name, o.name + " no longer holds this pair");
     }
+    // Pairs with nodes that are not here: perhaps on another server
+    // (server_xmesh.cc), which is asked to take them up.
+    if (!peers_) return;
+    int64_t until = EventLoop::now_ms() + kTakeupMs;
+    for (const auto &[name, id] : s.held)
+        if (!session_by_name(name) && takeups_.size() < 4096) takeups_.push_back({s.name, name, id, until});
 }
 
 void Server::mesh_announce_moves(int64_t now) {

@@ -53,7 +53,7 @@ void Server::xmesh_relay(Session &a, const IpAddr &dst) {
     introduce_remote(a, name, server);
 }
 
-void Server::introduce_remote(Session &a, const std::string &peer, const std::string &server) {
+void Server::introduce_remote(Session &a, const std::string &peer, const std::string &server, bool takeup) {
     auto key = pair_of(a.name, peer);
     uint64_t id = 0;
     if (auto it = intros_.find(key); it != intros_.end()) {
@@ -63,13 +63,45 @@ void Server::introduce_remote(Session &a, const std::string &peer, const std::st
         intros_[key] = id;
     }
     remote_pairs_[key] = server;
+    a.held[peer] = id;
     ServerIntro m;
     m.intro_id = id;
+    m.takeup = takeup;
     m.to = peer;
     m.info = peer_info_for(a, a, id);
     m.ciphers = a.hello.ciphers;
     if (peers_->send(server, MsgType::server_intro, encode(m)))
-        LM_INFO("introducing %s to %s on server %s", a.name.c_str(), peer.c_str(), server.c_str());
+        LM_INFO("%s %s to %s on server %s", takeup ? "taking up the pair of" : "introducing", a.name.c_str(),
+                peer.c_str(), server.c_str());
+}
+
+void Server::xmesh_takeups(int64_t now) {
+    if (takeups_.empty() || !peers_) return;
+    std::vector<Takeup> left;
+    for (Takeup &t : takeups_) {
+        Session *a = session_by_name(t.node);
+        if (!a || a->dead || a->phase != Session::Phase::up) continue;   // gone meanwhile
+        auto held = a->held.find(t.peer);
+        if (held == a->held.end() || held->second != t.id) continue;     // the pair changed meanwhile
+        if (session_by_name(t.peer)) continue;   // here now: mesh_register's business
+        std::string server = peers_->server_of(t.peer);
+        if (!server.empty() && peers_->tunnel_of(server)) {
+            intros_[pair_of(t.node, t.peer)] = t.id;
+            introduce_remote(*a, t.peer, server, true);
+            continue;
+        }
+        if (now < t.until) {
+            left.push_back(t);
+        } else {
+            // Nowhere in reach: as on one server when the other end is
+            // not back, the node drops the pair.
+            a->held.erase(held);
+            a->conn->send(MsgType::peer_gone, encode(PeerGone{t.peer, t.peer + " is not connected to any server"}));
+            a->conn->flush();
+            update_interest(*a);
+        }
+    }
+    takeups_ = std::move(left);
 }
 
 void Server::on_server_mesh(const std::string &server, MsgType t, const std::vector<uint8_t> &payload) {
@@ -94,9 +126,24 @@ void Server::on_server_mesh(const std::string &server, MsgType t, const std::vec
         auto it = intros_.find(key);
         if (m.answer) {
             if (it == intros_.end() || it->second != m.intro_id) return;   // a newer one is under way
+            b->held[m.info.name] = m.intro_id;
             send_to(*b, MsgType::peer_info, encode(m.info));
             for (const IpAddr &a : m.info.addrs) b->tunnel.introduced_remote.push_back(a);
             return;
+        }
+        if (m.takeup) {
+            // Its node still holds the pair; ours must hold the same one,
+            // or that end drops it (as on one server, mesh_register).
+            auto h = b->held.find(m.info.name);
+            if (h == b->held.end() || h->second != m.intro_id) {
+                peers_->send(server, MsgType::peer_gone,
+                             encode(PeerGone{b->name, b->name + " no longer holds this pair"}));
+                return;
+            }
+            LM_INFO("%s (on server %s) and %s still hold their pair; taken up again", m.info.name.c_str(),
+                    server.c_str(), b->name.c_str());
+            intros_[key] = m.intro_id;
+            it = intros_.find(key);
         }
         // Both sides started one: the smaller id wins everywhere.
         if (it != intros_.end() && it->second != m.intro_id && it->second < m.intro_id &&
@@ -108,6 +155,7 @@ void Server::on_server_mesh(const std::string &server, MsgType t, const std::vec
         }
         intros_[key] = m.intro_id;
         remote_pairs_[key] = server;
+        b->held[m.info.name] = m.intro_id;
         Cipher c = common_cipher(cfg_.ciphers, b->hello.ciphers, m.ciphers);
         PeerInfo theirs = m.info;
         theirs.cipher = c;

@@ -141,6 +141,24 @@ lm_wait 5 grep -q 'pair bob dropped: server: bob left' "$T/alice.log" ||
 grep -q 'bob (on server srvb) left: told 1 node' "$T/srva.log" || die "srva did not say it passed bob's departure on"
 pass "bob left srvb: alice, on srva, dropped the pair at once"
 
+# 3c. srva restarts (pairs outlive a server restart): carol comes back with
+# her pair with dave in her HELLO; srva asks srvb to take it up, both ends
+# still hold it, carol starts a new epoch, and the blind relay across the
+# servers carries again -- within seconds, not when the keys expire.
+e0=$(pair carol dave .epoch)
+lm_stop srva
+lm_start sa srva
+lm_wait 10 lm_show sa srva || die "srva did not start again"
+lm_wait 20 lm_is_up carol carol || die "carol did not come back to srva"
+lm_wait 20 link_up sa srva srvb || die "the channel did not come back"
+newer() { [ "$(pair carol dave .epoch)" -gt "$e0" ]; }
+lm_wait 20 newer || die "carol's pair with dave still at epoch $(pair carol dave .epoch) (was $e0)"
+lm_wait 15 lm_ping carol "$D" || die "carol -> dave after srva restarted"
+grep -q 'carol (on server srva) and dave still hold their pair; taken up again' "$T/srvb.log" ||
+    die "srvb did not say it took carol and dave's pair up"
+[ "$(pair carol dave .path)" = relay ] || die "carol <-> dave: path $(pair carol dave .path)"
+pass "srva restarted: carol and dave's pair taken up across the servers (epoch $e0 -> $(pair carol dave .epoch)), relayed again"
+
 # 4. A client certificate is not a server's: the channel refuses it.
 n alice timeout 10 openssl s_client -connect 192.0.2.65:4501 -cert "$PKI/alice.crt" -key "$PKI/alice.key" \
     -CAfile "$PKI/ca.crt" -quiet </dev/null >/dev/null 2>&1

@@ -629,6 +629,19 @@ TEST(Message, ServerIntroAndKey) {
     EXPECT_EQ(d.to, "bob");
     EXPECT_EQ(d.info.name, "alice");
     EXPECT_FALSE(d.answer);
+    EXPECT_FALSE(d.takeup);
+    m.takeup = true;   // answer 2: take up a pair the sender's node still holds
+    ASSERT_TRUE(decode(encode(m), &d, &err)) << err;
+    EXPECT_TRUE(d.takeup);
+    EXPECT_FALSE(d.answer);
+    Bytes three = encode(m);
+    for (size_t i = 0; i + 3 < three.size(); i++)   // the answer field: tag 2, length 1
+        if (three[i] == 2 && three[i + 1] == 0 && three[i + 2] == 1 && three[i + 3] == 2) {
+            three[i + 3] = 3;
+            break;
+        }
+    EXPECT_EQ(decode_error<ServerIntro>(three), "server_intro: answer 3 (0, 1 or 2)");
+    m.takeup = false;
     m.info.intro_id = 78;   // the inner PeerInfo must be of the same introduction
     EXPECT_EQ(decode_error<ServerIntro>(encode(m)), "server_intro: info for another introduction");
     m.info.intro_id = 77;
