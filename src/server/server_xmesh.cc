@@ -70,9 +70,12 @@ void Server::introduce_remote(Session &a, const std::string &peer, const std::st
     m.to = peer;
     m.info = peer_info_for(a, a, id);
     m.ciphers = a.hello.ciphers;
-    if (peers_->send(server, MsgType::server_intro, encode(m)))
-        LM_INFO("%s %s to %s on server %s", takeup ? "taking up the pair of" : "introducing", a.name.c_str(),
-                peer.c_str(), server.c_str());
+    if (!peers_->send(server, MsgType::server_intro, encode(m))) return;
+    if (takeup)
+        LM_INFO("%s still holds its pair with %s: asking server %s to take it up", a.name.c_str(), peer.c_str(),
+                server.c_str());
+    else
+        LM_INFO("introducing %s to %s on server %s", a.name.c_str(), peer.c_str(), server.c_str());
 }
 
 void Server::xmesh_takeups(int64_t now) {
