@@ -65,7 +65,8 @@ FUZZ_BINS := $(patsubst tests/fuzz/%.cc,$(FUZZ_BIN)/%,$(FUZZ_SRC))
 # are built, instrumented, rather than the whole library.
 FUZZ_LINK := $(BUILD)/src/cli/grammar.o $(BUILD)/src/cli/match.o
 ifeq ($(FUZZ),1)
-FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/enums.o common/log.o common/names.o config/config.o \
+FUZZ_LINK += $(addprefix $(BUILD)/src/,common/addr.o common/enums.o common/log.o common/might_block.o common/names.o \
+               config/config.o \
                control/frame.o control/messages.o crypto/aead.o data/sa.o esp/esp.o esp/replay.o \
                config/topology.o registry/http.o common/http_url.o common/printable.o)
 else

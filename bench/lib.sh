@@ -631,7 +631,8 @@ churn_phase() {
     local phase=$1 gen="" reloader=""
     local res=$T/churn-$phase.json pf=$T/churn-ping-$phase.txt j=$T/churn-iperf-$phase.json
     local count=$((S * 50)) reloads=$T/churn-reloads-$phase
-    log "churn: $phase, $S s"
+    log "churn: $phase, $S s (${CHURN_BUILD:-this build})"
+    rm -f "$res" "$pf" "$j"   # a baseline's run left its own
     : > "$reloads"
     if [ "$phase" = churn ]; then
         bg_start srv churn-gen "${CP_GEN[@]}" --host 192.0.2.1 --port 4500 --ca "$PKI/ca.crt" \
@@ -667,13 +668,13 @@ churn_phase() {
     jq -e '.end.sum_received' "$j" >/dev/null 2>&1 || echo '{}' > "$j"
     local gen_json='null'
     [ -s "$res" ] && gen_json=$(cat "$res")
-    jq -c -n --arg phase "$phase" --argjson ping "$(ping_times "$pf")" --argjson sent "$count" \
+    jq -c -n --arg phase "$phase" --arg build "${CHURN_BUILD:-}" --argjson ping "$(ping_times "$pf")" --argjson sent "$count" \
         --argjson gen "$gen_json" --argjson reload_ok "$(grep -c '^ok' "$reloads")" \
         --argjson reload_failed "$(grep -c '^failed' "$reloads")" --slurpfile ip "$j" \
         --argjson cpu_ticks $((c1 - c0)) --argjson clk_tck "$CLK_TCK" --argjson seconds "$S" \
         --argjson h0 "${h0:-null}" --argjson h1 "${h1:-null}" \
         --argjson alive "$(kill -0 "${DPID[lmsrv]}" 2>/dev/null && kill -0 "${DPID[alice]}" 2>/dev/null && echo true || echo false)" \
-        '{phase: $phase, ping_ms: $ping, ping_sent: $sent, generator: $gen, reloads_ok: $reload_ok,
+        '{phase: $phase, build: $build, ping_ms: $ping, ping_sent: $sent, generator: $gen, reloads_ok: $reload_ok,
           reloads_failed: $reload_failed, server_cpu_ticks: $cpu_ticks, clk_tck: $clk_tck, seconds: $seconds,
           daemons_alive: $alive, iperf: (($ip[0].end // {}) | del(.streams)),
           workers_held: (if $h0 and $h1 then {pauses: ($h1.pauses - $h0.pauses),
@@ -681,7 +682,9 @@ churn_phase() {
 }
 
 # churn_case: issue 11's measurement.  A server, alice on UDP 4500 with
-# AES-256-GCM, and the two phases: quiet, then churn.
+# AES-256-GCM, and the two phases: quiet, then churn; with
+# BENCH_CHURN_BASELINE (another lanmeshd, an older build say) the same again
+# with that daemon, so that one table holds the before and the after.
 churn_case() {
     CHURN_RATE=${BENCH_CHURN_RATE:-200}
     cp_gen_build
@@ -690,12 +693,23 @@ churn_case() {
         echo "{\"phase\":\"setup\",\"note\":\"could not mint certificates: $(last_log churn-mint | tr -d '"\\')\"}" >> "$CHURNROWS"
         return
     fi
+    if [ -n "${BENCH_CHURN_BASELINE:-}" ]; then
+        local own=$LANMESHD
+        LANMESHD=$BENCH_CHURN_BASELINE CHURN_BUILD="baseline: ${BENCH_CHURN_BASELINE_NAME:-$BENCH_CHURN_BASELINE}"
+        churn_daemons
+        LANMESHD=$own
+    fi
+    CHURN_BUILD="this build"
+    churn_daemons
+}
+
+churn_daemons() {
     lm_conf_server lmsrv relay "Pool = 198.18.0.0/16"
     lm_client_conf alice 192.0.2.1 "Encapsulation = udp" "Ciphers = aes-256-gcm" "Workers = $WORKERS"
     # The reloads re-read the key as the daemon's user, as lanmeshd@.service's notes ask.
     chown lanmesh "$PKI/server.key" 2>/dev/null
     if ! lm_up_server srv lmsrv || ! lm_up_client cli alice; then
-        echo "{\"phase\":\"setup\",\"note\":\"lanmesh did not come up: $(last_log lmsrv | tr -d '"\\') $(last_log alice | tr -d '"\\')\"}" >> "$CHURNROWS"
+        echo "{\"phase\":\"setup\",\"build\":\"$CHURN_BUILD\",\"note\":\"lanmesh did not come up: $(last_log lmsrv | tr -d '"\\') $(last_log alice | tr -d '"\\')\"}" >> "$CHURNROWS"
     else
         churn_phase quiet
         churn_phase churn

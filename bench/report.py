@@ -174,12 +174,12 @@ def pct(xs, p):
 def churn_table(churns):
     """Issue 11's measurement: the tunnel quiet, then while the server admits
     and drops clients and reloads every second."""
-    head = ["Phase", "Admits/s (asked)", "Reloads ok/failed", "Ping p50 ms", "p99 ms", "max ms",
+    head = ["Build", "Phase", "Admits/s (asked)", "Reloads ok/failed", "Ping p50 ms", "p99 ms", "max ms",
             "Ping lost", "TCP Gbit/s", "Server CPU %", "Workers held ms/s (pauses/s)", "Notes"]
     out = []
     for c in churns:
         if c.get("phase") == "setup":
-            out.append(["setup", "—", "—", "—", "—", "—", "—", "—", "—", "—", c.get("note", "")])
+            out.append([c.get("build") or "—", "setup", "—", "—", "—", "—", "—", "—", "—", "—", "—", c.get("note", "")])
             continue
         ping = c.get("ping_ms") or []
         sent = c.get("ping_sent") or 0
@@ -201,7 +201,7 @@ def churn_table(churns):
         h = c.get("workers_held")
         held = "—" if not h or not c.get("seconds") else "%.1f (%.0f)" % (
             h["held_us"] / 1e3 / c["seconds"], h["pauses"] / c["seconds"])
-        out.append([c.get("phase"), admits, reloads, fmt(pct(ping, 0.5), 2), fmt(pct(ping, 0.99), 2),
+        out.append([c.get("build") or "this build", c.get("phase"), admits, reloads, fmt(pct(ping, 0.5), 2), fmt(pct(ping, 0.99), 2),
                     fmt(max(ping) if ping else None, 2), lost, fmt(gbit, 2), fmt(cpu, 0), held, "; ".join(notes)])
     return head, out
 
@@ -466,7 +466,7 @@ def main():
                "alice's tunnel (ESP in UDP, AES-256-GCM) to the server: a TCP iperf3 and a ping every "
                "20 ms, first on a quiet server, then while the load generator admits and drops "
                "clients at the rate asked (each says BYE as soon as its CONFIG arrives) and "
-               "`lanmesh reload` runs on the server every second (docs/DESIGN.md §10: how much the "
+               "`lanmesh reload` runs on the server every second (docs/DESIGN.md §7: how much the "
                "control plane holds the workers shows here as ping p99 and throughput).", "",
                md_table(uh, urows), ""]
     if rrows:

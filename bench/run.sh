@@ -14,6 +14,8 @@
 #                    breakdown to the Markdown; 0 skips them
 #   BENCH_ONLY       space-separated subset of: veth lanmesh defaults c2c openvpn wireguard cp churn registry
 #   BENCH_CHURN_RATE admissions (and drops) a second of the churn rows (default 200)
+#   BENCH_CHURN_BASELINE  another lanmeshd (an older build) measured in the churn rows too;
+#                    BENCH_CHURN_BASELINE_NAME labels it
 #   BENCH_REG_N      clients of the registry rows, over one and over two servers (default 1000)
 #   BENCH_OUT        results directory (default bench/results)
 #   BENCH_WORKERS    lanmesh's Workers on every node (default auto: one per CPU)

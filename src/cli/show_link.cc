@@ -61,11 +61,19 @@ static void print_workers(FILE *f, const Json &link) {
                                          {"drops", "drops"}})
                          .c_str());
     // What the control plane cost the data path: how often and how long it
-    // held every worker to change shared state (docs/DESIGN.md §10).
-    if (const Json *h = link.get("workers_held"); h && h->is_object())
+    // held every worker to change shared state (docs/DESIGN.md §7).
+    if (const Json *h = link.get("workers_held"); h && h->is_object()) {
         std::fprintf(f, "    workers held %llu times, %.1f ms in all, longest %.2f ms\n",
                      static_cast<unsigned long long>(h->u64("pauses")), double(h->u64("held_us")) / 1e3,
                      double(h->u64("longest_us")) / 1e3);
+        // Never expected: the daemon logged the first of each kind.
+        if (const Json *b = h->get("blocking"); b && b->is_object() && b->u64("total"))
+            std::fprintf(f, "    blocking calls while held: %s\n",
+                         pairs(*b, {{"total", "total"}, {"netlink", "netlink"}, {"file", "file"},
+                                    {"user_db", "user-db"}, {"name_lookup", "name-lookup"}, {"notify", "notify"},
+                                    {"log", "log"}})
+                             .c_str());
+    }
 }
 
 // The limits on pending handshakes and what the daemon did about abuse of

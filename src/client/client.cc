@@ -195,7 +195,7 @@ void Client::on_resolved(const std::vector<IpAddr> &addrs, const std::string &er
 void Client::on_underlay_change() {
     UnderlayRoute now;
     std::string err;
-    const IpAddr &server = server_.addr;
+    const IpAddr server = server_.addr;
     if (!server.is_set()) {
         // No address yet (a name not resolved): try again now.
         if (phase_ == Phase::idle) {
@@ -204,7 +204,7 @@ void Client::on_underlay_change() {
         }
         return;
     }
-    if (!underlay_route_to(server, &now, &err)) {
+    if (!workers_free([&] { return underlay_route_to(server, &now, &err); })) {
         LM_WARN("underlay changed, but the route to the server is unknown: %s", err.c_str());
         return;
     }
@@ -267,7 +267,7 @@ void Client::connect() {
     keying_.outer_v6 = fam == AF_INET6;
     // The route this connection takes, to tell a later change from it.
     std::string rerr;
-    if (underlay_watched_ && !underlay_route_to(server_.addr, &route_, &rerr))
+    if (underlay_watched_ && !workers_free([&] { return underlay_route_to(server_.addr, &route_, &rerr); }))
         LM_DEBUG("route to the server: %s", rerr.c_str());
     phase_ = Phase::connecting;
     ctl_counters_.connects++;
@@ -518,14 +518,20 @@ bool Client::apply_layout(const ConfigMsg &m, std::string *err) {
         sync_routes(m.routes);
         return true;
     }
-    nl_.cleanup();
+    workers_free([&] {
+        nl_.cleanup();
+        return true;
+    });
     kernel_routes_.clear();
     int mtu = m.mtu;
     if (cfg_.mtu) mtu = std::min(mtu, cfg_.mtu);
     if (int p = path_mtu(); p >= 576) mtu = std::min(mtu, p);
     if (!configure_link(mtu, err)) return false;
-    if (!nl_.addr_add(dev_, m.local4, m.prefix4, m.peer4.is_set() ? &m.peer4 : nullptr, err)) return false;
-    if (m.local6.is_set() && !nl_.addr_add(dev_, m.local6, m.prefix6, nullptr, err)) return false;
+    if (!workers_free([&] {
+            return nl_.addr_add(dev_, m.local4, m.prefix4, m.peer4.is_set() ? &m.peer4 : nullptr, err) &&
+                   (!m.local6.is_set() || nl_.addr_add(dev_, m.local6, m.prefix6, nullptr, err));
+        }))
+        return false;
     applied_ = m;
     sync_routes(m.routes);
     return true;

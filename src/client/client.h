@@ -59,6 +59,8 @@ private:
     // difference changes, so routes that stay never blink.  A route the
     // kernel refuses is logged and left out; the tunnel stays up.
     void sync_routes(const std::vector<std::pair<Prefix, IpAddr>> &want);
+    // sync_routes' kernel part: netlink only, with the workers running.
+    void sync_kernel_routes(const std::vector<std::pair<Prefix, IpAddr>> &want);
     void remove_routes();
     // Whether a route would take the daemon's own traffic into the tunnel:
     // it holds the server's address, or it is a default route or half of

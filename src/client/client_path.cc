@@ -88,22 +88,27 @@ void Client::path_report() {
     const char *how = encap_words(ladder_.current());
     const std::string &why = ladder_.reason();
     std::string status = "connected to " + server_str() + " as " + current_.local4.str() + "; data path: ";
+    std::string notify;
     switch (ladder_.state()) {
     case PathLadder::State::carrying:
         LM_INFO("data path to %s: %s carries%s%s%s", server_str().c_str(), how, why.empty() ? "" : " (",
                 why.c_str(), why.empty() ? "" : ")");
         // systemd hears READY=1 only once the tunnel is known to carry.
-        sd_notify_send("READY=1\nSTATUS=" + status + how + ", carrying");
+        notify = "READY=1\nSTATUS=" + status + how + ", carrying";
         break;
     case PathLadder::State::probing:
         if (!why.empty()) LM_WARN("data path to %s: %s; trying %s", server_str().c_str(), why.c_str(), how);
-        sd_notify_send("STATUS=" + status + how + ", not proven yet" + (why.empty() ? "" : " (" + why + ")"));
+        notify = "STATUS=" + status + how + ", not proven yet" + (why.empty() ? "" : " (" + why + ")");
         break;
     case PathLadder::State::dead:
         LM_WARN("data path to %s is dead: %s", server_str().c_str(), why.c_str());
-        sd_notify_send("STATUS=" + status + how + " does not carry: " + why);
+        notify = "STATUS=" + status + how + " does not carry: " + why;
         break;
     }
+    workers_free([&] {   // PID 1 may be slow to read it
+        sd_notify_send(notify);
+        return true;
+    });
     // `link show` lists a dead path among its warnings.
     if (ladder_.state() == PathLadder::State::dead)
         role_warning_ = "data path to " + server_str() + " does not carry: " + why;

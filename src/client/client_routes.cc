@@ -15,6 +15,7 @@
 
 #include "client/client.h"
 #include "common/log.h"
+#include "common/might_block.h"
 
 namespace lm {
 
@@ -59,6 +60,7 @@ uint32_t Client::route_table_for(const Prefix &p, std::string *why) {
     // unmarked lookup, which now answers with the TUN: they would be
     // dropped.  Loose mode (2) has no such problem (lanmesh.conf(5) FwMark).
     if (first && p.addr.family == AF_INET) {
+        might_block(BlockingCall::file, "rp_filter");
         std::ifstream f("/proc/sys/net/ipv4/conf/all/rp_filter");
         int v = 0;
         if (f >> v && v == 1)
@@ -68,16 +70,29 @@ uint32_t Client::route_table_for(const Prefix &p, std::string *why) {
     return cfg_.fwmark;
 }
 
+// The kernel's routes change with the workers running (netlink blocks,
+// common/might_block.h); only the overlay they read changes inside a hold.
 void Client::remove_routes() {
-    std::string err;
-    for (auto it = kernel_routes_.rbegin(); it != kernel_routes_.rend(); ++it)
-        if (!nl_.route_del(dev_, it->dst, it->via.is_set() ? &it->via : nullptr, &err, it->table))
-            LM_WARN("%s", err.c_str());
-    kernel_routes_.clear();
+    workers_free([&] {
+        std::string err;
+        for (auto it = kernel_routes_.rbegin(); it != kernel_routes_.rend(); ++it)
+            if (!nl_.route_del(dev_, it->dst, it->via.is_set() ? &it->via : nullptr, &err, it->table))
+                LM_WARN("%s", err.c_str());
+        kernel_routes_.clear();
+        return true;
+    });
     set_overlay();
 }
 
 void Client::sync_routes(const std::vector<std::pair<Prefix, IpAddr>> &want) {
+    workers_free([&] {
+        sync_kernel_routes(want);
+        return true;
+    });
+    set_overlay();
+}
+
+void Client::sync_kernel_routes(const std::vector<std::pair<Prefix, IpAddr>> &want) {
     std::string err;
     for (auto it = kernel_routes_.begin(); it != kernel_routes_.end();) {
         if (std::find(want.begin(), want.end(), std::pair{it->dst, it->via}) != want.end()) {
@@ -124,7 +139,6 @@ void Client::sync_routes(const std::vector<std::pair<Prefix, IpAddr>> &want) {
         if (refused_routes_.size() > 1)
             route_warning_ += " (and " + std::to_string(refused_routes_.size() - 1) + " more)";
     }
-    set_overlay();
 }
 
 }  // namespace lm

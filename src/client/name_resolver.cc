@@ -12,6 +12,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/might_block.h"
 #include "core/loop.h"
 
 namespace lm {
@@ -38,6 +39,7 @@ void lookup(const std::string &host, std::vector<IpAddr> *addrs, std::string *er
     // host without IPv6.
     hints.ai_flags = AI_ADDRCONFIG;
     addrinfo *res = nullptr;
+    might_block(BlockingCall::name_lookup, "getaddrinfo");
     int rc = getaddrinfo(host.c_str(), nullptr, &hints, &res);
     if (rc != 0) {
         *err = rc == EAI_SYSTEM ? std::string(strerror(errno)) : std::string(gai_strerror(rc));

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <string>
 
+#include "common/might_block.h"
 #include "common/printable.h"
 
 namespace lm {
@@ -58,6 +59,19 @@ size_t log_format_head(char *out, size_t n, LogLevel l, bool journal, const char
     return size_t(k) < n ? size_t(k) : n - 1;
 }
 
+// The queue of the thread that holds the workers (only that thread uses it).
+static thread_local bool t_held = false;
+static thread_local std::string t_queued;
+
+void log_hold_begin() { t_held = true; }
+
+void log_hold_end() {
+    t_held = false;
+    if (t_queued.empty()) return;
+    std::fputs(t_queued.c_str(), stderr);
+    t_queued.clear();
+}
+
 void logf(LogLevel l, const char *fmt, ...) {
     if (l < g_level.load(std::memory_order_relaxed)) return;
     struct timespec ts;
@@ -75,7 +89,16 @@ void logf(LogLevel l, const char *fmt, ...) {
     std::string line(head, n);
     append_printable(&line, msg);
     line += '\n';
-    // One write per line so concurrent threads do not interleave.
+    if (t_held) {
+        if (t_queued.size() + line.size() <= kHeldLogBytes) {
+            t_queued += line;
+            return;
+        }
+        might_block(BlockingCall::log, "log line");
+        line.insert(0, t_queued);
+        t_queued.clear();
+    }
+    // One write per line (or per queue) so concurrent threads do not interleave.
     std::fputs(line.c_str(), stderr);
 }
 

@@ -18,6 +18,14 @@ void log_set_prefix(const char *prefix);  // e.g. "lanmeshd[office]"
 // Decides, once, whether fd 2 is the journal stream named by JOURNAL_STREAM.
 void log_detect_journal();
 void logf(LogLevel l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+// Lines this thread logs between the two are queued (up to kHeldLogBytes)
+// and written by log_hold_end(): the thread holds the data-plane workers
+// meanwhile (common/might_block.h), and a write to a slow journal must not
+// stop them.  A line that no longer fits is written at once, with what is
+// queued before it, and counted as a blocking call.
+void log_hold_begin();
+void log_hold_end();
+inline constexpr size_t kHeldLogBytes = 64 * 1024;
 
 // The start of one log line, without its newline, into out (size n): the
 // pure part of logf(), for tests.  Returns the length written.

@@ -24,6 +24,8 @@
 #include <string_view>
 #include <utility>
 
+#include "common/might_block.h"
+
 namespace lm {
 
 std::string ServerAddress::str() const {
@@ -1223,6 +1225,7 @@ std::optional<Config> load_config(const std::string &path, ConfigError *err) {
         if (err) err->message = path + ": " + what + (e ? std::string(": ") + std::strerror(e) : "");
         return std::nullopt;
     };
+    might_block(BlockingCall::file, "configuration file");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) return fail("cannot open", errno);
     struct stat st;

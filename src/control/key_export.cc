@@ -8,6 +8,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "common/might_block.h"
+
 namespace lm {
 
 bool KeyExport::open(const std::string &path, std::string *err) {
@@ -25,7 +27,16 @@ bool KeyExport::open(const std::string &path, std::string *err) {
     return true;
 }
 
+void KeyExport::flush() {
+    if (pending_.empty()) return;
+    might_block(BlockingCall::file, "DebugKeyFile");
+    if (::write(fd_, pending_.data(), pending_.size()) < 0) { /* debugging aid only: nothing to do */ }
+    explicit_bzero(pending_.data(), pending_.size());
+    pending_.clear();
+}
+
 KeyExport::~KeyExport() {
+    flush();
     if (fd_ >= 0) close(fd_);
     for (auto &[_, hex] : recent_) explicit_bzero(hex.data(), hex.size());
 }
@@ -47,7 +58,18 @@ void KeyExport::write(uint32_t spi, Cipher c, const KeyMaterial &km, bool outer_
     char line[512];
     int n = std::snprintf(line, sizeof line, "# %s\n\"%s\",\"*\",\"*\",\"0x%08x\",\"%s\",\"0x%s\",\"NULL\",\"\"\n",
                           what, outer_v6 ? "IPv6" : "IPv4", spi, alg, hex);
-    if (::write(fd_, line, size_t(n)) < 0) { /* debugging aid only: nothing to do */ }
+    // pending_ never reallocates with key bytes in it unwiped: room for a
+    // few lines is reserved before the first one goes in.
+    if (pending_.capacity() < 4096) pending_.reserve(4096);
+    if (pending_.size() + size_t(n) > pending_.capacity()) {
+        std::string bigger;
+        bigger.reserve(pending_.capacity() * 2);
+        bigger = pending_;
+        explicit_bzero(pending_.data(), pending_.size());
+        pending_.swap(bigger);
+    }
+    pending_.append(line, size_t(n));
+    if (!workers_held_here()) flush();
     if (recent_.size() >= kKeepKeys) {
         explicit_bzero(recent_.front().second.data(), recent_.front().second.size());
         recent_.pop_front();

@@ -24,12 +24,17 @@ public:
     // "" when export is off or the SPI is unknown.  Only the newest
     // kKeepKeys entries are kept.
     std::string key_hex(uint32_t spi) const;
+    // Lines written while the data-plane workers are held wait in memory
+    // until flush(), which Node calls once they run again: a file write
+    // is a blocking call (common/might_block.h).
+    void flush();
     ~KeyExport();
 
 private:
     static constexpr size_t kKeepKeys = 1024;
     int fd_ = -1;
     std::deque<std::pair<uint32_t, std::string>> recent_;   // oldest first
+    std::string pending_;   // key lines not yet written; wiped once they are
 };
 
 }  // namespace lm

@@ -20,6 +20,7 @@
 
 #include "common/bytes.h"
 #include "common/log.h"
+#include "common/might_block.h"
 #include "control/frame.h"
 
 namespace lm {
@@ -72,6 +73,7 @@ bool pem_eof() {
 
 // The PEM text given inline, or else the file at `path`.
 Ptr<BIO> open_file(const std::string &path, const std::string &pem, const char *what, std::string *err) {
+    if (pem.empty()) might_block(BlockingCall::file, what);
     if (!pem.empty()) {
         Ptr<BIO> b(BIO_new_mem_buf(pem.data(), int(pem.size())));
         if (!b) set_err(err, what, path, openssl_reason());
@@ -251,6 +253,7 @@ int refuse_password(char *, int, int, void *asked) {
 // The certificate and the chain after it, as SSL_CTX_use_certificate_chain_file
 // reads them from a file.
 bool use_chain(SSL_CTX *ctx, const TlsFiles &f) {
+    if (f.cert_pem.empty()) might_block(BlockingCall::file, "certificate");
     if (f.cert_pem.empty()) return SSL_CTX_use_certificate_chain_file(ctx, f.cert.c_str()) == 1;
     Ptr<BIO> b(BIO_new_mem_buf(f.cert_pem.data(), int(f.cert_pem.size())));
     Ptr<X509> leaf(b ? PEM_read_bio_X509_AUX(b.get(), nullptr, nullptr, nullptr) : nullptr);
@@ -267,6 +270,7 @@ bool use_chain(SSL_CTX *ctx, const TlsFiles &f) {
 }
 
 bool use_key(SSL_CTX *ctx, const TlsFiles &f) {
+    if (f.key_pem.empty()) might_block(BlockingCall::file, "key");
     if (f.key_pem.empty()) return SSL_CTX_use_PrivateKey_file(ctx, f.key.c_str(), SSL_FILETYPE_PEM) == 1;
     Ptr<BIO> b(BIO_new_mem_buf(f.key_pem.data(), int(f.key_pem.size())));
     EVP_PKEY *k = b ? PEM_read_bio_PrivateKey(b.get(), nullptr, SSL_CTX_get_default_passwd_cb(ctx),
@@ -465,6 +469,7 @@ namespace {
 // "" or how a file that holds a private key is open to others:
 // "readable by every user (mode 0644)".
 std::string key_file_exposure(const std::string &path) {
+    might_block(BlockingCall::file, "key file mode");
     struct stat st;
     if (stat(path.c_str(), &st) != 0 || !(st.st_mode & (S_IROTH | S_IWOTH | S_IWGRP))) return "";
     char mode[8];

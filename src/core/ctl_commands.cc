@@ -160,8 +160,7 @@ CtlReply CtlCommands::link_show(Node &n, const Request &r) {
     for (Cipher c : n.cfg_.ciphers) j.value(to_string(c));
     j.end_array();
     j.kv("encapsulation", to_string(n.cfg_.encapsulation));
-    const passwd *pw = getpwuid(geteuid());
-    j.kv("user", pw ? pw->pw_name : std::to_string(geteuid())).kv("uid", uint64_t(geteuid()));
+    j.kv("user", n.run_as_).kv("uid", uint64_t(geteuid()));
     j.kv("uptime", int64_t(time(nullptr) - n.started_));
     j.kv("debug_keys", n.keys_.enabled());
     j.kv("version", lanmesh_version());

@@ -31,13 +31,13 @@ int64_t EventLoop::now_ms() {
     return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-void EventLoop::add(int fd, uint32_t events, Handler h) {
+void EventLoop::add(int fd, uint32_t events, Handler h, Guard g) {
     epoll_event ev{};
     ev.events = events;
     ev.data.fd = fd;
     if (epoll_ctl(ep_, EPOLL_CTL_ADD, fd, &ev) < 0)
         throw std::runtime_error(std::string("epoll_ctl add: ") + strerror(errno));
-    handlers_[fd] = std::make_shared<Handler>(std::move(h));
+    handlers_[fd] = std::make_shared<Entry>(Entry{std::move(h), g});
 }
 
 void EventLoop::modify(int fd, uint32_t events) {
@@ -58,6 +58,10 @@ void EventLoop::set_tick(int ms, std::function<void()> tick) {
     next_tick_ = now_ms() + ms;
 }
 
+// guarded_ is true only between a finished enter_ and the next leave_: what
+// enter_ itself runs (the workers' mail, delivered by the node's pause)
+// must not leave and re-enter a guard that is only half taken, so an
+// unguarded() call from there runs in place.
 void EventLoop::guard(const std::function<void()> &f) {
     if (enter_) enter_();
     guarded_ = true;
@@ -68,11 +72,17 @@ void EventLoop::guard(const std::function<void()> &f) {
 
 void EventLoop::unguarded(const std::function<void()> &f) {
     if (!guarded_) return f();
-    if (leave_) leave_();
     guarded_ = false;
+    if (leave_) leave_();
     f();
-    guarded_ = true;
     if (enter_) enter_();
+    guarded_ = true;
+}
+
+void EventLoop::take_guard() {
+    if (!on_demand_ || guarded_) return;
+    if (enter_) enter_();
+    guarded_ = true;
 }
 
 void EventLoop::run() {
@@ -89,8 +99,18 @@ void EventLoop::run() {
         for (int i = 0; i < n && running_; i++) {
             auto it = handlers_.find(evs[i].data.fd);
             if (it == handlers_.end()) continue;
-            auto h = it->second;   // keep alive even if the handler removes itself
-            guard([&] { (*h)(evs[i].events); });
+            auto e = it->second;   // keep alive even if the handler removes itself
+            if (e->g == Guard::whole) {
+                guard([&] { e->h(evs[i].events); });
+                continue;
+            }
+            on_demand_ = true;
+            e->h(evs[i].events);
+            on_demand_ = false;
+            if (guarded_) {
+                guarded_ = false;
+                if (leave_) leave_();
+            }
         }
         if (tick_ && now_ms() >= next_tick_) {
             next_tick_ = now_ms() + tick_ms_;

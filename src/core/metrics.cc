@@ -5,6 +5,7 @@
 // control request, so counters are read whole.
 #include <ctime>
 
+#include "common/might_block.h"
 #include "common/prom.h"
 #include "common/version.h"
 #include "control/proto_error.h"
@@ -110,6 +111,11 @@ std::string Node::metrics_text() {
         .sample(double(held.held_us) / 1e6);
     w.family("lanmesh_worker_held_longest_seconds", "gauge", "The longest single hold of the data-plane workers.")
         .sample(double(held.longest_us) / 1e6);
+    w.family("lanmesh_worker_held_blocking_calls_total", "counter",
+             "Blocking calls made while the data-plane workers were held, by kind: a defect when not 0.");
+    BlockingCounts blocking = blocking_while_held();
+    for (size_t k = 0; k < kBlockingCallKinds; k++)
+        w.sample({{"kind", to_string(BlockingCall(k))}}, blocking.by_kind[k]);
     w.family("lanmesh_worker_packets_total", "counter",
              "Packets each data-plane worker moved, by device (tun, udp, raw) and direction.");
     for (int i = 0; i < data_.count(); i++) {

@@ -16,6 +16,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/might_block.h"
 #include "core/privdrop.h"
 #include "control/tls.h"
 #include "control/tls_conn.h"
@@ -131,7 +132,10 @@ TlsFiles tls_files_of(const Config &c) {
 }
 
 void Node::tls_loaded(SSL_CTX *ctx, const TlsFiles &used) {
-    key_warning_ = tls_key_mode_warning(used, cfg_.file);
+    workers_free([&] {   // a stat(): at reload, the workers run meanwhile
+        key_warning_ = tls_key_mode_warning(used, cfg_.file);
+        return true;
+    });
     if (!key_warning_.empty()) LM_WARN("%s", key_warning_.c_str());
     crl_watch_.set(used.crl, tls_crl_times(ctx));
     for (const auto &w : crl_watch_.due(time(nullptr))) LM_WARN("%s", w.c_str());
@@ -182,7 +186,7 @@ bool Node::open_tun(std::string *err) {
 }
 
 bool Node::configure_link(int mtu, std::string *err) {
-    if (!nl_.link_up(dev_, mtu, err)) return false;
+    if (!workers_free([&] { return nl_.link_up(dev_, mtu, err); })) return false;
     // What inner TCP may send (data/pmtu.h); workers are paused here.
     if (mtu > 0) data_.for_each([&](Dataplane &dp) { dp.policy.inner_mtu = unsigned(mtu); });
     link_configured_ = true;
@@ -219,9 +223,14 @@ void Node::run() {
     // Threads start only now, after least_privilege(): they inherit the
     // dropped capabilities.  From here on the control thread touches shared
     // data-plane state only with the workers paused (data/workers.h).
+    run_as_ = user_name(geteuid());   // the user database may block: not in a handler
     data_.start();
     start_threads_role();
-    loop_.set_guard([this] { data_.pause_all(); }, [this] { data_.resume_all(); });
+    loop_.set_guard([this] { data_.pause_all(); },
+                    [this] {
+                        data_.resume_all();
+                        keys_.flush();
+                    });
     // A server is ready once it listens; a client once its tunnel is up.
     if (cfg_.role == Role::server) sd_notify_send("READY=1\nSTATUS=serving on " + dev_);
     loop_.run();
@@ -330,6 +339,11 @@ void Node::counters_json(JsonWriter &j) const {
     const DataWorkers::HoldStats &h = data_.hold_stats();
     j.begin_object("workers_held");
     j.kv("pauses", h.pauses).kv("held_us", h.held_us).kv("longest_us", h.longest_us);
+    // Calls that could block, made inside a hold (common/might_block.h): 0.
+    BlockingCounts blocking = blocking_while_held();
+    j.begin_object("blocking").kv("total", blocking.total());
+    for (size_t k = 0; k < kBlockingCallKinds; k++) j.kv(to_string(BlockingCall(k)), blocking.by_kind[k]);
+    j.end_object();
     j.end_object();
 }
 

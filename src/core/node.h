@@ -60,6 +60,16 @@ protected:
     TlsConn::StepRunner handshake_runner() {
         return [this](const std::function<void()> &step) { loop_.unguarded(step); };
     }
+    // Runs f with the workers running (EventLoop::unguarded) and returns
+    // its result: for netlink and whatever else can block
+    // (common/might_block.h).  f must not touch what the workers read, and
+    // the caller must not keep pointers into tunnels or SAs across it (the
+    // workers' mail is delivered when the hold is taken back).
+    bool workers_free(const std::function<bool()> &f) {
+        bool ok = false;
+        loop_.unguarded([&] { ok = f(); });
+        return ok;
+    }
     friend struct CtlCommands;   // core/ctl_commands.cc
 
     // Reads the TLS files into the role's context: the first step of
@@ -170,6 +180,7 @@ protected:
     InstanceLock lock_;        // RUNDIR/NET.lock: one daemon per network
     std::vector<int> tun_fds_;   // one queue per worker
     std::string dev_;
+    std::string run_as_;       // the user the daemon runs as (link show)
     int signal_fd_ = -1;
     time_t started_ = 0;
     bool link_configured_ = false;

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/might_block.h"
 #include "core/node.h"
 
 namespace lm {
@@ -113,7 +114,14 @@ bool seal(std::string *err) {
 
 }  // namespace
 
+std::string user_name(uid_t uid) {
+    might_block(BlockingCall::user_db, "getpwuid");
+    const passwd *pw = getpwuid(uid);
+    return pw ? pw->pw_name : std::to_string(uid);
+}
+
 std::string unusable_user(const std::string &user) {
+    might_block(BlockingCall::user_db, "getpwnam");
     const passwd *pw = getpwnam(user.c_str());
     if (!pw)
         return "User '" + user + "' does not exist: create it (useradd --system --no-create-home --shell " +

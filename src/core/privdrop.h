@@ -8,6 +8,8 @@
 // Call these only while the process has a single thread: capabilities are
 // per thread, and a thread started earlier would keep root's.
 #pragma once
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -29,6 +31,8 @@ bool keep_only_net_caps(std::vector<std::string> *missing, std::string *err);
 // root itself).  Checked before anything is set up, so a typo in User fails
 // at once instead of after the device exists.
 std::string unusable_user(const std::string &user);
+// The name of `uid` in the user database, or the number.
+std::string user_name(uid_t uid);
 
 // "cap_net_admin,cap_net_raw=ep"-style text of the current set, for the log.
 std::string current_caps_text();

@@ -9,6 +9,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "common/might_block.h"
+
 namespace lm {
 
 void sd_notify_send(const std::string &state) {
@@ -21,6 +23,7 @@ void sd_notify_send(const std::string &state) {
     std::memcpy(sa.sun_path, path, len);
     // "@name" is the abstract namespace: a leading NUL and the exact length.
     if (sa.sun_path[0] == '@') sa.sun_path[0] = '\0';
+    might_block(BlockingCall::notify, "sd_notify");
     int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return;
     sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr *>(&sa),

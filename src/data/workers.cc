@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "common/log.h"
+#include "common/might_block.h"
 #include "data/kernel_compat.h"
 #include "data/tunnel.h"
 
@@ -485,6 +486,7 @@ void DataWorkers::pause_all() {
     for (auto &w : w_) w->want.store(true, std::memory_order_release);
     for (auto &w : w_) w->mu.lock();
     paused_at_us_ = mono_us();
+    workers_held_begin();
     // Mail first: it names tunnels that nothing has been able to delete yet.
     for (auto &w : w_) deliver(*w);
     drain_streams(true);
@@ -520,6 +522,7 @@ void DataWorkers::resume_all() {
         w->mu.unlock();
         w->cv.notify_one();
     }
+    workers_held_end();   // writes the log lines of the hold
 }
 
 void DataWorkers::drain_mail_fd() {

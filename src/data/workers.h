@@ -11,7 +11,9 @@
 // What a worker needs the control plane for (a peer's new address, a probe
 // frame, a pair to introduce) goes into the worker's mailbox; pause_all
 // delivers it before anything else can change, so the tunnels it names are
-// still alive.
+// still alive.  Every packet waits while the workers are held, so nothing
+// that can block may run then: pause_all marks the holding thread, and
+// common/might_block.h counts any blocking call made there.
 //
 // The control thread has an engine of its own (control()) for what it sends
 // itself: keepalives, dummies, probes.  It uses worker 0's sockets.
@@ -112,7 +114,7 @@ public:
     DataCounters totals() const;
     // How long the control thread held the workers: each pause_all ..
     // resume_all, from the moment the last worker stopped.  What the control
-    // plane costs the data path (docs/DESIGN.md §10); control thread.
+    // plane costs the data path (docs/DESIGN.md §7); control thread.
     struct HoldStats {
         uint64_t pauses = 0, held_us = 0, longest_us = 0;
     };

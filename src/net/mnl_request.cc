@@ -7,6 +7,8 @@
 #include <cstring>
 #include <memory>
 
+#include "common/might_block.h"
+
 namespace lm {
 
 namespace {
@@ -26,6 +28,7 @@ nlmsghdr *mnl_request_start(char *buf, uint16_t type) {
 }
 
 int mnl_route_request(nlmsghdr *req, mnl_cb_t on_answer, void *data, std::string *err) {
+    might_block(BlockingCall::netlink, "netlink request");
     std::unique_ptr<mnl_socket, MnlClose> nl(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
     if (!nl || mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0 ||
         mnl_socket_sendto(nl.get(), req, req->nlmsg_len) < 0) {

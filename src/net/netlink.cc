@@ -17,6 +17,7 @@
 #include <memory>
 
 #include "common/log.h"
+#include "common/might_block.h"
 
 namespace lm {
 
@@ -78,6 +79,7 @@ Netlink::~Netlink() {
 }
 
 bool Netlink::open(std::string *err) {
+    might_block(BlockingCall::netlink, "netlink open");
     if (sk_) return true;
     nl_cb *cb = nl_cb_alloc(NL_CB_DEFAULT);
     if (!cb) {
@@ -109,6 +111,7 @@ std::string Netlink::error_text(int nlerr) const {
 }
 
 bool Netlink::ifindex(const std::string &dev, int *index, std::string *err) {
+    might_block(BlockingCall::netlink, "netlink link get");
     if (!sk_) {
         *err = "netlink: not open";
         return false;
@@ -127,6 +130,7 @@ bool Netlink::ifindex(const std::string &dev, int *index, std::string *err) {
 }
 
 bool Netlink::link_up(const std::string &dev, int mtu, std::string *err) {
+    might_block(BlockingCall::netlink, "netlink link set");
     if (!sk_) {
         *err = "netlink: not open";
         return false;
@@ -170,6 +174,7 @@ bool Netlink::link_up(const std::string &dev, int mtu, std::string *err) {
 // Builds the RTM_NEWADDR / RTM_DELADDR for `a` and sends it.  Returns 0 or a
 // negative libnl code; last_errno_ then holds the kernel's errno, if any.
 int Netlink::addr_change(bool add, const Added &a) {
+    might_block(BlockingCall::netlink, "netlink address change");
     RtnlAddrPtr obj(rtnl_addr_alloc());
     if (!obj) return -NLE_NOMEM;
     rtnl_addr_set_ifindex(obj.get(), a.ifindex);
@@ -232,6 +237,7 @@ bool Netlink::addr_add(const std::string &dev, const IpAddr &local, int prefixle
 
 // Builds the RTM_NEWROUTE / RTM_DELROUTE for `r` and sends it.
 int Netlink::route_change(bool add, const Added &r) {
+    might_block(BlockingCall::netlink, "netlink route change");
     RtnlRoutePtr obj(rtnl_route_alloc());
     if (!obj) return -NLE_NOMEM;
     int family = r.dst.addr.family;

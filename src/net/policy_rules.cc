@@ -10,6 +10,7 @@
 #include <cstring>
 
 #include "common/log.h"
+#include "common/might_block.h"
 
 namespace lm {
 
@@ -33,6 +34,7 @@ PolicyRules::~PolicyRules() {
 
 bool PolicyRules::open(std::string *err) {
     if (nl_) return true;
+    might_block(BlockingCall::netlink, "netlink open");
     nl_ = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
     if (!nl_ || mnl_socket_bind(nl_, 0, MNL_SOCKET_AUTOPID) < 0) {
         *err = std::string("netlink socket for rules: ") + strerror(errno);
@@ -45,6 +47,7 @@ bool PolicyRules::open(std::string *err) {
 }
 
 int PolicyRules::change(bool add, int family, bool suppress, uint32_t mark) {
+    might_block(BlockingCall::netlink, "netlink rule change");
     alignas(nlmsghdr) char buf[512];
     nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
     nlh->nlmsg_type = add ? RTM_NEWRULE : RTM_DELRULE;

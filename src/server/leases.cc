@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "common/log.h"
+#include "common/might_block.h"
 #include "common/names.h"
 
 namespace lm {
@@ -44,6 +45,7 @@ bool write_all(int fd, const std::string &s) {
 
 // Reads a whole file.  Returns false with errno set on failure.
 bool read_file(const std::string &path, std::string *out) {
+    might_block(BlockingCall::file, "lease file");
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) return false;
     char buf[8192];
@@ -369,6 +371,7 @@ bool LeaseStore::save(std::string *err) const {
     // Temp file + fsync + rename: readers and a crash see the old or the new
     // file, never a truncated one.  The temp name is fixed because one
     // daemon owns the state directory.
+    might_block(BlockingCall::file, "lease file");
     std::string tmp = file_ + ".tmp";
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {

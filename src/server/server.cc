@@ -189,7 +189,7 @@ bool Server::open_listeners(std::string *err) {
             return false;
         }
         listen_fds_.push_back(fd);
-        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_accept(fd); });
+        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_accept(fd); }, EventLoop::Guard::on_demand);
     }
     return true;
 }
@@ -232,7 +232,9 @@ void Server::on_accept(int lfd) {
         s->last_rx_ms = EventLoop::now_ms();
         sessions_[fd] = std::move(s);
         pending_.add(fd, peer.addr);
-        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_session_io(fd); });
+        // Until its records arrive a session is TLS alone: its handshake
+        // steps need no hold (on_session_io takes it for what does).
+        loop_.add(fd, EPOLLIN, [this, fd](uint32_t) { on_session_io(fd); }, EventLoop::Guard::on_demand);
     }
 }
 
@@ -271,11 +273,16 @@ void Server::on_session_io(int fd) {
     auto it = sessions_.find(fd);
     if (it == sessions_.end()) return;
     Session &s = *it->second;
+    // The workers are held from the first record on (EventLoop::Guard::
+    // on_demand); the TLS reads, handshake steps and writes around run free.
     bool ok = s.conn->on_io([&](MsgType t, const std::vector<uint8_t> &p) {
+        loop_.take_guard();
+        if (s.dead) return false;   // the workers' mail, delivered just now, ended it
         if (s.phase == Session::Phase::tls) established(s);
         return on_frame(s, t, p);
     });
     if (!ok) {
+        loop_.take_guard();
         conn_failed(s);
         reap();
         return;
@@ -325,6 +332,7 @@ void Server::established(Session &s) {
 }
 
 void Server::reap() {
+    if (!dead_fds_.empty()) loop_.take_guard();   // a session's SAs go with it
     for (int fd : dead_fds_) {
         loop_.remove(fd);
         sessions_.erase(fd);   // closes the socket
@@ -584,6 +592,7 @@ void Server::close_session(int fd, const std::string &why, bool send_bye) {
     auto it = sessions_.find(fd);
     if (it == sessions_.end() || it->second->dead) return;
     Session &s = *it->second;
+    loop_.take_guard();
     pending_.remove(fd);
     if (send_bye) ControlSession::send_bye(*s.conn, why);
     if (s.phase == Session::Phase::up) {

@@ -188,7 +188,7 @@ IpAddr Server::network_gateway(const std::string &peer, const Prefix &net) const
 
 bool Server::install_network(const std::string &peer, const Prefix &net, std::string *err) {
     IpAddr gw = network_gateway(peer, net);
-    if (!nl_.route_add(dev_, net, gw.is_set() ? &gw : nullptr, err)) return false;
+    if (!workers_free([&] { return nl_.route_add(dev_, net, gw.is_set() ? &gw : nullptr, err); })) return false;
     if (Session *s = session_by_name(peer)) {
         s->tunnel.allowed_src.push_back(net);
         routes_.add(net, &s->tunnel);
@@ -198,7 +198,7 @@ bool Server::install_network(const std::string &peer, const Prefix &net, std::st
 
 void Server::remove_network(const std::string &peer, const Prefix &net) {
     std::string err;
-    if (!nl_.route_del(dev_, net, &err)) LM_WARN("%s", err.c_str());
+    if (!workers_free([&] { return nl_.route_del(dev_, net, &err); })) LM_WARN("%s", err.c_str());
     if (Session *s = session_by_name(peer)) {
         std::erase(s->tunnel.allowed_src, net);
         routes_.remove(net);

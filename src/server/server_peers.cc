@@ -500,7 +500,9 @@ std::string ServerPeers::server_of(const std::string &name) const {
 
 void ServerPeers::reload_crl(const std::string &crl) {
     std::string err;
-    if (!tls_reload_crl(ctx_, crl, &err)) {
+    bool ok = false;
+    loop_.unguarded([&] { ok = tls_reload_crl(ctx_, crl, &err); });   // reads the file
+    if (!ok) {
         LM_WARN("servers: CRL not reloaded for the server channel: %s", err.c_str());
         return;
     }

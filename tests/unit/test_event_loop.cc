@@ -2,7 +2,7 @@
 // The control loop's guard (core/loop.h): the workers are held around each
 // handler and the tick, never across a whole round, never while a handler
 // runs unguarded work (a handshake step, reading files), and deferred work
-// runs with them free (docs/DESIGN.md §10).
+// runs with them free (docs/DESIGN.md §7).
 #include <gtest/gtest.h>
 #include <openssl/ssl.h>
 #include <sys/epoll.h>
@@ -105,6 +105,62 @@ TEST(EventLoop, TheTickHasItsOwnHold) {
     });
     g.loop.run();
     EXPECT_EQ(g.log, (std::vector<std::string>{"enter", "tick", "leave"}));
+}
+
+// The node's enter hook delivers the workers' mail, and what the mail's
+// hooks run may ask for unguarded work (a netlink call): that runs in place,
+// inside the hold being taken, never by leaving a guard only half entered.
+TEST(EventLoop, UnguardedWorkAskedWhileTheGuardIsTakenRunsInPlace) {
+    EventLoop loop;
+    int depth = 0, enters = 0, depth_in_mail = -1;
+    loop.set_guard(
+        [&] {
+            depth++;
+            // The second enter is the handler taking the guard back after
+            // its own unguarded work: the mail delivered then wants some too.
+            if (++enters == 2) loop.unguarded([&] { depth_in_mail = depth; });
+        },
+        [&] { depth--; });
+    int fd = ready_fd();
+    loop.add(fd, EPOLLIN, [&](uint32_t) {
+        loop.unguarded([&] { EXPECT_EQ(depth, 0); });
+        EXPECT_EQ(depth, 1);
+        loop.stop();
+    });
+    loop.run();
+    EXPECT_EQ(depth_in_mail, 1) << "the mail's unguarded work left a guard that was being taken";
+    EXPECT_EQ(depth, 0);
+    EXPECT_EQ(enters, 2);
+    close(fd);
+}
+
+// A handler registered with Guard::on_demand (accepting, a session's TLS
+// handshake) runs free until it asks for the guard, holds it from there to
+// its end, and takes it once however often it asks.
+TEST(EventLoop, OnDemandHandlersHoldOnlyFromTheirFirstNeed) {
+    Guarded g;
+    int fd = ready_fd();
+    g.loop.add(
+        fd, EPOLLIN,
+        [&](uint32_t) {
+            EXPECT_FALSE(g.held);
+            g.loop.unguarded([&] { g.log.push_back("handshake step"); });
+            g.loop.take_guard();
+            g.log.push_back("record");
+            g.loop.take_guard();
+            g.loop.unguarded([&] { g.log.push_back("netlink"); });
+            EXPECT_TRUE(g.held);
+            g.loop.stop();
+        },
+        EventLoop::Guard::on_demand);
+    g.loop.run();
+    EXPECT_EQ(g.log, (std::vector<std::string>{"handshake step", "enter", "record", "leave", "netlink", "enter",
+                                               "leave"}));
+    EXPECT_FALSE(g.held);
+    // Outside a handler there is nothing to take.
+    g.loop.take_guard();
+    EXPECT_FALSE(g.held);
+    close(fd);
 }
 
 TEST(EventLoop, UnguardedOutsideAHandlerJustRuns) {
