@@ -62,12 +62,25 @@ void EventLoop::set_tick(int ms, std::function<void()> tick) {
 // enter_ itself runs (the workers' mail, delivered by the node's pause)
 // must not leave and re-enter a guard that is only half taken, so an
 // unguarded() call from there runs in place.
+// A handler that throws still lets the workers go (and the log lines of
+// its hold out, common/log.h) before the exception leaves the loop: else
+// the daemon's last words would be lost and stopping the workers would hang.
+struct EventLoop::Release {
+    EventLoop &loop;
+    ~Release() { loop.release(); }
+};
+
+void EventLoop::release() {
+    if (!guarded_) return;
+    guarded_ = false;
+    if (leave_) leave_();
+}
+
 void EventLoop::guard(const std::function<void()> &f) {
     if (enter_) enter_();
     guarded_ = true;
+    Release r{*this};
     f();
-    guarded_ = false;
-    if (leave_) leave_();
 }
 
 void EventLoop::unguarded(const std::function<void()> &f) {
@@ -105,12 +118,11 @@ void EventLoop::run() {
                 continue;
             }
             on_demand_ = true;
-            e->h(evs[i].events);
-            on_demand_ = false;
-            if (guarded_) {
-                guarded_ = false;
-                if (leave_) leave_();
+            {
+                Release r{*this};   // the guard, if the handler took it
+                e->h(evs[i].events);
             }
+            on_demand_ = false;
         }
         if (tick_ && now_ms() >= next_tick_) {
             next_tick_ = now_ms() + tick_ms_;

@@ -55,7 +55,9 @@ public:
     static int64_t now_us();
 
 private:
+    struct Release;
     void guard(const std::function<void()> &f);
+    void release();   // leaves the guard if it is held
     int ep_ = -1;
     bool running_ = false;
     int tick_ms_ = 1000;

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -161,6 +162,24 @@ TEST(EventLoop, OnDemandHandlersHoldOnlyFromTheirFirstNeed) {
     g.loop.take_guard();
     EXPECT_FALSE(g.held);
     close(fd);
+}
+
+TEST(EventLoop, AHandlerThatThrowsStillReleasesTheWorkers) {
+    for (auto how : {EventLoop::Guard::whole, EventLoop::Guard::on_demand}) {
+        Guarded g;
+        int fd = ready_fd();
+        g.loop.add(
+            fd, EPOLLIN,
+            [&](uint32_t) {
+                g.loop.take_guard();
+                throw std::runtime_error("fatal");
+            },
+            how);
+        EXPECT_THROW(g.loop.run(), std::runtime_error);
+        EXPECT_FALSE(g.held) << "the workers stayed held after the exception";
+        EXPECT_EQ(g.log, (std::vector<std::string>{"enter", "leave"}));
+        close(fd);
+    }
 }
 
 TEST(EventLoop, UnguardedOutsideAHandlerJustRuns) {
