@@ -274,9 +274,12 @@ void Server::on_session_io(int fd) {
     if (it == sessions_.end()) return;
     Session &s = *it->second;
     // The workers are held from the first record on (EventLoop::Guard::
-    // on_demand); the TLS reads, handshake steps and writes around run free.
+    // on_demand); the TLS reads, handshake steps and writes around run free,
+    // and so do keepalives, most of a quiet network's control traffic
+    // (control/session.h: they touch nothing the workers read; a bad one
+    // ends the session, which takes the hold itself).
     bool ok = s.conn->on_io([&](MsgType t, const std::vector<uint8_t> &p) {
-        loop_.take_guard();
+        if (t != MsgType::ping && t != MsgType::pong) loop_.take_guard();
         if (s.dead) return false;   // the workers' mail, delivered just now, ended it
         if (s.phase == Session::Phase::tls) established(s);
         return on_frame(s, t, p);
