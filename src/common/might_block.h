@@ -4,8 +4,8 @@
 // might_sleep() in atomic context.  The thread that holds the workers says
 // so (DataWorkers::pause_all / resume_all call workers_held_begin / _end);
 // every call that can wait on something outside the process (a netlink
-// request, a file, the user database, a name lookup, systemd) calls might_block()
-// first.  Inside a hold that is a defect: it is counted by kind, the first
+// request, a file, the user database, a name lookup, systemd) calls
+// might_block() first.  Inside a hold that is a defect: it is counted by kind, the first
 // of each kind is logged with the call's place, and `lanmesh -s link show`,
 // the metrics and the tests read the count (it must stay 0).
 //

@@ -58,10 +58,6 @@ void EventLoop::set_tick(int ms, std::function<void()> tick) {
     next_tick_ = now_ms() + ms;
 }
 
-// guarded_ is true only between a finished enter_ and the next leave_: what
-// enter_ itself runs (the workers' mail, delivered by the node's pause)
-// must not leave and re-enter a guard that is only half taken, so an
-// unguarded() call from there runs in place.
 // A handler that throws still lets the workers go (and the log lines of
 // its hold out, common/log.h) before the exception leaves the loop: else
 // the daemon's last words would be lost and stopping the workers would hang.
@@ -76,6 +72,10 @@ void EventLoop::release() {
     if (leave_) leave_();
 }
 
+// guarded_ is true only between a finished enter_ and the next leave_: what
+// enter_ itself runs (the workers' mail, delivered by the node's pause)
+// must not leave and re-enter a guard that is only half taken, so an
+// unguarded() call from there runs in place.
 void EventLoop::guard(const std::function<void()> &f) {
     if (enter_) enter_();
     guarded_ = true;
