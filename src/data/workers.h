@@ -15,6 +15,20 @@
 // that can block may run then: pause_all marks the holding thread, and
 // common/might_block.h counts any blocking call made there.
 //
+// Why a big-reader lock and not snapshots swapped by pointer (RCU) or
+// per-worker command queues: the shared objects are few and mutated in
+// place by one writer (a tunnel's endpoint, its SAs, a route), each worker
+// keeps its own slots inside them (data/per_worker.h), and the workers'
+// mail must name tunnels that are still alive.  Copy-on-write versions of
+// the tunnel and route tables, with epochs to free the old ones, would buy
+// shorter holds at the price of a copy per admission and a second way to
+// reach every object; the holds are already short because nothing blocking
+// runs inside them (checked), the control loop takes one per handler
+// (core/loop.h), handlers that mostly touch nothing take it only on demand,
+// and `make check-tsan` catches shared state touched outside one.  The
+// cost stays visible: workers_held in `link show`, the metrics and the
+// churn rows of `make bench`.
+//
 // The control thread has an engine of its own (control()) for what it sends
 // itself: keepalives, dummies, probes.  It uses worker 0's sockets.
 #pragma once
