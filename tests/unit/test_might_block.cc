@@ -11,6 +11,7 @@
 
 #include "common/log.h"
 #include "common/might_block.h"
+#include "control/key_export.h"
 
 namespace lm {
 namespace {
@@ -116,6 +117,50 @@ TEST(MightBlock, AHoldThatLogsMoreThanItsQueueWritesAndCountsIt) {
     EXPECT_LT(text.find("line 70 "), text.find(("line " + std::to_string(lines - 1) + " ").c_str()));
     EXPECT_GE(blocking_while_held().by_kind[size_t(BlockingCall::log)], 1u);
     blocking_counts_reset();
+}
+
+std::string file_text(const std::string &path) {
+    std::string out;
+    FILE *f = std::fopen(path.c_str(), "r");
+    if (!f) return out;
+    char buf[4096];
+    size_t n;
+    while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
+    std::fclose(f);
+    return out;
+}
+
+// DebugKeyFile lines of SAs installed inside a hold (an admission, a rekey)
+// wait in memory until the node flushes them once the workers run again.
+TEST(MightBlock, DebugKeyFileLinesOfAHoldWaitForTheFlush) {
+    blocking_counts_reset();
+    char dir[] = "/tmp/lm-keyexport-XXXXXX";
+    ASSERT_NE(mkdtemp(dir), nullptr);
+    std::string path = std::string(dir) + "/keys";
+    {
+        KeyExport keys;
+        std::string err;
+        ASSERT_TRUE(keys.open(path, &err)) << err;
+        KeyMaterial km;
+        for (size_t i = 0; i < sizeof km.key; i++) km.key[i] = uint8_t(i);
+        for (size_t i = 0; i < sizeof km.salt; i++) km.salt[i] = uint8_t(0xa0 + i);
+        keys.write(0x1001, Cipher::aes256gcm, km, false, "outside a hold");
+        EXPECT_NE(file_text(path).find("0x00001001"), std::string::npos);
+        workers_held_begin();
+        for (uint32_t spi = 0x2000; spi < 0x2040; spi++) keys.write(spi, Cipher::aes256gcm, km, false, "inside");
+        EXPECT_EQ(file_text(path).find("0x00002000"), std::string::npos) << "written while the workers were held";
+        workers_held_end();
+        keys.flush();
+        std::string text = file_text(path);
+        EXPECT_EQ(count(text, "\"IPv4\",\"*\",\"*\",\"0x00002"), 64u);
+        EXPECT_NE(text.find("0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa0a1a2a3"),
+                  std::string::npos);
+        EXPECT_EQ(keys.key_hex(0x203f).size(), 72u);
+        km.wipe();
+    }
+    EXPECT_EQ(blocking_while_held().total(), 0u);
+    unlink(path.c_str());
+    rmdir(dir);
 }
 
 }  // namespace
